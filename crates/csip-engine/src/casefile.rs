@@ -1,0 +1,1 @@
+pub struct CaseFile; pub struct CaseFileError; pub struct CaseOutcome; pub struct CaseReport;

@@ -1,0 +1,278 @@
+//! Cell storage: columns of values indexed by row id, live rows in order,
+//! and the indexes kept up to date on every write.
+
+use crate::expr::Expr;
+use crate::ids::{ColumnId, RowId, TableId};
+use crate::index::{ColumnIndex, IndexId, IndexMode};
+use crate::schema::ColumnSchema;
+use crate::value::Value;
+use chrono::{NaiveDate, NaiveDateTime};
+use std::sync::Arc;
+
+/// The time a workbook sees: what `Today()` and `Now()` return. The host passes
+/// it in and advances it; the engine never reads a clock of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// What `Today()` returns.
+    pub today: NaiveDate,
+    /// What `Now()` returns (UTC).
+    pub now: NaiveDateTime,
+}
+
+impl Clock {
+    /// A clock at midnight (UTC) of `today`.
+    pub fn on(today: NaiveDate) -> Clock {
+        Clock {
+            today,
+            now: crate::value::midnight(today),
+        }
+    }
+
+    /// A clock at `now`; `Today()` is its date.
+    pub fn at(now: NaiveDateTime) -> Clock {
+        Clock {
+            today: now.date(),
+            now,
+        }
+    }
+}
+
+/// Marks a dead row slot in [`Table::position`].
+pub(crate) const DEAD: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Table {
+    pub(crate) name: String,
+    /// The user's columns, in schema order; the first is the display column.
+    pub(crate) columns: Vec<ColumnId>,
+    /// Index-key columns the engine added.
+    pub(crate) hidden: Vec<ColumnId>,
+    /// Live rows by position.
+    pub(crate) order: Vec<RowId>,
+    /// For each row slot, its 0-based position in `order`, or [`DEAD`].
+    pub(crate) position: Vec<u32>,
+}
+
+impl Table {
+    pub(crate) fn is_live(&self, row: RowId) -> bool {
+        self.position.get(row.index()).is_some_and(|p| *p != DEAD)
+    }
+
+    pub(crate) fn slots(&self) -> usize {
+        self.position.len()
+    }
+
+    pub(crate) fn all_columns(&self) -> impl Iterator<Item = ColumnId> + '_ {
+        self.columns.iter().chain(self.hidden.iter()).copied()
+    }
+}
+
+/// What a column computes, if anything.
+#[derive(Clone, Debug)]
+pub(crate) enum ColumnKind {
+    /// Written by transactions.
+    Data,
+    /// Computed by a formula of the schema.
+    Formula(Arc<Formula>),
+    /// Computed by a formula the engine derived (an index key); not in change sets.
+    Hidden(Arc<Formula>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Formula {
+    pub(crate) expr: Expr,
+    /// Recalculation order; lower first.
+    pub(crate) rank: u32,
+    /// Part of a dependency cycle: its cells hold the `cycle` error.
+    pub(crate) cyclic: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Column {
+    pub(crate) table: TableId,
+    pub(crate) name: String,
+    pub(crate) schema: ColumnSchema,
+    /// For a relation or people column: the target table and whether it holds a list.
+    pub(crate) target: Option<(TableId, bool)>,
+    /// The table whose rows this column's values are (relations, and formulas
+    /// the binder found to give rows), if any.
+    pub(crate) row_table: Option<TableId>,
+    pub(crate) kind: ColumnKind,
+    /// One value per row slot (dead slots hold Blank).
+    pub(crate) values: Vec<Value>,
+}
+
+impl Column {
+    pub(crate) fn formula(&self) -> Option<&Arc<Formula>> {
+        match &self.kind {
+            ColumnKind::Data => None,
+            ColumnKind::Formula(f) | ColumnKind::Hidden(f) => Some(f),
+        }
+    }
+
+    pub(crate) fn is_hidden(&self) -> bool {
+        matches!(self.kind, ColumnKind::Hidden(_))
+    }
+}
+
+/// All cells, rows and indexes of a workbook. Evaluation reads it; only
+/// [`Data::write`] and the row operations change it, keeping indexes in step.
+#[derive(Clone, Debug)]
+pub(crate) struct Data {
+    pub(crate) tables: Vec<Table>,
+    pub(crate) columns: Vec<Column>,
+    pub(crate) indexes: Vec<ColumnIndex>,
+    /// For each column, the indexes over it.
+    pub(crate) indexes_on: Vec<Vec<IndexId>>,
+    pub(crate) clock: Clock,
+}
+
+static BLANK: Value = Value::Blank;
+
+impl Data {
+    pub(crate) fn table(&self, t: TableId) -> &Table {
+        &self.tables[t.index()]
+    }
+
+    pub(crate) fn column(&self, c: ColumnId) -> &Column {
+        &self.columns[c.index()]
+    }
+
+    /// The value of a cell; Blank for a row that does not exist.
+    pub(crate) fn cell(&self, c: ColumnId, r: RowId) -> &Value {
+        self.columns[c.index()].values.get(r.index()).unwrap_or(&BLANK)
+    }
+
+    pub(crate) fn is_live(&self, t: TableId, r: RowId) -> bool {
+        self.tables[t.index()].is_live(r)
+    }
+
+    pub(crate) fn index(&self, i: IndexId) -> &ColumnIndex {
+        &self.indexes[i.0 as usize]
+    }
+
+    /// The index of this column in this mode, creating (and filling) it if needed.
+    pub(crate) fn ensure_index(&mut self, column: ColumnId, mode: IndexMode) -> IndexId {
+        if let Some(i) = self.indexes_on[column.index()]
+            .iter()
+            .find(|i| self.indexes[i.0 as usize].mode == mode)
+        {
+            return *i;
+        }
+        let id = IndexId(u32::try_from(self.indexes.len()).unwrap_or(u32::MAX));
+        let mut ix = ColumnIndex::new(column, mode);
+        let col = &self.columns[column.index()];
+        for &r in &self.tables[col.table.index()].order {
+            ix.insert(r, &col.values[r.index()]);
+        }
+        self.indexes.push(ix);
+        self.indexes_on[column.index()].push(id);
+        id
+    }
+
+    pub(crate) fn find_index(&self, column: ColumnId, mode: IndexMode) -> Option<IndexId> {
+        self.indexes_on[column.index()]
+            .iter()
+            .copied()
+            .find(|i| self.indexes[i.0 as usize].mode == mode)
+    }
+
+    /// Stores a value in a live row's cell, keeping the column's indexes in
+    /// step; returns the old value.
+    pub(crate) fn write(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
+        let old = std::mem::replace(&mut self.columns[c.index()].values[r.index()], value);
+        for &i in &self.indexes_on[c.index()] {
+            let ix = &mut self.indexes[i.0 as usize];
+            ix.remove(r, &old);
+            ix.insert(r, &self.columns[c.index()].values[r.index()]);
+        }
+        old
+    }
+
+    /// Rebuilds a column's indexes from its values (after a full recalculation).
+    pub(crate) fn reindex_column(&mut self, c: ColumnId) {
+        let table = self.columns[c.index()].table;
+        for &i in &self.indexes_on[c.index()] {
+            let ix = &mut self.indexes[i.0 as usize];
+            ix.clear();
+            for &r in &self.tables[table.index()].order {
+                ix.insert(r, &self.columns[c.index()].values[r.index()]);
+            }
+        }
+    }
+
+    /// Appends a live row with every cell Blank; returns its id.
+    pub(crate) fn push_row(&mut self, t: TableId) -> RowId {
+        let table = &mut self.tables[t.index()];
+        let row = RowId(u32::try_from(table.position.len()).unwrap_or(u32::MAX));
+        table.position.push(u32::try_from(table.order.len()).unwrap_or(DEAD));
+        table.order.push(row);
+        let cols: Vec<ColumnId> = table.all_columns().collect();
+        for c in cols {
+            self.columns[c.index()].values.push(Value::Blank);
+            for &i in &self.indexes_on[c.index()] {
+                self.indexes[i.0 as usize].insert(row, &Value::Blank);
+            }
+        }
+        row
+    }
+
+    /// Removes a live row from the order and from every index; its cells are
+    /// returned (in `all_columns` order) and its slot left Blank and dead.
+    pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> (u32, Vec<Value>) {
+        let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
+        let mut cells = Vec::with_capacity(cols.len());
+        for c in cols {
+            let old = std::mem::take(&mut self.columns[c.index()].values[r.index()]);
+            for &i in &self.indexes_on[c.index()] {
+                self.indexes[i.0 as usize].remove(r, &old);
+            }
+            cells.push(old);
+        }
+        let table = &mut self.tables[t.index()];
+        let pos = table.position[r.index()];
+        table.order.remove(pos as usize);
+        table.position[r.index()] = DEAD;
+        for (p, row) in table.order.iter().enumerate().skip(pos as usize) {
+            table.position[row.index()] = u32::try_from(p).unwrap_or(DEAD);
+        }
+        (pos, cells)
+    }
+
+    /// Undoes [`Data::kill_row`]: the row comes back at its old position with its cells.
+    pub(crate) fn revive_row(&mut self, t: TableId, r: RowId, pos: u32, cells: Vec<Value>) {
+        let table = &mut self.tables[t.index()];
+        table.order.insert(pos as usize, r);
+        for (p, row) in table.order.iter().enumerate().skip(pos as usize) {
+            table.position[row.index()] = u32::try_from(p).unwrap_or(DEAD);
+        }
+        let cols: Vec<ColumnId> = table.all_columns().collect();
+        for (c, v) in cols.into_iter().zip(cells) {
+            for &i in &self.indexes_on[c.index()] {
+                self.indexes[i.0 as usize].insert(r, &v);
+            }
+            self.columns[c.index()].values[r.index()] = v;
+        }
+    }
+
+    /// Undoes [`Data::push_row`] of the last slot.
+    pub(crate) fn pop_row(&mut self, t: TableId, r: RowId) {
+        self.kill_row(t, r);
+        let table = &mut self.tables[t.index()];
+        if table.position.len() == r.index() + 1 {
+            table.position.pop();
+            let cols: Vec<ColumnId> = table.all_columns().collect();
+            for c in cols {
+                self.columns[c.index()].values.pop();
+            }
+        }
+    }
+
+    /// The 1-based position of a live row.
+    pub(crate) fn row_number(&self, t: TableId, r: RowId) -> Option<u32> {
+        match self.tables[t.index()].position.get(r.index()) {
+            Some(&p) if p != DEAD => Some(p + 1),
+            _ => None,
+        }
+    }
+}

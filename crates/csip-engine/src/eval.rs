@@ -1,0 +1,583 @@
+//! The interpreter: a bound [`Expr`] and a row in, a [`Value`] out. Errors are
+//! values; nothing here panics on any input.
+
+use crate::data::Data;
+use crate::expr::{Expr, FilterExpr, FilterMode, OuterKey};
+use crate::functions::{self, Function};
+use crate::ids::{RowId, TableId};
+use crate::value::{
+    ErrorKind, Key, Value, compare, date_to_text, datetime_to_text, midnight, number_to_text,
+    values_equal,
+};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use csip_formula::BinaryOp;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// `Ok(value)` or `Err(error value)`, so that `?` propagates error values.
+pub(crate) type R<T> = Result<T, Value>;
+
+pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> Value {
+    Value::error(kind, message)
+}
+
+pub(crate) fn mismatch(message: impl Into<String>) -> Value {
+    err(ErrorKind::TypeMismatch, message)
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> Value {
+    err(ErrorKind::InvalidArgument, message)
+}
+
+pub(crate) fn overflow() -> Value {
+    err(
+        ErrorKind::Overflow,
+        "the result lies beyond ±79228162514264337593543950335",
+    )
+}
+
+/// Evaluation state: the data, the formula's own row, the items of the
+/// enclosing predicates.
+pub(crate) struct EvalCtx<'a> {
+    pub(crate) data: &'a Data,
+    pub(crate) this: Option<(TableId, RowId)>,
+    items: Vec<Value>,
+}
+
+impl<'a> EvalCtx<'a> {
+    pub(crate) fn new(data: &'a Data, this: Option<(TableId, RowId)>) -> EvalCtx<'a> {
+        EvalCtx {
+            data,
+            this,
+            items: Vec::new(),
+        }
+    }
+
+    /// Evaluates a formula; errors come back as error values.
+    pub(crate) fn eval(&mut self, e: &Expr) -> Value {
+        match e {
+            Expr::Lit(v) => v.clone(),
+            Expr::Col(c) => match self.this {
+                Some((_, r)) => self.data.cell(*c, r).clone(),
+                None => err(ErrorKind::UnknownName, "no row to read a column of"),
+            },
+            Expr::ItemCol { level, col } => match self.items.get(usize::from(*level)) {
+                Some(item) => {
+                    let item = item.clone();
+                    self.project_one(&item, *col)
+                }
+                None => err(ErrorKind::UnknownName, "no item to read a column of"),
+            },
+            Expr::ThisRow => match self.this {
+                Some((t, r)) => Value::Row(t, r),
+                None => err(ErrorKind::UnknownName, "`thisRow` has no row here"),
+            },
+            Expr::Item { level } => self
+                .items
+                .get(usize::from(*level))
+                .cloned()
+                .unwrap_or_else(|| err(ErrorKind::UnknownName, "`CurrentValue` has no item here")),
+            Expr::Table(t) => {
+                let rows = &self.data.table(*t).order;
+                Value::list(rows.iter().map(|r| Value::Row(*t, *r)).collect())
+            }
+            Expr::Project { target, col } => {
+                if let Expr::Table(t) = **target {
+                    // `[Table].[Column]`: read the column without building the row list.
+                    let rows = &self.data.table(t).order;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        push_flat(&mut out, self.data.cell(*col, *r));
+                    }
+                    return Value::list(out);
+                }
+                let target = self.eval(target);
+                self.project(&target, *col)
+            }
+            Expr::Neg(x) => match self.eval(x) {
+                Value::Error(e) => Value::Error(e),
+                v => match to_number(&v) {
+                    Ok(n) => Value::Number(-n),
+                    Err(e) => e,
+                },
+            },
+            Expr::Not(x) => {
+                let v = self.eval(x);
+                match truthy(&v) {
+                    Ok(b) => Value::Bool(!b),
+                    Err(e) => e,
+                }
+            }
+            Expr::Binary(op, l, r) => self.binary(*op, l, r),
+            Expr::Call(f, args) => self.call(*f, args),
+            Expr::Filter(fx) => self.filter(fx),
+        }
+    }
+
+    /// A column of one row value.
+    fn project_one(&self, item: &Value, col: crate::ids::ColumnId) -> Value {
+        match item {
+            Value::Row(t, r) => {
+                let column = self.data.column(col);
+                if column.table != *t {
+                    return mismatch(format!(
+                        "a row of `{}` has no column `{}`",
+                        self.data.table(*t).name,
+                        column.name
+                    ));
+                }
+                self.data.cell(col, *r).clone()
+            }
+            Value::Blank => Value::Blank,
+            Value::Error(e) => Value::Error(e.clone()),
+            Value::List(l) if l.len() <= 1 => match l.first() {
+                Some(v) => self.project_one(v, col),
+                None => Value::Blank,
+            },
+            other => mismatch(format!(
+                "`.[{}]` needs a row, not {}",
+                self.data.column(col).name,
+                other.type_name()
+            )),
+        }
+    }
+
+    /// `.[Column]` of a row (its value) or of a list of rows (the values, flattened).
+    fn project(&self, target: &Value, col: crate::ids::ColumnId) -> Value {
+        match target {
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    let v = self.project_one(item, col);
+                    push_flat(&mut out, &v);
+                }
+                Value::list(out)
+            }
+            other => self.project_one(other, col),
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, l: &Expr, r: &Expr) -> Value {
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let want = op == BinaryOp::Or;
+                for side in [l, r] {
+                    let v = self.eval(side);
+                    match truthy(&v) {
+                        Ok(b) if b == want => return Value::Bool(want),
+                        Ok(_) => {}
+                        Err(e) => return e,
+                    }
+                }
+                Value::Bool(!want)
+            }
+            _ => {
+                let a = self.eval(l);
+                if let Value::Error(_) = a {
+                    return a;
+                }
+                let b = self.eval(r);
+                if let Value::Error(_) = b {
+                    return b;
+                }
+                self.binary_values(op, &a, &b)
+            }
+        }
+    }
+
+    pub(crate) fn binary_values(&self, op: BinaryOp, a: &Value, b: &Value) -> Value {
+        let result = match op {
+            BinaryOp::Eq => Ok(Value::Bool(values_equal(a, b))),
+            BinaryOp::Ne => Ok(Value::Bool(!values_equal(a, b))),
+            BinaryOp::Lt => compare(a, b).map(|o| Value::Bool(o == Ordering::Less)),
+            BinaryOp::Le => compare(a, b).map(|o| Value::Bool(o != Ordering::Greater)),
+            BinaryOp::Gt => compare(a, b).map(|o| Value::Bool(o == Ordering::Greater)),
+            BinaryOp::Ge => compare(a, b).map(|o| Value::Bool(o != Ordering::Less)),
+            BinaryOp::Concat => (|| {
+                let mut s = self.to_text(a)?.into_owned();
+                s.push_str(&self.to_text(b)?);
+                Ok(Value::from(s))
+            })(),
+            BinaryOp::Add => add(a, b),
+            BinaryOp::Sub => sub(a, b),
+            BinaryOp::Mul => arith(a, b, "multiply", Decimal::checked_mul),
+            BinaryOp::Div => {
+                let (x, y) = (to_number(a), to_number(b));
+                match (x, y) {
+                    (Ok(_), Ok(y)) if y.is_zero() => Err(err(ErrorKind::DivisionByZero, "division by zero")),
+                    (Ok(x), Ok(y)) => x.checked_div(y).map(Value::Number).ok_or_else(overflow),
+                    (Err(_), _) | (_, Err(_)) => Err(mismatch(format!(
+                        "cannot divide {} by {}",
+                        a.type_name(),
+                        b.type_name()
+                    ))),
+                }
+            }
+            BinaryOp::And | BinaryOp::Or => truthy(a)
+                .and_then(|x| truthy(b).map(|y| if op == BinaryOp::And { x && y } else { x || y }))
+                .map(Value::Bool),
+        };
+        result.unwrap_or_else(|e| e)
+    }
+
+    fn call(&mut self, f: Function, args: &[Expr]) -> Value {
+        match f {
+            Function::If => {
+                let c = self.eval(&args[0]);
+                match truthy(&c) {
+                    Ok(true) => self.eval(&args[1]),
+                    Ok(false) => args.get(2).map_or(Value::Blank, |e| self.eval(e)),
+                    Err(e) => e,
+                }
+            }
+            Function::IfError => match self.eval(&args[0]) {
+                Value::Error(_) => self.eval(&args[1]),
+                v => v,
+            },
+            Function::IfBlank => match self.eval(&args[0]) {
+                Value::Error(e) => Value::Error(e),
+                v if v.is_blank() => self.eval(&args[1]),
+                v => v,
+            },
+            Function::Switch => {
+                let value = self.eval(&args[0]);
+                if let Value::Error(_) = value {
+                    return value;
+                }
+                let rest = &args[1..];
+                let mut pairs = rest.chunks_exact(2);
+                for pair in pairs.by_ref() {
+                    let case = self.eval(&pair[0]);
+                    if let Value::Error(_) = case {
+                        return case;
+                    }
+                    if values_equal(&value, &case) {
+                        return self.eval(&pair[1]);
+                    }
+                }
+                pairs.remainder().first().map_or(Value::Blank, |d| self.eval(d))
+            }
+            Function::SwitchIf => {
+                let mut pairs = args.chunks_exact(2);
+                for pair in pairs.by_ref() {
+                    let c = self.eval(&pair[0]);
+                    match truthy(&c) {
+                        Ok(true) => return self.eval(&pair[1]),
+                        Ok(false) => {}
+                        Err(e) => return e,
+                    }
+                }
+                pairs.remainder().first().map_or(Value::Blank, |d| self.eval(d))
+            }
+            Function::And | Function::Or => {
+                let want = f == Function::Or;
+                for a in args.iter() {
+                    let v = self.eval(a);
+                    match truthy(&v) {
+                        Ok(b) if b == want => return Value::Bool(want),
+                        Ok(_) => {}
+                        Err(e) => return e,
+                    }
+                }
+                Value::Bool(!want)
+            }
+            _ => {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args.iter() {
+                    let v = self.eval(a);
+                    if let Value::Error(_) = v {
+                        return v;
+                    }
+                    values.push(v);
+                }
+                functions::call(f, &values, self)
+            }
+        }
+    }
+
+    // ---- predicates ------------------------------------------------------
+
+    fn filter(&mut self, fx: &FilterExpr) -> Value {
+        let mut found: Vec<Value> = Vec::new();
+        let mut count: u64 = 0;
+        let outcome = self.for_each_match(fx, &mut |item| {
+            match fx.mode {
+                FilterMode::Filter => found.push(item),
+                FilterMode::CountIf => count += 1,
+                FilterMode::Lookup => {
+                    found.push(item);
+                    return false;
+                }
+            }
+            true
+        });
+        if let Err(e) = outcome {
+            return e;
+        }
+        match fx.mode {
+            FilterMode::Filter => Value::list(found),
+            FilterMode::CountIf => Value::Number(Decimal::from(count)),
+            FilterMode::Lookup => found.into_iter().next().unwrap_or(Value::Blank),
+        }
+    }
+
+    /// Calls `on_match` for every item the predicate holds for, in order, until
+    /// it returns false. Uses the key index when the predicate has one.
+    fn for_each_match(&mut self, fx: &FilterExpr, on_match: &mut dyn FnMut(Value) -> bool) -> R<()> {
+        if let (Expr::Table(t), Some(key)) = (&fx.source, &fx.key) {
+            if let Some(plan) = key.plan {
+                let outer = match plan.outer {
+                    OuterKey::ThisRow => self.eval(&Expr::ThisRow),
+                    OuterKey::Column(c) => self.eval(&Expr::Col(c)),
+                    OuterKey::Evaluate => self.eval(&key.outer_key),
+                };
+                if let Some(k) = Key::from_value(&outer) {
+                    let index = self.data.index(plan.item_index);
+                    let candidates = index.matching(&k);
+                    let wildcard = index.wildcard();
+                    for &u in candidates.iter() {
+                        let item = Value::Row(*t, u);
+                        // The index vouches for the key conjunct, except on error rows.
+                        let skip = usize::from(wildcard.binary_search(&u).is_err());
+                        if self.test(fx, item.clone(), skip)? && !on_match(item) {
+                            return Ok(());
+                        }
+                    }
+                    return Ok(());
+                }
+                // An error key: test every item, so the error shows as a scan would show it.
+            }
+        }
+        match &fx.source {
+            Expr::Table(t) => {
+                let data = self.data;
+                for &u in &data.table(*t).order {
+                    let item = Value::Row(*t, u);
+                    if self.test(fx, item.clone(), 0)? && !on_match(item) {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            }
+            source => {
+                let list = self.eval(source);
+                if let Value::Error(_) = list {
+                    return Err(list);
+                }
+                for item in list.elements() {
+                    if self.test(fx, item.clone(), 0)? && !on_match(item.clone()) {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the predicate holds for `item`, skipping the first `skip` conjuncts.
+    fn test(&mut self, fx: &FilterExpr, item: Value, skip: usize) -> R<bool> {
+        let level = usize::from(fx.level);
+        self.items.truncate(level);
+        self.items.push(item);
+        let mut result = Ok(true);
+        for c in fx.conjuncts.iter().skip(skip) {
+            let v = self.eval(c);
+            match truthy(&v) {
+                Ok(true) => {}
+                Ok(false) => {
+                    result = Ok(false);
+                    break;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.items.truncate(level);
+        result
+    }
+
+    // ---- conversions that need the workbook ------------------------------------
+
+    /// A value as text, as `ToText` and `&` give it.
+    pub(crate) fn to_text<'v>(&self, v: &'v Value) -> R<Cow<'v, str>> {
+        self.to_text_depth(v, 0)
+    }
+
+    fn to_text_depth<'v>(&self, v: &'v Value, depth: u8) -> R<Cow<'v, str>> {
+        Ok(match v {
+            Value::Blank => Cow::Borrowed(""),
+            Value::Text(t) => Cow::Borrowed(t),
+            Value::Number(n) => Cow::Owned(number_to_text(*n)),
+            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Value::Date(d) => Cow::Owned(date_to_text(*d)),
+            Value::DateTime(d) => Cow::Owned(datetime_to_text(*d)),
+            Value::Row(t, r) => {
+                if depth > 4 {
+                    return Ok(Cow::Owned(format!("{}#{}", self.data.table(*t).name, r)));
+                }
+                match self.data.table(*t).columns.first() {
+                    Some(&c) => Cow::Owned(self.to_text_depth(self.data.cell(c, *r), depth + 1)?.into_owned()),
+                    None => Cow::Borrowed(""),
+                }
+            }
+            Value::List(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for i in items.iter() {
+                    parts.push(self.to_text_depth(i, depth)?.into_owned());
+                }
+                Cow::Owned(parts.join(", "))
+            }
+            Value::Error(_) => return Err(v.clone()),
+        })
+    }
+
+    pub(crate) fn clock(&self) -> crate::data::Clock {
+        self.data.clock
+    }
+}
+
+/// Appends a value to a list, splicing in the elements of a list value.
+fn push_flat(out: &mut Vec<Value>, v: &Value) {
+    match v {
+        Value::List(items) => out.extend(items.iter().cloned()),
+        other => out.push(other.clone()),
+    }
+}
+
+/// Truth of a condition: Blank is false, a number is true unless 0.
+pub(crate) fn truthy(v: &Value) -> R<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Blank => Ok(false),
+        Value::Number(n) => Ok(!n.is_zero()),
+        Value::Error(_) => Err(v.clone()),
+        Value::List(l) if l.is_empty() => Ok(false),
+        Value::List(l) if l.len() == 1 => truthy(&l[0]),
+        Value::Text(t) if t.is_empty() => Ok(false),
+        other => Err(mismatch(format!(
+            "expected true or false, found {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A numeric operand: Blank reads as 0; text never turns into a number on its own.
+pub(crate) fn to_number(v: &Value) -> R<Decimal> {
+    match v {
+        Value::Number(n) => Ok(*n),
+        Value::Blank => Ok(Decimal::ZERO),
+        Value::Error(_) => Err(v.clone()),
+        Value::List(l) if l.is_empty() => Ok(Decimal::ZERO),
+        Value::List(l) if l.len() == 1 => to_number(&l[0]),
+        other => Err(mismatch(format!("expected a number, found {}", other.type_name()))),
+    }
+}
+
+fn arith(a: &Value, b: &Value, verb: &str, op: fn(Decimal, Decimal) -> Option<Decimal>) -> R<Value> {
+    match (to_number(a), to_number(b)) {
+        (Ok(x), Ok(y)) => op(x, y).map(Value::Number).ok_or_else(overflow),
+        _ => Err(mismatch(format!("cannot {verb} {} and {}", a.type_name(), b.type_name()))),
+    }
+}
+
+/// A single date-ish operand (one-element lists unwrapped).
+fn scalar(v: &Value) -> &Value {
+    match v {
+        Value::List(l) if l.len() == 1 => scalar(&l[0]),
+        other => other,
+    }
+}
+
+fn add(a: &Value, b: &Value) -> R<Value> {
+    match (scalar(a), scalar(b)) {
+        (Value::Date(d), n) | (n, Value::Date(d)) if !matches!(n, Value::Date(_) | Value::DateTime(_)) => {
+            let n = to_number(n).map_err(|_| mismatch(format!("cannot add {} to a date", n.type_name())))?;
+            date_plus(*d, n)
+        }
+        (Value::DateTime(d), n) | (n, Value::DateTime(d))
+            if !matches!(n, Value::Date(_) | Value::DateTime(_)) =>
+        {
+            let n = to_number(n).map_err(|_| mismatch(format!("cannot add {} to a date", n.type_name())))?;
+            datetime_plus(*d, n)
+        }
+        (x @ (Value::Date(_) | Value::DateTime(_)), y @ (Value::Date(_) | Value::DateTime(_))) => Err(mismatch(
+            format!("cannot add {} and {}", x.type_name(), y.type_name()),
+        )),
+        _ => arith(a, b, "add", Decimal::checked_add),
+    }
+}
+
+fn sub(a: &Value, b: &Value) -> R<Value> {
+    match (scalar(a), scalar(b)) {
+        (Value::Date(x), Value::Date(y)) => Ok(Value::Number(Decimal::from((*x - *y).num_days()))),
+        (x @ (Value::Date(_) | Value::DateTime(_)), y @ (Value::Date(_) | Value::DateTime(_))) => {
+            let (x, y) = (as_datetime(x), as_datetime(y));
+            let nanos = (x - y).num_nanoseconds().ok_or_else(overflow)?;
+            Decimal::from(nanos)
+                .checked_div(Decimal::from(86_400_000_000_000_i64))
+                .map(Value::Number)
+                .ok_or_else(overflow)
+        }
+        (Value::Date(d), n) => {
+            let n = to_number(n).map_err(|_| mismatch(format!("cannot subtract {} from a date", n.type_name())))?;
+            date_plus(*d, -n)
+        }
+        (Value::DateTime(d), n) => {
+            let n = to_number(n).map_err(|_| mismatch(format!("cannot subtract {} from a date", n.type_name())))?;
+            datetime_plus(*d, -n)
+        }
+        (n, d @ (Value::Date(_) | Value::DateTime(_))) => Err(mismatch(format!(
+            "cannot subtract {} from {}",
+            d.type_name(),
+            n.type_name()
+        ))),
+        _ => arith(a, b, "subtract", Decimal::checked_sub),
+    }
+}
+
+fn as_datetime(v: &Value) -> NaiveDateTime {
+    match v {
+        Value::Date(d) => midnight(*d),
+        Value::DateTime(d) => *d,
+        _ => NaiveDateTime::MIN,
+    }
+}
+
+/// The date ⌊day number + n⌋.
+pub(crate) fn date_plus(d: NaiveDate, n: Decimal) -> R<Value> {
+    let days = n.floor().to_i64().ok_or_else(date_overflow)?;
+    let result = i64::from(d.num_days_from_ce())
+        .checked_add(days)
+        .and_then(|x| i32::try_from(x).ok())
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .ok_or_else(date_overflow)?;
+    check_year(result).map(Value::Date)
+}
+
+fn datetime_plus(d: NaiveDateTime, n: Decimal) -> R<Value> {
+    let nanos = n
+        .checked_mul(Decimal::from(86_400_000_000_000_i64))
+        .and_then(|x| x.trunc().to_i64())
+        .ok_or_else(date_overflow)?;
+    let result = d
+        .checked_add_signed(Duration::nanoseconds(nanos))
+        .ok_or_else(date_overflow)?;
+    check_year(result.date())?;
+    Ok(Value::DateTime(result))
+}
+
+pub(crate) fn date_overflow() -> Value {
+    err(ErrorKind::Overflow, "the date lies outside the years 1 to 9999")
+}
+
+pub(crate) fn check_year(d: NaiveDate) -> R<NaiveDate> {
+    if (1..=9999).contains(&d.year()) {
+        Ok(d)
+    } else {
+        Err(date_overflow())
+    }
+}

@@ -1,0 +1,171 @@
+//! Lists, membership and aggregates: `HasAny`, `Count`, `Sort`, `Sum`, `Max`, ...
+
+use super::{Function, flatten as deep, whole};
+use crate::eval::{R, err, mismatch, overflow, truthy};
+use crate::value::{ErrorKind, Key, Value, compare, sort_order, values_equal};
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
+    match f {
+        Function::HasAny | Function::Contains => {
+            let list = args[0].elements();
+            let wanted = deep(&args[1..]);
+            Ok(Value::Bool(
+                wanted.iter().any(|w| list.iter().any(|e| values_equal(e, w))),
+            ))
+        }
+        Function::HasAll => {
+            let list = args[0].elements();
+            let wanted = deep(&args[1..]);
+            Ok(Value::Bool(
+                wanted.iter().all(|w| list.iter().any(|e| values_equal(e, w))),
+            ))
+        }
+        Function::In => {
+            let candidates = deep(&args[1..]);
+            Ok(Value::Bool(candidates.iter().any(|c| values_equal(&args[0], c))))
+        }
+        Function::List => Ok(Value::list(args.to_vec())),
+        Function::Count => {
+            let n = deep(args).iter().filter(|v| !v.is_blank()).count();
+            Ok(Value::from(i64::try_from(n).unwrap_or(i64::MAX)))
+        }
+        Function::CountUnique => {
+            let mut seen = HashSet::new();
+            for v in deep(args) {
+                if v.is_blank() {
+                    continue;
+                }
+                match Key::from_value(v) {
+                    Some(k) => {
+                        seen.insert(k);
+                    }
+                    None => return Err(v.clone()),
+                }
+            }
+            Ok(Value::from(i64::try_from(seen.len()).unwrap_or(i64::MAX)))
+        }
+        Function::First => Ok(args[0].elements().first().cloned().unwrap_or(Value::Blank)),
+        Function::Last => Ok(args[0].elements().last().cloned().unwrap_or(Value::Blank)),
+        Function::Nth => {
+            let list = args[0].elements();
+            let n = whole(&args[1], "the position")?;
+            usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| list.get(i))
+                .cloned()
+                .ok_or_else(|| {
+                    err(
+                        ErrorKind::NotFound,
+                        format!("no item {n} in a list of {}", list.len()),
+                    )
+                })
+        }
+        Function::Unique => {
+            let mut seen: HashSet<Key> = HashSet::new();
+            let mut out = Vec::new();
+            for v in args[0].elements() {
+                match Key::from_value(v) {
+                    Some(k) => {
+                        if seen.insert(k) {
+                            out.push(v.clone());
+                        }
+                    }
+                    None => out.push(v.clone()),
+                }
+            }
+            Ok(Value::list(out))
+        }
+        Function::Sort => {
+            let mut items: Vec<Value> = args[0].elements().to_vec();
+            if let Some(e) = items.iter().find(|v| matches!(v, Value::Error(_))) {
+                return Err(e.clone());
+            }
+            let ascending = match args.get(1) {
+                Some(v) => truthy(v)?,
+                None => true,
+            };
+            if ascending {
+                items.sort_by(sort_order);
+            } else {
+                items.sort_by(|a, b| sort_order(b, a));
+            }
+            Ok(Value::list(items))
+        }
+        Function::Sum => {
+            let mut total = Decimal::ZERO;
+            for v in numbers(args)? {
+                total = total.checked_add(v).ok_or_else(overflow)?;
+            }
+            Ok(Value::Number(total))
+        }
+        Function::Average => {
+            let nums = numbers(args)?;
+            if nums.is_empty() {
+                return Ok(Value::Blank);
+            }
+            let mut total = Decimal::ZERO;
+            for v in &nums {
+                total = total.checked_add(*v).ok_or_else(overflow)?;
+            }
+            let count = Decimal::from(nums.len());
+            total.checked_div(count).map(Value::Number).ok_or_else(overflow)
+        }
+        Function::Max | Function::Min => extreme(args, if f == Function::Max { Ordering::Greater } else { Ordering::Less }),
+        _ => Err(mismatch("not a list function")),
+    }
+}
+
+/// The numbers among the items: blanks skipped, the first error returned,
+/// anything else a type mismatch.
+fn numbers(args: &[Value]) -> R<Vec<Decimal>> {
+    let mut out = Vec::new();
+    for v in deep(args) {
+        match v {
+            Value::Number(n) => out.push(*n),
+            Value::Error(_) => return Err(v.clone()),
+            v if v.is_blank() => {}
+            other => {
+                return Err(mismatch(format!(
+                    "expected numbers, found {}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `Max` / `Min` over numbers, or over dates and date-times.
+fn extreme(args: &[Value], want: Ordering) -> R<Value> {
+    let mut best: Option<&Value> = None;
+    for v in deep(args) {
+        match v {
+            Value::Error(_) => return Err(v.clone()),
+            v if v.is_blank() => {}
+            Value::Number(_) | Value::Date(_) | Value::DateTime(_) => {
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let is_number = |x: &Value| matches!(x, Value::Number(_));
+                        if is_number(b) != is_number(v) {
+                            return Err(mismatch("cannot compare numbers with dates"));
+                        }
+                        if compare(v, b)? == want { v } else { b }
+                    }
+                });
+            }
+            other => {
+                return Err(mismatch(format!(
+                    "expected numbers or dates, found {}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    Ok(best.cloned().unwrap_or(Value::Blank))
+}
+

@@ -1,0 +1,194 @@
+//! Hash indexes over a column's values.
+//!
+//! One structure serves three purposes: the item-key index of a predicate
+//! (`Whole` mode: key of the whole value, agreeing with `=`), the outer-key index
+//! that maps a key back to the rows whose formulas asked for it, and the reverse
+//! index of a relation column (`Elements` mode: one entry per row referred to).
+
+use crate::ids::{ColumnId, RowId};
+use crate::value::{Key, Value};
+use std::collections::HashMap;
+
+/// An index of a workbook: an index into its index list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct IndexId(pub(crate) u32);
+
+/// How a cell's value is keyed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum IndexMode {
+    /// The whole value, as `=` compares it; error values are wildcards.
+    Whole,
+    /// Each element of a list (or the single value); Blank and error elements are left out.
+    Elements,
+}
+
+/// Rows by key, each bucket sorted by row id (that is, by position).
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnIndex {
+    pub(crate) column: ColumnId,
+    pub(crate) mode: IndexMode,
+    buckets: HashMap<Key, Vec<RowId>>,
+    /// Rows whose value is an error (whole mode): they may equal anything.
+    wildcard: Vec<RowId>,
+}
+
+impl ColumnIndex {
+    pub(crate) fn new(column: ColumnId, mode: IndexMode) -> ColumnIndex {
+        ColumnIndex {
+            column,
+            mode,
+            buckets: HashMap::new(),
+            wildcard: Vec::new(),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.buckets.clear();
+        self.wildcard.clear();
+    }
+
+    pub(crate) fn insert(&mut self, row: RowId, value: &Value) {
+        match self.mode {
+            IndexMode::Whole => match Key::from_value(value) {
+                Some(k) => insert_sorted(self.buckets.entry(k).or_default(), row),
+                None => insert_sorted(&mut self.wildcard, row),
+            },
+            IndexMode::Elements => {
+                for k in element_keys(value) {
+                    insert_sorted(self.buckets.entry(k).or_default(), row);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, row: RowId, value: &Value) {
+        match self.mode {
+            IndexMode::Whole => match Key::from_value(value) {
+                Some(k) => self.remove_from(&k, row),
+                None => remove_sorted(&mut self.wildcard, row),
+            },
+            IndexMode::Elements => {
+                for k in element_keys(value) {
+                    self.remove_from(&k, row);
+                }
+            }
+        }
+    }
+
+    fn remove_from(&mut self, key: &Key, row: RowId) {
+        if let Some(bucket) = self.buckets.get_mut(key) {
+            remove_sorted(bucket, row);
+            if bucket.is_empty() {
+                self.buckets.remove(key);
+            }
+        }
+    }
+
+    /// The rows holding exactly this key.
+    pub(crate) fn get(&self, key: &Key) -> &[RowId] {
+        self.buckets.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Rows whose value is an error.
+    pub(crate) fn wildcard(&self) -> &[RowId] {
+        &self.wildcard
+    }
+
+    /// Every row whose value may equal `key` under `=`: the key's bucket, the
+    /// buckets Blank's rules make equal, and the error rows; sorted, without
+    /// repeats. Borrowed when one bucket answers alone.
+    pub(crate) fn matching(&self, key: &Key) -> std::borrow::Cow<'_, [RowId]> {
+        let main = self.get(key);
+        let partners: Vec<&[RowId]> = key
+            .blank_partners()
+            .iter()
+            .map(|k| self.get(k))
+            .filter(|b| !b.is_empty())
+            .collect();
+        if partners.is_empty() && self.wildcard.is_empty() {
+            return std::borrow::Cow::Borrowed(main);
+        }
+        let mut all: Vec<RowId> = main.to_vec();
+        for b in partners {
+            all.extend_from_slice(b);
+        }
+        all.extend_from_slice(&self.wildcard);
+        all.sort_unstable();
+        all.dedup();
+        std::borrow::Cow::Owned(all)
+    }
+
+    /// Number of entries, for tests and memory accounting.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.buckets.values().map(Vec::len).sum::<usize>() + self.wildcard.len()
+    }
+}
+
+/// The keys of a value's elements: each row of a multi-relation, each option
+/// of a multi-select; Blank and errors left out, repeats removed.
+fn element_keys(value: &Value) -> Vec<Key> {
+    let mut keys: Vec<Key> = Vec::new();
+    for e in value.elements() {
+        if e.is_blank() {
+            continue;
+        }
+        if let Some(k) = Key::from_value(e) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    keys
+}
+
+fn insert_sorted(v: &mut Vec<RowId>, row: RowId) {
+    match v.last() {
+        None => v.push(row),
+        Some(last) if *last < row => v.push(row),
+        _ => {
+            if let Err(i) = v.binary_search(&row) {
+                v.insert(i, row);
+            }
+        }
+    }
+}
+
+fn remove_sorted(v: &mut Vec<RowId>, row: RowId) {
+    if let Ok(i) = v.binary_search(&row) {
+        v.remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TableId;
+
+    #[test]
+    fn whole_mode_follows_equality() {
+        let mut ix = ColumnIndex::new(ColumnId(0), IndexMode::Whole);
+        ix.insert(RowId(2), &Value::from(0));
+        ix.insert(RowId(1), &Value::Blank);
+        ix.insert(RowId(3), &Value::text("a"));
+        ix.insert(RowId(4), &Value::error(crate::value::ErrorKind::Cycle, ""));
+        assert_eq!(&*ix.matching(&Key::Blank), &[RowId(1), RowId(2), RowId(4)]);
+        assert_eq!(&*ix.matching(&Key::Text("a".into())), &[RowId(3), RowId(4)]);
+        ix.remove(RowId(4), &Value::error(crate::value::ErrorKind::Cycle, ""));
+        assert_eq!(&*ix.matching(&Key::Text("a".into())), &[RowId(3)]);
+        assert_eq!(ix.len(), 3);
+    }
+
+    #[test]
+    fn elements_mode_indexes_each_row() {
+        let mut ix = ColumnIndex::new(ColumnId(0), IndexMode::Elements);
+        let t = TableId(1);
+        let v = Value::list(vec![Value::Row(t, RowId(7)), Value::Row(t, RowId(8)), Value::Row(t, RowId(7))]);
+        ix.insert(RowId(3), &v);
+        ix.insert(RowId(1), &Value::Row(t, RowId(7)));
+        assert_eq!(ix.get(&Key::Row(t, RowId(7))), &[RowId(1), RowId(3)]);
+        ix.remove(RowId(3), &v);
+        assert_eq!(ix.get(&Key::Row(t, RowId(7))), &[RowId(1)]);
+        assert!(ix.get(&Key::Row(t, RowId(8))).is_empty());
+    }
+}

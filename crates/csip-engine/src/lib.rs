@@ -1,0 +1,86 @@
+//! The csip formula engine: a workbook of linked tables with formula columns,
+//! recalculated incrementally.
+//!
+//! Build a [`Workbook`] from a [`Schema`], load rows with [`Workbook::import`],
+//! change it with [`Workbook::apply`] (a [`Transaction`] in, a [`ChangeSet`]
+//! out), read cells with [`Workbook::value`], move its [`Clock`] with
+//! [`Workbook::set_clock`]. An edit recomputes only the cells that depend on it.
+//!
+//! ```
+//! use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+//!
+//! let schema = Schema::new()
+//!     .with_table(
+//!         TableSchema::new("Accounts")
+//!             .with_column(ColumnSchema::data("Name", ColumnType::Text).required().unique())
+//!             .with_column(ColumnSchema::formula(
+//!                 "Health",
+//!                 ColumnType::Number,
+//!                 "Average(Filter([Metrics], [Account] = thisRow).[Score])",
+//!             )),
+//!     )
+//!     .with_table(
+//!         TableSchema::new("Metrics")
+//!             .with_column(ColumnSchema::data("Account", ColumnType::Relation { table: "Accounts".into(), multiple: false }))
+//!             .with_column(ColumnSchema::data("Score", ColumnType::Number)),
+//!     );
+//! let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+//! let mut wb = Workbook::new(&schema, clock)?;
+//! let accounts = wb.table_id("Accounts").unwrap();
+//! let metrics = wb.table_id("Metrics").unwrap();
+//! let name = wb.column_id(accounts, "Name").unwrap();
+//! let health = wb.column_id(accounts, "Health").unwrap();
+//! let (account, score) = (wb.column_id(metrics, "Account").unwrap(), wb.column_id(metrics, "Score").unwrap());
+//!
+//! let ids = wb.import(vec![
+//!     (accounts, vec![vec![(name, Value::from("Gard AS"))]]),
+//!     (metrics, vec![
+//!         vec![(account, Value::from("Gard AS")), (score, Value::from(80))],
+//!         vec![(account, Value::from("Gard AS")), (score, Value::from(90))],
+//!     ]),
+//! ])?;
+//! let (gard, first_metric) = (ids[0][0], ids[1][0]);
+//! assert_eq!(wb.value(health, gard), Some(&Value::from(85)));
+//!
+//! let changes = wb.apply(Transaction::new().set(score, first_metric, 40))?;
+//! assert_eq!(changes.get(health, gard).unwrap().new, Value::from(65));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Where to look: values and `=` in `value.rs`; the function library in
+//! `functions/`; binding in `bind.rs`; the interpreter in `eval.rs`; what a
+//! formula depends on in `deps.rs`; recalculation in `recalc.rs`; transactions
+//! in `transaction.rs`; case files in `casefile.rs`.
+//!
+//! This crate does no I/O and reads no clock: loaders take text, and the host
+//! passes the time in.
+
+mod bind;
+mod casefile;
+mod coerce;
+mod data;
+mod deps;
+mod error;
+mod eval;
+mod expr;
+mod functions;
+mod ids;
+mod index;
+mod recalc;
+mod schema;
+mod transaction;
+mod value;
+mod workbook;
+
+pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
+pub use coerce::{parse_date, parse_datetime};
+pub use data::Clock;
+pub use error::{FormulaError, SchemaError, SchemaProblem};
+pub use functions::Function;
+pub use ids::{CellId, ColumnId, RowId, TableId};
+pub use recalc::CellChange;
+pub use schema::{ColumnSchema, ColumnType, Schema, SourceOrigin, TableSchema};
+pub use transaction::{ChangeSet, Op, Transaction, TransactionError, TransactionErrorKind};
+pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
+pub use workbook::Workbook;
+pub use csip_formula::Diagnostic;

@@ -1,0 +1,326 @@
+//! Recalculation: the column graph in recalculation order, the dirty set, the
+//! propagation of a change along dependency paths, and the two ways to compute:
+//! incrementally (only dirty cells, stopping where a value did not change) and
+//! from scratch.
+
+use crate::data::Data;
+use crate::deps::{FilterSite, Node, Path, Step};
+use crate::eval::EvalCtx;
+use crate::expr::OuterKey;
+use crate::ids::{CellId, ColumnId, RowId, TableId};
+use crate::index::IndexMode;
+use crate::value::{ErrorKind, Key, Value};
+use fixedbitset::FixedBitSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+
+/// A formula column that depends on a node, and how its rows are reached.
+#[derive(Clone, Debug)]
+pub(crate) struct Dependent {
+    pub(crate) target: ColumnId,
+    pub(crate) path: Path,
+}
+
+/// The dependency graph in the form recalculation reads it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Graph {
+    /// Per node: who depends on it.
+    pub(crate) dependents: Vec<Vec<Dependent>>,
+    /// Formula columns (visible and hidden), in recalculation order.
+    pub(crate) order: Vec<ColumnId>,
+    pub(crate) columns: usize,
+}
+
+impl Graph {
+    pub(crate) fn node_index(&self, node: Node) -> usize {
+        match node {
+            Node::Column(c) => c.index(),
+            Node::Rows(t) => self.columns + 2 * t.index(),
+            Node::Position(t) => self.columns + 2 * t.index() + 1,
+            Node::Clock => self.dependents.len() - 1,
+        }
+    }
+
+    pub(crate) fn dependents(&self, node: Node) -> &[Dependent] {
+        &self.dependents[self.node_index(node)]
+    }
+}
+
+/// Cells waiting to be recomputed, by column, columns in rank order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dirty {
+    rows: Vec<Vec<RowId>>,
+    marks: Vec<FixedBitSet>,
+    queue: BinaryHeap<Reverse<(u32, u32)>>,
+    queued: FixedBitSet,
+}
+
+impl Dirty {
+    pub(crate) fn new(columns: usize) -> Dirty {
+        Dirty {
+            rows: vec![Vec::new(); columns],
+            marks: vec![FixedBitSet::new(); columns],
+            queue: BinaryHeap::new(),
+            queued: FixedBitSet::with_capacity(columns),
+        }
+    }
+
+    pub(crate) fn mark(&mut self, column: ColumnId, rank: u32, row: RowId) {
+        let c = column.index();
+        let marks = &mut self.marks[c];
+        if marks.len() <= row.index() {
+            marks.grow((row.index() + 1).next_power_of_two());
+        }
+        if marks.put(row.index()) {
+            return;
+        }
+        self.rows[c].push(row);
+        if !self.queued.put(c) {
+            self.queue.push(Reverse((rank, column.0)));
+        }
+    }
+
+    /// The dirty rows of the lowest-ranked dirty column, taken out of the set.
+    fn pop(&mut self) -> Option<(ColumnId, Vec<RowId>)> {
+        let Reverse((_, c)) = self.queue.pop()?;
+        let c = c as usize;
+        self.queued.set(c, false);
+        let rows = std::mem::take(&mut self.rows[c]);
+        for r in &rows {
+            self.marks[c].set(r.index(), false);
+        }
+        Some((ColumnId(u32::try_from(c).unwrap_or(u32::MAX)), rows))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        while self.pop().is_some() {}
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+/// A cell whose value changed in a transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellChange {
+    /// The cell.
+    pub cell: CellId,
+    /// The table the cell belongs to.
+    pub table: TableId,
+    /// The value before; `None` for a cell of a row the transaction inserted.
+    pub old: Option<Value>,
+    /// The value after.
+    pub new: Value,
+}
+
+/// Everything that shared state needs to follow a change: the data, the graph,
+/// the dirty set, the rows inserted by the running transaction.
+pub(crate) struct Propagator<'a> {
+    pub(crate) data: &'a Data,
+    pub(crate) graph: &'a Graph,
+    pub(crate) dirty: &'a mut Dirty,
+    /// Rows inserted by the running transaction: their formula cells are all
+    /// dirty, and their keys not yet computed.
+    pub(crate) fresh: &'a HashSet<(TableId, RowId)>,
+}
+
+impl Propagator<'_> {
+    /// Marks dirty every formula cell that depends on `node` at `row`.
+    /// `change` carries the old and new value when a column's cell changed.
+    pub(crate) fn propagate(&mut self, node: Node, row: RowId, change: Option<(&Value, &Value)>) {
+        let mut targets: Vec<RowId> = Vec::new();
+        for dep in self.graph.dependents(node) {
+            let column = self.data.column(dep.target);
+            let Some(formula) = column.formula() else { continue };
+            if formula.cyclic {
+                continue;
+            }
+            let table = column.table;
+            targets.clear();
+            let key_change = match (dep.path.first(), node, change) {
+                (Some(Step::Filter(site)), Node::Column(c), Some(ch)) if site.item_column == c => Some(ch),
+                _ => None,
+            };
+            self.map_path(&dep.path, table, row, node, key_change, &mut targets);
+            for &t in &targets {
+                if self.data.is_live(table, t) {
+                    self.dirty.mark(dep.target, formula.rank, t);
+                }
+            }
+        }
+    }
+
+    /// The rows of `table` reached from `row` (of the node's table) along `path`.
+    fn map_path(
+        &self,
+        path: &Path,
+        table: TableId,
+        row: RowId,
+        node: Node,
+        key_change: Option<(&Value, &Value)>,
+        out: &mut Vec<RowId>,
+    ) {
+        let mut current: Vec<RowId> = vec![row];
+        let mut from_table = match node {
+            Node::Column(c) => self.data.column(c).table,
+            Node::Rows(t) | Node::Position(t) => t,
+            Node::Clock => table,
+        };
+        for (i, step) in path.iter().enumerate() {
+            let mut next: Vec<RowId> = Vec::new();
+            match step {
+                Step::All => {
+                    out.extend_from_slice(&self.data.table(table).order);
+                    return;
+                }
+                Step::Rev { column, target } => {
+                    let Some(ix) = self.data.find_index(*column, IndexMode::Elements) else {
+                        out.extend_from_slice(&self.data.table(table).order);
+                        return;
+                    };
+                    let ix = self.data.index(ix);
+                    for r in &current {
+                        next.extend_from_slice(ix.get(&Key::Row(*target, *r)));
+                    }
+                    from_table = self.data.column(*column).table;
+                }
+                Step::Filter(site) => {
+                    match (i, key_change) {
+                        (0, Some((old, new))) => {
+                            self.outer_rows(site, table, old, &mut next);
+                            self.outer_rows(site, table, new, &mut next);
+                        }
+                        _ => {
+                            let item_is_formula = self.data.column(site.item_column).formula().is_some();
+                            for r in &current {
+                                if item_is_formula && self.fresh.contains(&(from_table, *r)) {
+                                    // Its key is computed later and propagates then.
+                                    continue;
+                                }
+                                let key = self.data.cell(site.item_column, *r);
+                                self.outer_rows(site, table, key, &mut next);
+                            }
+                        }
+                    }
+                    from_table = table;
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            current = next;
+            if current.is_empty() {
+                return;
+            }
+        }
+        out.extend_from_slice(&current);
+    }
+
+    /// The formula rows whose outer key may equal `key`.
+    fn outer_rows(&self, site: &FilterSite, table: TableId, key: &Value, out: &mut Vec<RowId>) {
+        let Some(k) = Key::from_value(key) else {
+            // An error key may equal anything.
+            out.extend_from_slice(&self.data.table(table).order);
+            return;
+        };
+        match site.outer {
+            OuterKey::ThisRow => {
+                if let Key::Row(t, r) = k {
+                    if t == table {
+                        out.push(r);
+                    }
+                }
+            }
+            OuterKey::Column(c) => match self.data.find_index(c, IndexMode::Whole) {
+                Some(ix) => out.extend_from_slice(&self.data.index(ix).matching(&k)),
+                None => out.extend_from_slice(&self.data.table(table).order),
+            },
+            OuterKey::Evaluate => out.extend_from_slice(&self.data.table(table).order),
+        }
+    }
+}
+
+/// Recomputes every dirty cell in rank order; a cell whose new value is
+/// identical to its old one stops there (backdating). Appends the changes of
+/// visible cells to `changes`, and each cell evaluated to `trace` if given.
+pub(crate) fn run(
+    data: &mut Data,
+    graph: &Graph,
+    dirty: &mut Dirty,
+    fresh: &HashSet<(TableId, RowId)>,
+    changes: &mut Vec<CellChange>,
+    mut trace: Option<&mut Vec<CellId>>,
+) {
+    while let Some((col, rows)) = dirty.pop() {
+        let column = data.column(col);
+        let table = column.table;
+        let hidden = column.is_hidden();
+        let Some(formula) = column.formula().cloned() else { continue };
+        for r in rows {
+            if !data.is_live(table, r) {
+                continue;
+            }
+            let new = EvalCtx::new(data, Some((table, r))).eval(&formula.expr);
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(CellId { column: col, row: r });
+            }
+            let is_fresh = fresh.contains(&(table, r));
+            if !is_fresh && data.cell(col, r).identical(&new) {
+                continue;
+            }
+            let old = data.write(col, r, new);
+            let new = data.cell(col, r);
+            let mut p = Propagator {
+                data,
+                graph,
+                dirty,
+                fresh,
+            };
+            p.propagate(Node::Column(col), r, Some((&old, new)));
+            if !hidden {
+                changes.push(CellChange {
+                    cell: CellId { column: col, row: r },
+                    table,
+                    old: if is_fresh { None } else { Some(old) },
+                    new: new.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Computes every formula cell from scratch, in rank order; indexes rebuilt.
+pub(crate) fn full(data: &mut Data, graph: &Graph) {
+    for &col in &graph.order {
+        let column = data.column(col);
+        let table = column.table;
+        let Some(formula) = column.formula().cloned() else { continue };
+        let rows = data.table(table).order.clone();
+        let values: Vec<Value> = if formula.cyclic {
+            let e = cycle_error(data, col);
+            rows.iter().map(|_| e.clone()).collect()
+        } else {
+            rows.iter()
+                .map(|&r| EvalCtx::new(data, Some((table, r))).eval(&formula.expr))
+                .collect()
+        };
+        let column = &mut data.columns[col.index()];
+        for (r, v) in rows.iter().zip(values) {
+            column.values[r.index()] = v;
+        }
+        data.reindex_column(col);
+    }
+}
+
+/// The value of every cell of a column that is part of a cycle.
+pub(crate) fn cycle_error(data: &Data, col: ColumnId) -> Value {
+    let column = data.column(col);
+    Value::error(
+        ErrorKind::Cycle,
+        format!(
+            "`{}.{}` depends on itself",
+            data.table(column.table).name,
+            column.name
+        ),
+    )
+}

@@ -1,0 +1,684 @@
+//! Transactions: a batch of sets, inserts and deletes, validated whole and
+//! applied whole or not at all, answered with the [`ChangeSet`].
+
+use crate::coerce::{Rejected, coerce};
+use crate::data::ColumnKind;
+use crate::deps::Node;
+use crate::ids::{CellId, ColumnId, RowId, TableId};
+use crate::index::IndexMode;
+use crate::recalc::{self, CellChange, Propagator};
+use crate::value::{Key, Value};
+use crate::workbook::Workbook;
+use indexmap::IndexMap;
+use std::collections::HashSet;
+use std::fmt;
+
+/// A batch of edits, applied by [`Workbook::apply`] as one unit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transaction {
+    ops: Vec<Op>,
+}
+
+/// One edit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Store a value in a data cell.
+    Set {
+        /// The column (its table is the row's table).
+        column: ColumnId,
+        /// The row.
+        row: RowId,
+        /// The value; text names a relation's target by its display column.
+        value: Value,
+    },
+    /// Add a row at the end of a table. Columns left out take their default, or Blank.
+    Insert {
+        /// The table.
+        table: TableId,
+        /// Values of data columns.
+        values: Vec<(ColumnId, Value)>,
+    },
+    /// Remove a row. References to it are removed from relation cells; a
+    /// required relation left empty rejects the transaction.
+    Delete {
+        /// The table.
+        table: TableId,
+        /// The row.
+        row: RowId,
+    },
+}
+
+impl Transaction {
+    /// An empty transaction.
+    pub fn new() -> Transaction {
+        Transaction::default()
+    }
+
+    /// Adds a set; returns the transaction for chaining.
+    pub fn set(mut self, column: ColumnId, row: RowId, value: impl Into<Value>) -> Transaction {
+        self.ops.push(Op::Set {
+            column,
+            row,
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Adds an insert; returns the transaction for chaining.
+    pub fn insert(mut self, table: TableId, values: Vec<(ColumnId, Value)>) -> Transaction {
+        self.ops.push(Op::Insert { table, values });
+        self
+    }
+
+    /// Adds a delete; returns the transaction for chaining.
+    pub fn delete(mut self, table: TableId, row: RowId) -> Transaction {
+        self.ops.push(Op::Delete { table, row });
+        self
+    }
+
+    /// Adds any operation.
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
+    /// The operations, in order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Whether the transaction has no operations.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What a transaction (or a clock move) changed: every cell whose value
+/// changed, formula cells included, with old and new values, and the rows
+/// inserted and deleted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChangeSet {
+    /// Changed cells, data cells first, then formula cells in recalculation order.
+    pub changes: Vec<CellChange>,
+    /// Rows inserted, in order.
+    pub inserted: Vec<(TableId, RowId)>,
+    /// Rows deleted, in order.
+    pub deleted: Vec<(TableId, RowId)>,
+}
+
+impl ChangeSet {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.inserted.is_empty() && self.deleted.is_empty()
+    }
+
+    /// The change of one cell, if it changed.
+    pub fn get(&self, column: ColumnId, row: RowId) -> Option<&CellChange> {
+        self.changes
+            .iter()
+            .find(|c| c.cell == CellId { column, row })
+    }
+
+    /// The changed cells of one column.
+    pub fn in_column(&self, column: ColumnId) -> impl Iterator<Item = &CellChange> {
+        self.changes.iter().filter(move |c| c.cell.column == column)
+    }
+}
+
+/// Why a transaction was rejected. Nothing of it was applied.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub struct TransactionError {
+    /// What kind of problem.
+    pub kind: TransactionErrorKind,
+    /// The 0-based index of the operation at fault, when one is.
+    pub op: Option<usize>,
+    /// The table.
+    pub table: Option<String>,
+    /// The row, when it exists.
+    pub row: Option<RowId>,
+    /// The column.
+    pub column: Option<String>,
+    /// One sentence naming the row and column and saying what is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TransactionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(op) = self.op {
+            write!(f, "operation {}: ", op + 1)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// The kinds of [`TransactionError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransactionErrorKind {
+    /// No such table.
+    UnknownTable,
+    /// No such column in the table.
+    UnknownColumn,
+    /// No such row.
+    UnknownRow,
+    /// A formula or button column.
+    NotWritable,
+    /// A value of the wrong type for the column.
+    WrongType,
+    /// A select value that is not one of the options.
+    NotAnOption,
+    /// A slider value outside its range.
+    OutOfRange,
+    /// A required cell left blank.
+    Required,
+    /// A unique column's value held by two rows.
+    Duplicate,
+    /// A relation to a row that does not exist.
+    UnknownReference,
+    /// A relation written as text that names several rows.
+    AmbiguousReference,
+}
+
+enum Undo {
+    Cell { column: ColumnId, row: RowId, old: Value },
+    Insert { table: TableId, row: RowId },
+    Delete { table: TableId, row: RowId, position: u32, cells: Vec<Value> },
+}
+
+/// The bookkeeping of a running transaction.
+#[derive(Default)]
+struct Batch {
+    undo: Vec<Undo>,
+    /// Data cells of pre-existing rows that were written, with their value before.
+    touched: IndexMap<(ColumnId, RowId), Value>,
+    fresh: HashSet<(TableId, RowId)>,
+    inserted: Vec<(TableId, RowId)>,
+    deleted: Vec<(TableId, RowId)>,
+    /// Rows whose required cells must be checked at the end.
+    check: Vec<(TableId, RowId)>,
+}
+
+impl Workbook {
+    /// Applies a transaction: every operation is checked (types, options,
+    /// ranges, relation targets, then required and unique over the whole
+    /// batch) and applied, or none is. Returns every cell that changed.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T")
+    ///         .with_column(ColumnSchema::data("A", ColumnType::Number))
+    ///         .with_column(ColumnSchema::formula("B", ColumnType::Number, "[A] * 2")),
+    /// );
+    /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+    /// let mut wb = Workbook::new(&schema, clock)?;
+    /// let t = wb.table_id("T").unwrap();
+    /// let (a, b) = (wb.column_id(t, "A").unwrap(), wb.column_id(t, "B").unwrap());
+    /// let inserted = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(21))]))?;
+    /// let row = inserted.inserted[0].1;
+    /// assert_eq!(wb.value(b, row), Some(&Value::from(42)));
+    /// let changes = wb.apply(Transaction::new().set(a, row, 5))?;
+    /// assert_eq!(changes.get(b, row).unwrap().new, Value::from(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&mut self, tx: Transaction) -> Result<ChangeSet, TransactionError> {
+        let mut batch = Batch::default();
+        for (i, op) in tx.ops.into_iter().enumerate() {
+            if let Err(mut e) = self.apply_op(op, &mut batch) {
+                e.op = Some(i);
+                self.rollback(batch);
+                return Err(e);
+            }
+        }
+        if let Err(e) = self.check_constraints(&batch) {
+            self.rollback(batch);
+            return Err(e);
+        }
+        Ok(self.commit(batch))
+    }
+
+    fn apply_op(&mut self, op: Op, batch: &mut Batch) -> Result<(), TransactionError> {
+        match op {
+            Op::Set { column, row, value } => {
+                let Some(col) = self.data.columns.get(column.index()) else {
+                    return Err(self.error(TransactionErrorKind::UnknownColumn, None, None, None, format!("there is no column {column:?}")));
+                };
+                let table = col.table;
+                if !self.data.is_live(table, row) {
+                    return Err(self.error(
+                        TransactionErrorKind::UnknownRow,
+                        Some(table),
+                        None,
+                        Some(column),
+                        format!("`{}` has no row {row}", self.table_name(table)),
+                    ));
+                }
+                self.write_data(table, row, column, value, batch)
+            }
+            Op::Insert { table, values } => {
+                if table.index() >= self.data.tables.len() {
+                    return Err(self.error(TransactionErrorKind::UnknownTable, None, None, None, format!("there is no table {table:?}")));
+                }
+                let row = self.data.push_row(table);
+                batch.undo.push(Undo::Insert { table, row });
+                batch.fresh.insert((table, row));
+                batch.inserted.push((table, row));
+                batch.check.push((table, row));
+                let mut given = HashSet::new();
+                for (column, value) in values {
+                    if self.data.columns.get(column.index()).map(|c| c.table) != Some(table) {
+                        return Err(self.error(
+                            TransactionErrorKind::UnknownColumn,
+                            Some(table),
+                            None,
+                            None,
+                            format!("`{}` has no column {column:?}", self.table_name(table)),
+                        ));
+                    }
+                    given.insert(column);
+                    self.write_data(table, row, column, value, batch)?;
+                }
+                let defaults: Vec<(ColumnId, Value)> = self
+                    .columns(table)
+                    .iter()
+                    .filter(|c| !given.contains(c))
+                    .filter_map(|c| Some((*c, self.data.column(*c).schema.default.clone()?)))
+                    .collect();
+                for (column, value) in defaults {
+                    self.write_data(table, row, column, value, batch)?;
+                }
+                Ok(())
+            }
+            Op::Delete { table, row } => {
+                if table.index() >= self.data.tables.len() {
+                    return Err(self.error(TransactionErrorKind::UnknownTable, None, None, None, format!("there is no table {table:?}")));
+                }
+                if !self.data.is_live(table, row) {
+                    return Err(self.error(
+                        TransactionErrorKind::UnknownRow,
+                        Some(table),
+                        None,
+                        None,
+                        format!("`{}` has no row {row} to delete", self.table_name(table)),
+                    ));
+                }
+                self.delete_row(table, row, batch)
+            }
+        }
+    }
+
+    /// Checks, converts and stores a value in a data cell of a live row.
+    fn write_data(
+        &mut self,
+        table: TableId,
+        row: RowId,
+        column: ColumnId,
+        value: Value,
+        batch: &mut Batch,
+    ) -> Result<(), TransactionError> {
+        if !matches!(self.data.column(column).kind, ColumnKind::Data) {
+            return Err(self.error(
+                TransactionErrorKind::NotWritable,
+                Some(table),
+                Some(row),
+                Some(column),
+                format!("{} is a formula column; its value is computed", self.place(table, Some(row), Some(column))),
+            ));
+        }
+        let value = coerce(&self.data, column, value).map_err(|Rejected { kind, message }| {
+            self.error(
+                kind,
+                Some(table),
+                Some(row),
+                Some(column),
+                format!("{} {message}", self.place(table, Some(row), Some(column))),
+            )
+        })?;
+        let old = self.data.write(column, row, value);
+        // A row inserted by this batch needs no undo of its cells: undoing the
+        // insert drops them.
+        if !batch.fresh.contains(&(table, row)) {
+            batch.touched.entry((column, row)).or_insert_with(|| old.clone());
+            batch.check.push((table, row));
+            batch.undo.push(Undo::Cell { column, row, old });
+        }
+        Ok(())
+    }
+
+    fn delete_row(&mut self, table: TableId, row: RowId, batch: &mut Batch) -> Result<(), TransactionError> {
+        // References to the row go: relation cells pointing at it lose it.
+        let referrers: Vec<(ColumnId, RowId)> = self
+            .data
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.kind, ColumnKind::Data) && c.target.is_some_and(|(t, _)| t == table))
+            .flat_map(|(i, _)| {
+                let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+                let rows = self
+                    .data
+                    .find_index(col, IndexMode::Elements)
+                    .map(|ix| self.data.index(ix).get(&Key::Row(table, row)).to_vec())
+                    .unwrap_or_default();
+                rows.into_iter().map(move |r| (col, r))
+            })
+            .collect();
+        for (col, r) in referrers {
+            let referrer_table = self.data.column(col).table;
+            if referrer_table == table && r == row {
+                continue;
+            }
+            let remaining: Vec<Value> = self
+                .data
+                .cell(col, r)
+                .elements()
+                .iter()
+                .filter(|v| !matches!(v, Value::Row(t, x) if *t == table && *x == row))
+                .cloned()
+                .collect();
+            let new = if remaining.is_empty() { Value::Blank } else { Value::list(remaining) };
+            self.write_data(referrer_table, r, col, new, batch)?;
+        }
+        // Everything that reads the row learns it is going, before it goes.
+        if !batch.fresh.contains(&(table, row)) {
+            let mut p = Propagator {
+                data: &self.data,
+                graph: &self.graph,
+                dirty: &mut self.dirty,
+                fresh: &batch.fresh,
+            };
+            for col in self.data.table(table).all_columns() {
+                p.propagate(Node::Column(col), row, None);
+            }
+            p.propagate(Node::Rows(table), row, None);
+            if !self.graph.dependents(Node::Position(table)).is_empty() {
+                let order = &self.data.table(table).order;
+                let pos = self.data.row_number(table, row).unwrap_or(0) as usize;
+                for &later in &order[pos..] {
+                    p.propagate(Node::Position(table), later, None);
+                }
+            }
+        }
+        let (position, cells) = self.data.kill_row(table, row);
+        batch.undo.push(Undo::Delete { table, row, position, cells });
+        batch.deleted.push((table, row));
+        Ok(())
+    }
+
+    /// Required cells of every row written, unique values of every cell written.
+    fn check_constraints(&self, batch: &Batch) -> Result<(), TransactionError> {
+        let mut seen = HashSet::new();
+        for &(table, row) in &batch.check {
+            if !seen.insert((table, row)) || !self.data.is_live(table, row) {
+                continue;
+            }
+            for &col in self.columns(table) {
+                let c = self.data.column(col);
+                if c.schema.required && matches!(c.kind, ColumnKind::Data) && self.data.cell(col, row).is_blank() {
+                    return Err(self.error(
+                        TransactionErrorKind::Required,
+                        Some(table),
+                        Some(row),
+                        Some(col),
+                        format!("{} is required; give it a value", self.place(table, Some(row), Some(col))),
+                    ));
+                }
+            }
+        }
+        let written = batch
+            .touched
+            .keys()
+            .copied()
+            .chain(batch.inserted.iter().flat_map(|&(t, r)| self.columns(t).iter().map(move |c| (*c, r))));
+        for (col, row) in written {
+            let c = self.data.column(col);
+            if !c.schema.unique || !self.data.is_live(c.table, row) {
+                continue;
+            }
+            let value = self.data.cell(col, row);
+            if value.is_blank() {
+                continue;
+            }
+            let (Some(ix), Some(key)) = (self.data.find_index(col, IndexMode::Whole), Key::from_value(value)) else {
+                continue;
+            };
+            let holders = self.data.index(ix).get(&key);
+            if let Some(other) = holders.iter().find(|r| **r != row) {
+                return Err(self.error(
+                    TransactionErrorKind::Duplicate,
+                    Some(c.table),
+                    Some(row),
+                    Some(col),
+                    format!(
+                        "{} must be unique, but row {} already holds {}",
+                        self.place(c.table, Some(row), Some(col)),
+                        self.describe_row(c.table, *other),
+                        self.display(value)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self, batch: Batch) {
+        for u in batch.undo.into_iter().rev() {
+            match u {
+                Undo::Cell { column, row, old } => {
+                    self.data.write(column, row, old);
+                }
+                Undo::Insert { table, row } => self.data.pop_row(table, row),
+                Undo::Delete { table, row, position, cells } => self.data.revive_row(table, row, position, cells),
+            }
+        }
+        self.dirty.clear();
+    }
+
+    /// Propagates the batch's data changes and inserts, recomputes, and reports.
+    fn commit(&mut self, batch: Batch) -> ChangeSet {
+        let mut changes = Vec::new();
+        let mut p = Propagator {
+            data: &self.data,
+            graph: &self.graph,
+            dirty: &mut self.dirty,
+            fresh: &batch.fresh,
+        };
+        for (&(column, row), old) in &batch.touched {
+            let table = p.data.column(column).table;
+            if !p.data.is_live(table, row) {
+                continue;
+            }
+            let new = p.data.cell(column, row);
+            if new.identical(old) {
+                continue;
+            }
+            p.propagate(Node::Column(column), row, Some((old, new)));
+            changes.push(CellChange {
+                cell: CellId { column, row },
+                table,
+                old: Some(old.clone()),
+                new: new.clone(),
+            });
+        }
+        let mut cyclic_cells = Vec::new();
+        for &(table, row) in &batch.inserted {
+            if !p.data.is_live(table, row) {
+                continue;
+            }
+            for col in p.data.table(table).all_columns() {
+                let column = p.data.column(col);
+                match column.formula() {
+                    None => {
+                        let value = p.data.cell(col, row);
+                        p.propagate(Node::Column(col), row, None);
+                        changes.push(CellChange {
+                            cell: CellId { column: col, row },
+                            table,
+                            old: None,
+                            new: value.clone(),
+                        });
+                    }
+                    Some(f) if f.cyclic => cyclic_cells.push((col, row)),
+                    Some(f) => p.dirty.mark(col, f.rank, row),
+                }
+            }
+            p.propagate(Node::Rows(table), row, None);
+        }
+        for (col, row) in cyclic_cells {
+            let e = recalc::cycle_error(&self.data, col);
+            self.data.write(col, row, e.clone());
+            let mut p = Propagator {
+                data: &self.data,
+                graph: &self.graph,
+                dirty: &mut self.dirty,
+                fresh: &batch.fresh,
+            };
+            p.propagate(Node::Column(col), row, None);
+            if !self.data.column(col).is_hidden() {
+                changes.push(CellChange {
+                    cell: CellId { column: col, row },
+                    table: self.data.column(col).table,
+                    old: None,
+                    new: e,
+                });
+            }
+        }
+        recalc::run(&mut self.data, &self.graph, &mut self.dirty, &batch.fresh, &mut changes, self.trace.as_mut());
+        ChangeSet {
+            changes,
+            inserted: batch.inserted.into_iter().filter(|(t, r)| self.data.is_live(*t, *r)).collect(),
+            deleted: batch.deleted,
+        }
+    }
+
+    fn error(
+        &self,
+        kind: TransactionErrorKind,
+        table: Option<TableId>,
+        row: Option<RowId>,
+        column: Option<ColumnId>,
+        message: String,
+    ) -> TransactionError {
+        TransactionError {
+            kind,
+            op: None,
+            table: table.map(|t| self.table_name(t).to_string()),
+            row,
+            column: column.map(|c| self.column_name(c).to_string()),
+            message,
+        }
+    }
+
+    /// "row 3 (ACC-00003) of `Account_Master`, column `ARR`".
+    pub(crate) fn place(&self, table: TableId, row: Option<RowId>, column: Option<ColumnId>) -> String {
+        let mut s = match row {
+            Some(r) => format!("row {} of `{}`", self.describe_row(table, r), self.table_name(table)),
+            None => format!("`{}`", self.table_name(table)),
+        };
+        if let Some(c) = column {
+            s.push_str(&format!(", column `{}`,", self.column_name(c)));
+        }
+        s
+    }
+
+    /// "3 (ACC-00003)": the row's position and display value.
+    pub(crate) fn describe_row(&self, table: TableId, row: RowId) -> String {
+        let position = self.data.row_number(table, row).map_or("new".to_string(), |p| p.to_string());
+        let name = self
+            .columns(table)
+            .first()
+            .map(|c| self.display(self.data.cell(*c, row)))
+            .unwrap_or_default();
+        if name.is_empty() {
+            position
+        } else {
+            format!("{position} ({name})")
+        }
+    }
+}
+
+
+impl Workbook {
+    /// Loads rows in bulk: inserts them, resolves relations written as text
+    /// (which may name rows of any table of the import, by display column,
+    /// even a computed one), checks every constraint, and computes every formula
+    /// from scratch. All or nothing; returns the new rows' ids per table.
+    ///
+    /// A rejected import's [`TransactionError::op`] is the 0-based index of the
+    /// row within its table's input.
+    pub fn import(
+        &mut self,
+        tables: Vec<(TableId, Vec<Vec<(ColumnId, Value)>>)>,
+    ) -> Result<Vec<Vec<RowId>>, TransactionError> {
+        let mut batch = Batch::default();
+        let result = self.import_inner(tables, &mut batch);
+        match result {
+            Ok(ids) => {
+                self.dirty.clear();
+                Ok(ids)
+            }
+            Err(e) => {
+                self.rollback(batch);
+                self.recalculate_all();
+                Err(e)
+            }
+        }
+    }
+
+    fn import_inner(
+        &mut self,
+        tables: Vec<(TableId, Vec<Vec<(ColumnId, Value)>>)>,
+        batch: &mut Batch,
+    ) -> Result<Vec<Vec<RowId>>, TransactionError> {
+        let mut deferred: Vec<(usize, TableId, RowId, ColumnId, Value)> = Vec::new();
+        let mut ids = Vec::with_capacity(tables.len());
+        for (table, rows) in tables {
+            let mut table_ids = Vec::with_capacity(rows.len());
+            for (i, values) in rows.into_iter().enumerate() {
+                let mut relations = Vec::new();
+                let plain: Vec<(ColumnId, Value)> = values
+                    .into_iter()
+                    .filter_map(|(c, v)| {
+                        let is_text_ref = self.data.columns.get(c.index()).is_some_and(|col| col.target.is_some())
+                            && v.elements().iter().any(|e| matches!(e, Value::Text(_) | Value::Number(_)));
+                        if is_text_ref {
+                            relations.push((c, v));
+                            None
+                        } else {
+                            Some((c, v))
+                        }
+                    })
+                    .collect();
+                let given: Vec<ColumnId> = relations.iter().map(|(c, _)| *c).collect();
+                let defaults_blocked: Vec<(ColumnId, Value)> = given.iter().map(|c| (*c, Value::Blank)).collect();
+                self.apply_op(
+                    Op::Insert {
+                        table,
+                        values: plain.into_iter().chain(defaults_blocked).collect(),
+                    },
+                    batch,
+                )
+                .map_err(|mut e| {
+                    e.op = Some(i);
+                    e
+                })?;
+                let row = batch.inserted.last().map(|(_, r)| *r).unwrap_or(RowId(0));
+                table_ids.push(row);
+                for (c, v) in relations {
+                    deferred.push((i, table, row, c, v));
+                }
+            }
+            ids.push(table_ids);
+        }
+        recalc::full(&mut self.data, &self.graph);
+        if !deferred.is_empty() {
+            for (i, table, row, column, value) in deferred {
+                self.write_data(table, row, column, value, batch).map_err(|mut e| {
+                    e.op = Some(i);
+                    e
+                })?;
+            }
+            recalc::full(&mut self.data, &self.graph);
+        }
+        self.check_constraints(batch)?;
+        Ok(ids)
+    }
+}

@@ -1,0 +1,539 @@
+//! Cell values, error values, and the comparison rules of DESIGN §2.
+
+use crate::ids::{RowId, TableId};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+/// The kinds of error values, named as every csip engine names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// `x / 0`, `Mod(x, 0)`, `Power(0, -1)`.
+    DivisionByZero,
+    /// An operand of the wrong type: `"2" + 3`, `Date + Date`.
+    TypeMismatch,
+    /// A name that resolves to nothing.
+    UnknownName,
+    /// The cell is part of a dependency cycle.
+    Cycle,
+    /// The formula does not parse.
+    Parse,
+    /// `Nth` out of range, a row that is gone.
+    NotFound,
+    /// A result beyond ±79228162514264337593543950335, or a date beyond year 9999.
+    Overflow,
+    /// A value of the right type outside the function's domain: `Sqrt(-5)`.
+    InvalidArgument,
+}
+
+impl ErrorKind {
+    /// The name case files and adapters use: `division by zero`, `type mismatch`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::DivisionByZero => "division by zero",
+            ErrorKind::TypeMismatch => "type mismatch",
+            ErrorKind::UnknownName => "unknown name",
+            ErrorKind::Cycle => "cycle",
+            ErrorKind::Parse => "parse",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Overflow => "overflow",
+            ErrorKind::InvalidArgument => "invalid argument",
+        }
+    }
+
+    /// The kind with this name (as [`ErrorKind::name`] gives it), if any.
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Every kind.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::DivisionByZero,
+        ErrorKind::TypeMismatch,
+        ErrorKind::UnknownName,
+        ErrorKind::Cycle,
+        ErrorKind::Parse,
+        ErrorKind::NotFound,
+        ErrorKind::Overflow,
+        ErrorKind::InvalidArgument,
+    ];
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An error value: its kind and a sentence about the cause.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EvalError {
+    /// What kind of error.
+    pub kind: ErrorKind,
+    /// What happened, e.g. "cannot add text and a number".
+    pub message: String,
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "#{}", self.kind)
+        } else {
+            write!(f, "#{}: {}", self.kind, self.message)
+        }
+    }
+}
+
+/// A value: what a cell holds and what a formula gives.
+///
+/// 24 bytes; text and lists are shared, so cloning a value never copies text.
+#[derive(Clone, Debug, Default)]
+pub enum Value {
+    /// Nothing. Counts as 0 in arithmetic, "" in text, false in logic.
+    #[default]
+    Blank,
+    /// An exact decimal.
+    Number(Decimal),
+    /// Text (a select's value is text).
+    Text(Arc<str>),
+    /// true or false.
+    Bool(bool),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// A date and time of day (UTC).
+    DateTime(NaiveDateTime),
+    /// A row of a table.
+    Row(TableId, RowId),
+    /// A list: a multi-select, a multi-relation, the result of `Filter`.
+    List(Arc<[Value]>),
+    /// An error value; it propagates through operators and functions.
+    Error(Arc<EvalError>),
+}
+
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
+
+impl Value {
+    /// An error value of `kind` with a message.
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Value {
+        Value::Error(Arc::new(EvalError {
+            kind,
+            message: message.into(),
+        }))
+    }
+
+    /// A text value.
+    pub fn text(s: impl AsRef<str>) -> Value {
+        Value::Text(Arc::from(s.as_ref()))
+    }
+
+    /// A number value.
+    pub fn number(n: impl Into<Decimal>) -> Value {
+        Value::Number(n.into())
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::from(items))
+    }
+
+    /// Whether this is Blank, "" or an empty list (what `IsBlank` tests).
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Value::Blank => true,
+            Value::Text(t) => t.is_empty(),
+            Value::List(l) => l.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The error, if this is an error value.
+    pub fn as_error(&self) -> Option<&EvalError> {
+        match self {
+            Value::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is a number.
+    pub fn as_number(&self) -> Option<Decimal> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The name of the value's type, for messages: "a number", "text", ...
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Blank => "blank",
+            Value::Number(_) => "a number",
+            Value::Text(_) => "text",
+            Value::Bool(_) => "a true/false value",
+            Value::Date(_) => "a date",
+            Value::DateTime(_) => "a date and time",
+            Value::Row(..) => "a row",
+            Value::List(_) => "a list",
+            Value::Error(_) => "an error",
+        }
+    }
+
+    /// The elements as a slice: a list's items, a single value as a
+    /// one-element list, Blank as no elements.
+    pub fn elements(&self) -> &[Value] {
+        match self {
+            Value::List(l) => l,
+            Value::Blank => &[],
+            other => std::slice::from_ref(other),
+        }
+    }
+
+    /// Same value in the sense of backdating: same type and same content, so
+    /// that a recomputed cell equal to its old value is not a change.
+    /// Unlike `=`, Blank is not identical to 0, and `1.0` is identical to `1`.
+    pub fn identical(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Blank, Value::Blank) => true,
+            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Date(a), Value::Date(b)) => a == b,
+            (Value::DateTime(a), Value::DateTime(b)) => a == b,
+            (Value::Row(ta, ra), Value::Row(tb, rb)) => ta == tb && ra == rb,
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.identical(y))
+            }
+            (Value::Error(a), Value::Error(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural identity, as [`Value::identical`].
+    fn eq(&self, other: &Value) -> bool {
+        self.identical(other)
+    }
+}
+
+impl From<Decimal> for Value {
+    fn from(n: Decimal) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Number(Decimal::from(n))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::text(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Text(Arc::from(s))
+    }
+}
+
+impl From<Arc<str>> for Value {
+    fn from(s: Arc<str>) -> Value {
+        Value::Text(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<NaiveDate> for Value {
+    fn from(d: NaiveDate) -> Value {
+        Value::Date(d)
+    }
+}
+
+/// Numbers print without trailing zeros and never in exponent form.
+pub fn number_to_text(n: Decimal) -> String {
+    let n = n.normalize();
+    if n.is_zero() {
+        return "0".to_string();
+    }
+    n.to_string()
+}
+
+/// Dates print as ISO 8601: `2026-11-24`.
+pub fn date_to_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Date-times print as ISO 8601 without fractions: `2026-11-24T09:30:00`.
+pub fn datetime_to_text(d: NaiveDateTime) -> String {
+    d.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// Midnight of a date.
+pub(crate) fn midnight(d: NaiveDate) -> NaiveDateTime {
+    d.and_time(NaiveTime::MIN)
+}
+
+/// `a = b` for two values that are not errors (the caller propagates errors first).
+///
+/// Blank equals Blank, 0, "", false and the empty list; a one-element list equals
+/// its element; a date equals the date-time at its midnight; text compares
+/// exactly; values of other differing types are not equal.
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    match (normalized(a), normalized(b)) {
+        (Value::Blank, other) | (other, Value::Blank) => match other {
+            Value::Blank => true,
+            Value::Number(n) => n.is_zero(),
+            Value::Text(t) => t.is_empty(),
+            Value::Bool(b) => !b,
+            _ => false,
+        },
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::Text(x), Value::Text(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Date(x), Value::Date(y)) => x == y,
+        (Value::DateTime(x), Value::DateTime(y)) => x == y,
+        (Value::Date(x), Value::DateTime(y)) | (Value::DateTime(y), Value::Date(x)) => {
+            midnight(*x) == *y
+        }
+        (Value::Row(ta, ra), Value::Row(tb, rb)) => ta == tb && ra == rb,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q))
+        }
+        _ => false,
+    }
+}
+
+/// A one-element list stands for its element and the empty list for Blank.
+fn normalized(v: &Value) -> &Value {
+    static BLANK: Value = Value::Blank;
+    match v {
+        Value::List(l) if l.is_empty() => &BLANK,
+        Value::List(l) if l.len() == 1 => normalized(&l[0]),
+        _ => v,
+    }
+}
+
+/// Orders two values for `<`, `<=`, `>`, `>=`: numbers by value, text without
+/// regard to case (ties broken by exact text), dates and date-times in time,
+/// false before true; Blank reads as 0 against numbers, "" against text, false
+/// against booleans, and sorts before every date. Other pairs are a type mismatch.
+pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
+    use Value::*;
+    Ok(match (a, b) {
+        (Blank, Blank) => Ordering::Equal,
+        (Blank, Number(n)) => Decimal::ZERO.cmp(n),
+        (Number(n), Blank) => n.cmp(&Decimal::ZERO),
+        (Blank, Text(t)) => compare_text("", t),
+        (Text(t), Blank) => compare_text(t, ""),
+        (Blank, Bool(b)) => false.cmp(b),
+        (Bool(b), Blank) => b.cmp(&false),
+        (Blank, Date(_) | DateTime(_)) => Ordering::Less,
+        (Date(_) | DateTime(_), Blank) => Ordering::Greater,
+        (Number(x), Number(y)) => x.cmp(y),
+        (Text(x), Text(y)) => compare_text(x, y),
+        (Bool(x), Bool(y)) => x.cmp(y),
+        (Date(x), Date(y)) => x.cmp(y),
+        (DateTime(x), DateTime(y)) => x.cmp(y),
+        (Date(x), DateTime(y)) => midnight(*x).cmp(y),
+        (DateTime(x), Date(y)) => x.cmp(&midnight(*y)),
+        (List(l), _) if l.len() <= 1 => return compare(normalized(a), b),
+        (_, List(l)) if l.len() <= 1 => return compare(a, normalized(b)),
+        _ => {
+            return Err(Value::error(
+                ErrorKind::TypeMismatch,
+                format!("cannot compare {} with {}", a.type_name(), b.type_name()),
+            ));
+        }
+    })
+}
+
+/// Text order: case-insensitive, ties broken by exact text.
+pub fn compare_text(a: &str, b: &str) -> Ordering {
+    let folded = a
+        .chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase));
+    folded.then_with(|| a.cmp(b))
+}
+
+/// The total order `Sort` uses: Blank first, then numbers, text, booleans,
+/// dates and date-times (together, in time), rows (by table and id), lists;
+/// within a type as [`compare`] orders.
+pub fn sort_order(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Blank => 0,
+            Value::Number(_) => 1,
+            Value::Text(_) => 2,
+            Value::Bool(_) => 3,
+            Value::Date(_) | Value::DateTime(_) => 4,
+            Value::Row(..) => 5,
+            Value::List(_) => 6,
+            Value::Error(_) => 7,
+        }
+    }
+    match (a, b) {
+        (Value::Row(ta, ra), Value::Row(tb, rb)) => (ta, ra).cmp(&(tb, rb)),
+        (Value::List(x), Value::List(y)) => {
+            for (p, q) in x.iter().zip(y.iter()) {
+                let o = sort_order(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        _ if rank(a) == rank(b) => compare(a, b).unwrap_or(Ordering::Equal),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// A hashable form of a value that agrees with `=`: two values are equal under
+/// [`values_equal`] exactly when their keys are equal, except that a Blank key
+/// also matches the keys of 0, "", false (see [`Key::blank_partners`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// Blank (and the empty list).
+    Blank,
+    /// A number; `Decimal`'s `Eq` and `Hash` ignore trailing zeros.
+    Number(Decimal),
+    /// Exact text.
+    Text(Arc<str>),
+    /// A boolean.
+    Bool(bool),
+    /// A date (a date-time at midnight keys as its date).
+    Date(NaiveDate),
+    /// A date-time that is not at midnight.
+    DateTime(NaiveDateTime),
+    /// A row.
+    Row(TableId, RowId),
+    /// A list of two or more elements.
+    List(Arc<[Key]>),
+}
+
+impl Key {
+    /// The key of a value; `None` for an error value (or a list holding one).
+    pub fn from_value(v: &Value) -> Option<Key> {
+        Some(match v {
+            Value::Blank => Key::Blank,
+            Value::Number(n) => Key::Number(*n),
+            Value::Text(t) => Key::Text(t.clone()),
+            Value::Bool(b) => Key::Bool(*b),
+            Value::Date(d) => Key::Date(*d),
+            Value::DateTime(dt) => {
+                if dt.time() == NaiveTime::MIN {
+                    Key::Date(dt.date())
+                } else {
+                    Key::DateTime(*dt)
+                }
+            }
+            Value::Row(t, r) => Key::Row(*t, *r),
+            Value::List(l) => match l.len() {
+                0 => Key::Blank,
+                1 => return Key::from_value(&l[0]),
+                _ => Key::List(l.iter().map(Key::from_value).collect::<Option<Vec<_>>>()?.into()),
+            },
+            Value::Error(_) => return None,
+        })
+    }
+
+    /// The other keys this one equals under `=` because of Blank's rules:
+    /// Blank equals 0, "" and false; each of those equals Blank.
+    pub fn blank_partners(&self) -> &'static [Key] {
+        static BLANK: [Key; 1] = [Key::Blank];
+        match self {
+            Key::Blank => blank_like(),
+            Key::Number(n) if n.is_zero() => &BLANK,
+            Key::Text(t) if t.is_empty() => &BLANK,
+            Key::Bool(false) => &BLANK,
+            _ => &[],
+        }
+    }
+}
+
+fn blank_like() -> &'static [Key] {
+    use std::sync::OnceLock;
+    static KEYS: OnceLock<[Key; 3]> = OnceLock::new();
+    KEYS.get_or_init(|| [Key::Number(Decimal::ZERO), Key::Text(Arc::from("")), Key::Bool(false)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(x: i64) -> Value {
+        Value::from(x)
+    }
+
+    #[test]
+    fn blank_equality_rules() {
+        assert!(values_equal(&Value::Blank, &Value::Blank));
+        assert!(values_equal(&Value::Blank, &n(0)));
+        assert!(values_equal(&Value::text(""), &Value::Blank));
+        assert!(!values_equal(&n(0), &Value::text("")));
+        assert!(!values_equal(&n(1), &Value::text("1")));
+        assert!(values_equal(&Value::list(vec![Value::text("a")]), &Value::text("a")));
+        assert!(!values_equal(&Value::text("A"), &Value::text("a")));
+    }
+
+    #[test]
+    fn keys_agree_with_equality() {
+        let values = [
+            Value::Blank,
+            n(0),
+            n(1),
+            Value::Number("1.00".parse().unwrap()),
+            Value::text(""),
+            Value::text("a"),
+            Value::text("A"),
+            Value::Bool(false),
+            Value::Bool(true),
+            Value::Date(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+            Value::DateTime(midnight(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())),
+            Value::list(vec![]),
+            Value::list(vec![Value::text("a")]),
+            Value::list(vec![n(1), n(2)]),
+        ];
+        for a in &values {
+            for b in &values {
+                let (ka, kb) = (Key::from_value(a).unwrap(), Key::from_value(b).unwrap());
+                let keyed = ka == kb || ka.blank_partners().contains(&kb);
+                assert_eq!(values_equal(a, b), keyed, "{a:?} = {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_sorts_case_insensitively() {
+        assert_eq!(compare_text("apple", "Banana"), Ordering::Less);
+        assert_eq!(compare_text("B", "b"), Ordering::Less);
+        assert_eq!(compare_text("b", "b"), Ordering::Equal);
+    }
+
+    #[test]
+    fn numbers_print_without_trailing_zeros() {
+        assert_eq!(number_to_text("3.00".parse().unwrap()), "3");
+        assert_eq!(number_to_text("2.50".parse().unwrap()), "2.5");
+        assert_eq!(number_to_text("-0.0".parse().unwrap()), "0");
+    }
+}

@@ -1,0 +1,779 @@
+//! The [`Workbook`]: built from a [`Schema`], read through ids, changed through
+//! transactions (see `transaction.rs`).
+
+use crate::bind::{self, BindError, Catalog, Scope, StaticTy};
+use crate::data::{Clock, Column, ColumnKind, Data, Formula, Table};
+use crate::deps::{self, Node};
+use crate::error::{FormulaError, SchemaError, SchemaProblem};
+use crate::eval::EvalCtx;
+use crate::expr::{Expr, FilterExpr, IndexPlan, OuterKey};
+use crate::ids::{CellId, ColumnId, RowId, TableId};
+use crate::index::IndexMode;
+use crate::recalc::{self, Dependent, Dirty, Graph};
+use crate::schema::{ColumnSchema, ColumnType, Schema};
+use crate::value::{ErrorKind, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A workbook: linked tables with typed data columns and formula columns,
+/// kept up to date incrementally.
+///
+/// Build one from a [`Schema`] with [`Workbook::new`], fill it with
+/// [`Workbook::import`] or [`Workbook::apply`], read cells with
+/// [`Workbook::value`], and move its clock with [`Workbook::set_clock`].
+#[derive(Clone, Debug)]
+pub struct Workbook {
+    pub(crate) data: Data,
+    pub(crate) graph: Graph,
+    pub(crate) dirty: Dirty,
+    table_names: HashMap<String, TableId>,
+    column_names: Vec<HashMap<String, ColumnId>>,
+    /// The formula text of each formula column, as written.
+    sources: HashMap<ColumnId, String>,
+    /// What the binder knows of each formula column's rows.
+    static_types: HashMap<ColumnId, StaticTy>,
+    pub(crate) trace: Option<Vec<CellId>>,
+}
+
+fn fold(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl Workbook {
+    /// Binds a schema into an empty workbook whose clock reads `clock`.
+    ///
+    /// Every problem is reported at once: duplicate or unknown names, bad
+    /// types and options, formulas that do not parse or bind (each with its
+    /// location and a suggestion). Dependency cycles are not an error: the
+    /// cells of the columns in a cycle hold the `cycle` error value.
+    pub fn new(schema: &Schema, clock: Clock) -> Result<Workbook, SchemaError> {
+        Builder::build(schema, clock)
+    }
+
+    // ---- names ----------------------------------------------------------
+
+    /// The table with this name (without regard to case).
+    pub fn table_id(&self, name: &str) -> Option<TableId> {
+        self.table_names.get(&fold(name)).copied()
+    }
+
+    /// The column of `table` with this name (without regard to case).
+    pub fn column_id(&self, table: TableId, name: &str) -> Option<ColumnId> {
+        self.column_names.get(table.index())?.get(&fold(name)).copied()
+    }
+
+    /// The tables, in schema order.
+    pub fn tables(&self) -> impl Iterator<Item = TableId> + '_ {
+        (0..self.data.tables.len()).map(|i| TableId(u32::try_from(i).unwrap_or(u32::MAX)))
+    }
+
+    /// A table's name.
+    pub fn table_name(&self, table: TableId) -> &str {
+        &self.data.table(table).name
+    }
+
+    /// A table's columns, in schema order (the engine's hidden columns left out).
+    pub fn columns(&self, table: TableId) -> &[ColumnId] {
+        &self.data.table(table).columns
+    }
+
+    /// A column's name.
+    pub fn column_name(&self, column: ColumnId) -> &str {
+        &self.data.column(column).name
+    }
+
+    /// The table a column belongs to.
+    pub fn column_table(&self, column: ColumnId) -> TableId {
+        self.data.column(column).table
+    }
+
+    /// A column's definition, as the schema gave it.
+    pub fn column_schema(&self, column: ColumnId) -> &ColumnSchema {
+        &self.data.column(column).schema
+    }
+
+    /// Whether a column is computed by a formula.
+    pub fn is_formula(&self, column: ColumnId) -> bool {
+        self.data.column(column).formula().is_some()
+    }
+
+    // ---- rows and cells -------------------------------------------------
+
+    /// The live rows of a table, in order.
+    pub fn rows(&self, table: TableId) -> &[RowId] {
+        &self.data.table(table).order
+    }
+
+    /// The row at 1-based `position`.
+    pub fn row_at(&self, table: TableId, position: usize) -> Option<RowId> {
+        self.data.table(table).order.get(position.checked_sub(1)?).copied()
+    }
+
+    /// The 1-based position of a live row.
+    pub fn position(&self, table: TableId, row: RowId) -> Option<usize> {
+        self.data.row_number(table, row).map(|n| n as usize)
+    }
+
+    /// Whether the row exists.
+    pub fn contains_row(&self, table: TableId, row: RowId) -> bool {
+        self.data.is_live(table, row)
+    }
+
+    /// The live rows whose display (first) column shows `name`.
+    pub fn find_rows(&self, table: TableId, name: &str) -> Vec<RowId> {
+        let mut rows = crate::coerce::rows_named(&self.data, table, &Value::text(name));
+        if rows.is_empty() {
+            if let Some(n) = crate::functions::math::parse_number(name).filter(|_| !name.trim().is_empty()) {
+                rows = crate::coerce::rows_named(&self.data, table, &Value::Number(n));
+            }
+        }
+        rows
+    }
+
+    /// A cell's value; `None` when the row does not exist.
+    pub fn value(&self, column: ColumnId, row: RowId) -> Option<&Value> {
+        let c = self.data.columns.get(column.index())?;
+        if !self.data.is_live(c.table, row) {
+            return None;
+        }
+        Some(self.data.cell(column, row))
+    }
+
+    /// A value as text, as `ToText` gives it (rows by their display column).
+    pub fn display(&self, value: &Value) -> String {
+        match value {
+            Value::Error(e) => e.to_string(),
+            v => EvalCtx::new(&self.data, None)
+                .to_text(v)
+                .map(|s| s.into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// What `Today()` and `Now()` read.
+    pub fn clock(&self) -> Clock {
+        self.data.clock
+    }
+
+    // ---- formulas -------------------------------------------------------
+
+    /// Evaluates a formula against the workbook, on `row` of `table` when given.
+    ///
+    /// Parse and bind problems are a [`FormulaError`]; problems while
+    /// evaluating are error values, as in cells.
+    pub fn eval(&self, formula: &str, row: Option<(TableId, RowId)>) -> Result<Value, FormulaError> {
+        let expr = self.bind_formula(formula, row.map(|(t, _)| t))?;
+        if let Some((t, r)) = row {
+            if !self.data.is_live(t, r) {
+                return Ok(Value::error(ErrorKind::NotFound, format!("no row {r} in `{}`", self.table_name(t))));
+            }
+        }
+        Ok(EvalCtx::new(&self.data, row).eval(&expr))
+    }
+
+    /// Parses and binds a formula to be evaluated on rows of `table` (or on no
+    /// row), planning its predicates onto the indexes that already exist.
+    pub(crate) fn bind_formula(&self, formula: &str, table: Option<TableId>) -> Result<Expr, FormulaError> {
+        let ast = csip_formula::parse(formula).map_err(|e| FormulaError::parse(formula, e))?;
+        let mut catalog = ReadCatalog { wb: self };
+        let (mut expr, _) = bind::bind(&ast, Scope { this_table: table }, &mut catalog)
+            .map_err(|errors| FormulaError::bind(formula, errors))?;
+        visit_filters_mut(&mut expr, &mut |fx| self.plan_adhoc(fx));
+        Ok(expr)
+    }
+
+    fn plan_adhoc(&self, fx: &mut FilterExpr) {
+        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else { return };
+        let item_column = match &key.item_key {
+            Expr::Col(c) => Some(*c),
+            other => self.data.table(*u).hidden.iter().copied().find(|h| {
+                matches!(&self.data.column(*h).kind, ColumnKind::Hidden(f) if &f.expr == other)
+            }),
+        };
+        let Some(item_column) = item_column else { return };
+        let Some(item_index) = self.data.find_index(item_column, IndexMode::Whole) else { return };
+        key.plan = Some(IndexPlan {
+            item_index,
+            item_column,
+            outer: OuterKey::Evaluate,
+        });
+    }
+
+    // ---- recalculation ----------------------------------------------------
+
+    /// Recomputes every formula cell from scratch. The result always equals
+    /// what incremental recalculation maintains; this is the reference it is
+    /// tested against, and the first calculation after a bulk load.
+    pub fn recalculate_all(&mut self) {
+        self.dirty.clear();
+        recalc::full(&mut self.data, &self.graph);
+    }
+
+    /// Records every cell evaluated by the following transactions (until
+    /// turned off), so that tests can assert exactly what was recomputed.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = if on { Some(Vec::new()) } else { None };
+    }
+
+    /// The cells evaluated since tracing was turned on or last taken, in order.
+    pub fn take_trace(&mut self) -> Vec<CellId> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Compares every formula cell with a recalculation from scratch; returns
+    /// the cells that differ (as `(cell, incremental, from scratch)`).
+    pub fn differences_from_full_recalc(&self) -> Vec<(CellId, Value, Value)> {
+        let mut fresh = self.clone();
+        fresh.recalculate_all();
+        let mut out = Vec::new();
+        for col in &self.graph.order {
+            let table = self.data.column(*col).table;
+            for &r in &self.data.table(table).order {
+                let (a, b) = (self.data.cell(*col, r), fresh.data.cell(*col, r));
+                if !a.identical(b) {
+                    out.push((CellId { column: *col, row: r }, a.clone(), b.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Moves the clock; recomputes the cells that read it (and what depends on
+    /// them) and returns what changed.
+    pub fn set_clock(&mut self, clock: Clock) -> crate::ChangeSet {
+        if clock == self.data.clock {
+            return crate::ChangeSet::default();
+        }
+        self.data.clock = clock;
+        let fresh = HashSet::new();
+        let mut p = recalc::Propagator {
+            data: &self.data,
+            graph: &self.graph,
+            dirty: &mut self.dirty,
+            fresh: &fresh,
+        };
+        // Any row will do: a clock dependency reaches every row of its table.
+        p.propagate(Node::Clock, RowId(0), None);
+        let mut changes = Vec::new();
+        recalc::run(&mut self.data, &self.graph, &mut self.dirty, &fresh, &mut changes, self.trace.as_mut());
+        crate::ChangeSet {
+            changes,
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn formula_source(&self, column: ColumnId) -> Option<&str> {
+        self.sources.get(&column).map(String::as_str)
+    }
+}
+
+/// Binding against a built workbook: column types are known.
+struct ReadCatalog<'a> {
+    wb: &'a Workbook,
+}
+
+impl Catalog for ReadCatalog<'_> {
+    fn table_by_name(&self, name: &str) -> Option<TableId> {
+        self.wb.table_id(name)
+    }
+    fn column_by_name(&self, table: TableId, name: &str) -> Option<ColumnId> {
+        self.wb.column_id(table, name)
+    }
+    fn table_name(&self, table: TableId) -> &str {
+        self.wb.table_name(table)
+    }
+    fn column_names(&self, table: TableId) -> Vec<String> {
+        self.wb.columns(table).iter().map(|c| self.wb.column_name(*c).to_string()).collect()
+    }
+    fn table_names(&self) -> Vec<String> {
+        self.wb.data.tables.iter().map(|t| t.name.clone()).collect()
+    }
+    fn column_ty(&mut self, column: ColumnId) -> StaticTy {
+        if let Some(ty) = self.wb.static_types.get(&column) {
+            return *ty;
+        }
+        match self.wb.data.column(column).target {
+            Some((t, true)) => StaticTy::Rows(t),
+            Some((t, false)) => StaticTy::Row(t),
+            None => StaticTy::Other,
+        }
+    }
+}
+
+/// Calls `f` on every predicate in the formula, outermost first.
+pub(crate) fn visit_filters_mut(e: &mut Expr, f: &mut dyn FnMut(&mut FilterExpr)) {
+    match e {
+        Expr::Project { target, .. } => visit_filters_mut(target, f),
+        Expr::Neg(x) | Expr::Not(x) => visit_filters_mut(x, f),
+        Expr::Binary(_, l, r) => {
+            visit_filters_mut(l, f);
+            visit_filters_mut(r, f);
+        }
+        Expr::Call(_, args) => {
+            for a in args.iter_mut() {
+                visit_filters_mut(a, f);
+            }
+        }
+        Expr::Filter(fx) => {
+            f(fx);
+            visit_filters_mut(&mut fx.source, f);
+            for c in &mut fx.conjuncts {
+                visit_filters_mut(c, f);
+            }
+        }
+        Expr::Lit(_)
+        | Expr::Col(_)
+        | Expr::ItemCol { .. }
+        | Expr::ThisRow
+        | Expr::Item { .. }
+        | Expr::Table(_) => {}
+    }
+}
+
+// ---- building ---------------------------------------------------------------
+
+enum BindState {
+    Data,
+    Pending(Box<csip_formula::Expr>),
+    InProgress,
+    Bound(Expr, StaticTy),
+    Failed,
+}
+
+struct Builder {
+    data: Data,
+    table_names: HashMap<String, TableId>,
+    column_names: Vec<HashMap<String, ColumnId>>,
+    states: Vec<BindState>,
+    problems: Vec<SchemaProblem>,
+    sources: HashMap<ColumnId, String>,
+}
+
+impl Catalog for Builder {
+    fn table_by_name(&self, name: &str) -> Option<TableId> {
+        self.table_names.get(&fold(name)).copied()
+    }
+    fn column_by_name(&self, table: TableId, name: &str) -> Option<ColumnId> {
+        self.column_names.get(table.index())?.get(&fold(name)).copied()
+    }
+    fn table_name(&self, table: TableId) -> &str {
+        &self.data.table(table).name
+    }
+    fn column_names(&self, table: TableId) -> Vec<String> {
+        self.data.table(table).columns.iter().map(|c| self.data.column(*c).name.clone()).collect()
+    }
+    fn table_names(&self) -> Vec<String> {
+        self.data.tables.iter().map(|t| t.name.clone()).collect()
+    }
+    fn column_ty(&mut self, column: ColumnId) -> StaticTy {
+        if matches!(self.states[column.index()], BindState::Pending(_)) {
+            self.bind_column(column);
+        }
+        match &self.states[column.index()] {
+            BindState::Bound(_, ty) => *ty,
+            BindState::Data => match self.data.column(column).target {
+                Some((t, true)) => StaticTy::Rows(t),
+                Some((t, false)) => StaticTy::Row(t),
+                None => StaticTy::Other,
+            },
+            _ => StaticTy::Other,
+        }
+    }
+}
+
+impl Builder {
+    fn build(schema: &Schema, clock: Clock) -> Result<Workbook, SchemaError> {
+        let mut b = Builder {
+            data: Data {
+                tables: Vec::new(),
+                columns: Vec::new(),
+                indexes: Vec::new(),
+                indexes_on: Vec::new(),
+                clock,
+            },
+            table_names: HashMap::new(),
+            column_names: Vec::new(),
+            states: Vec::new(),
+            problems: Vec::new(),
+            sources: HashMap::new(),
+        };
+        b.declare_tables(schema);
+        b.declare_columns(schema);
+        for i in 0..b.states.len() {
+            if matches!(b.states[i], BindState::Pending(_)) {
+                b.bind_column(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
+            }
+        }
+        if !b.problems.is_empty() {
+            return Err(SchemaError { problems: b.problems });
+        }
+        b.install_formulas();
+        b.plan_indexes();
+        let graph = b.build_graph();
+        let columns = b.data.columns.len();
+        let static_types = b
+            .states
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                BindState::Bound(_, ty) => Some((ColumnId(u32::try_from(i).unwrap_or(u32::MAX)), *ty)),
+                _ => None,
+            })
+            .collect();
+        Ok(Workbook {
+            data: b.data,
+            graph,
+            dirty: Dirty::new(columns),
+            table_names: b.table_names,
+            column_names: b.column_names,
+            sources: b.sources,
+            trace: None,
+            static_types,
+        })
+    }
+
+    fn problem(&mut self, table: &str, column: Option<&str>, message: String) {
+        self.problems.push(SchemaProblem {
+            table: table.to_string(),
+            column: column.map(str::to_string),
+            kind: ErrorKind::InvalidArgument,
+            message,
+            diagnostic: None,
+            origin: None,
+        });
+    }
+
+    fn declare_tables(&mut self, schema: &Schema) {
+        for ts in &schema.tables {
+            let name = ts.name.trim();
+            if name.is_empty() {
+                self.problem("", None, "a table has no name".into());
+                continue;
+            }
+            if self.table_names.contains_key(&fold(name)) {
+                self.problem(name, None, format!("a second table is named `{name}`; table names must be unique"));
+                continue;
+            }
+            let id = TableId(u32::try_from(self.data.tables.len()).unwrap_or(u32::MAX));
+            self.table_names.insert(fold(name), id);
+            self.data.tables.push(Table {
+                name: name.to_string(),
+                columns: Vec::new(),
+                hidden: Vec::new(),
+                order: Vec::new(),
+                position: Vec::new(),
+            });
+            self.column_names.push(HashMap::new());
+            if ts.columns.is_empty() {
+                self.problem(name, None, format!("table `{name}` has no columns"));
+            }
+        }
+    }
+
+    fn declare_columns(&mut self, schema: &Schema) {
+        for ts in &schema.tables {
+            let Some(&table) = self.table_names.get(&fold(&ts.name)) else { continue };
+            if self.data.table(table).name != ts.name.trim() {
+                continue; // a duplicate table, already reported
+            }
+            for cs in &ts.columns {
+                self.declare_column(table, cs);
+            }
+        }
+    }
+
+    fn declare_column(&mut self, table: TableId, cs: &ColumnSchema) {
+        let table_name = self.data.table(table).name.clone();
+        let name = cs.name.trim();
+        if name.is_empty() {
+            self.problem(&table_name, None, format!("a column of `{table_name}` has no name"));
+            return;
+        }
+        if self.column_names[table.index()].contains_key(&fold(name)) {
+            self.problem(
+                &table_name,
+                Some(name),
+                format!("`{table_name}` has two columns named `{name}`; column names must be unique in a table"),
+            );
+            return;
+        }
+        let mut target = None;
+        match &cs.ty {
+            ColumnType::Relation { table: t, multiple } | ColumnType::People { table: t, multiple } => {
+                match self.table_names.get(&fold(t)) {
+                    Some(&tid) => target = Some((tid, *multiple)),
+                    None => {
+                        let hint = bind::did_you_mean(t, self.data.tables.iter().map(|t| t.name.clone()).collect())
+                            .map(|s| format!("; did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        let what = if t.is_empty() { "no table".to_string() } else { format!("`{t}`, which is not a table") };
+                        self.problem(&table_name, Some(name), format!("`{name}` refers to {what}{hint}"));
+                    }
+                }
+            }
+            ColumnType::Select(o) | ColumnType::MultiSelect(o) if o.is_empty() => {
+                self.problem(&table_name, Some(name), format!("select column `{name}` lists no options"));
+            }
+            ColumnType::Slider { min, max } if min > max => {
+                self.problem(&table_name, Some(name), format!("slider `{name}` has its minimum {min} above its maximum {max}"));
+            }
+            _ => {}
+        }
+        if cs.formula.is_some() && (cs.required || cs.unique || cs.default.is_some()) {
+            self.problem(
+                &table_name,
+                Some(name),
+                format!("formula column `{name}` cannot be required, unique or have a default: its value is computed"),
+            );
+        }
+        let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
+        self.column_names[table.index()].insert(fold(name), id);
+        self.data.tables[table.index()].columns.push(id);
+        self.data.columns.push(Column {
+            table,
+            name: name.to_string(),
+            schema: cs.clone(),
+            target,
+            row_table: target.map(|(t, _)| t),
+            kind: ColumnKind::Data,
+            values: Vec::new(),
+        });
+        self.data.indexes_on.push(Vec::new());
+        let state = match &cs.formula {
+            None => BindState::Data,
+            Some(text) => {
+                self.sources.insert(id, text.clone());
+                match csip_formula::parse(text) {
+                    Ok(ast) => BindState::Pending(Box::new(ast)),
+                    Err(e) => {
+                        self.problems.push(SchemaProblem {
+                            table: table_name.clone(),
+                            column: Some(name.to_string()),
+                            kind: ErrorKind::Parse,
+                            message: e.message().to_string(),
+                            diagnostic: Some(e.diagnostic().clone()),
+                            origin: cs.origin.clone().or_else(|| Some(crate::error::inline_origin(text))),
+                        });
+                        BindState::Failed
+                    }
+                }
+            }
+        };
+        self.states.push(state);
+        if let Some(default) = &cs.default {
+            if cs.formula.is_none() && target.is_none() {
+                if let Err(r) = crate::coerce::coerce(&self.data, id, default.clone()) {
+                    self.problem(&table_name, Some(name), format!("the default of `{name}` {}", r.message));
+                }
+            }
+        }
+    }
+
+    fn bind_column(&mut self, column: ColumnId) {
+        let BindState::Pending(ast) = std::mem::replace(&mut self.states[column.index()], BindState::InProgress) else {
+            return;
+        };
+        let table = self.data.column(column).table;
+        let result = bind::bind(&ast, Scope { this_table: Some(table) }, self);
+        self.states[column.index()] = match result {
+            Ok((expr, ty)) => {
+                let ty = match (ty, self.data.column(column).target) {
+                    (StaticTy::Other, Some((t, true))) => StaticTy::Rows(t),
+                    (StaticTy::Other, Some((t, false))) => StaticTy::Row(t),
+                    (ty, _) => ty,
+                };
+                BindState::Bound(expr, ty)
+            }
+            Err(errors) => {
+                self.report_bind_errors(column, errors);
+                BindState::Failed
+            }
+        };
+    }
+
+    fn report_bind_errors(&mut self, column: ColumnId, errors: Vec<BindError>) {
+        let c = self.data.column(column);
+        let table = self.data.table(c.table).name.clone();
+        let name = c.name.clone();
+        let origin = c.schema.origin.clone().or_else(|| {
+            c.schema.formula.as_deref().map(crate::error::inline_origin)
+        });
+        for e in errors {
+            self.problems.push(SchemaProblem {
+                table: table.clone(),
+                column: Some(name.clone()),
+                kind: e.kind,
+                message: e.diagnostic.message.clone(),
+                diagnostic: Some(e.diagnostic),
+                origin: origin.clone(),
+            });
+        }
+    }
+
+    fn install_formulas(&mut self) {
+        for i in 0..self.states.len() {
+            if let BindState::Bound(expr, ty) = &self.states[i] {
+                let col = &mut self.data.columns[i];
+                col.row_table = match ty {
+                    StaticTy::Row(t) | StaticTy::Rows(t) => Some(*t),
+                    StaticTy::Other => None,
+                };
+                col.kind = ColumnKind::Formula(Arc::new(Formula {
+                    expr: expr.clone(),
+                    rank: 0,
+                    cyclic: false,
+                }));
+            }
+        }
+    }
+
+    /// Gives each key predicate of each formula column its index: the item key
+    /// column (a data column, or a hidden formula column) with a whole-value
+    /// index, and the outer key column with one too.
+    fn plan_indexes(&mut self) {
+        let formula_columns: Vec<ColumnId> = (0..self.data.columns.len())
+            .map(|i| ColumnId(u32::try_from(i).unwrap_or(u32::MAX)))
+            .filter(|c| self.data.column(*c).formula().is_some())
+            .collect();
+        for col in formula_columns {
+            let table = self.data.column(col).table;
+            let Some(f) = self.data.column(col).formula() else { continue };
+            let mut expr = f.expr.clone();
+            visit_filters_mut(&mut expr, &mut |fx| self.plan_filter(table, fx));
+            if let ColumnKind::Formula(f) = &mut self.data.columns[col.index()].kind {
+                Arc::make_mut(f).expr = expr;
+            }
+        }
+        // Reverse indexes for cascades on delete and for text references.
+        for i in 0..self.data.columns.len() {
+            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let column = self.data.column(c);
+            if let (ColumnKind::Data, Some((target, _))) = (&column.kind, column.target) {
+                let unique = column.schema.unique;
+                self.data.ensure_index(c, IndexMode::Elements);
+                if let Some(&display) = self.data.table(target).columns.first() {
+                    self.data.ensure_index(display, IndexMode::Whole);
+                }
+                if unique {
+                    self.data.ensure_index(c, IndexMode::Whole);
+                }
+            } else if column.schema.unique {
+                self.data.ensure_index(c, IndexMode::Whole);
+            }
+        }
+    }
+
+    fn plan_filter(&mut self, table: TableId, fx: &mut FilterExpr) {
+        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else { return };
+        let u = *u;
+        let item_column = match &key.item_key {
+            Expr::Col(c) => *c,
+            other => self.hidden_column(u, other.clone()),
+        };
+        let outer = match &key.outer_key {
+            Expr::ThisRow => OuterKey::ThisRow,
+            Expr::Col(c) => OuterKey::Column(*c),
+            other => OuterKey::Column(self.hidden_column(table, other.clone())),
+        };
+        if let OuterKey::Column(c) = outer {
+            self.data.ensure_index(c, IndexMode::Whole);
+        }
+        let item_index = self.data.ensure_index(item_column, IndexMode::Whole);
+        key.plan = Some(IndexPlan {
+            item_index,
+            item_column,
+            outer,
+        });
+    }
+
+    /// A hidden formula column of `table` computing `expr`, shared by every
+    /// predicate that keys on the same expression.
+    fn hidden_column(&mut self, table: TableId, expr: Expr) -> ColumnId {
+        for &h in &self.data.table(table).hidden {
+            if let ColumnKind::Hidden(f) = &self.data.column(h).kind {
+                if f.expr == expr {
+                    return h;
+                }
+            }
+        }
+        let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
+        let n = self.data.table(table).hidden.len();
+        let name = format!("#key{n}");
+        let slots = self.data.table(table).slots();
+        self.data.columns.push(Column {
+            table,
+            name: name.clone(),
+            schema: ColumnSchema::data(name, ColumnType::Text),
+            target: None,
+            row_table: None,
+            kind: ColumnKind::Hidden(Arc::new(Formula {
+                expr,
+                rank: 0,
+                cyclic: false,
+            })),
+            values: vec![Value::Blank; slots],
+        });
+        self.data.indexes_on.push(Vec::new());
+        self.data.tables[table.index()].hidden.push(id);
+        id
+    }
+
+    fn build_graph(&mut self) -> Graph {
+        use petgraph::graph::{DiGraph, NodeIndex};
+        let columns = self.data.columns.len();
+        let tables = self.data.tables.len();
+        let nodes = columns + 2 * tables + 1;
+        let mut graph = Graph {
+            dependents: vec![Vec::new(); nodes],
+            order: Vec::new(),
+            columns,
+        };
+        let mut pg: DiGraph<(), ()> = DiGraph::with_capacity(nodes, 0);
+        for _ in 0..nodes {
+            pg.add_node(());
+        }
+        let mut self_loops = HashSet::new();
+        for i in 0..columns {
+            let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let column = self.data.column(col);
+            let Some(f) = column.formula() else { continue };
+            let table = column.table;
+            for (node, path) in deps::dependencies(&self.data, table, &f.expr) {
+                for step in &path {
+                    if let deps::Step::Rev { column, .. } = step {
+                        self.data.ensure_index(*column, IndexMode::Elements);
+                    }
+                }
+                let n = graph.node_index(node);
+                if n == i {
+                    self_loops.insert(i);
+                }
+                pg.update_edge(NodeIndex::new(n), NodeIndex::new(i), ());
+                graph.dependents[n].push(Dependent { target: col, path });
+            }
+        }
+        // tarjan_scc yields components in reverse topological order.
+        let sccs = petgraph::algo::tarjan_scc(&pg);
+        let mut rank = 0u32;
+        for scc in sccs.iter().rev() {
+            let cyclic = scc.len() > 1 || scc.iter().any(|n| self_loops.contains(&n.index()));
+            for n in scc {
+                let i = n.index();
+                if i >= columns {
+                    continue;
+                }
+                let column = &mut self.data.columns[i];
+                let f = match &mut column.kind {
+                    ColumnKind::Formula(f) | ColumnKind::Hidden(f) => f,
+                    ColumnKind::Data => continue,
+                };
+                let f = Arc::make_mut(f);
+                f.rank = rank;
+                f.cyclic = cyclic;
+                rank += 1;
+                graph.order.push(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
+            }
+        }
+        graph
+    }
+}
