@@ -160,7 +160,7 @@ impl Data {
             return *i;
         }
         let id = IndexId(u32::try_from(self.indexes.len()).unwrap_or(u32::MAX));
-        let mut ix = ColumnIndex::new(column, mode);
+        let mut ix = ColumnIndex::new(mode);
         let col = &self.columns[column.index()];
         for &r in &self.tables[col.table.index()].order {
             ix.insert(r, &col.values[r.index()]);

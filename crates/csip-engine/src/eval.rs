@@ -473,6 +473,8 @@ pub(crate) fn to_number(v: &Value) -> R<Decimal> {
         Value::Error(_) => Err(v.clone()),
         Value::List(l) if l.is_empty() => Ok(Decimal::ZERO),
         Value::List(l) if l.len() == 1 => to_number(&l[0]),
+        // "" is blank (as `IsBlank` says), so it reads as 0 too.
+        Value::Text(t) if t.is_empty() => Ok(Decimal::ZERO),
         other => Err(mismatch(format!("expected a number, found {}", other.type_name()))),
     }
 }

@@ -127,15 +127,4 @@ impl Expr {
             }
         }
     }
-
-    /// Whether evaluating the formula reads the clock.
-    pub(crate) fn is_volatile(&self) -> bool {
-        let mut volatile = false;
-        self.walk(&mut |e| {
-            if let Expr::Call(f, _) = e {
-                volatile |= f.is_volatile();
-            }
-        });
-        volatile
-    }
 }

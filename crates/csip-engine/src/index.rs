@@ -5,7 +5,7 @@
 //! that maps a key back to the rows whose formulas asked for it, and the reverse
 //! index of a relation column (`Elements` mode: one entry per row referred to).
 
-use crate::ids::{ColumnId, RowId};
+use crate::ids::RowId;
 use crate::value::{Key, Value};
 use std::collections::HashMap;
 
@@ -25,7 +25,6 @@ pub(crate) enum IndexMode {
 /// Rows by key, each bucket sorted by row id (that is, by position).
 #[derive(Clone, Debug)]
 pub(crate) struct ColumnIndex {
-    pub(crate) column: ColumnId,
     pub(crate) mode: IndexMode,
     buckets: HashMap<Key, Vec<RowId>>,
     /// Rows whose value is an error (whole mode): they may equal anything.
@@ -33,9 +32,8 @@ pub(crate) struct ColumnIndex {
 }
 
 impl ColumnIndex {
-    pub(crate) fn new(column: ColumnId, mode: IndexMode) -> ColumnIndex {
+    pub(crate) fn new(mode: IndexMode) -> ColumnIndex {
         ColumnIndex {
-            column,
             mode,
             buckets: HashMap::new(),
             wildcard: Vec::new(),
@@ -167,7 +165,7 @@ mod tests {
 
     #[test]
     fn whole_mode_follows_equality() {
-        let mut ix = ColumnIndex::new(ColumnId(0), IndexMode::Whole);
+        let mut ix = ColumnIndex::new(IndexMode::Whole);
         ix.insert(RowId(2), &Value::from(0));
         ix.insert(RowId(1), &Value::Blank);
         ix.insert(RowId(3), &Value::text("a"));
@@ -181,7 +179,7 @@ mod tests {
 
     #[test]
     fn elements_mode_indexes_each_row() {
-        let mut ix = ColumnIndex::new(ColumnId(0), IndexMode::Elements);
+        let mut ix = ColumnIndex::new(IndexMode::Elements);
         let t = TableId(1);
         let v = Value::list(vec![Value::Row(t, RowId(7)), Value::Row(t, RowId(8)), Value::Row(t, RowId(7))]);
         ix.insert(RowId(3), &v);

@@ -84,3 +84,4 @@ pub use transaction::{ChangeSet, Op, Transaction, TransactionError, TransactionE
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use workbook::Workbook;
 pub use csip_formula::Diagnostic;
+pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};

@@ -95,10 +95,6 @@ impl Dirty {
     pub(crate) fn clear(&mut self) {
         while self.pop().is_some() {}
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
 }
 
 /// A cell whose value changed in a transaction.

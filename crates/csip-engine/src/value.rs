@@ -270,7 +270,7 @@ impl From<NaiveDate> for Value {
 }
 
 /// Numbers print without trailing zeros and never in exponent form.
-pub fn number_to_text(n: Decimal) -> String {
+pub(crate) fn number_to_text(n: Decimal) -> String {
     let n = n.normalize();
     if n.is_zero() {
         return "0".to_string();
@@ -279,12 +279,12 @@ pub fn number_to_text(n: Decimal) -> String {
 }
 
 /// Dates print as ISO 8601: `2026-11-24`.
-pub fn date_to_text(d: NaiveDate) -> String {
+pub(crate) fn date_to_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
 /// Date-times print as ISO 8601 without fractions: `2026-11-24T09:30:00`.
-pub fn datetime_to_text(d: NaiveDateTime) -> String {
+pub(crate) fn datetime_to_text(d: NaiveDateTime) -> String {
     d.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
@@ -368,7 +368,7 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
 }
 
 /// Text order: case-insensitive, ties broken by exact text.
-pub fn compare_text(a: &str, b: &str) -> Ordering {
+pub(crate) fn compare_text(a: &str, b: &str) -> Ordering {
     let folded = a
         .chars()
         .flat_map(char::to_lowercase)
@@ -379,7 +379,7 @@ pub fn compare_text(a: &str, b: &str) -> Ordering {
 /// The total order `Sort` uses: Blank first, then numbers, text, booleans,
 /// dates and date-times (together, in time), rows (by table and id), lists;
 /// within a type as [`compare`] orders.
-pub fn sort_order(a: &Value, b: &Value) -> Ordering {
+pub(crate) fn sort_order(a: &Value, b: &Value) -> Ordering {
     fn rank(v: &Value) -> u8 {
         match v {
             Value::Blank => 0,
@@ -412,7 +412,7 @@ pub fn sort_order(a: &Value, b: &Value) -> Ordering {
 /// [`values_equal`] exactly when their keys are equal, except that a Blank key
 /// also matches the keys of 0, "", false (see [`Key::blank_partners`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Key {
+pub(crate) enum Key {
     /// Blank (and the empty list).
     Blank,
     /// A number; `Decimal`'s `Eq` and `Hash` ignore trailing zeros.
@@ -433,7 +433,7 @@ pub enum Key {
 
 impl Key {
     /// The key of a value; `None` for an error value (or a list holding one).
-    pub fn from_value(v: &Value) -> Option<Key> {
+    pub(crate) fn from_value(v: &Value) -> Option<Key> {
         Some(match v {
             Value::Blank => Key::Blank,
             Value::Number(n) => Key::Number(*n),
@@ -459,7 +459,7 @@ impl Key {
 
     /// The other keys this one equals under `=` because of Blank's rules:
     /// Blank equals 0, "" and false; each of those equals Blank.
-    pub fn blank_partners(&self) -> &'static [Key] {
+    pub(crate) fn blank_partners(&self) -> &'static [Key] {
         static BLANK: [Key; 1] = [Key::Blank];
         match self {
             Key::Blank => blank_like(),

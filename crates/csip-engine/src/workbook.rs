@@ -262,7 +262,8 @@ impl Workbook {
         }
     }
 
-    pub(crate) fn formula_source(&self, column: ColumnId) -> Option<&str> {
+    /// A formula column's formula, as written in the schema.
+    pub fn formula(&self, column: ColumnId) -> Option<&str> {
         self.sources.get(&column).map(String::as_str)
     }
 }

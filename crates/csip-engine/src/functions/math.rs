@@ -123,6 +123,9 @@ fn power(x: Decimal, n: Decimal) -> R<Decimal> {
     if x.is_zero() {
         return if n.is_sign_negative() { Err(div_zero()) } else { Ok(Decimal::ZERO) };
     }
+    if n == Decimal::new(5, 1) {
+        return x.sqrt().ok_or_else(overflow);
+    }
     x.checked_powd(n).ok_or_else(overflow)
 }
 
