@@ -283,6 +283,8 @@ impl<'a> EvalCtx<'a> {
                 }
                 Value::Bool(!want)
             }
+            // A list holds what its items evaluate to, errors included.
+            Function::List => Value::list(args.iter().map(|a| self.eval(a)).collect()),
             _ => {
                 let mut values = Vec::with_capacity(args.len());
                 for a in args.iter() {
