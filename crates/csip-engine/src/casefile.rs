@@ -11,7 +11,7 @@
 
 use crate::coerce::{parse_date, parse_datetime};
 use crate::data::Clock;
-use crate::ids::{RowId, TableId};
+use crate::ids::TableId;
 use crate::schema::{ColumnSchema, ColumnType, Schema, SourceOrigin, TableSchema};
 use crate::transaction::{Op, Transaction};
 use crate::value::{ErrorKind, Value, number_to_text};
@@ -59,7 +59,8 @@ pub struct CaseFile {
 struct Case {
     name: String,
     span: Range<usize>,
-    context: Option<(TableId, Option<RowId>)>,
+    /// The table, and the 1-based position of `thisRow` (resolved after the edits).
+    context: Option<(TableId, Option<usize>)>,
     formula: String,
     expect: Expectation,
     edits: Vec<Edit>,
@@ -327,9 +328,19 @@ impl CaseFile {
             edited = wb;
             &edited
         };
-        let context = case.context.map(|(t, r)| (t, r));
-        let value = match context {
-            Some((t, Some(r))) => wb.eval(&case.formula, Some((t, r))),
+        let value = match case.context {
+            Some((t, Some(position))) => match wb.row_at(t, position) {
+                Some(r) => wb.eval(&case.formula, Some((t, r))),
+                None => {
+                    outcome.actual = "(not evaluated)".into();
+                    outcome.note = Some(format!(
+                        "after the edits `{}` has no row {position} (it has {} rows)",
+                        wb.table_name(t),
+                        wb.rows(t).len()
+                    ));
+                    return outcome;
+                }
+            },
             _ => wb.eval(&case.formula, None),
         };
         let value = value.unwrap_or_else(|e| Value::error(e.kind, e.to_string()));
@@ -572,8 +583,11 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
     };
     let context = match (table, raw.row) {
         (Some(t), Some(n)) => {
-            let row = usize::try_from(n).ok().and_then(|n| wb.row_at(t, n)).ok_or_else(|| {
-                l.error(
+            let position = usize::try_from(n).ok().filter(|n| *n >= 1);
+            // Without edits the row must exist now; with edits, after them.
+            let exists = position.is_some_and(|p| !raw.edits.is_empty() || wb.row_at(t, p).is_some());
+            if !exists {
+                return Err(l.error(
                     span.clone(),
                     format!(
                         "case \"{}\": `{}` has no row {n} (it has {} rows, numbered from 1)",
@@ -581,9 +595,9 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
                         wb.table_name(t),
                         wb.rows(t).len()
                     ),
-                )
-            })?;
-            Some((t, Some(row)))
+                ));
+            }
+            Some((t, position))
         }
         (Some(t), None) => Some((t, None)),
         (None, Some(_)) => {

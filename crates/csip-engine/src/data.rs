@@ -110,6 +110,11 @@ impl Column {
         }
     }
 
+    /// Whether a cell holds a list (multi-select, multi-relation).
+    pub(crate) fn is_multi_valued(&self) -> bool {
+        matches!(self.schema.ty, crate::schema::ColumnType::MultiSelect(_)) || self.target.is_some_and(|(_, m)| m)
+    }
+
     pub(crate) fn is_hidden(&self) -> bool {
         matches!(self.kind, ColumnKind::Hidden(_))
     }

@@ -87,9 +87,10 @@ impl<'a> EvalCtx<'a> {
                 if let Expr::Table(t) = **target {
                     // `[Table].[Column]`: read the column without building the row list.
                     let rows = &self.data.table(t).order;
+                    let multi = self.data.column(*col).is_multi_valued();
                     let mut out = Vec::with_capacity(rows.len());
                     for r in rows {
-                        push_flat(&mut out, self.data.cell(*col, *r));
+                        push_flat(&mut out, self.data.cell(*col, *r), multi);
                     }
                     return Value::list(out);
                 }
@@ -148,10 +149,11 @@ impl<'a> EvalCtx<'a> {
     fn project(&self, target: &Value, col: crate::ids::ColumnId) -> Value {
         match target {
             Value::List(items) => {
+                let multi = self.data.column(col).is_multi_valued();
                 let mut out = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     let v = self.project_one(item, col);
-                    push_flat(&mut out, &v);
+                    push_flat(&mut out, &v, multi);
                 }
                 Value::list(out)
             }
@@ -442,10 +444,12 @@ impl<'a> EvalCtx<'a> {
     }
 }
 
-/// Appends a value to a list, splicing in the elements of a list value.
-fn push_flat(out: &mut Vec<Value>, v: &Value) {
+/// Appends a value to a list, splicing in the elements of a list value; an
+/// empty cell of a multi-valued column (a list with no items) adds nothing.
+fn push_flat(out: &mut Vec<Value>, v: &Value, multi_valued: bool) {
     match v {
         Value::List(items) => out.extend(items.iter().cloned()),
+        Value::Blank if multi_valued => {}
         other => out.push(other.clone()),
     }
 }

@@ -386,7 +386,15 @@ impl Workbook {
                 fresh: &batch.fresh,
             };
             for col in self.data.table(table).all_columns() {
-                p.propagate(Node::Column(col), row, None);
+                // A cell this batch already wrote has not been propagated yet:
+                // its old value is what the formulas saw.
+                match batch.touched.get(&(col, row)) {
+                    Some(old) => {
+                        let new = p.data.cell(col, row);
+                        p.propagate(Node::Column(col), row, Some((old, new)));
+                    }
+                    None => p.propagate(Node::Column(col), row, None),
+                }
             }
             p.propagate(Node::Rows(table), row, None);
             if !self.graph.dependents(Node::Position(table)).is_empty() {
@@ -487,10 +495,12 @@ impl Workbook {
                 continue;
             }
             let new = p.data.cell(column, row);
+            // Propagated even when the batch put the old value back: a delete
+            // earlier in the batch followed paths through the value in between.
+            p.propagate(Node::Column(column), row, Some((old, new)));
             if new.identical(old) {
                 continue;
             }
-            p.propagate(Node::Column(column), row, Some((old, new)));
             changes.push(CellChange {
                 cell: CellId { column, row },
                 table,

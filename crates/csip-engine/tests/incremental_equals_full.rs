@@ -1,0 +1,196 @@
+//! The invariant of DESIGN §3: for any schema and any sequence of edits, the
+//! incrementally maintained workbook equals a recalculation from scratch.
+//!
+//! Schemas are two linked tables with random formula columns drawn from the
+//! shapes the CSIP workbook uses (keyed predicates, relation projections,
+//! roll-ups over multi-relations, lookups, row numbers, the clock), referring
+//! to each other in random order, so that chains and cycles both occur. Edits
+//! are random batches of sets, inserts, deletes and clock moves.
+
+use csip_engine::{
+    Clock, ColumnSchema, ColumnType, Op, Schema, TableId, TableSchema, Transaction, Value, Workbook,
+};
+use proptest::prelude::*;
+
+/// Number of random schema + edit sequences per run.
+const CASES: u32 = 20000;
+
+fn a_formula(shape: u8, c: i64, f: &str, g: &str) -> String {
+    match shape % 15 {
+        0 => format!("[N] + {c}"),
+        1 => format!("[N] * [{f}]"),
+        2 => "Sum(Filter([B], [Ref] = thisRow).[N])".to_string(),
+        3 => format!("Count(Filter([B], [Ref].[K] = thisRow.[K] AND [N] > {c}))"),
+        4 => "CountIf([B], [S] = \"x\")".to_string(),
+        5 => format!("Average(Filter([B], [Ref] = thisRow).[{g}])"),
+        6 => "Lookup([B], [Ref] = thisRow).[N]".to_string(),
+        7 => "thisRow.RowNumber() * 10".to_string(),
+        8 => "[D] - Today()".to_string(),
+        9 => format!("If([N] > {c}, [{f}], 0)"),
+        10 => "Max(Filter([B], HasAny([Multi], thisRow)).[N])".to_string(),
+        11 => "Filter([A], [N] = thisRow.[N]).Count()".to_string(),
+        12 => "Filter([B], [Ref] = thisRow).[Multi].[N].Sum()".to_string(),
+        13 => "Sum(Filter([B], [Ref] = thisRow AND [S] = \"x\").[N]) + Count([B])".to_string(),
+        _ => "Lookup([B], [K] = thisRow.[K]).[Ref].RowNumber()".to_string(),
+    }
+}
+
+fn b_formula(shape: u8, c: i64, f: &str, g: &str) -> String {
+    match shape % 12 {
+        0 => "[Ref].[N] + [N]".to_string(),
+        1 => format!("[Ref].[{f}]"),
+        2 => "[Multi].[N].Sum()".to_string(),
+        3 => format!("[Multi].[{f}].Sum()"),
+        4 => "Lookup([A], [K] = thisRow.[S]).[N]".to_string(),
+        5 => "\"B-\" & Format(thisRow.RowNumber(), \"000\")".to_string(),
+        6 => "[N] / [Ref].[N]".to_string(),
+        7 => format!("IfError(1 / [N], {c}) + [{g}]"),
+        8 => "CountIf([A], [N] > thisRow.[N] AND [D] < Today())".to_string(),
+        9 => "Lookup([B], [Ref].[K] = thisRow.[S]).[N]".to_string(),
+        10 => "Filter([A], [K] = thisRow.[Ref].[K]).Count()".to_string(),
+        _ => "[Ref].RowNumber() + [Multi].Count()".to_string(),
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Spec {
+    a_formulas: Vec<(u8, i64, u8)>,
+    b_formulas: Vec<(u8, i64, u8, u8)>,
+    edits: Vec<Vec<(u8, u16, u16, i64)>>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        prop::collection::vec((any::<u8>(), -2i64..4, any::<u8>()), 1..5),
+        prop::collection::vec((any::<u8>(), -2i64..4, any::<u8>(), any::<u8>()), 1..5),
+        prop::collection::vec(prop::collection::vec((any::<u8>(), any::<u16>(), any::<u16>(), -3i64..5), 1..4), 1..14),
+    )
+        .prop_map(|(a_formulas, b_formulas, edits)| Spec { a_formulas, b_formulas, edits })
+}
+
+fn build(spec: &Spec) -> Workbook {
+    let na = spec.a_formulas.len();
+    let nb = spec.b_formulas.len();
+    let mut a = TableSchema::new("A")
+        .with_column(ColumnSchema::data("K", ColumnType::Text))
+        .with_column(ColumnSchema::data("N", ColumnType::Number))
+        .with_column(ColumnSchema::data("D", ColumnType::Date));
+    for (i, (shape, c, j)) in spec.a_formulas.iter().enumerate() {
+        let f = format!("F{}", usize::from(*j) % na);
+        let g = format!("G{}", usize::from(*j) % nb);
+        a = a.with_column(ColumnSchema::formula(format!("F{i}"), ColumnType::Number, a_formula(*shape, *c, &f, &g)));
+    }
+    let mut b = TableSchema::new("B")
+        .with_column(ColumnSchema::data("K", ColumnType::Text))
+        .with_column(ColumnSchema::data("Ref", ColumnType::Relation { table: "A".into(), multiple: false }))
+        .with_column(ColumnSchema::data("N", ColumnType::Number))
+        .with_column(ColumnSchema::data("S", ColumnType::Select(vec!["x".into(), "y".into(), "a1".into()])))
+        .with_column(ColumnSchema::data("Multi", ColumnType::Relation { table: "A".into(), multiple: true }));
+    for (i, (shape, c, j, k)) in spec.b_formulas.iter().enumerate() {
+        let f = format!("F{}", usize::from(*j) % na);
+        let g = format!("G{}", usize::from(*k) % nb);
+        b = b.with_column(ColumnSchema::formula(format!("G{i}"), ColumnType::Number, b_formula(*shape, *c, &f, &g)));
+    }
+    let schema = Schema::new().with_table(a).with_table(b);
+    Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap())).unwrap()
+}
+
+fn n(x: i64) -> Value {
+    if x == 0 { Value::Blank } else { Value::from(x) }
+}
+
+/// Turns random numbers into one operation against the workbook's current rows.
+fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64)) -> Option<Op> {
+    let pick = |t: TableId, i: u16| -> Option<csip_engine::RowId> {
+        let rows = wb.rows(t);
+        (!rows.is_empty()).then(|| rows[usize::from(i) % rows.len()])
+    };
+    let col = |t: TableId, name: &str| wb.column_id(t, name).unwrap();
+    let a_row = |i: u16| pick(a, i).map_or(Value::Blank, |r| Value::Row(a, r));
+    Some(match kind % 11 {
+        0 => Op::Set { column: col(a, "N"), row: pick(a, x)?, value: n(v) },
+        1 => Op::Set { column: col(a, "K"), row: pick(a, x)?, value: Value::from(format!("a{}", y % 4)) },
+        2 => Op::Set { column: col(b, "Ref"), row: pick(b, x)?, value: a_row(y) },
+        3 => Op::Set { column: col(b, "N"), row: pick(b, x)?, value: n(v) },
+        4 => Op::Set { column: col(b, "S"), row: pick(b, x)?, value: Value::from(["x", "y", "a1"][usize::from(y) % 3]) },
+        5 => Op::Set {
+            column: col(b, "Multi"),
+            row: pick(b, x)?,
+            value: Value::list(vec![a_row(y), a_row(y / 7)]),
+        },
+        6 => Op::Insert {
+            table: a,
+            values: vec![
+                (col(a, "K"), Value::from(format!("a{}", y % 4))),
+                (col(a, "N"), n(v)),
+                (col(a, "D"), Value::from(format!("2026-11-{:02}", 20 + y % 10))),
+            ],
+        },
+        7 => Op::Insert {
+            table: b,
+            values: vec![
+                (col(b, "K"), Value::from(format!("a{}", x % 4))),
+                (col(b, "Ref"), a_row(y)),
+                (col(b, "N"), n(v)),
+                (col(b, "S"), Value::from("x")),
+            ],
+        },
+        8 => Op::Delete { table: a, row: pick(a, x)? },
+        9 => Op::Delete { table: b, row: pick(b, x)? },
+        _ => Op::Set { column: col(a, "D"), row: pick(a, x)?, value: Value::from(format!("2026-12-{:02}", 1 + y % 20)) },
+    })
+}
+
+fn seed(wb: &mut Workbook) {
+    let a = wb.table_id("A").unwrap();
+    let b = wb.table_id("B").unwrap();
+    let mut tx = Transaction::new();
+    for i in 0..3u16 {
+        tx.push(op(wb, a, b, (6, 0, i, i64::from(i) + 1)).unwrap());
+    }
+    wb.apply(tx).unwrap();
+    let mut tx = Transaction::new();
+    for i in 0..4u16 {
+        tx.push(op(wb, a, b, (7, 0, i, i64::from(i) - 1)).unwrap());
+    }
+    wb.apply(tx).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_recalculation_equals_full_recalculation(spec in spec()) {
+        let mut wb = build(&spec);
+        seed(&mut wb);
+        prop_assert!(wb.differences_from_full_recalc().is_empty());
+        let a = wb.table_id("A").unwrap();
+        let b = wb.table_id("B").unwrap();
+        for (step, batch) in spec.edits.iter().enumerate() {
+            if batch[0].0 % 13 == 12 {
+                let today = wb.clock().today + chrono::Duration::days(batch[0].3);
+                wb.set_clock(Clock::on(today));
+            } else {
+                // Each operation is drawn against the state the batch has reached.
+                let mut tx = Transaction::new();
+                let mut probe = wb.clone();
+                for raw in batch {
+                    if let Some(o) = op(&probe, a, b, *raw) {
+                        let mut one = Transaction::new();
+                        one.push(o.clone());
+                        probe.apply(one).map_err(|e| TestCaseError::fail(format!("{o:?} rejected: {e}")))?;
+                        tx.push(o);
+                    }
+                }
+                // Every generated edit is valid, so the batch must be accepted.
+                wb.apply(tx.clone()).map_err(|e| TestCaseError::fail(format!("step {step}: {tx:?} rejected: {e}")))?;
+            }
+            let diffs = wb.differences_from_full_recalc();
+            prop_assert!(
+                diffs.is_empty(),
+                "after step {} ({:?}): {} cells differ, first {:?} `{}`",
+                step, batch, diffs.len(), diffs[0], wb.column_name(diffs[0].0.column)
+            );
+        }
+    }
+}
