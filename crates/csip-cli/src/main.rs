@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "csip", version, about = "The csip formula engine and Customer Success Intelligence Platform")]
+#[command(
+    name = "csip",
+    version,
+    about = "The csip formula engine and Customer Success Intelligence Platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -106,7 +110,11 @@ fn check(files: &[PathBuf], verbose: bool) -> ExitCode {
         failed += report.failed();
     }
     println!("{passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn eval(
@@ -120,7 +128,8 @@ fn eval(
     let wb: &Workbook = match cases {
         Some(path) => {
             let name = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {name}: {e}"))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("error: cannot read {name}: {e}"))?;
             file = CaseFile::parse(&name, &text).map_err(|e| e.to_string())?;
             file.workbook()
         }
@@ -132,15 +141,25 @@ fn eval(
     };
     let context = match (table, row) {
         (Some(t), Some(r)) => {
-            let table = wb.table_id(t).ok_or_else(|| format!("error: there is no table `{t}`"))?;
+            let table = wb
+                .table_id(t)
+                .ok_or_else(|| format!("error: there is no table `{t}`"))?;
             let by_name = wb.find_rows(table, r);
             let row = match (by_name.as_slice(), r.trim().parse::<usize>()) {
                 ([one], _) => *one,
                 ([], Ok(n)) => wb.row_at(table, n).ok_or_else(|| {
-                    format!("error: `{t}` has no row {n} (it has {} rows)", wb.rows(table).len())
+                    format!(
+                        "error: `{t}` has no row {n} (it has {} rows)",
+                        wb.rows(table).len()
+                    )
                 })?,
                 ([], Err(_)) => return Err(format!("error: no row of `{t}` is named \"{r}\"")),
-                (many, _) => return Err(format!("error: \"{r}\" names {} rows of `{t}`; give a row number", many.len())),
+                (many, _) => {
+                    return Err(format!(
+                        "error: \"{r}\" names {} rows of `{t}`; give a row number",
+                        many.len()
+                    ));
+                }
             };
             Some((table, row))
         }

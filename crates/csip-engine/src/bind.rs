@@ -33,7 +33,9 @@ impl StaticTy {
             (a, b) if a == b => a,
             (StaticTy::Other, b) => b,
             (a, StaticTy::Other) => a,
-            (StaticTy::Row(a) | StaticTy::Rows(a), StaticTy::Row(b) | StaticTy::Rows(b)) if a == b => {
+            (StaticTy::Row(a) | StaticTy::Rows(a), StaticTy::Row(b) | StaticTy::Rows(b))
+                if a == b =>
+            {
                 StaticTy::Rows(a)
             }
             _ => StaticTy::Other,
@@ -209,9 +211,12 @@ impl Binder<'_> {
                 Some(table) => self.unknown_column(table, text, span, true),
                 None => self.error(
                     ErrorKind::UnknownName,
-                    Diagnostic::error(span, format!("no table `{text}`, and the items here are not rows"))
-                        .with_label("unknown name")
-                        .with_hint("use `CurrentValue` for the item being tested"),
+                    Diagnostic::error(
+                        span,
+                        format!("no table `{text}`, and the items here are not rows"),
+                    )
+                    .with_label("unknown name")
+                    .with_hint("use `CurrentValue` for the item being tested"),
                 ),
             };
         }
@@ -228,7 +233,8 @@ impl Binder<'_> {
         if let Some(t) = self.catalog.table_by_name(text) {
             return (Expr::Table(t), StaticTy::Rows(t));
         }
-        let mut d = Diagnostic::error(span, format!("no table `{text}`")).with_label("unknown name");
+        let mut d =
+            Diagnostic::error(span, format!("no table `{text}`")).with_label("unknown name");
         if let Some(s) = did_you_mean(text, self.catalog.table_names()) {
             d = d.with_hint(format!("did you mean `{s}`?"));
         } else {
@@ -237,7 +243,13 @@ impl Binder<'_> {
         self.error(ErrorKind::UnknownName, d)
     }
 
-    fn unknown_column(&mut self, table: TableId, text: &str, span: Span, in_predicate: bool) -> (Expr, StaticTy) {
+    fn unknown_column(
+        &mut self,
+        table: TableId,
+        text: &str,
+        span: Span,
+        in_predicate: bool,
+    ) -> (Expr, StaticTy) {
         let table_name = self.catalog.table_name(table).to_string();
         let mut d = Diagnostic::error(
             span,
@@ -258,14 +270,21 @@ impl Binder<'_> {
         if in_predicate {
             if let Some(this) = self.this_table {
                 if self.catalog.column_by_name(this, text).is_some() {
-                    d = d.with_hint(format!("to read this row's own column, write `thisRow.[{text}]`"));
+                    d = d.with_hint(format!(
+                        "to read this row's own column, write `thisRow.[{text}]`"
+                    ));
                 }
             }
         }
         self.error(ErrorKind::UnknownName, d)
     }
 
-    fn call(&mut self, name: &csip_formula::Name, args: &[csip_formula::Expr], span: Span) -> (Expr, StaticTy) {
+    fn call(
+        &mut self,
+        name: &csip_formula::Name,
+        args: &[csip_formula::Expr],
+        span: Span,
+    ) -> (Expr, StaticTy) {
         let Some(sig) = Function::signature_by_name(&name.text) else {
             // Bind the arguments anyway, to report their problems too.
             for a in args {
@@ -273,7 +292,9 @@ impl Binder<'_> {
             }
             let mut d = Diagnostic::error(name.span, format!("no function `{}`", name.text))
                 .with_label("unknown function");
-            if let Some(s) = did_you_mean(&name.text, Function::names().map(str::to_string).collect()) {
+            if let Some(s) =
+                did_you_mean(&name.text, Function::names().map(str::to_string).collect())
+            {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
             return self.error(ErrorKind::UnknownName, d);
@@ -306,9 +327,11 @@ impl Binder<'_> {
                 };
                 self.filter(mode, &args[0], FilterPredicate::Expr(&args[1]))
             }
-            Function::Lookup if args.len() == 2 => {
-                self.filter(FilterMode::Lookup, &args[0], FilterPredicate::Expr(&args[1]))
-            }
+            Function::Lookup if args.len() == 2 => self.filter(
+                FilterMode::Lookup,
+                &args[0],
+                FilterPredicate::Expr(&args[1]),
+            ),
             Function::Lookup => match &args[1].kind {
                 ExprKind::Name(column) => self.filter(
                     FilterMode::Lookup,
@@ -369,12 +392,18 @@ impl Binder<'_> {
                 let item_col = match item_table {
                     Some(table) => match self.catalog.column_by_name(table, &column.text) {
                         Some(col) => Expr::ItemCol { level, col },
-                        None => self.unknown_column(table, &column.text, column.span, true).0,
+                        None => {
+                            self.unknown_column(table, &column.text, column.span, true)
+                                .0
+                        }
                     },
                     None => {
                         self.error(
                             ErrorKind::TypeMismatch,
-                            Diagnostic::error(source.span, "`Lookup` with a column needs a table or a list of rows"),
+                            Diagnostic::error(
+                                source.span,
+                                "`Lookup` with a column needs a table or a list of rows",
+                            ),
                         )
                         .0
                     }
@@ -388,7 +417,11 @@ impl Binder<'_> {
         };
         self.items.pop();
         let (conjuncts, key) = choose_key(conjuncts, level);
-        let key = if matches!(source_expr, Expr::Table(_)) { key } else { None };
+        let key = if matches!(source_expr, Expr::Table(_)) {
+            key
+        } else {
+            None
+        };
         let ty = match (mode, item_table) {
             (FilterMode::Filter, Some(t)) => StaticTy::Rows(t),
             (FilterMode::Lookup, Some(t)) => StaticTy::Row(t),
@@ -416,7 +449,8 @@ enum FilterPredicate<'a> {
 fn result_ty(function: Function, tys: &[StaticTy]) -> StaticTy {
     let row_of = |t: StaticTy| t.table().map_or(StaticTy::Other, StaticTy::Row);
     let rows_of = |t: StaticTy| t.table().map_or(StaticTy::Other, StaticTy::Rows);
-    let unify_all = |it: &mut dyn Iterator<Item = StaticTy>| it.fold(StaticTy::Other, StaticTy::unify);
+    let unify_all =
+        |it: &mut dyn Iterator<Item = StaticTy>| it.fold(StaticTy::Other, StaticTy::unify);
     match function {
         Function::First | Function::Last | Function::Nth => row_of(tys[0]),
         Function::Sort | Function::Unique => rows_of(tys[0]),
@@ -425,12 +459,16 @@ fn result_ty(function: Function, tys: &[StaticTy]) -> StaticTy {
         Function::IfError | Function::IfBlank => unify_all(&mut tys.iter().copied()),
         Function::Switch => {
             let n = tys.len();
-            let results = (2..n).step_by(2).chain(if n % 2 == 0 { Some(n - 1) } else { None });
+            let results = (2..n)
+                .step_by(2)
+                .chain(if n % 2 == 0 { Some(n - 1) } else { None });
             unify_all(&mut results.map(|i| tys[i]))
         }
         Function::SwitchIf => {
             let n = tys.len();
-            let results = (1..n).step_by(2).chain(if n % 2 == 1 { Some(n - 1) } else { None });
+            let results = (1..n)
+                .step_by(2)
+                .chain(if n % 2 == 1 { Some(n - 1) } else { None });
             unify_all(&mut results.map(|i| tys[i]))
         }
         _ => StaticTy::Other,
@@ -459,7 +497,9 @@ fn split_conjuncts(e: Expr) -> Vec<Expr> {
 fn choose_key(mut conjuncts: Vec<Expr>, level: u8) -> (Vec<Expr>, Option<KeyPlan>) {
     let mut best: Option<(usize, KeyPlan, bool)> = None;
     for (i, c) in conjuncts.iter().enumerate() {
-        let Expr::Binary(BinaryOp::Eq, l, r) = c else { continue };
+        let Expr::Binary(BinaryOp::Eq, l, r) = c else {
+            continue;
+        };
         let plan = if is_item_side(l, level) && is_outer_side(r, level) {
             Some((to_row_scope(l, level), (**r).clone()))
         } else if is_item_side(r, level) && is_outer_side(l, level) {
@@ -467,7 +507,9 @@ fn choose_key(mut conjuncts: Vec<Expr>, level: u8) -> (Vec<Expr>, Option<KeyPlan
         } else {
             None
         };
-        let Some((item_key, outer_key)) = plan else { continue };
+        let Some((item_key, outer_key)) = plan else {
+            continue;
+        };
         let reads_row = reads_this_row(&outer_key);
         let better = match &best {
             None => true,
@@ -515,7 +557,10 @@ fn is_item_side(e: &Expr, level: u8) -> bool {
 fn is_outer_side(e: &Expr, _level: u8) -> bool {
     let mut ok = true;
     e.walk(&mut |n| {
-        if matches!(n, Expr::ItemCol { .. } | Expr::Item { .. } | Expr::Filter(_)) {
+        if matches!(
+            n,
+            Expr::ItemCol { .. } | Expr::Item { .. } | Expr::Filter(_)
+        ) {
             ok = false;
         }
     });
@@ -544,7 +589,9 @@ fn to_row_scope(e: &Expr, level: u8) -> Expr {
             Box::new(to_row_scope(l, level)),
             Box::new(to_row_scope(r, level)),
         ),
-        Expr::Call(f, args) => Expr::Call(*f, args.iter().map(|a| to_row_scope(a, level)).collect()),
+        Expr::Call(f, args) => {
+            Expr::Call(*f, args.iter().map(|a| to_row_scope(a, level)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -582,8 +629,15 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        let cands = vec!["Health_Score".to_string(), "ARR".to_string(), "Account_Name".to_string()];
-        assert_eq!(did_you_mean("Helth_Score", cands.clone()).as_deref(), Some("Health_Score"));
+        let cands = vec![
+            "Health_Score".to_string(),
+            "ARR".to_string(),
+            "Account_Name".to_string(),
+        ];
+        assert_eq!(
+            did_you_mean("Helth_Score", cands.clone()).as_deref(),
+            Some("Health_Score")
+        );
         assert_eq!(did_you_mean("arr", cands.clone()).as_deref(), Some("ARR"));
         assert_eq!(did_you_mean("Zebra", cands), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);

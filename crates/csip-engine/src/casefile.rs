@@ -85,9 +85,20 @@ enum Expected {
 
 #[derive(Clone, Debug)]
 enum Edit {
-    Set { table: TableId, row: usize, column: String, value: toml::Value },
-    Insert { table: TableId, cells: Vec<toml::Value> },
-    Delete { table: TableId, row: usize },
+    Set {
+        table: TableId,
+        row: usize,
+        column: String,
+        value: toml::Value,
+    },
+    Insert {
+        table: TableId,
+        cells: Vec<toml::Value>,
+    },
+    Delete {
+        table: TableId,
+        row: usize,
+    },
     Clock(Clock),
 }
 
@@ -207,7 +218,10 @@ struct Loader<'a> {
 impl Loader<'_> {
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> CaseFileError {
         let message = message.into();
-        let d = csip_formula::Diagnostic::error(csip_formula::Span::new(span.start, span.end), message.clone());
+        let d = csip_formula::Diagnostic::error(
+            csip_formula::Span::new(span.start, span.end),
+            message.clone(),
+        );
         let (line, column) = csip_formula::line_col(self.source, span.start);
         CaseFileError {
             path: self.path.to_string(),
@@ -225,7 +239,10 @@ impl CaseFile {
         let l = Loader { path, source: text };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            l.error(span, format!("this is not a valid case file: {}", e.message().trim()))
+            l.error(
+                span,
+                format!("this is not a valid case file: {}", e.message().trim()),
+            )
         })?;
         let clock = clock_of(&l, raw.today.as_ref(), raw.now.as_ref())?;
         let schema = schema_of(&l, &raw.tables)?;
@@ -255,7 +272,13 @@ impl CaseFile {
         for c in &raw.cases {
             let case = case_of(&l, &workbook, c)?;
             if !names.insert(case.name.clone()) {
-                return Err(l.error(c.span(), format!("a second case is named \"{}\"; case names must be unique", case.name)));
+                return Err(l.error(
+                    c.span(),
+                    format!(
+                        "a second case is named \"{}\"; case names must be unique",
+                        case.name
+                    ),
+                ));
             }
             cases.push(case);
         }
@@ -365,7 +388,12 @@ fn clock_of(
         text_of(v.get_ref())
             .as_deref()
             .and_then(parse_datetime)
-            .ok_or_else(|| l.error(v.span(), "`now` must be a date and time written YYYY-MM-DDTHH:MM:SSZ"))
+            .ok_or_else(|| {
+                l.error(
+                    v.span(),
+                    "`now` must be a date and time written YYYY-MM-DDTHH:MM:SSZ",
+                )
+            })
     };
     Ok(match (today, now) {
         (Some(t), Some(n)) => Clock {
@@ -394,16 +422,27 @@ fn schema_of(l: &Loader<'_>, tables: &[Spanned<RawTable>]) -> Result<Schema, Cas
         for c in &raw.columns {
             let rc = c.get_ref();
             let mut ty = ColumnType::from_name(&rc.ty).ok_or_else(|| {
-                l.error(c.span(), format!("unknown column type \"{}\"; use one of: {}", rc.ty, ColumnType::NAMES))
+                l.error(
+                    c.span(),
+                    format!(
+                        "unknown column type \"{}\"; use one of: {}",
+                        rc.ty,
+                        ColumnType::NAMES
+                    ),
+                )
             })?;
             match &mut ty {
                 ColumnType::Select(o) | ColumnType::MultiSelect(o) => o.clone_from(&rc.options),
-                ColumnType::Relation { table, multiple } | ColumnType::People { table, multiple } => {
+                ColumnType::Relation { table, multiple }
+                | ColumnType::People { table, multiple } => {
                     *table = match (&rc.table, &ty_is_people(&rc.ty)) {
                         (Some(t), _) => t.clone(),
                         (None, true) => "People_Team".into(),
                         (None, false) => {
-                            return Err(l.error(c.span(), format!("relation column `{}` needs `table = \"...\"`", rc.name)));
+                            return Err(l.error(
+                                c.span(),
+                                format!("relation column `{}` needs `table = \"...\"`", rc.name),
+                            ));
                         }
                     };
                     if let Some(m) = rc.multiple {
@@ -412,10 +451,12 @@ fn schema_of(l: &Loader<'_>, tables: &[Spanned<RawTable>]) -> Result<Schema, Cas
                 }
                 ColumnType::Slider { min, max } => {
                     if let Some(v) = &rc.min {
-                        *min = number_of(v).ok_or_else(|| l.error(c.span(), "`min` must be a number"))?;
+                        *min = number_of(v)
+                            .ok_or_else(|| l.error(c.span(), "`min` must be a number"))?;
                     }
                     if let Some(v) = &rc.max {
-                        *max = number_of(v).ok_or_else(|| l.error(c.span(), "`max` must be a number"))?;
+                        *max = number_of(v)
+                            .ok_or_else(|| l.error(c.span(), "`max` must be a number"))?;
                     }
                 }
                 _ => {}
@@ -443,7 +484,10 @@ fn schema_of(l: &Loader<'_>, tables: &[Spanned<RawTable>]) -> Result<Schema, Cas
 }
 
 fn ty_is_people(name: &str) -> bool {
-    matches!(name.trim().to_ascii_lowercase().as_str(), "people" | "person")
+    matches!(
+        name.trim().to_ascii_lowercase().as_str(),
+        "people" | "person"
+    )
 }
 
 /// Where a TOML string's text starts, after its opening quotes.
@@ -486,7 +530,9 @@ fn cell_value(v: &toml::Value) -> Result<Value, String> {
                 _ => return Err(format!("cannot read the date {text}")),
             }
         }
-        toml::Value::Array(items) => Value::list(items.iter().map(cell_value).collect::<Result<_, _>>()?),
+        toml::Value::Array(items) => {
+            Value::list(items.iter().map(cell_value).collect::<Result<_, _>>()?)
+        }
         toml::Value::Table(_) => return Err("a cell cannot be a table".into()),
     })
 }
@@ -498,7 +544,11 @@ fn float_decimal(f: f64) -> Result<Decimal, String> {
     Decimal::from_str(&format!("{f}")).map_err(|_| format!("{f} does not fit a decimal"))
 }
 
-fn load_rows(l: &Loader<'_>, wb: &mut Workbook, tables: &[Spanned<RawTable>]) -> Result<(), CaseFileError> {
+fn load_rows(
+    l: &Loader<'_>,
+    wb: &mut Workbook,
+    tables: &[Spanned<RawTable>],
+) -> Result<(), CaseFileError> {
     let mut input = Vec::new();
     let mut spans = Vec::new();
     for t in tables {
@@ -519,7 +569,11 @@ fn load_rows(l: &Loader<'_>, wb: &mut Workbook, tables: &[Spanned<RawTable>]) ->
         let span = e
             .table
             .as_deref()
-            .and_then(|t| tables.iter().position(|rt| rt.get_ref().name.get_ref().trim() == t))
+            .and_then(|t| {
+                tables
+                    .iter()
+                    .position(|rt| rt.get_ref().name.get_ref().trim() == t)
+            })
             .and_then(|ti| spans[ti].get(e.op.unwrap_or(0)).cloned())
             .unwrap_or(0..0);
         l.error(span, e.message.clone())
@@ -561,7 +615,10 @@ fn row_cells(
             if !value.is_blank() {
                 return Err(l.error(
                     span.clone(),
-                    format!("column `{}` is a formula; write \"\" in its place", wb.column_name(*c)),
+                    format!(
+                        "column `{}` is a formula; write \"\" in its place",
+                        wb.column_name(*c)
+                    ),
                 ));
             }
             continue;
@@ -575,17 +632,20 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
     let raw = c.get_ref();
     let span = c.span();
     let table = match &raw.table {
-        Some(name) => Some(
-            wb.table_id(name)
-                .ok_or_else(|| l.error(span.clone(), format!("case \"{}\": there is no table `{name}`", raw.name)))?,
-        ),
+        Some(name) => Some(wb.table_id(name).ok_or_else(|| {
+            l.error(
+                span.clone(),
+                format!("case \"{}\": there is no table `{name}`", raw.name),
+            )
+        })?),
         None => None,
     };
     let context = match (table, raw.row) {
         (Some(t), Some(n)) => {
             let position = usize::try_from(n).ok().filter(|n| *n >= 1);
             // Without edits the row must exist now; with edits, after them.
-            let exists = position.is_some_and(|p| !raw.edits.is_empty() || wb.row_at(t, p).is_some());
+            let exists =
+                position.is_some_and(|p| !raw.edits.is_empty() || wb.row_at(t, p).is_some());
             if !exists {
                 return Err(l.error(
                     span.clone(),
@@ -601,14 +661,21 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
         }
         (Some(t), None) => Some((t, None)),
         (None, Some(_)) => {
-            return Err(l.error(span, format!("case \"{}\" gives a `row` but no `table`", raw.name)));
+            return Err(l.error(
+                span,
+                format!("case \"{}\" gives a `row` but no `table`", raw.name),
+            ));
         }
         (None, None) => None,
     };
-    let given = [raw.expect.is_some(), raw.expect_error.is_some(), raw.expect_blank == Some(true)]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let given = [
+        raw.expect.is_some(),
+        raw.expect_error.is_some(),
+        raw.expect_blank == Some(true),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if given != 1 {
         return Err(l.error(
             span,
@@ -621,12 +688,19 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
     let expect = if let Some(kind) = &raw.expect_error {
         Expectation::Error(ErrorKind::from_name(kind).ok_or_else(|| {
             let names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
-            l.error(span.clone(), format!("unknown error kind \"{kind}\"; use one of: {}", names.join(", ")))
+            l.error(
+                span.clone(),
+                format!(
+                    "unknown error kind \"{kind}\"; use one of: {}",
+                    names.join(", ")
+                ),
+            )
         })?)
     } else if let Some(v) = &raw.expect {
-        Expectation::Value(expected_of(v, raw.expect_type.as_deref()).map_err(|m| {
-            l.error(span.clone(), format!("case \"{}\": {m}", raw.name))
-        })?)
+        Expectation::Value(
+            expected_of(v, raw.expect_type.as_deref())
+                .map_err(|m| l.error(span.clone(), format!("case \"{}\": {m}", raw.name)))?,
+        )
     } else {
         Expectation::Blank
     };
@@ -677,7 +751,11 @@ fn expected_of(v: &toml::Value, ty: Option<&str>) -> Result<Expected, String> {
                 _ => return Err(format!("cannot read the date {text}")),
             }
         }
-        (_, Some(t)) => return Err(format!("unknown `expect_type` \"{t}\"; use date, datetime, number, text or bool")),
+        (_, Some(t)) => {
+            return Err(format!(
+                "unknown `expect_type` \"{t}\"; use date, datetime, number, text or bool"
+            ));
+        }
         (toml::Value::Table(_), None) => return Err("`expect` cannot be a table".into()),
     })
 }
@@ -686,14 +764,22 @@ fn edit_of(l: &Loader<'_>, wb: &Workbook, e: &Spanned<RawEdit>) -> Result<Edit, 
     let raw = e.get_ref();
     let span = e.span();
     if raw.today.is_some() || raw.now.is_some() {
-        let today = raw.today.as_ref().map(|v| Spanned::new(span.clone(), v.clone()));
-        let now = raw.now.as_ref().map(|v| Spanned::new(span.clone(), v.clone()));
+        let today = raw
+            .today
+            .as_ref()
+            .map(|v| Spanned::new(span.clone(), v.clone()));
+        let now = raw
+            .now
+            .as_ref()
+            .map(|v| Spanned::new(span.clone(), v.clone()));
         return Ok(Edit::Clock(clock_of(l, today.as_ref(), now.as_ref())?));
     }
-    let table_name = raw
-        .table
-        .as_deref()
-        .ok_or_else(|| l.error(span.clone(), "an edit needs `table` (or `today`/`now` to move the clock)"))?;
+    let table_name = raw.table.as_deref().ok_or_else(|| {
+        l.error(
+            span.clone(),
+            "an edit needs `table` (or `today`/`now` to move the clock)",
+        )
+    })?;
     let table = wb
         .table_id(table_name)
         .ok_or_else(|| l.error(span.clone(), format!("there is no table `{table_name}`")))?;
@@ -705,7 +791,8 @@ fn edit_of(l: &Loader<'_>, wb: &Workbook, e: &Spanned<RawEdit>) -> Result<Edit, 
         });
     }
     if let Some(n) = raw.delete {
-        let row = position(n).ok_or_else(|| l.error(span.clone(), "`delete` takes a 1-based row number"))?;
+        let row = position(n)
+            .ok_or_else(|| l.error(span.clone(), "`delete` takes a 1-based row number"))?;
         return Ok(Edit::Delete { table, row });
     }
     let (Some(row), Some(column), Some(value)) = (raw.row, &raw.column, &raw.value) else {
@@ -716,10 +803,16 @@ fn edit_of(l: &Loader<'_>, wb: &Workbook, e: &Spanned<RawEdit>) -> Result<Edit, 
     };
     let row = position(row).ok_or_else(|| l.error(span.clone(), "`row` is 1-based"))?;
     let col = wb.column_id(table, column).ok_or_else(|| {
-        l.error(span.clone(), format!("`{table_name}` has no column `{column}`"))
+        l.error(
+            span.clone(),
+            format!("`{table_name}` has no column `{column}`"),
+        )
     })?;
     if wb.is_formula(col) {
-        return Err(l.error(span, format!("`{column}` is a formula column; edit the columns it reads")));
+        return Err(l.error(
+            span,
+            format!("`{column}` is a formula column; edit the columns it reads"),
+        ));
     }
     Ok(Edit::Set {
         table,
@@ -735,7 +828,12 @@ fn apply_edit(wb: &mut Workbook, edit: &Edit) -> Result<(), String> {
             wb.set_clock(*clock);
             Ok(())
         }
-        Edit::Set { table, row, column, value } => {
+        Edit::Set {
+            table,
+            row,
+            column,
+            value,
+        } => {
             let r = wb
                 .row_at(*table, *row)
                 .ok_or_else(|| format!("`{}` has no row {row}", wb.table_name(*table)))?;
@@ -743,14 +841,21 @@ fn apply_edit(wb: &mut Workbook, edit: &Edit) -> Result<(), String> {
                 .column_id(*table, column)
                 .ok_or_else(|| format!("no column `{column}`"))?;
             let v = cell_value(value)?;
-            wb.apply(Transaction::new().set(c, r, v)).map(|_| ()).map_err(|e| e.to_string())
+            wb.apply(Transaction::new().set(c, r, v))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
         Edit::Insert { table, cells } => {
             let all = wb.columns(*table).to_vec();
             let data: Vec<_> = all.iter().copied().filter(|c| !wb.is_formula(*c)).collect();
             let columns = if cells.len() == all.len() { all } else { data };
             if columns.len() != cells.len() {
-                return Err(format!("the inserted row has {} cells; `{}` has {} columns", cells.len(), wb.table_name(*table), columns.len()));
+                return Err(format!(
+                    "the inserted row has {} cells; `{}` has {} columns",
+                    cells.len(),
+                    wb.table_name(*table),
+                    columns.len()
+                ));
             }
             let mut values = Vec::new();
             for (c, v) in columns.iter().zip(cells) {
@@ -759,14 +864,19 @@ fn apply_edit(wb: &mut Workbook, edit: &Edit) -> Result<(), String> {
                 }
             }
             let mut tx = Transaction::new();
-            tx.push(Op::Insert { table: *table, values });
+            tx.push(Op::Insert {
+                table: *table,
+                values,
+            });
             wb.apply(tx).map(|_| ()).map_err(|e| e.to_string())
         }
         Edit::Delete { table, row } => {
             let r = wb
                 .row_at(*table, *row)
                 .ok_or_else(|| format!("`{}` has no row {row}", wb.table_name(*table)))?;
-            wb.apply(Transaction::new().delete(*table, r)).map(|_| ()).map_err(|e| e.to_string())
+            wb.apply(Transaction::new().delete(*table, r))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -810,7 +920,11 @@ fn describe_expected(e: &Expected) -> String {
         Expected::DateTime(d) => format!("{} (date-time)", crate::value::datetime_to_text(*d)),
         Expected::List(items) => format!(
             "[{}] (list)",
-            items.iter().map(describe_expected).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(describe_expected)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -827,7 +941,11 @@ pub(crate) fn describe_value(wb: &Workbook, v: &Value) -> String {
         Value::Row(t, _) => format!("{} (row of {})", wb.display(v), wb.table_name(*t)),
         Value::List(items) => format!(
             "[{}] (list)",
-            items.iter().map(|i| describe_value(wb, i)).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(|i| describe_value(wb, i))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Error(e) => format!("error: {} ({})", e.kind, e.message),
     }

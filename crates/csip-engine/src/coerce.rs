@@ -39,7 +39,10 @@ fn describe(v: &Value) -> String {
 pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, Rejected> {
     let column = data.column(col);
     if let Value::Error(e) = &value {
-        return Err(reject(K::WrongType, format!("cannot store an error value ({e})")));
+        return Err(reject(
+            K::WrongType,
+            format!("cannot store an error value ({e})"),
+        ));
     }
     if value.is_blank() {
         return Ok(Value::Blank);
@@ -52,7 +55,10 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
             Value::Bool(b) => Ok(Value::from(b.to_string())),
             Value::Date(d) => Ok(Value::from(date_to_text(*d))),
             Value::DateTime(d) => Ok(Value::from(datetime_to_text(*d))),
-            other => Err(reject(K::WrongType, format!("takes text, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes text, not {}", describe(other)),
+            )),
         },
         ColumnType::Email => match &value {
             Value::Text(t) if is_email(t) => Ok(Value::from(t.trim())),
@@ -60,11 +66,17 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
                 K::WrongType,
                 format!("takes an e-mail address, and \"{t}\" is not one (write name@example.com)"),
             )),
-            other => Err(reject(K::WrongType, format!("takes an e-mail address, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes an e-mail address, not {}", describe(other)),
+            )),
         },
         ColumnType::Number | ColumnType::Currency | ColumnType::Percent => match &value {
             Value::Number(_) => Ok(value),
-            other => Err(reject(K::WrongType, format!("takes a number, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes a number, not {}", describe(other)),
+            )),
         },
         ColumnType::Slider { min, max } => match &value {
             Value::Number(n) if n >= min && n <= max => Ok(value),
@@ -77,15 +89,24 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
                     number_to_text(*n)
                 ),
             )),
-            other => Err(reject(K::WrongType, format!("takes a number, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes a number, not {}", describe(other)),
+            )),
         },
         ColumnType::Date => match &value {
             Value::Date(_) => Ok(value),
             Value::DateTime(d) if d.time() == chrono::NaiveTime::MIN => Ok(Value::Date(d.date())),
             Value::Text(t) => parse_date(t).map(Value::Date).ok_or_else(|| {
-                reject(K::WrongType, format!("takes a date, and \"{t}\" is not one (write YYYY-MM-DD)"))
+                reject(
+                    K::WrongType,
+                    format!("takes a date, and \"{t}\" is not one (write YYYY-MM-DD)"),
+                )
             }),
-            other => Err(reject(K::WrongType, format!("takes a date, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes a date, not {}", describe(other)),
+            )),
         },
         ColumnType::DateTime => match &value {
             Value::DateTime(_) => Ok(value),
@@ -93,19 +114,30 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
             Value::Text(t) => parse_datetime(t).map(Value::DateTime).ok_or_else(|| {
                 reject(
                     K::WrongType,
-                    format!("takes a date and time, and \"{t}\" is not one (write YYYY-MM-DDTHH:MM:SS)"),
+                    format!(
+                        "takes a date and time, and \"{t}\" is not one (write YYYY-MM-DDTHH:MM:SS)"
+                    ),
                 )
             }),
-            other => Err(reject(K::WrongType, format!("takes a date and time, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes a date and time, not {}", describe(other)),
+            )),
         },
         ColumnType::Checkbox => match &value {
             Value::Bool(_) => Ok(value),
-            other => Err(reject(K::WrongType, format!("takes true or false, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes true or false, not {}", describe(other)),
+            )),
         },
         ColumnType::Select(options) => match &value {
             Value::Text(t) => option(options, t).map(Value::from),
             Value::List(l) if l.len() == 1 => coerce(data, col, l[0].clone()),
-            other => Err(reject(K::WrongType, format!("takes one of its options, not {}", describe(other)))),
+            other => Err(reject(
+                K::WrongType,
+                format!("takes one of its options, not {}", describe(other)),
+            )),
         },
         ColumnType::MultiSelect(options) => {
             let mut out: Vec<Value> = Vec::new();
@@ -119,11 +151,18 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
                     }
                     v if v.is_blank() => {}
                     other => {
-                        return Err(reject(K::WrongType, format!("takes options, not {}", describe(other))));
+                        return Err(reject(
+                            K::WrongType,
+                            format!("takes options, not {}", describe(other)),
+                        ));
                     }
                 }
             }
-            Ok(if out.is_empty() { Value::Blank } else { Value::list(out) })
+            Ok(if out.is_empty() {
+                Value::Blank
+            } else {
+                Value::list(out)
+            })
         }
         ColumnType::Relation { .. } | ColumnType::People { .. } => {
             let Some((target, multiple)) = column.target else {
@@ -140,14 +179,22 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
                         out.push(v);
                     }
                 }
-                Ok(if out.is_empty() { Value::Blank } else { Value::list(out) })
+                Ok(if out.is_empty() {
+                    Value::Blank
+                } else {
+                    Value::list(out)
+                })
             } else {
                 match value.elements() {
                     [one] => reference(data, target, one),
                     [] => Ok(Value::Blank),
                     many => Err(reject(
                         K::WrongType,
-                        format!("takes one row of `{}`, not {} rows", data.table(target).name, many.len()),
+                        format!(
+                            "takes one row of `{}`, not {} rows",
+                            data.table(target).name,
+                            many.len()
+                        ),
                     )),
                 }
             }
@@ -155,7 +202,10 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
         ColumnType::Attachment => {
             for item in value.elements() {
                 if !matches!(item, Value::Text(_)) {
-                    return Err(reject(K::WrongType, format!("takes file names or links, not {}", describe(item))));
+                    return Err(reject(
+                        K::WrongType,
+                        format!("takes file names or links, not {}", describe(item)),
+                    ));
                 }
             }
             Ok(value)
@@ -187,12 +237,22 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
             if table.is_live(*r) {
                 Ok(v.clone())
             } else {
-                Err(reject(K::UnknownReference, format!("refers to row {r} of `{}`, which does not exist", table.name)))
+                Err(reject(
+                    K::UnknownReference,
+                    format!(
+                        "refers to row {r} of `{}`, which does not exist",
+                        table.name
+                    ),
+                ))
             }
         }
         Value::Row(t, _) => Err(reject(
             K::WrongType,
-            format!("takes a row of `{}`, not a row of `{}`", table.name, data.table(*t).name),
+            format!(
+                "takes a row of `{}`, not a row of `{}`",
+                table.name,
+                data.table(*t).name
+            ),
         )),
         Value::Text(_) | Value::Number(_) => {
             let rows = rows_named(data, target, v);
@@ -200,7 +260,11 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
                 [one] => Ok(Value::Row(target, *one)),
                 [] => Err(reject(
                     K::UnknownReference,
-                    format!("refers to \"{}\", but no row of `{}` is named so", text_of(v), table.name),
+                    format!(
+                        "refers to \"{}\", but no row of `{}` is named so",
+                        text_of(v),
+                        table.name
+                    ),
                 )),
                 many => Err(reject(
                     K::AmbiguousReference,
@@ -272,8 +336,16 @@ pub fn parse_date(t: &str) -> Option<NaiveDate> {
 /// a bare date is its midnight.
 pub fn parse_datetime(t: &str) -> Option<NaiveDateTime> {
     let t = t.trim();
-    let t = t.strip_suffix('Z').or_else(|| t.strip_suffix("+00:00")).unwrap_or(t);
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    let t = t
+        .strip_suffix('Z')
+        .or_else(|| t.strip_suffix("+00:00"))
+        .unwrap_or(t);
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
             return Some(d);
         }
@@ -295,7 +367,10 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(parse_date("2026-11-24"), NaiveDate::from_ymd_opt(2026, 11, 24));
+        assert_eq!(
+            parse_date("2026-11-24"),
+            NaiveDate::from_ymd_opt(2026, 11, 24)
+        );
         assert_eq!(parse_date("24/11/2026"), None);
         assert!(parse_datetime("2026-11-24T09:30:00Z").is_some());
         assert!(parse_datetime("2026-11-24 09:30").is_some());

@@ -112,7 +112,8 @@ impl Column {
 
     /// Whether a cell holds a list (multi-select, multi-relation).
     pub(crate) fn is_multi_valued(&self) -> bool {
-        matches!(self.schema.ty, crate::schema::ColumnType::MultiSelect(_)) || self.target.is_some_and(|(_, m)| m)
+        matches!(self.schema.ty, crate::schema::ColumnType::MultiSelect(_))
+            || self.target.is_some_and(|(_, m)| m)
     }
 
     pub(crate) fn is_hidden(&self) -> bool {
@@ -145,7 +146,10 @@ impl Data {
 
     /// The value of a cell; Blank for a row that does not exist.
     pub(crate) fn cell(&self, c: ColumnId, r: RowId) -> &Value {
-        self.columns[c.index()].values.get(r.index()).unwrap_or(&BLANK)
+        self.columns[c.index()]
+            .values
+            .get(r.index())
+            .unwrap_or(&BLANK)
     }
 
     pub(crate) fn is_live(&self, t: TableId, r: RowId) -> bool {
@@ -210,7 +214,9 @@ impl Data {
     pub(crate) fn push_row(&mut self, t: TableId) -> RowId {
         let table = &mut self.tables[t.index()];
         let row = RowId(u32::try_from(table.position.len()).unwrap_or(u32::MAX));
-        table.position.push(u32::try_from(table.order.len()).unwrap_or(DEAD));
+        table
+            .position
+            .push(u32::try_from(table.order.len()).unwrap_or(DEAD));
         table.order.push(row);
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for c in cols {

@@ -110,7 +110,13 @@ impl Walker<'_> {
                 .iter()
                 .map(|p| Prov {
                     table: target,
-                    path: extend(Step::Rev { column: col, target }, &p.path),
+                    path: extend(
+                        Step::Rev {
+                            column: col,
+                            target,
+                        },
+                        &p.path,
+                    ),
                 })
                 .collect(),
             None => Vec::new(),
@@ -128,14 +134,22 @@ impl Walker<'_> {
                 self.read_column(*c, &this)
             }
             Expr::ItemCol { level, col } => {
-                let provs = self.items.get(usize::from(*level)).cloned().unwrap_or_default();
+                let provs = self
+                    .items
+                    .get(usize::from(*level))
+                    .cloned()
+                    .unwrap_or_default();
                 self.read_column(*col, &provs)
             }
             Expr::ThisRow => vec![Prov {
                 table: self.table,
                 path: Vec::new(),
             }],
-            Expr::Item { level } => self.items.get(usize::from(*level)).cloned().unwrap_or_default(),
+            Expr::Item { level } => self
+                .items
+                .get(usize::from(*level))
+                .cloned()
+                .unwrap_or_default(),
             Expr::Table(t) => {
                 self.dep(Node::Rows(*t), vec![Step::All]);
                 vec![Prov {

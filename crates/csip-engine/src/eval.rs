@@ -208,7 +208,9 @@ impl<'a> EvalCtx<'a> {
             BinaryOp::Div => {
                 let (x, y) = (to_number(a), to_number(b));
                 match (x, y) {
-                    (Ok(_), Ok(y)) if y.is_zero() => Err(err(ErrorKind::DivisionByZero, "division by zero")),
+                    (Ok(_), Ok(y)) if y.is_zero() => {
+                        Err(err(ErrorKind::DivisionByZero, "division by zero"))
+                    }
                     (Ok(x), Ok(y)) => x.checked_div(y).map(Value::Number).ok_or_else(overflow),
                     (Err(_), _) | (_, Err(_)) => Err(mismatch(format!(
                         "cannot divide {} by {}",
@@ -259,7 +261,10 @@ impl<'a> EvalCtx<'a> {
                         return self.eval(&pair[1]);
                     }
                 }
-                pairs.remainder().first().map_or(Value::Blank, |d| self.eval(d))
+                pairs
+                    .remainder()
+                    .first()
+                    .map_or(Value::Blank, |d| self.eval(d))
             }
             Function::SwitchIf => {
                 let mut pairs = args.chunks_exact(2);
@@ -271,7 +276,10 @@ impl<'a> EvalCtx<'a> {
                         Err(e) => return e,
                     }
                 }
-                pairs.remainder().first().map_or(Value::Blank, |d| self.eval(d))
+                pairs
+                    .remainder()
+                    .first()
+                    .map_or(Value::Blank, |d| self.eval(d))
             }
             Function::And | Function::Or => {
                 let want = f == Function::Or;
@@ -329,7 +337,11 @@ impl<'a> EvalCtx<'a> {
 
     /// Calls `on_match` for every item the predicate holds for, in order, until
     /// it returns false. Uses the key index when the predicate has one.
-    fn for_each_match(&mut self, fx: &FilterExpr, on_match: &mut dyn FnMut(Value) -> bool) -> R<()> {
+    fn for_each_match(
+        &mut self,
+        fx: &FilterExpr,
+        on_match: &mut dyn FnMut(Value) -> bool,
+    ) -> R<()> {
         if let (Expr::Table(t), Some(key)) = (&fx.source, &fx.key) {
             if let Some(plan) = key.plan {
                 let outer = match plan.outer {
@@ -424,7 +436,10 @@ impl<'a> EvalCtx<'a> {
                     return Ok(Cow::Owned(format!("{}#{}", self.data.table(*t).name, r)));
                 }
                 match self.data.table(*t).columns.first() {
-                    Some(&c) => Cow::Owned(self.to_text_depth(self.data.cell(c, *r), depth + 1)?.into_owned()),
+                    Some(&c) => Cow::Owned(
+                        self.to_text_depth(self.data.cell(c, *r), depth + 1)?
+                            .into_owned(),
+                    ),
                     None => Cow::Borrowed(""),
                 }
             }
@@ -481,14 +496,26 @@ pub(crate) fn to_number(v: &Value) -> R<Decimal> {
         Value::List(l) if l.len() == 1 => to_number(&l[0]),
         // "" is blank (as `IsBlank` says), so it reads as 0 too.
         Value::Text(t) if t.is_empty() => Ok(Decimal::ZERO),
-        other => Err(mismatch(format!("expected a number, found {}", other.type_name()))),
+        other => Err(mismatch(format!(
+            "expected a number, found {}",
+            other.type_name()
+        ))),
     }
 }
 
-fn arith(a: &Value, b: &Value, verb: &str, op: fn(Decimal, Decimal) -> Option<Decimal>) -> R<Value> {
+fn arith(
+    a: &Value,
+    b: &Value,
+    verb: &str,
+    op: fn(Decimal, Decimal) -> Option<Decimal>,
+) -> R<Value> {
     match (to_number(a), to_number(b)) {
         (Ok(x), Ok(y)) => op(x, y).map(Value::Number).ok_or_else(overflow),
-        _ => Err(mismatch(format!("cannot {verb} {} and {}", a.type_name(), b.type_name()))),
+        _ => Err(mismatch(format!(
+            "cannot {verb} {} and {}",
+            a.type_name(),
+            b.type_name()
+        ))),
     }
 }
 
@@ -502,19 +529,27 @@ fn scalar(v: &Value) -> &Value {
 
 fn add(a: &Value, b: &Value) -> R<Value> {
     match (scalar(a), scalar(b)) {
-        (Value::Date(d), n) | (n, Value::Date(d)) if !matches!(n, Value::Date(_) | Value::DateTime(_)) => {
-            let n = to_number(n).map_err(|_| mismatch(format!("cannot add {} to a date", n.type_name())))?;
+        (Value::Date(d), n) | (n, Value::Date(d))
+            if !matches!(n, Value::Date(_) | Value::DateTime(_)) =>
+        {
+            let n = to_number(n)
+                .map_err(|_| mismatch(format!("cannot add {} to a date", n.type_name())))?;
             date_plus(*d, n)
         }
         (Value::DateTime(d), n) | (n, Value::DateTime(d))
             if !matches!(n, Value::Date(_) | Value::DateTime(_)) =>
         {
-            let n = to_number(n).map_err(|_| mismatch(format!("cannot add {} to a date", n.type_name())))?;
+            let n = to_number(n)
+                .map_err(|_| mismatch(format!("cannot add {} to a date", n.type_name())))?;
             datetime_plus(*d, n)
         }
-        (x @ (Value::Date(_) | Value::DateTime(_)), y @ (Value::Date(_) | Value::DateTime(_))) => Err(mismatch(
-            format!("cannot add {} and {}", x.type_name(), y.type_name()),
-        )),
+        (x @ (Value::Date(_) | Value::DateTime(_)), y @ (Value::Date(_) | Value::DateTime(_))) => {
+            Err(mismatch(format!(
+                "cannot add {} and {}",
+                x.type_name(),
+                y.type_name()
+            )))
+        }
         _ => arith(a, b, "add", Decimal::checked_add),
     }
 }
@@ -531,11 +566,13 @@ fn sub(a: &Value, b: &Value) -> R<Value> {
                 .ok_or_else(overflow)
         }
         (Value::Date(d), n) => {
-            let n = to_number(n).map_err(|_| mismatch(format!("cannot subtract {} from a date", n.type_name())))?;
+            let n = to_number(n)
+                .map_err(|_| mismatch(format!("cannot subtract {} from a date", n.type_name())))?;
             date_plus(*d, -n)
         }
         (Value::DateTime(d), n) => {
-            let n = to_number(n).map_err(|_| mismatch(format!("cannot subtract {} from a date", n.type_name())))?;
+            let n = to_number(n)
+                .map_err(|_| mismatch(format!("cannot subtract {} from a date", n.type_name())))?;
             datetime_plus(*d, -n)
         }
         (n, d @ (Value::Date(_) | Value::DateTime(_))) => Err(mismatch(format!(
@@ -579,7 +616,10 @@ fn datetime_plus(d: NaiveDateTime, n: Decimal) -> R<Value> {
 }
 
 pub(crate) fn date_overflow() -> Value {
-    err(ErrorKind::Overflow, "the date lies outside the years 1 to 9999")
+    err(
+        ErrorKind::Overflow,
+        "the date lies outside the years 1 to 9999",
+    )
 }
 
 pub(crate) fn check_year(d: NaiveDate) -> R<NaiveDate> {

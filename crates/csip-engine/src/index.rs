@@ -181,7 +181,11 @@ mod tests {
     fn elements_mode_indexes_each_row() {
         let mut ix = ColumnIndex::new(IndexMode::Elements);
         let t = TableId(1);
-        let v = Value::list(vec![Value::Row(t, RowId(7)), Value::Row(t, RowId(8)), Value::Row(t, RowId(7))]);
+        let v = Value::list(vec![
+            Value::Row(t, RowId(7)),
+            Value::Row(t, RowId(8)),
+            Value::Row(t, RowId(7)),
+        ]);
         ix.insert(RowId(3), &v);
         ix.insert(RowId(1), &Value::Row(t, RowId(7)));
         assert_eq!(ix.get(&Key::Row(t, RowId(7))), &[RowId(1), RowId(3)]);

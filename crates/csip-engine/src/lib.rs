@@ -73,15 +73,17 @@ mod value;
 mod workbook;
 
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
+pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 pub use coerce::{parse_date, parse_datetime};
+pub use csip_formula::Diagnostic;
 pub use data::Clock;
 pub use error::{FormulaError, SchemaError, SchemaProblem};
 pub use functions::Function;
 pub use ids::{CellId, ColumnId, RowId, TableId};
 pub use recalc::CellChange;
 pub use schema::{ColumnSchema, ColumnType, Schema, SourceOrigin, TableSchema};
-pub use transaction::{ChangeSet, Op, Transaction, TransactionError, TransactionErrorKind};
+pub use transaction::{
+    ChangeSet, Op, RowValues, Transaction, TransactionError, TransactionErrorKind,
+};
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use workbook::Workbook;
-pub use csip_formula::Diagnostic;
-pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};

@@ -128,14 +128,18 @@ impl Propagator<'_> {
         let mut targets: Vec<RowId> = Vec::new();
         for dep in self.graph.dependents(node) {
             let column = self.data.column(dep.target);
-            let Some(formula) = column.formula() else { continue };
+            let Some(formula) = column.formula() else {
+                continue;
+            };
             if formula.cyclic {
                 continue;
             }
             let table = column.table;
             targets.clear();
             let key_change = match (dep.path.first(), node, change) {
-                (Some(Step::Filter(site)), Node::Column(c), Some(ch)) if site.item_column == c => Some(ch),
+                (Some(Step::Filter(site)), Node::Column(c), Some(ch)) if site.item_column == c => {
+                    Some(ch)
+                }
                 _ => None,
             };
             self.map_path(&dep.path, table, row, node, key_change, &mut targets);
@@ -188,7 +192,8 @@ impl Propagator<'_> {
                             self.outer_rows(site, table, new, &mut next);
                         }
                         _ => {
-                            let item_is_formula = self.data.column(site.item_column).formula().is_some();
+                            let item_is_formula =
+                                self.data.column(site.item_column).formula().is_some();
                             for r in &current {
                                 if item_is_formula && self.fresh.contains(&(from_table, *r)) {
                                     // Its key is computed later and propagates then.
@@ -251,14 +256,19 @@ pub(crate) fn run(
         let column = data.column(col);
         let table = column.table;
         let hidden = column.is_hidden();
-        let Some(formula) = column.formula().cloned() else { continue };
+        let Some(formula) = column.formula().cloned() else {
+            continue;
+        };
         for r in rows {
             if !data.is_live(table, r) {
                 continue;
             }
             let new = EvalCtx::new(data, Some((table, r))).eval(&formula.expr);
             if let Some(t) = trace.as_deref_mut() {
-                t.push(CellId { column: col, row: r });
+                t.push(CellId {
+                    column: col,
+                    row: r,
+                });
             }
             let is_fresh = fresh.contains(&(table, r));
             if !is_fresh && data.cell(col, r).identical(&new) {
@@ -275,7 +285,10 @@ pub(crate) fn run(
             p.propagate(Node::Column(col), r, Some((&old, new)));
             if !hidden {
                 changes.push(CellChange {
-                    cell: CellId { column: col, row: r },
+                    cell: CellId {
+                        column: col,
+                        row: r,
+                    },
                     table,
                     old: if is_fresh { None } else { Some(old) },
                     new: new.clone(),
@@ -290,7 +303,9 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
     for &col in &graph.order {
         let column = data.column(col);
         let table = column.table;
-        let Some(formula) = column.formula().cloned() else { continue };
+        let Some(formula) = column.formula().cloned() else {
+            continue;
+        };
         let rows = data.table(table).order.clone();
         let values: Vec<Value> = if formula.cyclic {
             let e = cycle_error(data, col);

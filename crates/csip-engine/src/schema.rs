@@ -165,7 +165,10 @@ impl ColumnType {
     pub fn is_numeric(&self) -> bool {
         matches!(
             self,
-            ColumnType::Number | ColumnType::Currency | ColumnType::Percent | ColumnType::Slider { .. }
+            ColumnType::Number
+                | ColumnType::Currency
+                | ColumnType::Percent
+                | ColumnType::Slider { .. }
         )
     }
 }
@@ -186,10 +189,18 @@ impl fmt::Display for ColumnType {
             ColumnType::Slider { min, max } => write!(f, "slider {min}..{max}"),
             ColumnType::Canvas => f.write_str("canvas"),
             ColumnType::Relation { table, multiple } => {
-                write!(f, "relation to {table}{}", if *multiple { " (multiple)" } else { "" })
+                write!(
+                    f,
+                    "relation to {table}{}",
+                    if *multiple { " (multiple)" } else { "" }
+                )
             }
             ColumnType::People { table, multiple } => {
-                write!(f, "people in {table}{}", if *multiple { " (multiple)" } else { "" })
+                write!(
+                    f,
+                    "people in {table}{}",
+                    if *multiple { " (multiple)" } else { "" }
+                )
             }
             ColumnType::Attachment => f.write_str("attachment"),
             ColumnType::Button => f.write_str("button"),
@@ -243,7 +254,11 @@ impl ColumnSchema {
 
     /// A formula column; `ty` says how its values are meant (and, for a
     /// relation type, which table its rows belong to).
-    pub fn formula(name: impl Into<String>, ty: ColumnType, formula: impl Into<String>) -> ColumnSchema {
+    pub fn formula(
+        name: impl Into<String>,
+        ty: ColumnType,
+        formula: impl Into<String>,
+    ) -> ColumnSchema {
         ColumnSchema {
             formula: Some(formula.into()),
             ..ColumnSchema::data(name, ty)

@@ -13,6 +13,9 @@ use indexmap::IndexMap;
 use std::collections::HashSet;
 use std::fmt;
 
+/// The values of one row: data columns and what to store in them.
+pub type RowValues = Vec<(ColumnId, Value)>;
+
 /// A batch of edits, applied by [`Workbook::apply`] as one unit.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transaction {
@@ -178,9 +181,21 @@ pub enum TransactionErrorKind {
 }
 
 enum Undo {
-    Cell { column: ColumnId, row: RowId, old: Value },
-    Insert { table: TableId, row: RowId },
-    Delete { table: TableId, row: RowId, position: u32, cells: Vec<Value> },
+    Cell {
+        column: ColumnId,
+        row: RowId,
+        old: Value,
+    },
+    Insert {
+        table: TableId,
+        row: RowId,
+    },
+    Delete {
+        table: TableId,
+        row: RowId,
+        position: u32,
+        cells: Vec<Value>,
+    },
 }
 
 /// The bookkeeping of a running transaction.
@@ -239,7 +254,13 @@ impl Workbook {
         match op {
             Op::Set { column, row, value } => {
                 let Some(col) = self.data.columns.get(column.index()) else {
-                    return Err(self.error(TransactionErrorKind::UnknownColumn, None, None, None, format!("there is no column {column:?}")));
+                    return Err(self.error(
+                        TransactionErrorKind::UnknownColumn,
+                        None,
+                        None,
+                        None,
+                        format!("there is no column {column:?}"),
+                    ));
                 };
                 let table = col.table;
                 if !self.data.is_live(table, row) {
@@ -255,7 +276,13 @@ impl Workbook {
             }
             Op::Insert { table, values } => {
                 if table.index() >= self.data.tables.len() {
-                    return Err(self.error(TransactionErrorKind::UnknownTable, None, None, None, format!("there is no table {table:?}")));
+                    return Err(self.error(
+                        TransactionErrorKind::UnknownTable,
+                        None,
+                        None,
+                        None,
+                        format!("there is no table {table:?}"),
+                    ));
                 }
                 let row = self.data.push_row(table);
                 batch.undo.push(Undo::Insert { table, row });
@@ -289,7 +316,13 @@ impl Workbook {
             }
             Op::Delete { table, row } => {
                 if table.index() >= self.data.tables.len() {
-                    return Err(self.error(TransactionErrorKind::UnknownTable, None, None, None, format!("there is no table {table:?}")));
+                    return Err(self.error(
+                        TransactionErrorKind::UnknownTable,
+                        None,
+                        None,
+                        None,
+                        format!("there is no table {table:?}"),
+                    ));
                 }
                 if !self.data.is_live(table, row) {
                     return Err(self.error(
@@ -320,7 +353,10 @@ impl Workbook {
                 Some(table),
                 Some(row),
                 Some(column),
-                format!("{} is a formula column; its value is computed", self.place(table, Some(row), Some(column))),
+                format!(
+                    "{} is a formula column; its value is computed",
+                    self.place(table, Some(row), Some(column))
+                ),
             ));
         }
         let value = coerce(&self.data, column, value).map_err(|Rejected { kind, message }| {
@@ -336,21 +372,31 @@ impl Workbook {
         // A row inserted by this batch needs no undo of its cells: undoing the
         // insert drops them.
         if !batch.fresh.contains(&(table, row)) {
-            batch.touched.entry((column, row)).or_insert_with(|| old.clone());
+            batch
+                .touched
+                .entry((column, row))
+                .or_insert_with(|| old.clone());
             batch.check.push((table, row));
             batch.undo.push(Undo::Cell { column, row, old });
         }
         Ok(())
     }
 
-    fn delete_row(&mut self, table: TableId, row: RowId, batch: &mut Batch) -> Result<(), TransactionError> {
+    fn delete_row(
+        &mut self,
+        table: TableId,
+        row: RowId,
+        batch: &mut Batch,
+    ) -> Result<(), TransactionError> {
         // References to the row go: relation cells pointing at it lose it.
         let referrers: Vec<(ColumnId, RowId)> = self
             .data
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| matches!(c.kind, ColumnKind::Data) && c.target.is_some_and(|(t, _)| t == table))
+            .filter(|(_, c)| {
+                matches!(c.kind, ColumnKind::Data) && c.target.is_some_and(|(t, _)| t == table)
+            })
             .flat_map(|(i, _)| {
                 let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
                 let rows = self
@@ -374,7 +420,11 @@ impl Workbook {
                 .filter(|v| !matches!(v, Value::Row(t, x) if *t == table && *x == row))
                 .cloned()
                 .collect();
-            let new = if remaining.is_empty() { Value::Blank } else { Value::list(remaining) };
+            let new = if remaining.is_empty() {
+                Value::Blank
+            } else {
+                Value::list(remaining)
+            };
             self.write_data(referrer_table, r, col, new, batch)?;
         }
         // Everything that reads the row learns it is going, before it goes.
@@ -406,7 +456,12 @@ impl Workbook {
             }
         }
         let (position, cells) = self.data.kill_row(table, row);
-        batch.undo.push(Undo::Delete { table, row, position, cells });
+        batch.undo.push(Undo::Delete {
+            table,
+            row,
+            position,
+            cells,
+        });
         batch.deleted.push((table, row));
         Ok(())
     }
@@ -420,22 +475,29 @@ impl Workbook {
             }
             for &col in self.columns(table) {
                 let c = self.data.column(col);
-                if c.schema.required && matches!(c.kind, ColumnKind::Data) && self.data.cell(col, row).is_blank() {
+                if c.schema.required
+                    && matches!(c.kind, ColumnKind::Data)
+                    && self.data.cell(col, row).is_blank()
+                {
                     return Err(self.error(
                         TransactionErrorKind::Required,
                         Some(table),
                         Some(row),
                         Some(col),
-                        format!("{} is required; give it a value", self.place(table, Some(row), Some(col))),
+                        format!(
+                            "{} is required; give it a value",
+                            self.place(table, Some(row), Some(col))
+                        ),
                     ));
                 }
             }
         }
-        let written = batch
-            .touched
-            .keys()
-            .copied()
-            .chain(batch.inserted.iter().flat_map(|&(t, r)| self.columns(t).iter().map(move |c| (*c, r))));
+        let written = batch.touched.keys().copied().chain(
+            batch
+                .inserted
+                .iter()
+                .flat_map(|&(t, r)| self.columns(t).iter().map(move |c| (*c, r))),
+        );
         for (col, row) in written {
             let c = self.data.column(col);
             if !c.schema.unique || !self.data.is_live(c.table, row) {
@@ -445,7 +507,10 @@ impl Workbook {
             if value.is_blank() {
                 continue;
             }
-            let (Some(ix), Some(key)) = (self.data.find_index(col, IndexMode::Whole), Key::from_value(value)) else {
+            let (Some(ix), Some(key)) = (
+                self.data.find_index(col, IndexMode::Whole),
+                Key::from_value(value),
+            ) else {
                 continue;
             };
             let holders = self.data.index(ix).get(&key);
@@ -474,7 +539,12 @@ impl Workbook {
                     self.data.write(column, row, old);
                 }
                 Undo::Insert { table, row } => self.data.pop_row(table, row),
-                Undo::Delete { table, row, position, cells } => self.data.revive_row(table, row, position, cells),
+                Undo::Delete {
+                    table,
+                    row,
+                    position,
+                    cells,
+                } => self.data.revive_row(table, row, position, cells),
             }
         }
         self.dirty.clear();
@@ -551,10 +621,21 @@ impl Workbook {
                 });
             }
         }
-        recalc::run(&mut self.data, &self.graph, &mut self.dirty, &batch.fresh, &mut changes, self.trace.as_mut());
+        recalc::run(
+            &mut self.data,
+            &self.graph,
+            &mut self.dirty,
+            &batch.fresh,
+            &mut changes,
+            self.trace.as_mut(),
+        );
         ChangeSet {
             changes,
-            inserted: batch.inserted.into_iter().filter(|(t, r)| self.data.is_live(*t, *r)).collect(),
+            inserted: batch
+                .inserted
+                .into_iter()
+                .filter(|(t, r)| self.data.is_live(*t, *r))
+                .collect(),
             deleted: batch.deleted,
         }
     }
@@ -578,9 +659,18 @@ impl Workbook {
     }
 
     /// "row 3 (ACC-00003) of `Account_Master`, column `ARR`".
-    pub(crate) fn place(&self, table: TableId, row: Option<RowId>, column: Option<ColumnId>) -> String {
+    pub(crate) fn place(
+        &self,
+        table: TableId,
+        row: Option<RowId>,
+        column: Option<ColumnId>,
+    ) -> String {
         let mut s = match row {
-            Some(r) => format!("row {} of `{}`", self.describe_row(table, r), self.table_name(table)),
+            Some(r) => format!(
+                "row {} of `{}`",
+                self.describe_row(table, r),
+                self.table_name(table)
+            ),
             None => format!("`{}`", self.table_name(table)),
         };
         if let Some(c) = column {
@@ -591,7 +681,10 @@ impl Workbook {
 
     /// "3 (ACC-00003)": the row's position and display value.
     pub(crate) fn describe_row(&self, table: TableId, row: RowId) -> String {
-        let position = self.data.row_number(table, row).map_or("new".to_string(), |p| p.to_string());
+        let position = self
+            .data
+            .row_number(table, row)
+            .map_or("new".to_string(), |p| p.to_string());
         let name = self
             .columns(table)
             .first()
@@ -605,7 +698,6 @@ impl Workbook {
     }
 }
 
-
 impl Workbook {
     /// Loads rows in bulk: inserts them, resolves relations written as text
     /// (which may name rows of any table of the import, by display column,
@@ -616,7 +708,7 @@ impl Workbook {
     /// row within its table's input.
     pub fn import(
         &mut self,
-        tables: Vec<(TableId, Vec<Vec<(ColumnId, Value)>>)>,
+        tables: Vec<(TableId, Vec<RowValues>)>,
     ) -> Result<Vec<Vec<RowId>>, TransactionError> {
         let mut batch = Batch::default();
         let result = self.import_inner(tables, &mut batch);
@@ -635,7 +727,7 @@ impl Workbook {
 
     fn import_inner(
         &mut self,
-        tables: Vec<(TableId, Vec<Vec<(ColumnId, Value)>>)>,
+        tables: Vec<(TableId, Vec<RowValues>)>,
         batch: &mut Batch,
     ) -> Result<Vec<Vec<RowId>>, TransactionError> {
         let mut deferred: Vec<(usize, TableId, RowId, ColumnId, Value)> = Vec::new();
@@ -647,8 +739,14 @@ impl Workbook {
                 let plain: Vec<(ColumnId, Value)> = values
                     .into_iter()
                     .filter_map(|(c, v)| {
-                        let is_text_ref = self.data.columns.get(c.index()).is_some_and(|col| col.target.is_some())
-                            && v.elements().iter().any(|e| matches!(e, Value::Text(_) | Value::Number(_)));
+                        let is_text_ref = self
+                            .data
+                            .columns
+                            .get(c.index())
+                            .is_some_and(|col| col.target.is_some())
+                            && v.elements()
+                                .iter()
+                                .any(|e| matches!(e, Value::Text(_) | Value::Number(_)));
                         if is_text_ref {
                             relations.push((c, v));
                             None
@@ -658,7 +756,8 @@ impl Workbook {
                     })
                     .collect();
                 let given: Vec<ColumnId> = relations.iter().map(|(c, _)| *c).collect();
-                let defaults_blocked: Vec<(ColumnId, Value)> = given.iter().map(|c| (*c, Value::Blank)).collect();
+                let defaults_blocked: Vec<(ColumnId, Value)> =
+                    given.iter().map(|c| (*c, Value::Blank)).collect();
                 self.apply_op(
                     Op::Insert {
                         table,
@@ -681,10 +780,11 @@ impl Workbook {
         recalc::full(&mut self.data, &self.graph);
         if !deferred.is_empty() {
             for (i, table, row, column, value) in deferred {
-                self.write_data(table, row, column, value, batch).map_err(|mut e| {
-                    e.op = Some(i);
-                    e
-                })?;
+                self.write_data(table, row, column, value, batch)
+                    .map_err(|mut e| {
+                        e.op = Some(i);
+                        e
+                    })?;
             }
             recalc::full(&mut self.data, &self.graph);
         }

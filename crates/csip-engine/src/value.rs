@@ -451,7 +451,12 @@ impl Key {
             Value::List(l) => match l.len() {
                 0 => Key::Blank,
                 1 => return Key::from_value(&l[0]),
-                _ => Key::List(l.iter().map(Key::from_value).collect::<Option<Vec<_>>>()?.into()),
+                _ => Key::List(
+                    l.iter()
+                        .map(Key::from_value)
+                        .collect::<Option<Vec<_>>>()?
+                        .into(),
+                ),
             },
             Value::Error(_) => return None,
         })
@@ -474,7 +479,13 @@ impl Key {
 fn blank_like() -> &'static [Key] {
     use std::sync::OnceLock;
     static KEYS: OnceLock<[Key; 3]> = OnceLock::new();
-    KEYS.get_or_init(|| [Key::Number(Decimal::ZERO), Key::Text(Arc::from("")), Key::Bool(false)])
+    KEYS.get_or_init(|| {
+        [
+            Key::Number(Decimal::ZERO),
+            Key::Text(Arc::from("")),
+            Key::Bool(false),
+        ]
+    })
 }
 
 #[cfg(test)]
@@ -492,7 +503,10 @@ mod tests {
         assert!(values_equal(&Value::text(""), &Value::Blank));
         assert!(!values_equal(&n(0), &Value::text("")));
         assert!(!values_equal(&n(1), &Value::text("1")));
-        assert!(values_equal(&Value::list(vec![Value::text("a")]), &Value::text("a")));
+        assert!(values_equal(
+            &Value::list(vec![Value::text("a")]),
+            &Value::text("a")
+        ));
         assert!(!values_equal(&Value::text("A"), &Value::text("a")));
     }
 

@@ -59,7 +59,10 @@ impl Workbook {
 
     /// The column of `table` with this name (without regard to case).
     pub fn column_id(&self, table: TableId, name: &str) -> Option<ColumnId> {
-        self.column_names.get(table.index())?.get(&fold(name)).copied()
+        self.column_names
+            .get(table.index())?
+            .get(&fold(name))
+            .copied()
     }
 
     /// The tables, in schema order.
@@ -106,7 +109,11 @@ impl Workbook {
 
     /// The row at 1-based `position`.
     pub fn row_at(&self, table: TableId, position: usize) -> Option<RowId> {
-        self.data.table(table).order.get(position.checked_sub(1)?).copied()
+        self.data
+            .table(table)
+            .order
+            .get(position.checked_sub(1)?)
+            .copied()
     }
 
     /// The 1-based position of a live row.
@@ -123,7 +130,9 @@ impl Workbook {
     pub fn find_rows(&self, table: TableId, name: &str) -> Vec<RowId> {
         let mut rows = crate::coerce::rows_named(&self.data, table, &Value::text(name));
         if rows.is_empty() {
-            if let Some(n) = crate::functions::math::parse_number(name).filter(|_| !name.trim().is_empty()) {
+            if let Some(n) =
+                crate::functions::math::parse_number(name).filter(|_| !name.trim().is_empty())
+            {
                 rows = crate::coerce::rows_named(&self.data, table, &Value::Number(n));
             }
         }
@@ -161,11 +170,18 @@ impl Workbook {
     ///
     /// Parse and bind problems are a [`FormulaError`]; problems while
     /// evaluating are error values, as in cells.
-    pub fn eval(&self, formula: &str, row: Option<(TableId, RowId)>) -> Result<Value, FormulaError> {
+    pub fn eval(
+        &self,
+        formula: &str,
+        row: Option<(TableId, RowId)>,
+    ) -> Result<Value, FormulaError> {
         let expr = self.bind_formula(formula, row.map(|(t, _)| t))?;
         if let Some((t, r)) = row {
             if !self.data.is_live(t, r) {
-                return Ok(Value::error(ErrorKind::NotFound, format!("no row {r} in `{}`", self.table_name(t))));
+                return Ok(Value::error(
+                    ErrorKind::NotFound,
+                    format!("no row {r} in `{}`", self.table_name(t)),
+                ));
             }
         }
         Ok(EvalCtx::new(&self.data, row).eval(&expr))
@@ -173,7 +189,11 @@ impl Workbook {
 
     /// Parses and binds a formula to be evaluated on rows of `table` (or on no
     /// row), planning its predicates onto the indexes that already exist.
-    pub(crate) fn bind_formula(&self, formula: &str, table: Option<TableId>) -> Result<Expr, FormulaError> {
+    pub(crate) fn bind_formula(
+        &self,
+        formula: &str,
+        table: Option<TableId>,
+    ) -> Result<Expr, FormulaError> {
         let ast = csip_formula::parse(formula).map_err(|e| FormulaError::parse(formula, e))?;
         let mut catalog = ReadCatalog { wb: self };
         let (mut expr, _) = bind::bind(&ast, Scope { this_table: table }, &mut catalog)
@@ -183,15 +203,21 @@ impl Workbook {
     }
 
     fn plan_adhoc(&self, fx: &mut FilterExpr) {
-        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else { return };
+        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
+            return;
+        };
         let item_column = match &key.item_key {
             Expr::Col(c) => Some(*c),
-            other => self.data.table(*u).hidden.iter().copied().find(|h| {
-                matches!(&self.data.column(*h).kind, ColumnKind::Hidden(f) if &f.expr == other)
-            }),
+            other => self.data.table(*u).hidden.iter().copied().find(
+                |h| matches!(&self.data.column(*h).kind, ColumnKind::Hidden(f) if &f.expr == other),
+            ),
         };
-        let Some(item_column) = item_column else { return };
-        let Some(item_index) = self.data.find_index(item_column, IndexMode::Whole) else { return };
+        let Some(item_column) = item_column else {
+            return;
+        };
+        let Some(item_index) = self.data.find_index(item_column, IndexMode::Whole) else {
+            return;
+        };
         key.plan = Some(IndexPlan {
             item_index,
             item_column,
@@ -231,7 +257,14 @@ impl Workbook {
             for &r in &self.data.table(table).order {
                 let (a, b) = (self.data.cell(*col, r), fresh.data.cell(*col, r));
                 if !a.identical(b) {
-                    out.push((CellId { column: *col, row: r }, a.clone(), b.clone()));
+                    out.push((
+                        CellId {
+                            column: *col,
+                            row: r,
+                        },
+                        a.clone(),
+                        b.clone(),
+                    ));
                 }
             }
         }
@@ -255,7 +288,14 @@ impl Workbook {
         // Any row will do: a clock dependency reaches every row of its table.
         p.propagate(Node::Clock, RowId(0), None);
         let mut changes = Vec::new();
-        recalc::run(&mut self.data, &self.graph, &mut self.dirty, &fresh, &mut changes, self.trace.as_mut());
+        recalc::run(
+            &mut self.data,
+            &self.graph,
+            &mut self.dirty,
+            &fresh,
+            &mut changes,
+            self.trace.as_mut(),
+        );
         crate::ChangeSet {
             changes,
             ..Default::default()
@@ -284,7 +324,11 @@ impl Catalog for ReadCatalog<'_> {
         self.wb.table_name(table)
     }
     fn column_names(&self, table: TableId) -> Vec<String> {
-        self.wb.columns(table).iter().map(|c| self.wb.column_name(*c).to_string()).collect()
+        self.wb
+            .columns(table)
+            .iter()
+            .map(|c| self.wb.column_name(*c).to_string())
+            .collect()
     }
     fn table_names(&self) -> Vec<String> {
         self.wb.data.tables.iter().map(|t| t.name.clone()).collect()
@@ -355,13 +399,21 @@ impl Catalog for Builder {
         self.table_names.get(&fold(name)).copied()
     }
     fn column_by_name(&self, table: TableId, name: &str) -> Option<ColumnId> {
-        self.column_names.get(table.index())?.get(&fold(name)).copied()
+        self.column_names
+            .get(table.index())?
+            .get(&fold(name))
+            .copied()
     }
     fn table_name(&self, table: TableId) -> &str {
         &self.data.table(table).name
     }
     fn column_names(&self, table: TableId) -> Vec<String> {
-        self.data.table(table).columns.iter().map(|c| self.data.column(*c).name.clone()).collect()
+        self.data
+            .table(table)
+            .columns
+            .iter()
+            .map(|c| self.data.column(*c).name.clone())
+            .collect()
     }
     fn table_names(&self) -> Vec<String> {
         self.data.tables.iter().map(|t| t.name.clone()).collect()
@@ -406,7 +458,9 @@ impl Builder {
             }
         }
         if !b.problems.is_empty() {
-            return Err(SchemaError { problems: b.problems });
+            return Err(SchemaError {
+                problems: b.problems,
+            });
         }
         b.install_formulas();
         b.plan_indexes();
@@ -417,7 +471,9 @@ impl Builder {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                BindState::Bound(_, ty) => Some((ColumnId(u32::try_from(i).unwrap_or(u32::MAX)), *ty)),
+                BindState::Bound(_, ty) => {
+                    Some((ColumnId(u32::try_from(i).unwrap_or(u32::MAX)), *ty))
+                }
                 _ => None,
             })
             .collect();
@@ -452,7 +508,11 @@ impl Builder {
                 continue;
             }
             if self.table_names.contains_key(&fold(name)) {
-                self.problem(name, None, format!("a second table is named `{name}`; table names must be unique"));
+                self.problem(
+                    name,
+                    None,
+                    format!("a second table is named `{name}`; table names must be unique"),
+                );
                 continue;
             }
             let id = TableId(u32::try_from(self.data.tables.len()).unwrap_or(u32::MAX));
@@ -473,7 +533,9 @@ impl Builder {
 
     fn declare_columns(&mut self, schema: &Schema) {
         for ts in &schema.tables {
-            let Some(&table) = self.table_names.get(&fold(&ts.name)) else { continue };
+            let Some(&table) = self.table_names.get(&fold(&ts.name)) else {
+                continue;
+            };
             if self.data.table(table).name != ts.name.trim() {
                 continue; // a duplicate table, already reported
             }
@@ -487,7 +549,11 @@ impl Builder {
         let table_name = self.data.table(table).name.clone();
         let name = cs.name.trim();
         if name.is_empty() {
-            self.problem(&table_name, None, format!("a column of `{table_name}` has no name"));
+            self.problem(
+                &table_name,
+                None,
+                format!("a column of `{table_name}` has no name"),
+            );
             return;
         }
         if self.column_names[table.index()].contains_key(&fold(name)) {
@@ -500,23 +566,41 @@ impl Builder {
         }
         let mut target = None;
         match &cs.ty {
-            ColumnType::Relation { table: t, multiple } | ColumnType::People { table: t, multiple } => {
-                match self.table_names.get(&fold(t)) {
-                    Some(&tid) => target = Some((tid, *multiple)),
-                    None => {
-                        let hint = bind::did_you_mean(t, self.data.tables.iter().map(|t| t.name.clone()).collect())
-                            .map(|s| format!("; did you mean `{s}`?"))
-                            .unwrap_or_default();
-                        let what = if t.is_empty() { "no table".to_string() } else { format!("`{t}`, which is not a table") };
-                        self.problem(&table_name, Some(name), format!("`{name}` refers to {what}{hint}"));
-                    }
+            ColumnType::Relation { table: t, multiple }
+            | ColumnType::People { table: t, multiple } => match self.table_names.get(&fold(t)) {
+                Some(&tid) => target = Some((tid, *multiple)),
+                None => {
+                    let hint = bind::did_you_mean(
+                        t,
+                        self.data.tables.iter().map(|t| t.name.clone()).collect(),
+                    )
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                    let what = if t.is_empty() {
+                        "no table".to_string()
+                    } else {
+                        format!("`{t}`, which is not a table")
+                    };
+                    self.problem(
+                        &table_name,
+                        Some(name),
+                        format!("`{name}` refers to {what}{hint}"),
+                    );
                 }
-            }
+            },
             ColumnType::Select(o) | ColumnType::MultiSelect(o) if o.is_empty() => {
-                self.problem(&table_name, Some(name), format!("select column `{name}` lists no options"));
+                self.problem(
+                    &table_name,
+                    Some(name),
+                    format!("select column `{name}` lists no options"),
+                );
             }
             ColumnType::Slider { min, max } if min > max => {
-                self.problem(&table_name, Some(name), format!("slider `{name}` has its minimum {min} above its maximum {max}"));
+                self.problem(
+                    &table_name,
+                    Some(name),
+                    format!("slider `{name}` has its minimum {min} above its maximum {max}"),
+                );
             }
             _ => {}
         }
@@ -553,7 +637,10 @@ impl Builder {
                             kind: ErrorKind::Parse,
                             message: e.message().to_string(),
                             diagnostic: Some(e.diagnostic().clone()),
-                            origin: cs.origin.clone().or_else(|| Some(crate::error::inline_origin(text))),
+                            origin: cs
+                                .origin
+                                .clone()
+                                .or_else(|| Some(crate::error::inline_origin(text))),
                         });
                         BindState::Failed
                     }
@@ -564,18 +651,30 @@ impl Builder {
         if let Some(default) = &cs.default {
             if cs.formula.is_none() && target.is_none() {
                 if let Err(r) = crate::coerce::coerce(&self.data, id, default.clone()) {
-                    self.problem(&table_name, Some(name), format!("the default of `{name}` {}", r.message));
+                    self.problem(
+                        &table_name,
+                        Some(name),
+                        format!("the default of `{name}` {}", r.message),
+                    );
                 }
             }
         }
     }
 
     fn bind_column(&mut self, column: ColumnId) {
-        let BindState::Pending(ast) = std::mem::replace(&mut self.states[column.index()], BindState::InProgress) else {
+        let BindState::Pending(ast) =
+            std::mem::replace(&mut self.states[column.index()], BindState::InProgress)
+        else {
             return;
         };
         let table = self.data.column(column).table;
-        let result = bind::bind(&ast, Scope { this_table: Some(table) }, self);
+        let result = bind::bind(
+            &ast,
+            Scope {
+                this_table: Some(table),
+            },
+            self,
+        );
         self.states[column.index()] = match result {
             Ok((expr, ty)) => {
                 let ty = match (ty, self.data.column(column).target) {
@@ -596,9 +695,11 @@ impl Builder {
         let c = self.data.column(column);
         let table = self.data.table(c.table).name.clone();
         let name = c.name.clone();
-        let origin = c.schema.origin.clone().or_else(|| {
-            c.schema.formula.as_deref().map(crate::error::inline_origin)
-        });
+        let origin = c
+            .schema
+            .origin
+            .clone()
+            .or_else(|| c.schema.formula.as_deref().map(crate::error::inline_origin));
         for e in errors {
             self.problems.push(SchemaProblem {
                 table: table.clone(),
@@ -638,7 +739,9 @@ impl Builder {
             .collect();
         for col in formula_columns {
             let table = self.data.column(col).table;
-            let Some(f) = self.data.column(col).formula() else { continue };
+            let Some(f) = self.data.column(col).formula() else {
+                continue;
+            };
             let mut expr = f.expr.clone();
             visit_filters_mut(&mut expr, &mut |fx| self.plan_filter(table, fx));
             if let ColumnKind::Formula(f) = &mut self.data.columns[col.index()].kind {
@@ -665,7 +768,9 @@ impl Builder {
     }
 
     fn plan_filter(&mut self, table: TableId, fx: &mut FilterExpr) {
-        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else { return };
+        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
+            return;
+        };
         let u = *u;
         let item_column = match &key.item_key {
             Expr::Col(c) => *c,
@@ -772,7 +877,9 @@ impl Builder {
                 f.rank = rank;
                 f.cyclic = cyclic;
                 rank += 1;
-                graph.order.push(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
+                graph
+                    .order
+                    .push(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
             }
         }
         graph

@@ -7,6 +7,8 @@
 //! to each other in random order, so that chains and cycles both occur. Edits
 //! are random batches of sets, inserts, deletes and clock moves.
 
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
 use csip_engine::{
     Clock, ColumnSchema, ColumnType, Op, Schema, TableId, TableSchema, Transaction, Value, Workbook,
 };
@@ -63,9 +65,16 @@ fn spec() -> impl Strategy<Value = Spec> {
     (
         prop::collection::vec((any::<u8>(), -2i64..4, any::<u8>()), 1..5),
         prop::collection::vec((any::<u8>(), -2i64..4, any::<u8>(), any::<u8>()), 1..5),
-        prop::collection::vec(prop::collection::vec((any::<u8>(), any::<u16>(), any::<u16>(), -3i64..5), 1..4), 1..14),
+        prop::collection::vec(
+            prop::collection::vec((any::<u8>(), any::<u16>(), any::<u16>(), -3i64..5), 1..4),
+            1..14,
+        ),
     )
-        .prop_map(|(a_formulas, b_formulas, edits)| Spec { a_formulas, b_formulas, edits })
+        .prop_map(|(a_formulas, b_formulas, edits)| Spec {
+            a_formulas,
+            b_formulas,
+            edits,
+        })
 }
 
 fn build(spec: &Spec) -> Workbook {
@@ -78,21 +87,48 @@ fn build(spec: &Spec) -> Workbook {
     for (i, (shape, c, j)) in spec.a_formulas.iter().enumerate() {
         let f = format!("F{}", usize::from(*j) % na);
         let g = format!("G{}", usize::from(*j) % nb);
-        a = a.with_column(ColumnSchema::formula(format!("F{i}"), ColumnType::Number, a_formula(*shape, *c, &f, &g)));
+        a = a.with_column(ColumnSchema::formula(
+            format!("F{i}"),
+            ColumnType::Number,
+            a_formula(*shape, *c, &f, &g),
+        ));
     }
     let mut b = TableSchema::new("B")
         .with_column(ColumnSchema::data("K", ColumnType::Text))
-        .with_column(ColumnSchema::data("Ref", ColumnType::Relation { table: "A".into(), multiple: false }))
+        .with_column(ColumnSchema::data(
+            "Ref",
+            ColumnType::Relation {
+                table: "A".into(),
+                multiple: false,
+            },
+        ))
         .with_column(ColumnSchema::data("N", ColumnType::Number))
-        .with_column(ColumnSchema::data("S", ColumnType::Select(vec!["x".into(), "y".into(), "a1".into()])))
-        .with_column(ColumnSchema::data("Multi", ColumnType::Relation { table: "A".into(), multiple: true }));
+        .with_column(ColumnSchema::data(
+            "S",
+            ColumnType::Select(vec!["x".into(), "y".into(), "a1".into()]),
+        ))
+        .with_column(ColumnSchema::data(
+            "Multi",
+            ColumnType::Relation {
+                table: "A".into(),
+                multiple: true,
+            },
+        ));
     for (i, (shape, c, j, k)) in spec.b_formulas.iter().enumerate() {
         let f = format!("F{}", usize::from(*j) % na);
         let g = format!("G{}", usize::from(*k) % nb);
-        b = b.with_column(ColumnSchema::formula(format!("G{i}"), ColumnType::Number, b_formula(*shape, *c, &f, &g)));
+        b = b.with_column(ColumnSchema::formula(
+            format!("G{i}"),
+            ColumnType::Number,
+            b_formula(*shape, *c, &f, &g),
+        ));
     }
     let schema = Schema::new().with_table(a).with_table(b);
-    Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap())).unwrap()
+    Workbook::new(
+        &schema,
+        Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()),
+    )
+    .unwrap()
 }
 
 fn n(x: i64) -> Value {
@@ -108,11 +144,31 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
     let col = |t: TableId, name: &str| wb.column_id(t, name).unwrap();
     let a_row = |i: u16| pick(a, i).map_or(Value::Blank, |r| Value::Row(a, r));
     Some(match kind % 11 {
-        0 => Op::Set { column: col(a, "N"), row: pick(a, x)?, value: n(v) },
-        1 => Op::Set { column: col(a, "K"), row: pick(a, x)?, value: Value::from(format!("a{}", y % 4)) },
-        2 => Op::Set { column: col(b, "Ref"), row: pick(b, x)?, value: a_row(y) },
-        3 => Op::Set { column: col(b, "N"), row: pick(b, x)?, value: n(v) },
-        4 => Op::Set { column: col(b, "S"), row: pick(b, x)?, value: Value::from(["x", "y", "a1"][usize::from(y) % 3]) },
+        0 => Op::Set {
+            column: col(a, "N"),
+            row: pick(a, x)?,
+            value: n(v),
+        },
+        1 => Op::Set {
+            column: col(a, "K"),
+            row: pick(a, x)?,
+            value: Value::from(format!("a{}", y % 4)),
+        },
+        2 => Op::Set {
+            column: col(b, "Ref"),
+            row: pick(b, x)?,
+            value: a_row(y),
+        },
+        3 => Op::Set {
+            column: col(b, "N"),
+            row: pick(b, x)?,
+            value: n(v),
+        },
+        4 => Op::Set {
+            column: col(b, "S"),
+            row: pick(b, x)?,
+            value: Value::from(["x", "y", "a1"][usize::from(y) % 3]),
+        },
         5 => Op::Set {
             column: col(b, "Multi"),
             row: pick(b, x)?,
@@ -123,7 +179,10 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
             values: vec![
                 (col(a, "K"), Value::from(format!("a{}", y % 4))),
                 (col(a, "N"), n(v)),
-                (col(a, "D"), Value::from(format!("2026-11-{:02}", 20 + y % 10))),
+                (
+                    col(a, "D"),
+                    Value::from(format!("2026-11-{:02}", 20 + y % 10)),
+                ),
             ],
         },
         7 => Op::Insert {
@@ -135,9 +194,19 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
                 (col(b, "S"), Value::from("x")),
             ],
         },
-        8 => Op::Delete { table: a, row: pick(a, x)? },
-        9 => Op::Delete { table: b, row: pick(b, x)? },
-        _ => Op::Set { column: col(a, "D"), row: pick(a, x)?, value: Value::from(format!("2026-12-{:02}", 1 + y % 20)) },
+        8 => Op::Delete {
+            table: a,
+            row: pick(a, x)?,
+        },
+        9 => Op::Delete {
+            table: b,
+            row: pick(b, x)?,
+        },
+        _ => Op::Set {
+            column: col(a, "D"),
+            row: pick(a, x)?,
+            value: Value::from(format!("2026-12-{:02}", 1 + y % 20)),
+        },
     })
 }
 

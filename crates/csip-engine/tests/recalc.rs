@@ -1,9 +1,11 @@
 //! Incremental recalculation, asserted by what was recomputed (the trace), not
 //! only by the values: an edit touches exactly the cells that depend on it.
 
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
 use csip_engine::{
-    CellId, ChangeSet, Clock, ColumnId, ColumnSchema, ColumnType, RowId, Schema, TableId, TableSchema,
-    Transaction, Value, Workbook,
+    CellId, ChangeSet, Clock, ColumnId, ColumnSchema, ColumnType, RowId, Schema, TableId,
+    TableSchema, Transaction, Value, Workbook,
 };
 
 fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
@@ -11,7 +13,10 @@ fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
 }
 
 fn relation(table: &str, multiple: bool) -> ColumnType {
-    ColumnType::Relation { table: table.into(), multiple }
+    ColumnType::Relation {
+        table: table.into(),
+        multiple,
+    }
 }
 
 struct Fixture {
@@ -59,25 +64,64 @@ impl Fixture {
         let people = wb.table_id("People").unwrap();
         let metrics = wb.table_id("Metrics").unwrap();
         let c = |wb: &Workbook, t, n| wb.column_id(t, n).unwrap();
-        let (name, arr, renewal) = (c(&wb, accounts, "Name"), c(&wb, accounts, "ARR"), c(&wb, accounts, "Renewal"));
+        let (name, arr, renewal) = (
+            c(&wb, accounts, "Name"),
+            c(&wb, accounts, "ARR"),
+            c(&wb, accounts, "Renewal"),
+        );
         let (pname, pacc) = (c(&wb, people, "Name"), c(&wb, people, "Accounts"));
         let (acc, score) = (c(&wb, metrics, "Account"), c(&wb, metrics, "Score"));
-        let account = |n: &str, a: i64, r: &str| vec![(name, Value::from(n)), (arr, Value::from(a)), (renewal, Value::from(r))];
+        let account = |n: &str, a: i64, r: &str| {
+            vec![
+                (name, Value::from(n)),
+                (arr, Value::from(a)),
+                (renewal, Value::from(r)),
+            ]
+        };
         let metric = |a: &str, s: i64| vec![(acc, Value::from(a)), (score, Value::from(s))];
         wb.import(vec![
-            (accounts, vec![account("Gard", 100, "2027-03-01"), account("Acme", 50, "2026-12-15"), account("Nord", 70, "2027-06-01")]),
+            (
+                accounts,
+                vec![
+                    account("Gard", 100, "2027-03-01"),
+                    account("Acme", 50, "2026-12-15"),
+                    account("Nord", 70, "2027-06-01"),
+                ],
+            ),
             (
                 people,
                 vec![
-                    vec![(pname, Value::from("Kari")), (pacc, Value::list(vec!["ACC-00001".into(), "ACC-00002".into()]))],
-                    vec![(pname, Value::from("Ola")), (pacc, Value::list(vec!["ACC-00003".into()]))],
+                    vec![
+                        (pname, Value::from("Kari")),
+                        (
+                            pacc,
+                            Value::list(vec!["ACC-00001".into(), "ACC-00002".into()]),
+                        ),
+                    ],
+                    vec![
+                        (pname, Value::from("Ola")),
+                        (pacc, Value::list(vec!["ACC-00003".into()])),
+                    ],
                 ],
             ),
-            (metrics, vec![metric("ACC-00001", 80), metric("ACC-00001", 90), metric("ACC-00002", 40), metric("ACC-00003", 60)]),
+            (
+                metrics,
+                vec![
+                    metric("ACC-00001", 80),
+                    metric("ACC-00001", 90),
+                    metric("ACC-00002", 40),
+                    metric("ACC-00003", 60),
+                ],
+            ),
         ])
         .unwrap();
         wb.set_trace(true);
-        Fixture { wb, accounts, people, metrics }
+        Fixture {
+            wb,
+            accounts,
+            people,
+            metrics,
+        }
     }
 
     fn col(&self, table: TableId, name: &str) -> ColumnId {
@@ -89,7 +133,10 @@ impl Fixture {
     }
 
     fn value(&self, table: TableId, column: &str, n: usize) -> Value {
-        self.wb.value(self.col(table, column), self.row(table, n)).unwrap().clone()
+        self.wb
+            .value(self.col(table, column), self.row(table, n))
+            .unwrap()
+            .clone()
     }
 
     /// The visible cells recomputed since the last call, as `Table.Column#position`.
@@ -100,7 +147,12 @@ impl Fixture {
             .filter(|c| !self.wb.column_name(c.column).starts_with('#'))
             .map(|c| {
                 let t = self.wb.column_table(c.column);
-                format!("{}.{}#{}", self.wb.table_name(t), self.wb.column_name(c.column), self.wb.position(t, c.row).unwrap_or(0))
+                format!(
+                    "{}.{}#{}",
+                    self.wb.table_name(t),
+                    self.wb.column_name(c.column),
+                    self.wb.position(t, c.row).unwrap_or(0)
+                )
             })
             .collect();
         out.sort();
@@ -109,7 +161,10 @@ impl Fixture {
 
     fn apply(&mut self, tx: Transaction) -> ChangeSet {
         let changes = self.wb.apply(tx).unwrap();
-        assert!(self.wb.differences_from_full_recalc().is_empty(), "incremental state differs from a full recalculation");
+        assert!(
+            self.wb.differences_from_full_recalc().is_empty(),
+            "incremental state differs from a full recalculation"
+        );
         changes
     }
 }
@@ -128,9 +183,16 @@ fn a_metric_edit_recomputes_only_its_account() {
     assert_eq!(f.value(f.accounts, "Health", 1), Value::from(65));
     let health = f.col(f.accounts, "Health");
     let change = changes.get(health, f.row(f.accounts, 1)).unwrap();
-    assert_eq!((change.old.clone(), change.new.clone()), (Some(Value::from(85)), Value::from(65)));
+    assert_eq!(
+        (change.old.clone(), change.new.clone()),
+        (Some(Value::from(85)), Value::from(65))
+    );
     // Label stayed "ok": recomputed, unchanged, so not in the change set.
-    assert!(changes.get(f.col(f.accounts, "Label"), f.row(f.accounts, 1)).is_none());
+    assert!(
+        changes
+            .get(f.col(f.accounts, "Label"), f.row(f.accounts, 1))
+            .is_none()
+    );
     assert_eq!(changes.changes.len(), 3, "{changes:?}");
 }
 
@@ -154,7 +216,11 @@ fn an_unchanged_value_stops_propagation() {
         f.recomputed(),
         ["Accounts.Health#1", "Metrics.Double#1", "Metrics.Double#2"]
     );
-    assert!(changes.get(f.col(f.accounts, "Health"), f.row(f.accounts, 1)).is_none());
+    assert!(
+        changes
+            .get(f.col(f.accounts, "Health"), f.row(f.accounts, 1))
+            .is_none()
+    );
 }
 
 #[test]
@@ -174,7 +240,12 @@ fn moving_a_metric_recomputes_both_accounts() {
     f.apply(Transaction::new().set(account, f.row(f.metrics, 3), "ACC-00003"));
     assert_eq!(
         f.recomputed(),
-        ["Accounts.Health#2", "Accounts.Health#3", "Accounts.Label#2", "Accounts.Label#3"]
+        [
+            "Accounts.Health#2",
+            "Accounts.Health#3",
+            "Accounts.Label#2",
+            "Accounts.Label#3"
+        ]
     );
     assert_eq!(f.value(f.accounts, "Health", 2), Value::Blank);
     assert_eq!(f.value(f.accounts, "Health", 3), Value::from(50));
@@ -186,14 +257,23 @@ fn inserting_a_metric_recomputes_its_account() {
     let (account, score) = (f.col(f.metrics, "Account"), f.col(f.metrics, "Score"));
     let changes = f.apply(Transaction::new().insert(
         f.metrics,
-        vec![(account, Value::from("ACC-00002")), (score, Value::from(60))],
+        vec![
+            (account, Value::from("ACC-00002")),
+            (score, Value::from(60)),
+        ],
     ));
-    assert_eq!(f.recomputed(), ["Accounts.Health#2", "Accounts.Label#2", "Metrics.Double#5"]);
+    assert_eq!(
+        f.recomputed(),
+        ["Accounts.Health#2", "Accounts.Label#2", "Metrics.Double#5"]
+    );
     assert_eq!(f.value(f.accounts, "Health", 2), Value::from(50));
     assert_eq!(changes.inserted.len(), 1);
     let new_row = changes.inserted[0].1;
     let double = changes.get(f.col(f.metrics, "Double"), new_row).unwrap();
-    assert_eq!((double.old.clone(), double.new.clone()), (None, Value::from(120)));
+    assert_eq!(
+        (double.old.clone(), double.new.clone()),
+        (None, Value::from(120))
+    );
 }
 
 #[test]
@@ -202,7 +282,10 @@ fn deleting_an_account_renumbers_later_ids_and_drops_references() {
     let changes = f.apply(Transaction::new().delete(f.accounts, f.row(f.accounts, 1)));
     assert_eq!(changes.deleted.len(), 1);
     // Acme and Nord move up: their ids, and so their metrics' keys, change.
-    assert_eq!(f.value(f.accounts, "Account_ID", 1), Value::from("ACC-00001"));
+    assert_eq!(
+        f.value(f.accounts, "Account_ID", 1),
+        Value::from("ACC-00001")
+    );
     assert_eq!(f.value(f.accounts, "Name", 1), Value::from("Acme"));
     assert_eq!(f.value(f.accounts, "Health", 1), Value::from(40));
     assert_eq!(f.value(f.accounts, "Health", 2), Value::from(60));
@@ -217,7 +300,10 @@ fn moving_the_clock_recomputes_only_what_reads_it() {
     let mut f = Fixture::new();
     assert_eq!(f.value(f.accounts, "Days", 2), Value::from(21));
     let changes = f.wb.set_clock(Clock::on(day(2026, 11, 25)));
-    assert_eq!(f.recomputed(), ["Accounts.Days#1", "Accounts.Days#2", "Accounts.Days#3"]);
+    assert_eq!(
+        f.recomputed(),
+        ["Accounts.Days#1", "Accounts.Days#2", "Accounts.Days#3"]
+    );
     assert_eq!(changes.changes.len(), 3);
     assert_eq!(f.value(f.accounts, "Days", 2), Value::from(20));
     assert!(f.wb.differences_from_full_recalc().is_empty());
@@ -228,9 +314,8 @@ fn a_rejected_transaction_changes_nothing() {
     let mut f = Fixture::new();
     let before = f.wb.clone();
     let (score, arr) = (f.col(f.metrics, "Score"), f.col(f.accounts, "ARR"));
-    let err = f
-        .wb
-        .apply(
+    let err =
+        f.wb.apply(
             Transaction::new()
                 .set(score, f.row(f.metrics, 1), 10)
                 .delete(f.accounts, f.row(f.accounts, 2))

@@ -32,8 +32,13 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
         Function::EDate => {
             let months = whole(&args[1], "the number of months")?;
             let shift = |d: NaiveDate| -> R<NaiveDate> {
-                let m = Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| date_overflow())?);
-                let moved = if months >= 0 { d.checked_add_months(m) } else { d.checked_sub_months(m) };
+                let m =
+                    Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| date_overflow())?);
+                let moved = if months >= 0 {
+                    d.checked_add_months(m)
+                } else {
+                    d.checked_sub_months(m)
+                };
                 check_year(moved.ok_or_else(date_overflow)?)
             };
             match scalar(&args[0]) {
@@ -82,7 +87,10 @@ fn to_date(v: &Value) -> R<Option<NaiveDate>> {
         Value::Date(d) => Ok(Some(*d)),
         Value::DateTime(d) => Ok(Some(d.date())),
         v if v.is_blank() => Ok(None),
-        other => Err(mismatch(format!("expected a date, found {}", other.type_name()))),
+        other => Err(mismatch(format!(
+            "expected a date, found {}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -91,7 +99,11 @@ pub(crate) fn make_date(year: i64, month: i64, day: i64) -> R<NaiveDate> {
     if !(1..=9999).contains(&year) {
         return Err(invalid(format!("the year {year} lies outside 1 to 9999")));
     }
-    let out_of_range = || invalid(format!("Date({year}, {month}, {day}) lies outside the years 1 to 9999"));
+    let out_of_range = || {
+        invalid(format!(
+            "Date({year}, {month}, {day}) lies outside the years 1 to 9999"
+        ))
+    };
     let months = year
         .checked_mul(12)
         .and_then(|m| m.checked_add(month.checked_sub(1)?))
@@ -166,7 +178,9 @@ fn working_days_between(start: NaiveDate, end: NaiveDate, holidays: &HashSet<Nai
     }
     let off = holidays
         .iter()
-        .filter(|h| **h >= start && **h <= end && !matches!(h.weekday(), Weekday::Sat | Weekday::Sun))
+        .filter(|h| {
+            **h >= start && **h <= end && !matches!(h.weekday(), Weekday::Sat | Weekday::Sun)
+        })
         .count();
     count - i64::try_from(off).unwrap_or(0)
 }
@@ -195,10 +209,22 @@ mod tests {
     fn working_days() {
         let none = HashSet::new();
         // 2026-11-20 is a Friday.
-        assert_eq!(work_day(ymd(2026, 11, 20), 1, &none).unwrap(), ymd(2026, 11, 23));
-        assert_eq!(work_day(ymd(2026, 11, 23), -1, &none).unwrap(), ymd(2026, 11, 20));
-        assert_eq!(working_days_between(ymd(2026, 11, 16), ymd(2026, 11, 29), &none), 10);
+        assert_eq!(
+            work_day(ymd(2026, 11, 20), 1, &none).unwrap(),
+            ymd(2026, 11, 23)
+        );
+        assert_eq!(
+            work_day(ymd(2026, 11, 23), -1, &none).unwrap(),
+            ymd(2026, 11, 20)
+        );
+        assert_eq!(
+            working_days_between(ymd(2026, 11, 16), ymd(2026, 11, 29), &none),
+            10
+        );
         let hol: HashSet<_> = [ymd(2026, 11, 26)].into();
-        assert_eq!(working_days_between(ymd(2026, 11, 23), ymd(2026, 11, 27), &hol), 4);
+        assert_eq!(
+            working_days_between(ymd(2026, 11, 23), ymd(2026, 11, 27), &hol),
+            4
+        );
     }
 }

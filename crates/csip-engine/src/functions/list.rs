@@ -13,19 +13,25 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
             let list = args[0].elements();
             let wanted = deep(&args[1..]);
             Ok(Value::Bool(
-                wanted.iter().any(|w| list.iter().any(|e| values_equal(e, w))),
+                wanted
+                    .iter()
+                    .any(|w| list.iter().any(|e| values_equal(e, w))),
             ))
         }
         Function::HasAll => {
             let list = args[0].elements();
             let wanted = deep(&args[1..]);
             Ok(Value::Bool(
-                wanted.iter().all(|w| list.iter().any(|e| values_equal(e, w))),
+                wanted
+                    .iter()
+                    .all(|w| list.iter().any(|e| values_equal(e, w))),
             ))
         }
         Function::In => {
             let candidates = deep(&args[1..]);
-            Ok(Value::Bool(candidates.iter().any(|c| values_equal(&args[0], c))))
+            Ok(Value::Bool(
+                candidates.iter().any(|c| values_equal(&args[0], c)),
+            ))
         }
         Function::List => Ok(Value::list(args.to_vec())),
         Function::Count => {
@@ -112,9 +118,19 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
                 total = total.checked_add(*v).ok_or_else(overflow)?;
             }
             let count = Decimal::from(nums.len());
-            total.checked_div(count).map(Value::Number).ok_or_else(overflow)
+            total
+                .checked_div(count)
+                .map(Value::Number)
+                .ok_or_else(overflow)
         }
-        Function::Max | Function::Min => extreme(args, if f == Function::Max { Ordering::Greater } else { Ordering::Less }),
+        Function::Max | Function::Min => extreme(
+            args,
+            if f == Function::Max {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            },
+        ),
         _ => Err(mismatch("not a list function")),
     }
 }
@@ -168,4 +184,3 @@ fn extreme(args: &[Value], want: Ordering) -> R<Value> {
     }
     Ok(best.cloned().unwrap_or(Value::Blank))
 }
-

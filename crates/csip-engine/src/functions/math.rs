@@ -32,8 +32,14 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
                 };
             }
             let q = x.checked_div(factor).ok_or_else(overflow)?;
-            let q = if f == Function::Floor { q.floor() } else { q.ceil() };
-            q.checked_mul(factor).map(Value::Number).ok_or_else(overflow)
+            let q = if f == Function::Floor {
+                q.floor()
+            } else {
+                q.ceil()
+            };
+            q.checked_mul(factor)
+                .map(Value::Number)
+                .ok_or_else(overflow)
         }
         Function::Mod => {
             let (a, b) = (x()?, to_number(&args[1])?);
@@ -67,7 +73,11 @@ fn div_zero() -> Value {
 /// beyond 28 leave `x` as it is.
 pub(crate) fn round(x: Decimal, digits: Decimal) -> R<Decimal> {
     let Some(d) = digits.to_i64() else {
-        return Ok(if digits.is_sign_negative() { Decimal::ZERO } else { x });
+        return Ok(if digits.is_sign_negative() {
+            Decimal::ZERO
+        } else {
+            x
+        });
     };
     if d >= 28 {
         return Ok(x);
@@ -80,9 +90,7 @@ pub(crate) fn round(x: Decimal, digits: Decimal) -> R<Decimal> {
     if k > 28 {
         return Ok(Decimal::ZERO);
     }
-    let factor = Decimal::TEN
-        .checked_powu(k)
-        .ok_or_else(overflow)?;
+    let factor = Decimal::TEN.checked_powu(k).ok_or_else(overflow)?;
     let q = x.checked_div(factor).ok_or_else(overflow)?;
     q.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
         .checked_mul(factor)
@@ -95,7 +103,11 @@ fn power(x: Decimal, n: Decimal) -> R<Decimal> {
             return Ok(Decimal::ONE);
         }
         if x.is_zero() {
-            return if n.is_sign_negative() { Err(div_zero()) } else { Ok(Decimal::ZERO) };
+            return if n.is_sign_negative() {
+                Err(div_zero())
+            } else {
+                Ok(Decimal::ZERO)
+            };
         }
         let exponent = n.abs();
         let positive = match exponent.to_u64() {
@@ -108,7 +120,11 @@ fn power(x: Decimal, n: Decimal) -> R<Decimal> {
             (None, false) => {
                 if x.abs() == Decimal::ONE {
                     let odd = exponent % Decimal::TWO == Decimal::ONE;
-                    Ok(if x.is_sign_negative() && odd { -Decimal::ONE } else { Decimal::ONE })
+                    Ok(if x.is_sign_negative() && odd {
+                        -Decimal::ONE
+                    } else {
+                        Decimal::ONE
+                    })
                 } else {
                     Err(overflow())
                 }
@@ -118,10 +134,16 @@ fn power(x: Decimal, n: Decimal) -> R<Decimal> {
         };
     }
     if x.is_sign_negative() {
-        return Err(invalid(format!("cannot raise the negative number {x} to the fractional power {n}")));
+        return Err(invalid(format!(
+            "cannot raise the negative number {x} to the fractional power {n}"
+        )));
     }
     if x.is_zero() {
-        return if n.is_sign_negative() { Err(div_zero()) } else { Ok(Decimal::ZERO) };
+        return if n.is_sign_negative() {
+            Err(div_zero())
+        } else {
+            Ok(Decimal::ZERO)
+        };
     }
     if n == Decimal::new(5, 1) {
         return x.sqrt().ok_or_else(overflow);
@@ -152,8 +174,13 @@ fn to_number_fn(v: &Value) -> R<Value> {
         Value::Text(t) => parse_number(t)
             .map(Value::Number)
             .ok_or_else(|| invalid(format!("`{t}` is not a number"))),
-        Value::List(l) if l.len() <= 1 => l.first().map_or(Ok(Value::Number(Decimal::ZERO)), to_number_fn),
-        other => Err(mismatch(format!("cannot turn {} into a number", other.type_name()))),
+        Value::List(l) if l.len() <= 1 => l
+            .first()
+            .map_or(Ok(Value::Number(Decimal::ZERO)), to_number_fn),
+        other => Err(mismatch(format!(
+            "cannot turn {} into a number",
+            other.type_name()
+        ))),
     }
 }
 
@@ -172,7 +199,10 @@ pub(crate) fn parse_number(text: &str) -> Option<Decimal> {
     let int = parts.next().unwrap_or("");
     let frac = parts.next();
     let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if !all_digits(int) || !frac.is_none_or(all_digits) || (int.is_empty() && frac.is_none_or(str::is_empty)) {
+    if !all_digits(int)
+        || !frac.is_none_or(all_digits)
+        || (int.is_empty() && frac.is_none_or(str::is_empty))
+    {
         return None;
     }
     let base = Decimal::from_str(mantissa.trim_start_matches('+')).ok()?;
@@ -184,7 +214,11 @@ pub(crate) fn parse_number(text: &str) -> Option<Decimal> {
                 return None;
             }
             let scale = checked_powu(Decimal::TEN, e.unsigned_abs())?;
-            if e >= 0 { base.checked_mul(scale) } else { base.checked_div(scale) }
+            if e >= 0 {
+                base.checked_mul(scale)
+            } else {
+                base.checked_div(scale)
+            }
         }
     }
 }
@@ -214,7 +248,10 @@ mod tests {
         assert_eq!(power(d("2"), d("-2")).unwrap(), d("0.25"));
         assert!(power(d("0"), d("-1")).is_err());
         assert!(power(d("10"), d("40")).is_err());
-        assert_eq!(power(d("-1"), d("1000000000000000000001")).unwrap(), d("-1"));
+        assert_eq!(
+            power(d("-1"), d("1000000000000000000001")).unwrap(),
+            d("-1")
+        );
     }
 
     #[test]

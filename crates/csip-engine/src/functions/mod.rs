@@ -318,23 +318,6 @@ impl Signature {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_signature_is_unique() {
-        for (i, a) in Function::ALL.iter().enumerate() {
-            for b in &Function::ALL[i + 1..] {
-                assert_ne!(a.function, b.function);
-                assert!(!a.name.eq_ignore_ascii_case(b.name));
-            }
-            assert_eq!(a.function.signature().name, a.name);
-            assert_eq!(Function::from_name(&a.name.to_uppercase()), Some(a.function));
-        }
-    }
-}
-
 use crate::eval::{EvalCtx, R, invalid, truthy};
 use crate::value::Value;
 
@@ -359,14 +342,9 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> Value {
         | F::Average
         | F::Max
         | F::Min => list::call(f, args),
-        F::Round
-        | F::Abs
-        | F::Floor
-        | F::Ceiling
-        | F::Mod
-        | F::Power
-        | F::Sqrt
-        | F::ToNumber => math::call(f, args),
+        F::Round | F::Abs | F::Floor | F::Ceiling | F::Mod | F::Power | F::Sqrt | F::ToNumber => {
+            math::call(f, args)
+        }
         F::Format
         | F::Concatenate
         | F::ToText
@@ -439,4 +417,24 @@ pub(crate) fn whole(v: &Value, what: &str) -> R<i64> {
     n.trunc()
         .to_i64()
         .ok_or_else(|| invalid(format!("{what} is too large")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signature_is_unique() {
+        for (i, a) in Function::ALL.iter().enumerate() {
+            for b in &Function::ALL[i + 1..] {
+                assert_ne!(a.function, b.function);
+                assert!(!a.name.eq_ignore_ascii_case(b.name));
+            }
+            assert_eq!(a.function.signature().name, a.name);
+            assert_eq!(
+                Function::from_name(&a.name.to_uppercase()),
+                Some(a.function)
+            );
+        }
+    }
 }

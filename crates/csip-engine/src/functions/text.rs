@@ -17,7 +17,9 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
             Ok(Value::from(out))
         }
         Function::ToText => Ok(Value::from(text(0)?.into_owned())),
-        Function::Len => Ok(Value::from(i64::try_from(text(0)?.chars().count()).unwrap_or(i64::MAX))),
+        Function::Len => Ok(Value::from(
+            i64::try_from(text(0)?.chars().count()).unwrap_or(i64::MAX),
+        )),
         Function::Upper => Ok(Value::from(text(0)?.to_uppercase())),
         Function::Lower => Ok(Value::from(text(0)?.to_lowercase())),
         Function::Left | Function::Right => {
@@ -114,7 +116,9 @@ fn format_template(template: &str, values: &[Value], cx: &EvalCtx<'_>) -> R<Stri
             let v = i
                 .checked_sub(1)
                 .and_then(|i| values.get(i))
-                .ok_or_else(|| invalid(format!("`{{{i}}}` has no value: {} given", values.len())))?;
+                .ok_or_else(|| {
+                    invalid(format!("`{{{i}}}` has no value: {} given", values.len()))
+                })?;
             out.push_str(&cx.to_text(v)?);
             rest = &after[digits.len() + 1..];
         } else {
@@ -132,7 +136,9 @@ fn format_template(template: &str, values: &[Value], cx: &EvalCtx<'_>) -> R<Stri
 pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
     let is_ph = |c: char| c == '0' || c == '#';
     if !pattern.chars().any(is_ph) {
-        return Err(invalid(format!("the pattern `{pattern}` has no `0` or `#`")));
+        return Err(invalid(format!(
+            "the pattern `{pattern}` has no `0` or `#`"
+        )));
     }
     let (int_pat, frac_pat) = match pattern.find('.') {
         Some(i) => (&pattern[..i], Some(&pattern[i + 1..])),
@@ -157,11 +163,17 @@ pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
     let int_digits_raw = abs.trunc().to_string();
     let frac_raw = {
         let s = abs.fract().to_string();
-        s.split_once('.').map(|(_, f)| f.to_string()).unwrap_or_default()
+        s.split_once('.')
+            .map(|(_, f)| f.to_string())
+            .unwrap_or_default()
     };
     // Integer digits: at least as many as the pattern has zeros.
     let int_zeros = int_pat.chars().filter(|c| *c == '0').count();
-    let mut int_digits = if int_digits_raw == "0" { String::new() } else { int_digits_raw };
+    let mut int_digits = if int_digits_raw == "0" {
+        String::new()
+    } else {
+        int_digits_raw
+    };
     while int_digits.len() < int_zeros {
         int_digits.insert(0, '0');
     }
@@ -174,7 +186,10 @@ pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
 
     let mut out = String::new();
     if int_pat.contains(',') {
-        let prefix: String = int_pat.chars().take_while(|c| !is_ph(*c) && *c != ',').collect();
+        let prefix: String = int_pat
+            .chars()
+            .take_while(|c| !is_ph(*c) && *c != ',')
+            .collect();
         out.push_str(&prefix);
         out.push_str(&group_thousands(&int_digits));
     } else {
