@@ -28,6 +28,8 @@ pub(crate) struct Graph {
     pub(crate) dependents: Vec<Vec<Dependent>>,
     /// Formula columns (visible and hidden), in recalculation order.
     pub(crate) order: Vec<ColumnId>,
+    /// The columns of each dependency cycle.
+    pub(crate) cycles: Vec<Vec<ColumnId>>,
     pub(crate) columns: usize,
 }
 
@@ -308,7 +310,7 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
         };
         let rows = data.table(table).order.clone();
         let values: Vec<Value> = if formula.cyclic {
-            let e = cycle_error(data, col);
+            let e = cycle_error(data, graph, col);
             rows.iter().map(|_| e.clone()).collect()
         } else {
             rows.iter()
@@ -323,15 +325,30 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
     }
 }
 
-/// The value of every cell of a column that is part of a cycle.
-pub(crate) fn cycle_error(data: &Data, col: ColumnId) -> Value {
-    let column = data.column(col);
+/// The value of every cell of a column that is part of a cycle: names the cycle.
+pub(crate) fn cycle_error(data: &Data, graph: &Graph, col: ColumnId) -> Value {
+    let name = |c: ColumnId| {
+        let column = data.column(c);
+        format!("{}.{}", data.table(column.table).name, column.name)
+    };
+    let members: Vec<String> = graph
+        .cycles
+        .iter()
+        .find(|cycle| cycle.contains(&col))
+        .map(|cycle| {
+            cycle
+                .iter()
+                .filter(|c| !data.column(**c).is_hidden())
+                .map(|c| name(*c))
+                .collect()
+        })
+        .unwrap_or_default();
     Value::error(
         ErrorKind::Cycle,
         format!(
-            "`{}.{}` depends on itself",
-            data.table(column.table).name,
-            column.name
+            "`{}` is part of a dependency cycle: {}",
+            name(col),
+            members.join(" → ")
         ),
     )
 }

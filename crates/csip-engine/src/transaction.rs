@@ -603,7 +603,7 @@ impl Workbook {
             p.propagate(Node::Rows(table), row, None);
         }
         for (col, row) in cyclic_cells {
-            let e = recalc::cycle_error(&self.data, col);
+            let e = recalc::cycle_error(&self.data, &self.graph, col);
             self.data.write(col, row, e.clone());
             let mut p = Propagator {
                 data: &self.data,

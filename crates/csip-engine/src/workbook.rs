@@ -271,6 +271,21 @@ impl Workbook {
         out
     }
 
+    /// The dependency cycles: each a list of the (visible) columns in it. Their
+    /// cells hold the `cycle` error; the rest of the workbook computes.
+    pub fn cycles(&self) -> Vec<Vec<ColumnId>> {
+        self.graph
+            .cycles
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .copied()
+                    .filter(|c| !self.data.column(*c).is_hidden())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Moves the clock; recomputes the cells that read it (and what depends on
     /// them) and returns what changed.
     pub fn set_clock(&mut self, clock: Clock) -> crate::ChangeSet {
@@ -458,9 +473,26 @@ impl Builder {
             }
         }
         if !b.problems.is_empty() {
-            return Err(SchemaError {
-                problems: b.problems,
-            });
+            // In schema order, whatever stage found them.
+            let place = |p: &SchemaProblem| {
+                let t = schema
+                    .tables
+                    .iter()
+                    .position(|t| t.name.trim() == p.table)
+                    .unwrap_or(usize::MAX);
+                let c = p.column.as_ref().and_then(|c| {
+                    schema
+                        .tables
+                        .get(t)?
+                        .columns
+                        .iter()
+                        .position(|col| col.name.trim() == c)
+                });
+                (t, c.map_or(0, |c| c + 1))
+            };
+            let mut problems = b.problems;
+            problems.sort_by_key(place);
+            return Err(SchemaError { problems });
         }
         b.install_formulas();
         b.plan_indexes();
@@ -832,6 +864,7 @@ impl Builder {
         let mut graph = Graph {
             dependents: vec![Vec::new(); nodes],
             order: Vec::new(),
+            cycles: Vec::new(),
             columns,
         };
         let mut pg: DiGraph<(), ()> = DiGraph::with_capacity(nodes, 0);
@@ -863,6 +896,15 @@ impl Builder {
         let mut rank = 0u32;
         for scc in sccs.iter().rev() {
             let cyclic = scc.len() > 1 || scc.iter().any(|n| self_loops.contains(&n.index()));
+            if cyclic {
+                let mut members: Vec<ColumnId> = scc
+                    .iter()
+                    .filter(|n| n.index() < columns)
+                    .map(|n| ColumnId(u32::try_from(n.index()).unwrap_or(u32::MAX)))
+                    .collect();
+                members.sort();
+                graph.cycles.push(members);
+            }
             for n in scc {
                 let i = n.index();
                 if i >= columns {
