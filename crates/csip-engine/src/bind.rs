@@ -64,20 +64,30 @@ pub(crate) trait Catalog {
 
 /// Where a formula is evaluated.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Scope {
+pub(crate) struct Scope<'p> {
     /// The table whose row is `thisRow`; `None` for a formula with no row.
     pub(crate) this_table: Option<TableId>,
+    /// The parameters of the view the formula belongs to (none elsewhere).
+    pub(crate) params: &'p [ParamInfo],
+}
+
+/// A view parameter as the binder sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct ParamInfo {
+    pub(crate) name: String,
+    pub(crate) ty: StaticTy,
 }
 
 /// Binds a parsed formula.
 pub(crate) fn bind(
     ast: &csip_formula::Expr,
-    scope: Scope,
+    scope: Scope<'_>,
     catalog: &mut dyn Catalog,
 ) -> Result<(Expr, StaticTy), Vec<BindError>> {
     let mut binder = Binder {
         catalog,
         this_table: scope.this_table,
+        params: scope.params,
         items: Vec::new(),
         errors: Vec::new(),
     };
@@ -92,6 +102,7 @@ pub(crate) fn bind(
 struct Binder<'c> {
     catalog: &'c mut dyn Catalog,
     this_table: Option<TableId>,
+    params: &'c [ParamInfo],
     /// The item tables of the enclosing predicates, innermost last.
     items: Vec<Option<TableId>>,
     errors: Vec<BindError>,
@@ -100,6 +111,44 @@ struct Binder<'c> {
 const POISON: Expr = Expr::Lit(Value::Blank);
 
 impl Binder<'_> {
+    /// `Param("name")` and `CurrentUser()` (the parameter `user`).
+    fn param(&mut self, name: Option<&str>, span: Span) -> (Expr, StaticTy) {
+        let Some(name) = name else {
+            return self.error(
+                ErrorKind::InvalidArgument,
+                Diagnostic::error(
+                    span,
+                    "`Param` takes the parameter's name as text: `Param(\"account\")`",
+                ),
+            );
+        };
+        match self
+            .params
+            .iter()
+            .position(|p| p.name.eq_ignore_ascii_case(name))
+        {
+            Some(i) => (
+                Expr::Param(u8::try_from(i).unwrap_or(u8::MAX)),
+                self.params[i].ty,
+            ),
+            None if self.params.is_empty() => self.error(
+                ErrorKind::UnknownName,
+                Diagnostic::error(span, format!("there is no parameter `{name}` here"))
+                    .with_hint("parameters belong to views; declare them in the view's `params`"),
+            ),
+            None => {
+                let names: Vec<String> = self.params.iter().map(|p| p.name.clone()).collect();
+                let mut d = Diagnostic::error(span, format!("this view has no parameter `{name}`"));
+                if let Some(s) = did_you_mean(name, names.clone()) {
+                    d = d.with_hint(format!("did you mean `{s}`?"));
+                } else {
+                    d = d.with_hint(format!("its parameters: {}", names.join(", ")));
+                }
+                self.error(ErrorKind::UnknownName, d)
+            }
+        }
+    }
+
     fn error(&mut self, kind: ErrorKind, diagnostic: Diagnostic) -> (Expr, StaticTy) {
         self.errors.push(BindError { kind, diagnostic });
         (POISON, StaticTy::Other)
@@ -319,6 +368,14 @@ impl Binder<'_> {
         }
         let function = sig.function;
         match function {
+            Function::Param => {
+                let name = match &args[0].kind {
+                    ExprKind::Text(t) => Some(t.as_str()),
+                    _ => None,
+                };
+                self.param(name, span)
+            }
+            Function::CurrentUser => self.param(Some("user"), span),
             Function::Filter | Function::CountIf => {
                 let mode = if function == Function::Filter {
                     FilterMode::Filter

@@ -12,39 +12,20 @@
 use crate::coerce::{parse_date, parse_datetime};
 use crate::data::Clock;
 use crate::ids::TableId;
-use crate::schema::{ColumnSchema, ColumnType, Schema, SourceOrigin, TableSchema};
+use crate::load::{cell_value, column_type, float_decimal, string_body_start};
+use crate::schema::{ColumnSchema, Schema, SourceOrigin, TableSchema};
 use crate::transaction::{Op, Transaction};
 use crate::value::{ErrorKind, Value, number_to_text};
 use crate::workbook::Workbook;
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use std::fmt;
 use std::ops::Range;
-use std::str::FromStr;
 use std::sync::Arc;
 use toml::Spanned;
 
 /// A case file that cannot be used: where, and what is wrong.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct CaseFileError {
-    /// The file as named by the caller.
-    pub path: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column (characters).
-    pub column: usize,
-    /// One sentence saying what is wrong and what to do.
-    pub message: String,
-    /// The message with the offending line and a caret.
-    pub rendered: String,
-}
-
-impl fmt::Display for CaseFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.rendered)
-    }
-}
+pub type CaseFileError = crate::error::FileError;
 
 /// A loaded case file: its workbook, built and calculated, and its cases.
 #[derive(Clone, Debug)]
@@ -217,19 +198,7 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> CaseFileError {
-        let message = message.into();
-        let d = csip_formula::Diagnostic::error(
-            csip_formula::Span::new(span.start, span.end),
-            message.clone(),
-        );
-        let (line, column) = csip_formula::line_col(self.source, span.start);
-        CaseFileError {
-            path: self.path.to_string(),
-            line,
-            column,
-            rendered: d.render(self.source, 0, Some(self.path)),
-            message,
-        }
+        crate::error::FileError::at(self.path, self.source, span, message)
     }
 }
 
@@ -421,46 +390,15 @@ fn schema_of(l: &Loader<'_>, tables: &[Spanned<RawTable>]) -> Result<Schema, Cas
         let mut table = TableSchema::new(raw.name.get_ref().clone());
         for c in &raw.columns {
             let rc = c.get_ref();
-            let mut ty = ColumnType::from_name(&rc.ty).ok_or_else(|| {
-                l.error(
-                    c.span(),
-                    format!(
-                        "unknown column type \"{}\"; use one of: {}",
-                        rc.ty,
-                        ColumnType::NAMES
-                    ),
-                )
-            })?;
-            match &mut ty {
-                ColumnType::Select(o) | ColumnType::MultiSelect(o) => o.clone_from(&rc.options),
-                ColumnType::Relation { table, multiple }
-                | ColumnType::People { table, multiple } => {
-                    *table = match (&rc.table, &ty_is_people(&rc.ty)) {
-                        (Some(t), _) => t.clone(),
-                        (None, true) => "People_Team".into(),
-                        (None, false) => {
-                            return Err(l.error(
-                                c.span(),
-                                format!("relation column `{}` needs `table = \"...\"`", rc.name),
-                            ));
-                        }
-                    };
-                    if let Some(m) = rc.multiple {
-                        *multiple = m;
-                    }
-                }
-                ColumnType::Slider { min, max } => {
-                    if let Some(v) = &rc.min {
-                        *min = number_of(v)
-                            .ok_or_else(|| l.error(c.span(), "`min` must be a number"))?;
-                    }
-                    if let Some(v) = &rc.max {
-                        *max = number_of(v)
-                            .ok_or_else(|| l.error(c.span(), "`max` must be a number"))?;
-                    }
-                }
-                _ => {}
-            }
+            let ty = column_type(
+                &rc.ty,
+                &rc.options,
+                rc.table.as_deref(),
+                rc.multiple,
+                rc.min.as_ref(),
+                rc.max.as_ref(),
+            )
+            .map_err(|m| l.error(c.span(), format!("column `{}`: {m}", rc.name)))?;
             let mut column = ColumnSchema::data(rc.name.clone(), ty);
             column.required = rc.required;
             column.unique = rc.unique;
@@ -481,67 +419,6 @@ fn schema_of(l: &Loader<'_>, tables: &[Spanned<RawTable>]) -> Result<Schema, Cas
         schema.tables.push(table);
     }
     Ok(schema)
-}
-
-fn ty_is_people(name: &str) -> bool {
-    matches!(
-        name.trim().to_ascii_lowercase().as_str(),
-        "people" | "person"
-    )
-}
-
-/// Where a TOML string's text starts, after its opening quotes.
-fn string_body_start(source: &str, span: Range<usize>) -> usize {
-    let s = source.get(span.clone()).unwrap_or("");
-    if s.starts_with("'''") || s.starts_with("\"\"\"") {
-        let after = span.start + 3;
-        if source[after..].starts_with("\r\n") {
-            after + 2
-        } else if source[after..].starts_with('\n') {
-            after + 1
-        } else {
-            after
-        }
-    } else {
-        span.start + 1
-    }
-}
-
-fn number_of(v: &toml::Value) -> Option<Decimal> {
-    match cell_value(v) {
-        Ok(Value::Number(n)) => Some(n),
-        _ => None,
-    }
-}
-
-/// A cell as a case file writes it: "" is Blank; a float is read from its shortest text form.
-fn cell_value(v: &toml::Value) -> Result<Value, String> {
-    Ok(match v {
-        toml::Value::String(s) if s.is_empty() => Value::Blank,
-        toml::Value::String(s) => Value::from(s.as_str()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => Value::Number(float_decimal(*f)?),
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => {
-            let text = d.to_string();
-            match (parse_date(&text), parse_datetime(&text)) {
-                (Some(date), _) => Value::Date(date),
-                (None, Some(dt)) => Value::DateTime(dt),
-                _ => return Err(format!("cannot read the date {text}")),
-            }
-        }
-        toml::Value::Array(items) => {
-            Value::list(items.iter().map(cell_value).collect::<Result<_, _>>()?)
-        }
-        toml::Value::Table(_) => return Err("a cell cannot be a table".into()),
-    })
-}
-
-fn float_decimal(f: f64) -> Result<Decimal, String> {
-    if !f.is_finite() {
-        return Err(format!("{f} is not a number a cell can hold"));
-    }
-    Decimal::from_str(&format!("{f}")).map_err(|_| format!("{f} does not fit a decimal"))
 }
 
 fn load_rows(

@@ -38,6 +38,17 @@ fn describe(v: &Value) -> String {
 /// Checks and converts `value` for column `col`.
 pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, Rejected> {
     let column = data.column(col);
+    coerce_to(data, &column.schema.ty, column.target, value)
+}
+
+/// Checks and converts `value` for a column (or view parameter) of type `ty`;
+/// `target` is a relation's table and whether it holds a list.
+pub(crate) fn coerce_to(
+    data: &Data,
+    ty: &ColumnType,
+    target: Option<(TableId, bool)>,
+    value: Value,
+) -> Result<Value, Rejected> {
     if let Value::Error(e) = &value {
         return Err(reject(
             K::WrongType,
@@ -47,7 +58,6 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
     if value.is_blank() {
         return Ok(Value::Blank);
     }
-    let ty = &column.schema.ty;
     match ty {
         ColumnType::Text | ColumnType::Canvas => match &value {
             Value::Text(_) => Ok(value),
@@ -133,7 +143,7 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
         },
         ColumnType::Select(options) => match &value {
             Value::Text(t) => option(options, t).map(Value::from),
-            Value::List(l) if l.len() == 1 => coerce(data, col, l[0].clone()),
+            Value::List(l) if l.len() == 1 => coerce_to(data, ty, target, l[0].clone()),
             other => Err(reject(
                 K::WrongType,
                 format!("takes one of its options, not {}", describe(other)),
@@ -165,7 +175,7 @@ pub(crate) fn coerce(data: &Data, col: ColumnId, value: Value) -> Result<Value, 
             })
         }
         ColumnType::Relation { .. } | ColumnType::People { .. } => {
-            let Some((target, multiple)) = column.target else {
+            let Some((target, multiple)) = target else {
                 return Err(reject(K::WrongType, "has no target table"));
             };
             if multiple {
@@ -294,7 +304,7 @@ fn text_of(v: &Value) -> String {
 
 /// The live rows whose display (first) column equals `name`.
 pub(crate) fn rows_named(data: &Data, table: TableId, name: &Value) -> Vec<RowId> {
-    let Some(&display) = data.table(table).columns.first() else {
+    let Some(display) = data.table(table).display else {
         return Vec::new();
     };
     let Some(key) = Key::from_value(name) else {

@@ -43,8 +43,10 @@ pub(crate) const DEAD: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub(crate) struct Table {
     pub(crate) name: String,
-    /// The user's columns, in schema order; the first is the display column.
+    /// The user's columns, in schema order.
     pub(crate) columns: Vec<ColumnId>,
+    /// The column that names a row (the first, unless the schema says otherwise).
+    pub(crate) display: Option<ColumnId>,
     /// Index-key columns the engine added.
     pub(crate) hidden: Vec<ColumnId>,
     /// Live rows by position.

@@ -196,6 +196,8 @@ impl Walker<'_> {
                 }
             }
             Expr::Filter(fx) => self.filter(fx),
+            // Only views read parameters, and views are not recalculated.
+            Expr::Param(_) => Vec::new(),
         }
     }
 

@@ -38,6 +38,8 @@ pub struct SchemaProblem {
     pub table: String,
     /// The column, when the problem is a column's.
     pub column: Option<String>,
+    /// The view, when the problem is a view's.
+    pub view: Option<String>,
     /// What the problem would be as an error value (`parse`, `unknown name`, ...).
     pub kind: ErrorKind,
     /// One sentence.
@@ -49,11 +51,19 @@ pub struct SchemaProblem {
 }
 
 impl SchemaProblem {
-    /// `Table.Column`, or `Table`.
+    /// `Table.Column`, `Table`, or `view Name`.
     pub fn place(&self) -> String {
-        match &self.column {
-            Some(c) => format!("{}.{c}", self.table),
-            None => self.table.clone(),
+        match (&self.view, &self.column) {
+            (Some(v), _) => format!("view {v}"),
+            (None, Some(c)) => format!("{}.{c}", self.table),
+            (None, None) => self.table.clone(),
+        }
+    }
+
+    fn quoted_place(&self) -> String {
+        match &self.view {
+            Some(v) => format!("view `{v}`"),
+            None => format!("`{}`", self.place()),
         }
     }
 
@@ -69,10 +79,10 @@ impl SchemaProblem {
         match (&self.diagnostic, &self.origin) {
             (Some(d), Some(o)) => {
                 let mut d = d.clone();
-                d.message = format!("in `{}`: {}", self.place(), d.message);
+                d.message = format!("in {}: {}", self.quoted_place(), d.message);
                 d.render(&o.source, o.offset, Some(&o.path))
             }
-            _ => format!("error: in `{}`: {}", self.place(), self.message),
+            _ => format!("error: in {}: {}", self.quoted_place(), self.message),
         }
     }
 }
@@ -136,4 +146,61 @@ impl fmt::Display for FormulaError {
         }
         Ok(())
     }
+}
+
+/// A file that cannot be read as what it should be (a case file, a schema or
+/// data file): where, and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct FileError {
+    /// The file as named by the caller.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+    /// One sentence saying what is wrong and what to do.
+    pub message: String,
+    /// The message with the offending line and a caret.
+    pub rendered: String,
+}
+
+impl FileError {
+    /// An error at a byte range of a file's text.
+    pub fn at(
+        path: &str,
+        source: &str,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> FileError {
+        let message = message.into();
+        let d = Diagnostic::error(
+            csip_formula::Span::new(span.start, span.end),
+            message.clone(),
+        );
+        let (line, column) = csip_formula::line_col(source, span.start);
+        FileError {
+            path: path.to_string(),
+            line,
+            column,
+            rendered: d.render(source, 0, Some(path)),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
+/// A workbook that cannot be loaded from its files.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// A file is not what it should be.
+    #[error("{0}")]
+    File(#[from] FileError),
+    /// The schema the files describe does not bind.
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
 }

@@ -43,6 +43,7 @@ pub(crate) fn overflow() -> Value {
 pub(crate) struct EvalCtx<'a> {
     pub(crate) data: &'a Data,
     pub(crate) this: Option<(TableId, RowId)>,
+    params: &'a [Value],
     items: Vec<Value>,
 }
 
@@ -51,6 +52,21 @@ impl<'a> EvalCtx<'a> {
         EvalCtx {
             data,
             this,
+            params: &[],
+            items: Vec::new(),
+        }
+    }
+
+    /// A context for a view's formulas, with the view's parameter values.
+    pub(crate) fn with_params(
+        data: &'a Data,
+        this: Option<(TableId, RowId)>,
+        params: &'a [Value],
+    ) -> EvalCtx<'a> {
+        EvalCtx {
+            data,
+            this,
+            params,
             items: Vec::new(),
         }
     }
@@ -114,6 +130,11 @@ impl<'a> EvalCtx<'a> {
             Expr::Binary(op, l, r) => self.binary(*op, l, r),
             Expr::Call(f, args) => self.call(*f, args),
             Expr::Filter(fx) => self.filter(fx),
+            Expr::Param(i) => self
+                .params
+                .get(usize::from(*i))
+                .cloned()
+                .unwrap_or(Value::Blank),
         }
     }
 
@@ -435,8 +456,8 @@ impl<'a> EvalCtx<'a> {
                 if depth > 4 {
                     return Ok(Cow::Owned(format!("{}#{}", self.data.table(*t).name, r)));
                 }
-                match self.data.table(*t).columns.first() {
-                    Some(&c) => Cow::Owned(
+                match self.data.table(*t).display {
+                    Some(c) => Cow::Owned(
                         self.to_text_depth(self.data.cell(c, *r), depth + 1)?
                             .into_owned(),
                     ),

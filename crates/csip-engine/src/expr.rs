@@ -33,6 +33,8 @@ pub(crate) enum Expr {
     Call(Function, Box<[Expr]>),
     /// `Filter`, `CountIf` or `Lookup`.
     Filter(Box<FilterExpr>),
+    /// A view's parameter, by position (`Param("name")`, `CurrentUser()`).
+    Param(u8),
 }
 
 /// What a predicate function returns.
@@ -123,7 +125,8 @@ impl Expr {
                 | Expr::ItemCol { .. }
                 | Expr::ThisRow
                 | Expr::Item { .. }
-                | Expr::Table(_) => {}
+                | Expr::Table(_)
+                | Expr::Param(_) => {}
             }
         }
     }

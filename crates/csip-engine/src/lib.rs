@@ -66,10 +66,12 @@ mod expr;
 mod functions;
 mod ids;
 mod index;
+mod load;
 mod recalc;
 mod schema;
 mod transaction;
 mod value;
+mod view;
 mod workbook;
 
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
@@ -77,13 +79,18 @@ pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 pub use coerce::{parse_date, parse_datetime};
 pub use csip_formula::Diagnostic;
 pub use data::Clock;
-pub use error::{FormulaError, SchemaError, SchemaProblem};
+pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
 pub use ids::{CellId, ColumnId, RowId, TableId};
+pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
-pub use schema::{ColumnSchema, ColumnType, Schema, SourceOrigin, TableSchema};
+pub use schema::{
+    ColumnSchema, ColumnType, FieldSchema, FormulaText, ParamSchema, Schema, SortKey, SourceOrigin,
+    TableSchema, TileSchema, ViewLayout, ViewSchema,
+};
 pub use transaction::{
     ChangeSet, Op, RowValues, Transaction, TransactionError, TransactionErrorKind,
 };
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
+pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::Workbook;

@@ -6,21 +6,150 @@ use rust_decimal::Decimal;
 use std::fmt;
 use std::sync::Arc;
 
-/// A whole workbook's definition: its tables in order.
+/// A whole workbook's definition: its tables in order, and its views.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schema {
     /// The tables, in the order they were written.
     pub tables: Vec<TableSchema>,
+    /// Named views over the tables, in the order they were written.
+    pub views: Vec<ViewSchema>,
 }
 
-/// One table: a name and its columns. The first column is the table's display
-/// column: a row is named by its value (in relations written as text, in `ToText`).
+/// A formula written somewhere other than a column: a view's filter, field or tile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormulaText {
+    /// The formula.
+    pub text: String,
+    /// Where it sits in a file, so that diagnostics point there.
+    pub origin: Option<SourceOrigin>,
+}
+
+impl FormulaText {
+    /// A formula written in code.
+    pub fn new(text: impl Into<String>) -> FormulaText {
+        FormulaText {
+            text: text.into(),
+            origin: None,
+        }
+    }
+}
+
+/// How a view is meant to be shown; the engine evaluates all the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ViewLayout {
+    /// Rows and columns.
+    #[default]
+    Grid,
+    /// A card per row, grouped.
+    Cards,
+    /// Columns of cards, one per group.
+    Kanban,
+    /// Tiles over grouped rows and other views.
+    Dashboard,
+}
+
+impl ViewLayout {
+    /// Parses `grid`, `cards`, `kanban` or `dashboard`.
+    pub fn from_name(name: &str) -> Option<ViewLayout> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "grid" | "table" => Some(ViewLayout::Grid),
+            "cards" | "card" => Some(ViewLayout::Cards),
+            "kanban" | "board" => Some(ViewLayout::Kanban),
+            "dashboard" => Some(ViewLayout::Dashboard),
+            _ => None,
+        }
+    }
+}
+
+/// A named view over one table: which rows (a filter formula), in which order
+/// (sort keys), grouped how, showing which fields; it may take parameters (the
+/// current user, a selected account), show tiles (formulas over the workbook)
+/// and include other views.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ViewSchema {
+    /// The view name; unique in the workbook without regard to case.
+    pub name: String,
+    /// The table whose rows it shows.
+    pub table: String,
+    /// How it is meant to be shown.
+    pub layout: ViewLayout,
+    /// Rows for which this is true are shown (all rows when absent).
+    pub filter: Option<FormulaText>,
+    /// Sort keys, first one first: a field or column name.
+    pub sort: Vec<SortKey>,
+    /// The field or column that groups the rows.
+    pub group_by: Option<String>,
+    /// Group values in the order to show them (shown even when empty);
+    /// other groups follow, sorted.
+    pub group_order: Vec<String>,
+    /// The fields shown: columns, or formulas evaluated on each row. All the
+    /// table's columns when empty.
+    pub fields: Vec<FieldSchema>,
+    /// Parameters the view takes; `CurrentUser()` reads the one named `user`.
+    pub params: Vec<ParamSchema>,
+    /// Named formulas evaluated once (no row), e.g. KPI tiles.
+    pub tiles: Vec<TileSchema>,
+    /// Other views shown with this one (a dashboard's sections).
+    pub include: Vec<String>,
+    /// A one-line description.
+    pub comment: Option<String>,
+    /// Where the view is declared in a file, so that problems point there.
+    pub declared: Option<SourceOrigin>,
+}
+
+/// One sort key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortKey {
+    /// A field of the view or a column of its table.
+    pub field: String,
+    /// Largest first.
+    pub descending: bool,
+}
+
+/// One field of a view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldSchema {
+    /// The column, or the field's label when it has a formula.
+    pub name: String,
+    /// A formula evaluated on each row, instead of a column.
+    pub formula: Option<FormulaText>,
+}
+
+/// A parameter of a view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamSchema {
+    /// Its name, as `Param("name")` reads it.
+    pub name: String,
+    /// What it holds; a relation or people type names its table.
+    pub ty: ColumnType,
+    /// Whether the view needs it; an absent optional parameter is Blank.
+    pub required: bool,
+}
+
+/// A named formula of a view evaluated once, with the view's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TileSchema {
+    /// The tile's label.
+    pub name: String,
+    /// The formula.
+    pub formula: FormulaText,
+}
+
+/// One table: a name and its columns. Its display column names a row (in
+/// relations written as text, in `ToText`, in views): the first column unless
+/// `display_column` says otherwise.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableSchema {
     /// The table name; unique in the workbook without regard to case.
     pub name: String,
     /// The columns, in order.
     pub columns: Vec<ColumnSchema>,
+    /// The column that names a row, when it is not the first.
+    pub display_column: Option<String>,
+    /// A one-line description of the table.
+    pub comment: Option<String>,
+    /// Where the table is declared in a file, so that problems point there.
+    pub declared: Option<SourceOrigin>,
 }
 
 /// One column: name, type, an optional formula and the constraints enforced on writes.
@@ -42,6 +171,10 @@ pub struct ColumnSchema {
     pub comment: Option<String>,
     /// Where the formula text sits in a file, so that diagnostics point there.
     pub origin: Option<SourceOrigin>,
+    /// Number of decimals to show (a display hint; values keep every digit).
+    pub decimals: Option<u32>,
+    /// Where the column is declared in a file, so that problems point there.
+    pub declared: Option<SourceOrigin>,
 }
 
 /// Where a piece of text (a formula) sits in a source file.
@@ -227,6 +360,9 @@ impl TableSchema {
         TableSchema {
             name: name.into(),
             columns: Vec::new(),
+            display_column: None,
+            comment: None,
+            declared: None,
         }
     }
 
@@ -249,6 +385,8 @@ impl ColumnSchema {
             default: None,
             comment: None,
             origin: None,
+            decimals: None,
+            declared: None,
         }
     }
 

@@ -686,9 +686,10 @@ impl Workbook {
             .row_number(table, row)
             .map_or("new".to_string(), |p| p.to_string());
         let name = self
-            .columns(table)
-            .first()
-            .map(|c| self.display(self.data.cell(*c, row)))
+            .data
+            .table(table)
+            .display
+            .map(|c| self.display(self.data.cell(c, row)))
             .unwrap_or_default();
         if name.is_empty() {
             position

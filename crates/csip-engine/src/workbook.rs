@@ -32,6 +32,7 @@ pub struct Workbook {
     sources: HashMap<ColumnId, String>,
     /// What the binder knows of each formula column's rows.
     static_types: HashMap<ColumnId, StaticTy>,
+    pub(crate) views: Vec<crate::view::View>,
     pub(crate) trace: Option<Vec<CellId>>,
 }
 
@@ -126,7 +127,12 @@ impl Workbook {
         self.data.is_live(table, row)
     }
 
-    /// The live rows whose display (first) column shows `name`.
+    /// The column that names a table's rows (the first, unless the schema says otherwise).
+    pub fn display_column(&self, table: TableId) -> Option<ColumnId> {
+        self.data.table(table).display
+    }
+
+    /// The live rows whose display column shows `name`.
     pub fn find_rows(&self, table: TableId, name: &str) -> Vec<RowId> {
         let mut rows = crate::coerce::rows_named(&self.data, table, &Value::text(name));
         if rows.is_empty() {
@@ -196,8 +202,15 @@ impl Workbook {
     ) -> Result<Expr, FormulaError> {
         let ast = csip_formula::parse(formula).map_err(|e| FormulaError::parse(formula, e))?;
         let mut catalog = ReadCatalog { wb: self };
-        let (mut expr, _) = bind::bind(&ast, Scope { this_table: table }, &mut catalog)
-            .map_err(|errors| FormulaError::bind(formula, errors))?;
+        let (mut expr, _) = bind::bind(
+            &ast,
+            Scope {
+                this_table: table,
+                params: &[],
+            },
+            &mut catalog,
+        )
+        .map_err(|errors| FormulaError::bind(formula, errors))?;
         visit_filters_mut(&mut expr, &mut |fx| self.plan_adhoc(fx));
         Ok(expr)
     }
@@ -323,6 +336,43 @@ impl Workbook {
     }
 }
 
+/// Points a problem that has no formula span at where its table, column or
+/// view is declared, when the schema came from a file.
+fn locate(schema: &Schema, p: &mut SchemaProblem) {
+    if p.diagnostic.is_some() {
+        return;
+    }
+    let declared = match &p.view {
+        Some(v) => schema
+            .views
+            .iter()
+            .find(|s| s.name.trim() == v)
+            .and_then(|s| s.declared.clone()),
+        None => schema
+            .tables
+            .iter()
+            .find(|t| t.name.trim() == p.table)
+            .and_then(|t| {
+                match &p.column {
+                    Some(c) => t
+                        .columns
+                        .iter()
+                        .find(|col| col.name.trim() == c)
+                        .and_then(|col| col.declared.clone()),
+                    None => None,
+                }
+                .or_else(|| t.declared.clone())
+            }),
+    };
+    if let Some(origin) = declared {
+        p.diagnostic = Some(csip_formula::Diagnostic::error(
+            csip_formula::Span::new(0, 0),
+            p.message.clone(),
+        ));
+        p.origin = Some(origin);
+    }
+}
+
 /// Binding against a built workbook: column types are known.
 struct ReadCatalog<'a> {
     wb: &'a Workbook,
@@ -386,7 +436,8 @@ pub(crate) fn visit_filters_mut(e: &mut Expr, f: &mut dyn FnMut(&mut FilterExpr)
         | Expr::ItemCol { .. }
         | Expr::ThisRow
         | Expr::Item { .. }
-        | Expr::Table(_) => {}
+        | Expr::Table(_)
+        | Expr::Param(_) => {}
     }
 }
 
@@ -472,9 +523,18 @@ impl Builder {
                 b.bind_column(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
             }
         }
+        let mut views = b.bind_views(schema);
         if !b.problems.is_empty() {
             // In schema order, whatever stage found them.
             let place = |p: &SchemaProblem| {
+                if let Some(v) = &p.view {
+                    let v = schema
+                        .views
+                        .iter()
+                        .position(|s| s.name.trim() == v)
+                        .unwrap_or(usize::MAX);
+                    return (schema.tables.len() + 1, v);
+                }
                 let t = schema
                     .tables
                     .iter()
@@ -491,11 +551,17 @@ impl Builder {
                 (t, c.map_or(0, |c| c + 1))
             };
             let mut problems = b.problems;
+            for p in &mut problems {
+                locate(schema, p);
+            }
             problems.sort_by_key(place);
             return Err(SchemaError { problems });
         }
         b.install_formulas();
         b.plan_indexes();
+        for view in &mut views {
+            b.plan_view(view);
+        }
         let graph = b.build_graph();
         let columns = b.data.columns.len();
         let static_types = b
@@ -518,6 +584,7 @@ impl Builder {
             sources: b.sources,
             trace: None,
             static_types,
+            views,
         })
     }
 
@@ -525,6 +592,7 @@ impl Builder {
         self.problems.push(SchemaProblem {
             table: table.to_string(),
             column: column.map(str::to_string),
+            view: None,
             kind: ErrorKind::InvalidArgument,
             message,
             diagnostic: None,
@@ -552,6 +620,7 @@ impl Builder {
             self.data.tables.push(Table {
                 name: name.to_string(),
                 columns: Vec::new(),
+                display: None,
                 hidden: Vec::new(),
                 order: Vec::new(),
                 position: Vec::new(),
@@ -574,6 +643,25 @@ impl Builder {
             for cs in &ts.columns {
                 self.declare_column(table, cs);
             }
+            let t = &self.data.tables[table.index()];
+            let display = match &ts.display_column {
+                None => t.columns.first().copied(),
+                Some(name) => {
+                    let found = self.column_names[table.index()].get(&fold(name)).copied();
+                    if found.is_none() {
+                        let table_name = t.name.clone();
+                        self.problem(
+                            &table_name,
+                            None,
+                            format!(
+                                "the display column `{name}` is not a column of `{table_name}`"
+                            ),
+                        );
+                    }
+                    found
+                }
+            };
+            self.data.tables[table.index()].display = display;
         }
     }
 
@@ -666,6 +754,7 @@ impl Builder {
                         self.problems.push(SchemaProblem {
                             table: table_name.clone(),
                             column: Some(name.to_string()),
+                            view: None,
                             kind: ErrorKind::Parse,
                             message: e.message().to_string(),
                             diagnostic: Some(e.diagnostic().clone()),
@@ -704,6 +793,7 @@ impl Builder {
             &ast,
             Scope {
                 this_table: Some(table),
+                params: &[],
             },
             self,
         );
@@ -736,6 +826,7 @@ impl Builder {
             self.problems.push(SchemaProblem {
                 table: table.clone(),
                 column: Some(name.clone()),
+                view: None,
                 kind: e.kind,
                 message: e.diagnostic.message.clone(),
                 diagnostic: Some(e.diagnostic),
@@ -787,7 +878,7 @@ impl Builder {
             if let (ColumnKind::Data, Some((target, _))) = (&column.kind, column.target) {
                 let unique = column.schema.unique;
                 self.data.ensure_index(c, IndexMode::Elements);
-                if let Some(&display) = self.data.table(target).columns.first() {
+                if let Some(display) = self.data.table(target).display {
                     self.data.ensure_index(display, IndexMode::Whole);
                 }
                 if unique {
@@ -796,6 +887,282 @@ impl Builder {
             } else if column.schema.unique {
                 self.data.ensure_index(c, IndexMode::Whole);
             }
+        }
+    }
+
+    /// Declares and binds every view; problems are reported, not fatal here.
+    fn bind_views(&mut self, schema: &Schema) -> Vec<crate::view::View> {
+        let mut views: Vec<crate::view::View> = Vec::new();
+        let mut includes: Vec<Vec<String>> = Vec::new();
+        for vs in &schema.views {
+            let name = vs.name.trim().to_string();
+            let problem = |b: &mut Builder, message: String| {
+                b.problems.push(SchemaProblem {
+                    table: vs.table.clone(),
+                    column: None,
+                    view: Some(name.clone()),
+                    kind: ErrorKind::InvalidArgument,
+                    message,
+                    diagnostic: None,
+                    origin: None,
+                });
+            };
+            if name.is_empty() {
+                problem(self, "a view has no name".into());
+                continue;
+            }
+            if views.iter().any(|v| v.name.eq_ignore_ascii_case(&name)) {
+                problem(
+                    self,
+                    format!("a second view is named `{name}`; view names must be unique"),
+                );
+                continue;
+            }
+            let Some(table) = self.table_by_name(&vs.table) else {
+                let hint = bind::did_you_mean(&vs.table, self.table_names())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                problem(self, format!("`{}` is not a table{hint}", vs.table));
+                continue;
+            };
+            let mut infos = Vec::new();
+            let mut targets = Vec::new();
+            for p in &vs.params {
+                let target = match p.ty.target() {
+                    Some((t, multiple)) => match self.table_by_name(t) {
+                        Some(tid) => Some((tid, multiple)),
+                        None => {
+                            problem(
+                                self,
+                                format!(
+                                    "the parameter `{}` refers to `{t}`, which is not a table",
+                                    p.name
+                                ),
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                let ty = match target {
+                    Some((t, true)) => StaticTy::Rows(t),
+                    Some((t, false)) => StaticTy::Row(t),
+                    None => StaticTy::Other,
+                };
+                infos.push(bind::ParamInfo {
+                    name: p.name.clone(),
+                    ty,
+                });
+                targets.push(target);
+            }
+            let row_scope = Scope {
+                this_table: Some(table),
+                params: &infos,
+            };
+            let filter = vs
+                .filter
+                .as_ref()
+                .and_then(|f| self.bind_view_formula(&name, &vs.table, f, row_scope));
+            let mut fields: Vec<(String, Expr)> = Vec::new();
+            if vs.fields.is_empty() {
+                for &c in &self.data.table(table).columns {
+                    fields.push((self.data.column(c).name.clone(), Expr::Col(c)));
+                }
+            }
+            for f in &vs.fields {
+                let expr = match &f.formula {
+                    Some(formula) => self.bind_view_formula(&name, &vs.table, formula, row_scope),
+                    None => match self.column_by_name(table, &f.name) {
+                        Some(c) => Some(Expr::Col(c)),
+                        None => {
+                            problem(
+                                self,
+                                format!("`{}` has no column `{}` to show", vs.table, f.name),
+                            );
+                            None
+                        }
+                    },
+                };
+                if let Some(e) = expr {
+                    fields.push((f.name.clone(), e));
+                }
+            }
+            // A sort or group key names a field of the view or a column of its table.
+            let key = |b: &mut Builder, key: &str| -> Option<Expr> {
+                if let Some((_, e)) = fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(key)) {
+                    return Some(e.clone());
+                }
+                if let Some(c) = b.column_by_name(table, key) {
+                    return Some(Expr::Col(c));
+                }
+                problem(
+                    b,
+                    format!(
+                        "`{key}` is neither a field of the view nor a column of `{}`",
+                        vs.table
+                    ),
+                );
+                None
+            };
+            let sort = vs
+                .sort
+                .iter()
+                .filter_map(|k| key(self, &k.field).map(|e| (e, k.descending)))
+                .collect();
+            let group_by = vs.group_by.as_ref().and_then(|g| key(self, g));
+            let no_row = Scope {
+                this_table: None,
+                params: &infos,
+            };
+            let tiles = vs
+                .tiles
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.name.clone(),
+                        self.bind_view_formula(&name, &vs.table, &t.formula, no_row)?,
+                    ))
+                })
+                .collect();
+            views.push(crate::view::View {
+                name: name.clone(),
+                table,
+                layout: vs.layout,
+                filter,
+                fields,
+                sort,
+                group_by,
+                group_order: vs.group_order.iter().map(Value::text).collect(),
+                params: vs.params.clone(),
+                param_targets: targets,
+                tiles,
+                include: Vec::new(),
+                comment: vs.comment.clone(),
+            });
+            includes.push(vs.include.clone());
+        }
+        // Included views, by name; a view may not include itself, even through others.
+        for (i, names) in includes.iter().enumerate() {
+            for n in names {
+                match views
+                    .iter()
+                    .position(|v| v.name.eq_ignore_ascii_case(n.trim()))
+                {
+                    Some(j) => views[i].include.push(j),
+                    None => self.problems.push(SchemaProblem {
+                        table: self.data.table(views[i].table).name.clone(),
+                        column: None,
+                        view: Some(views[i].name.clone()),
+                        kind: ErrorKind::UnknownName,
+                        message: format!("it includes `{n}`, which is not a view"),
+                        diagnostic: None,
+                        origin: None,
+                    }),
+                }
+            }
+        }
+        for i in 0..views.len() {
+            let mut stack = views[i].include.clone();
+            let mut seen = HashSet::new();
+            while let Some(j) = stack.pop() {
+                if j == i {
+                    self.problems.push(SchemaProblem {
+                        table: self.data.table(views[i].table).name.clone(),
+                        column: None,
+                        view: Some(views[i].name.clone()),
+                        kind: ErrorKind::Cycle,
+                        message: "it includes itself (through the views it includes)".into(),
+                        diagnostic: None,
+                        origin: None,
+                    });
+                    break;
+                }
+                if seen.insert(j) {
+                    stack.extend(views[j].include.iter().copied());
+                }
+            }
+        }
+        views
+    }
+
+    fn bind_view_formula(
+        &mut self,
+        view: &str,
+        table: &str,
+        formula: &crate::schema::FormulaText,
+        scope: Scope<'_>,
+    ) -> Option<Expr> {
+        let origin = formula
+            .origin
+            .clone()
+            .unwrap_or_else(|| crate::error::inline_origin(&formula.text));
+        let ast = match csip_formula::parse(&formula.text) {
+            Ok(ast) => ast,
+            Err(e) => {
+                self.problems.push(SchemaProblem {
+                    table: table.to_string(),
+                    column: None,
+                    view: Some(view.to_string()),
+                    kind: ErrorKind::Parse,
+                    message: e.message().to_string(),
+                    diagnostic: Some(e.diagnostic().clone()),
+                    origin: Some(origin),
+                });
+                return None;
+            }
+        };
+        match bind::bind(&ast, scope, self) {
+            Ok((expr, _)) => Some(expr),
+            Err(errors) => {
+                for e in errors {
+                    self.problems.push(SchemaProblem {
+                        table: table.to_string(),
+                        column: None,
+                        view: Some(view.to_string()),
+                        kind: e.kind,
+                        message: e.diagnostic.message.clone(),
+                        diagnostic: Some(e.diagnostic),
+                        origin: Some(origin.clone()),
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// A view's predicates use the item indexes columns use (creating hidden key
+    /// columns where needed); their outer keys are evaluated, since views are
+    /// evaluated on demand and not recalculated.
+    fn plan_view(&mut self, view: &mut crate::view::View) {
+        let plan = |b: &mut Builder, e: &mut Expr| {
+            visit_filters_mut(e, &mut |fx| {
+                let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
+                    return;
+                };
+                let u = *u;
+                let item_column = match &key.item_key {
+                    Expr::Col(c) => *c,
+                    other => b.hidden_column(u, other.clone()),
+                };
+                let item_index = b.data.ensure_index(item_column, IndexMode::Whole);
+                key.plan = Some(IndexPlan {
+                    item_index,
+                    item_column,
+                    outer: OuterKey::Evaluate,
+                });
+            });
+        };
+        if let Some(f) = &mut view.filter {
+            plan(self, f);
+        }
+        for (_, e) in view.fields.iter_mut().chain(view.tiles.iter_mut()) {
+            plan(self, e);
+        }
+        for (e, _) in &mut view.sort {
+            plan(self, e);
+        }
+        if let Some(g) = &mut view.group_by {
+            plan(self, g);
         }
     }
 

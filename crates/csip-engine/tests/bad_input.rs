@@ -359,7 +359,7 @@ fn a_malformed_case_file_names_the_line() {
         (
             "[[tables]]\nname = \"T\"\ncolumns = [ { name = \"A\", type = \"numbr\" } ]\n",
             3,
-            "unknown column type \"numbr\"",
+            "unknown type \"numbr\"",
         ),
         (
             "[[cases]]\nname = \"x\"\nformula = '1'\n",

@@ -176,6 +176,13 @@ pub enum Function {
     /// `RowNumber(row)`, usually `thisRow.RowNumber()`: the 1-based position of
     /// the row in its table.
     RowNumber,
+    // ---- views ----
+    /// `Param("name")`: a parameter of the view being evaluated (a selected
+    /// account, say). Only in a view's formulas.
+    Param,
+    /// `CurrentUser()`: the person the view is evaluated for, its `user`
+    /// parameter. Only in a view's formulas.
+    CurrentUser,
 }
 
 /// Name and arity of a function.
@@ -264,6 +271,8 @@ impl Function {
         sig(F::WorkDay, "WorkDay", 2, Some(3)),
         sig(F::NetWorkingDays, "NetWorkingDays", 2, Some(3)),
         sig(F::RowNumber, "RowNumber", 1, Some(1)),
+        sig(F::Param, "Param", 1, Some(1)),
+        sig(F::CurrentUser, "CurrentUser", 0, Some(0)),
     ];
 
     /// The function with this name, without regard to case.
@@ -391,7 +400,9 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> Value {
         | F::Or
         | F::Filter
         | F::CountIf
-        | F::Lookup => Err(invalid(format!("`{}` cannot be called here", f.name()))),
+        | F::Lookup
+        | F::Param
+        | F::CurrentUser => Err(invalid(format!("`{}` cannot be called here", f.name()))),
     };
     result.unwrap_or_else(|e| e)
 }

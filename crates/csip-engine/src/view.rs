@@ -1,0 +1,339 @@
+//! Views: a filter, sort keys, grouping and fields over one table, evaluated on
+//! demand with the view's parameters (DESIGN §3 "Views").
+
+use crate::coerce::coerce_to;
+use crate::eval::{EvalCtx, truthy};
+use crate::expr::Expr;
+use crate::ids::{RowId, TableId};
+use crate::schema::{ParamSchema, ViewLayout};
+use crate::value::{Value, sort_order, values_equal};
+use crate::workbook::Workbook;
+use std::cmp::Ordering;
+
+/// A bound view.
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    pub(crate) name: String,
+    pub(crate) table: TableId,
+    pub(crate) layout: ViewLayout,
+    pub(crate) filter: Option<Expr>,
+    pub(crate) fields: Vec<(String, Expr)>,
+    pub(crate) sort: Vec<(Expr, bool)>,
+    pub(crate) group_by: Option<Expr>,
+    pub(crate) group_order: Vec<Value>,
+    pub(crate) params: Vec<ParamSchema>,
+    /// Each parameter's relation target, for checking its value.
+    pub(crate) param_targets: Vec<Option<(TableId, bool)>>,
+    pub(crate) tiles: Vec<(String, Expr)>,
+    pub(crate) include: Vec<usize>,
+    pub(crate) comment: Option<String>,
+}
+
+/// A view evaluated: its rows, grouped, with the fields' values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewResult {
+    /// The view's name.
+    pub name: String,
+    /// The table the rows belong to.
+    pub table: TableId,
+    /// How the view is meant to be shown.
+    pub layout: ViewLayout,
+    /// The fields' names, in order; each row has a value per field.
+    pub fields: Vec<String>,
+    /// The groups in order (one group, with no key, when the view is not grouped).
+    pub groups: Vec<ViewGroup>,
+    /// The tiles' names and values.
+    pub tiles: Vec<(String, Value)>,
+    /// The views it includes, evaluated with the same parameters.
+    pub included: Vec<ViewResult>,
+}
+
+/// One group of a view's rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewGroup {
+    /// The value the rows share; `None` when the view is not grouped.
+    pub key: Option<Value>,
+    /// The rows, in the view's order.
+    pub rows: Vec<ViewRow>,
+}
+
+/// One row of a view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewRow {
+    /// The row.
+    pub row: RowId,
+    /// The value of each field.
+    pub values: Vec<Value>,
+}
+
+impl ViewResult {
+    /// How many rows the view shows (included views not counted).
+    pub fn row_count(&self) -> usize {
+        self.groups.iter().map(|g| g.rows.len()).sum()
+    }
+
+    /// The rows, in order, across groups.
+    pub fn rows(&self) -> impl Iterator<Item = &ViewRow> {
+        self.groups.iter().flat_map(|g| g.rows.iter())
+    }
+}
+
+/// A view that cannot be evaluated as asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    /// No view has that name.
+    #[error("there is no view `{name}`{}", hint.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
+    UnknownView {
+        /// The name asked for.
+        name: String,
+        /// The closest view name, if one is close.
+        hint: Option<String>,
+    },
+    /// A parameter the view does not take.
+    #[error("the view `{view}` takes no parameter `{param}`; its parameters: {known}")]
+    UnknownParam {
+        /// The view.
+        view: String,
+        /// The parameter given.
+        param: String,
+        /// The parameters it takes.
+        known: String,
+    },
+    /// A required parameter was not given.
+    #[error("the view `{view}` needs the parameter `{param}`")]
+    MissingParam {
+        /// The view.
+        view: String,
+        /// The parameter.
+        param: String,
+    },
+    /// A parameter's value does not fit its type.
+    #[error("the parameter `{param}` of the view `{view}` {reason}")]
+    BadParam {
+        /// The view.
+        view: String,
+        /// The parameter.
+        param: String,
+        /// Why the value does not fit.
+        reason: String,
+    },
+}
+
+/// What a view is: its name, table, parameters and description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewInfo {
+    /// The view's name.
+    pub name: String,
+    /// Its table.
+    pub table: TableId,
+    /// How it is meant to be shown.
+    pub layout: ViewLayout,
+    /// Its parameters.
+    pub params: Vec<ParamSchema>,
+    /// Its description.
+    pub comment: Option<String>,
+}
+
+impl Workbook {
+    /// The views, in schema order.
+    pub fn views(&self) -> Vec<ViewInfo> {
+        self.views
+            .iter()
+            .map(|v| ViewInfo {
+                name: v.name.clone(),
+                table: v.table,
+                layout: v.layout,
+                params: v.params.clone(),
+                comment: v.comment.clone(),
+            })
+            .collect()
+    }
+
+    /// Evaluates a view with its parameters (by name; a relation parameter may
+    /// be given as its row or as the row's display text).
+    pub fn view(&self, name: &str, params: &[(&str, Value)]) -> Result<ViewResult, ViewError> {
+        let Some(index) = self
+            .views
+            .iter()
+            .position(|v| v.name.eq_ignore_ascii_case(name.trim()))
+        else {
+            return Err(ViewError::UnknownView {
+                name: name.to_string(),
+                hint: crate::bind::did_you_mean(
+                    name,
+                    self.views.iter().map(|v| v.name.clone()).collect(),
+                ),
+            });
+        };
+        let view = &self.views[index];
+        for (given, _) in params {
+            if !view
+                .params
+                .iter()
+                .any(|p| p.name.eq_ignore_ascii_case(given))
+            {
+                return Err(ViewError::UnknownParam {
+                    view: view.name.clone(),
+                    param: (*given).to_string(),
+                    known: if view.params.is_empty() {
+                        "none".to_string()
+                    } else {
+                        view.params
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                });
+            }
+        }
+        self.evaluate_view(index, params)
+    }
+
+    fn evaluate_view(
+        &self,
+        index: usize,
+        params: &[(&str, Value)],
+    ) -> Result<ViewResult, ViewError> {
+        let view = &self.views[index];
+        let mut values = Vec::with_capacity(view.params.len());
+        for (p, target) in view.params.iter().zip(&view.param_targets) {
+            let given = params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&p.name))
+                .map(|(_, v)| v.clone());
+            let value = match given {
+                Some(v) => {
+                    coerce_to(&self.data, &p.ty, *target, v).map_err(|r| ViewError::BadParam {
+                        view: view.name.clone(),
+                        param: p.name.clone(),
+                        reason: r.message,
+                    })?
+                }
+                None if p.required => {
+                    return Err(ViewError::MissingParam {
+                        view: view.name.clone(),
+                        param: p.name.clone(),
+                    });
+                }
+                None => Value::Blank,
+            };
+            values.push(value);
+        }
+        let data = &self.data;
+        let table = view.table;
+        // Rows that pass the filter, with their fields and sort keys.
+        struct Entry {
+            row: RowId,
+            fields: Vec<Value>,
+            sort: Vec<Value>,
+            group: Value,
+        }
+        let mut entries = Vec::new();
+        for &row in &data.table(table).order {
+            let mut cx = EvalCtx::with_params(data, Some((table, row)), &values);
+            if let Some(f) = &view.filter {
+                if !truthy(&cx.eval(f)).unwrap_or(false) {
+                    continue;
+                }
+            }
+            entries.push(Entry {
+                row,
+                fields: view.fields.iter().map(|(_, e)| cx.eval(e)).collect(),
+                sort: view.sort.iter().map(|(e, _)| cx.eval(e)).collect(),
+                group: view.group_by.as_ref().map_or(Value::Blank, |e| cx.eval(e)),
+            });
+        }
+        entries.sort_by(|a, b| {
+            for (i, (_, descending)) in view.sort.iter().enumerate() {
+                let o = sort_order(&a.sort[i], &b.sort[i]);
+                let o = if *descending { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+        let mut groups: Vec<ViewGroup> = Vec::new();
+        if view.group_by.is_some() {
+            for key in &view.group_order {
+                groups.push(ViewGroup {
+                    key: Some(key.clone()),
+                    rows: Vec::new(),
+                });
+            }
+            let ordered = groups.len();
+            for e in entries {
+                let at = groups
+                    .iter()
+                    .position(|g| g.key.as_ref().is_some_and(|k| values_equal(k, &e.group)));
+                let at = match at {
+                    Some(i) => i,
+                    None => {
+                        groups.push(ViewGroup {
+                            key: Some(e.group.clone()),
+                            rows: Vec::new(),
+                        });
+                        groups.len() - 1
+                    }
+                };
+                groups[at].rows.push(ViewRow {
+                    row: e.row,
+                    values: e.fields,
+                });
+            }
+            groups[ordered..].sort_by(|a, b| {
+                sort_order(
+                    a.key.as_ref().unwrap_or(&Value::Blank),
+                    b.key.as_ref().unwrap_or(&Value::Blank),
+                )
+            });
+        } else {
+            groups.push(ViewGroup {
+                key: None,
+                rows: entries
+                    .into_iter()
+                    .map(|e| ViewRow {
+                        row: e.row,
+                        values: e.fields,
+                    })
+                    .collect(),
+            });
+        }
+        let tiles = view
+            .tiles
+            .iter()
+            .map(|(name, e)| {
+                (
+                    name.clone(),
+                    EvalCtx::with_params(data, None, &values).eval(e),
+                )
+            })
+            .collect();
+        let mut included = Vec::new();
+        for &i in &view.include {
+            let inner = &self.views[i];
+            let passed: Vec<(&str, Value)> = inner
+                .params
+                .iter()
+                .filter_map(|p| {
+                    let at = view
+                        .params
+                        .iter()
+                        .position(|q| q.name.eq_ignore_ascii_case(&p.name))?;
+                    Some((p.name.as_str(), values[at].clone()))
+                })
+                .collect();
+            included.push(self.evaluate_view(i, &passed)?);
+        }
+        Ok(ViewResult {
+            name: view.name.clone(),
+            table,
+            layout: view.layout,
+            fields: view.fields.iter().map(|(n, _)| n.clone()).collect(),
+            groups,
+            tiles,
+            included,
+        })
+    }
+}
