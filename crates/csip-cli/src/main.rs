@@ -1,28 +1,60 @@
-//! `csip`: the command line of the csip engine.
+//! `csip`: the command line of the csip engine and the CSIP workbook.
 //!
-//! - `csip check FILE...` runs formula case files and prints `N passed, N failed` last;
-//! - `csip eval FORMULA [--cases FILE --table T --row N]` prints one value.
+//! - `csip demo` loads the CSIP workbook with its pilot data and prints the
+//!   portfolio and every view with its row count;
+//! - `csip view NAME [--param k=v]...` prints one view;
+//! - `csip eval FORMULA [--table T --row R]` evaluates a formula against the
+//!   CSIP workbook (or, with `--cases FILE`, against a case file's workbook);
+//! - `csip check FILE...` runs formula case files and prints `N passed, N failed` last.
 //!
-//! The binary only reads files and prints; everything else is the engine's.
+//! The binary reads files, the clock and arguments, and prints; everything
+//! else is the engine's.
+
+mod table;
 
 use clap::{Parser, Subcommand};
-use csip_engine::{CaseFile, Workbook};
+use csip_engine::{CaseFile, NaiveDate, TableId, Value, ViewResult, Workbook};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use table::Align;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "csip",
     version,
-    about = "The csip formula engine and Customer Success Intelligence Platform"
+    about = "The csip formula engine and the Customer Success Intelligence Platform"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Which day the CSIP pilot data is read for.
+#[derive(clap::Args, Debug, Clone)]
+struct Day {
+    /// The day to read the pilot data as of (YYYY-MM-DD); today by default.
+    /// Every date of the sample data moves with it.
+    #[arg(long, value_parser = parse_day)]
+    today: Option<NaiveDate>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Load the CSIP workbook with its pilot data; print the portfolio and every view's row count.
+    Demo {
+        #[command(flatten)]
+        day: Day,
+    },
+    /// Print one view of the CSIP workbook.
+    View {
+        /// The view's name (`Renewal Risk`), or `Table/View` where several tables have one.
+        name: String,
+        /// A parameter of the view, as name=value (`--param user="Kari Nordmann"`).
+        #[arg(long = "param", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        #[command(flatten)]
+        day: Day,
+    },
     /// Run formula case files; exits non-zero if any case fails.
     Check {
         /// Case files (TOML, see shared/formula-cases.md).
@@ -36,39 +68,282 @@ enum Command {
     Eval {
         /// The formula, e.g. 'Round(2.5, 0)'.
         formula: String,
-        /// A case file whose workbook the formula reads.
+        /// Evaluate against this case file's workbook instead of the CSIP workbook.
         #[arg(long)]
         cases: Option<PathBuf>,
         /// The table whose row is `thisRow`.
         #[arg(long, requires = "row")]
         table: Option<String>,
-        /// The row: a 1-based number, or the value of the table's first column.
+        /// The row: its display value (`Gard AS`) or its 1-based number.
         #[arg(long, requires = "table")]
         row: Option<String>,
+        #[command(flatten)]
+        day: Day,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Check { files, verbose } => check(&files, verbose),
+    let result = match cli.command {
+        Command::Demo { day } => demo(&day),
+        Command::View { name, params, day } => view(&name, &params, &day),
+        Command::Check { files, verbose } => return check(&files, verbose),
         Command::Eval {
             formula,
             cases,
             table,
             row,
-        } => match eval(&formula, cases.as_deref(), table.as_deref(), row.as_deref()) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(message) => {
-                eprintln!("{message}");
-                ExitCode::FAILURE
-            }
-        },
+            day,
+        } => eval(
+            &formula,
+            cases.as_deref(),
+            table.as_deref(),
+            row.as_deref(),
+            &day,
+        ),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{}", message.trim_end());
+            ExitCode::FAILURE
+        }
     }
 }
+
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    csip_engine::parse_date(s).ok_or_else(|| format!("`{s}` is not a date; write YYYY-MM-DD"))
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("`{s}` is not name=value")),
+    }
+}
+
+/// The date of the machine's clock: the adapter's job, never the engine's.
+fn system_today() -> NaiveDate {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(csip_engine::TimeDelta::days(days)))
+        .unwrap_or_default()
+}
+
+fn pilot(day: &Day) -> Result<Workbook, String> {
+    csip_workbook::pilot(day.today.unwrap_or_else(system_today)).map_err(|e| e.to_string())
+}
+
+// ---- demo ---------------------------------------------------------------------------
+
+fn demo(day: &Day) -> Result<String, String> {
+    let started = std::time::Instant::now();
+    let wb = pilot(day)?;
+    let loaded = started.elapsed();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "CSIP — Customer Success Intelligence Platform, pilot data as of {} (loaded and calculated in {:.1} ms)\n\n",
+        wb.clock().today,
+        loaded.as_secs_f64() * 1000.0
+    ));
+    let accounts = table(&wb, "Account_Master")?;
+    let columns = [
+        ("Account", "Account_Name"),
+        ("Health", "Health_Score"),
+        ("Technical", "Platform_Technical_Health"),
+        ("Value", "Business_Value_Realization"),
+        ("Engagement", "Stakeholder_Engagement"),
+        ("Alignment", "Strategic_Alignment"),
+        ("Trend 30d", "Health_Score_Change_Flag"),
+        ("Renewal risk", "Renewal_Risk_Level"),
+        ("Days to renewal", "Days_To_Renewal"),
+        ("ARR", "ARR"),
+        ("CSM", "Customer_Success_Manager"),
+    ];
+    let ids: Vec<_> = columns
+        .iter()
+        .map(|(_, c)| {
+            wb.column_id(accounts, c)
+                .ok_or_else(|| format!("`Account_Master` has no column `{c}`"))
+        })
+        .collect::<Result<_, _>>()?;
+    let rows: Vec<Vec<String>> = wb
+        .rows(accounts)
+        .iter()
+        .map(|r| {
+            ids.iter()
+                .map(|c| wb.format_value(Some(*c), wb.value(*c, *r).unwrap_or(&Value::Blank)))
+                .collect()
+        })
+        .collect();
+    let align: Vec<Align> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            if (1..=5).contains(&i) || i == 8 || i == 9 {
+                Align::Right
+            } else {
+                Align::Left
+            }
+        })
+        .collect();
+    out.push_str("Portfolio\n");
+    out.push_str(&table::render(
+        &columns
+            .iter()
+            .map(|(h, _)| h.to_string())
+            .collect::<Vec<_>>(),
+        &rows,
+        &align,
+        28,
+    ));
+    out.push_str("\nViews (with sample parameters where a view takes them)\n");
+    let mut listed = Vec::new();
+    for info in wb.views() {
+        let params = sample_params(&wb, &info.params);
+        let refs: Vec<(&str, Value)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        let qualified = format!("{}/{}", wb.table_name(info.table), info.name);
+        let result = wb.view(&qualified, &refs).map_err(|e| e.to_string())?;
+        let shown: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", wb.display(v)))
+            .collect();
+        let label = if shown.is_empty() {
+            qualified
+        } else {
+            format!("{qualified} ({})", shown.join(", "))
+        };
+        listed.push(vec![label, result.row_count().to_string()]);
+    }
+    out.push_str(&table::render(
+        &["View".into(), "Rows".into()],
+        &listed,
+        &[Align::Left, Align::Right],
+        90,
+    ));
+    out.push_str("\nTry: csip view \"CSM Command Center\" --param user=\"Kari Nordmann\"\n");
+    Ok(out)
+}
+
+/// A value for each parameter, so that every view can be shown in the demo:
+/// the first CSM for a person, the first account for an account.
+fn sample_params(wb: &Workbook, params: &[csip_engine::ParamSchema]) -> Vec<(String, Value)> {
+    params
+        .iter()
+        .filter_map(|p| {
+            let (target, _) = p.ty.target()?;
+            let t = wb.table_id(target)?;
+            let row = if target.eq_ignore_ascii_case("People_Team") {
+                let role = wb.column_id(t, "Role")?;
+                *wb.rows(t)
+                    .iter()
+                    .find(|r| wb.value(role, **r) == Some(&Value::from("CSM")))?
+            } else {
+                *wb.rows(t).first()?
+            };
+            Some((p.name.clone(), Value::Row(t, row)))
+        })
+        .collect()
+}
+
+fn table(wb: &Workbook, name: &str) -> Result<TableId, String> {
+    wb.table_id(name)
+        .ok_or_else(|| format!("the workbook has no table `{name}`"))
+}
+
+// ---- view ---------------------------------------------------------------------------
+
+fn view(name: &str, params: &[(String, String)], day: &Day) -> Result<String, String> {
+    let wb = pilot(day)?;
+    let refs: Vec<(&str, Value)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
+        .collect();
+    let result = wb.view(name, &refs).map_err(|e| format!("error: {e}"))?;
+    let mut out = String::new();
+    render_view(&wb, &result, &mut out);
+    Ok(out)
+}
+
+fn render_view(wb: &Workbook, v: &ViewResult, out: &mut String) {
+    out.push_str(&format!(
+        "{}/{} — {} row{}\n",
+        wb.table_name(v.table),
+        v.name,
+        v.row_count(),
+        if v.row_count() == 1 { "" } else { "s" }
+    ));
+    for (name, value) in &v.tiles {
+        out.push_str(&format!("  {name}: {}\n", wb.format_value(None, value)));
+    }
+    if !v.tiles.is_empty() {
+        out.push('\n');
+    }
+    let align: Vec<Align> = v
+        .groups
+        .iter()
+        .flat_map(|g| g.rows.first())
+        .next()
+        .map(|r| {
+            r.values
+                .iter()
+                .map(|x| {
+                    if matches!(x, Value::Number(_)) {
+                        Align::Right
+                    } else {
+                        Align::Left
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for g in &v.groups {
+        if let Some(key) = &g.key {
+            let label = wb.format_value(v.group_column, key);
+            out.push_str(&format!(
+                "■ {} ({})\n",
+                if label.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    label
+                },
+                g.rows.len()
+            ));
+        }
+        if g.rows.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let rows: Vec<Vec<String>> = g
+            .rows
+            .iter()
+            .map(|r| {
+                r.values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| wb.format_value(v.field_columns[i], x))
+                    .collect()
+            })
+            .collect();
+        out.push_str(&table::render(&v.fields, &rows, &align, 40));
+        out.push('\n');
+    }
+    for inner in &v.included {
+        render_view(wb, inner, out);
+    }
+}
+
+// ---- check --------------------------------------------------------------------------
 
 fn check(files: &[PathBuf], verbose: bool) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
@@ -117,14 +392,17 @@ fn check(files: &[PathBuf], verbose: bool) -> ExitCode {
     }
 }
 
+// ---- eval ---------------------------------------------------------------------------
+
 fn eval(
     formula: &str,
     cases: Option<&std::path::Path>,
     table: Option<&str>,
     row: Option<&str>,
+    day: &Day,
 ) -> Result<String, String> {
     let file;
-    let empty;
+    let loaded;
     let wb: &Workbook = match cases {
         Some(path) => {
             let name = path.display().to_string();
@@ -134,9 +412,8 @@ fn eval(
             file.workbook()
         }
         None => {
-            empty = Workbook::new(&csip_engine::Schema::new(), csip_engine::Clock::on(today()))
-                .map_err(|e| e.to_string())?;
-            &empty
+            loaded = pilot(day)?;
+            &loaded
         }
     };
     let context = match (table, row) {
@@ -166,17 +443,5 @@ fn eval(
         _ => None,
     };
     let value = wb.eval(formula, context).map_err(|e| e.render(None))?;
-    Ok(wb.display(&value))
-}
-
-/// The date of the machine's clock, for formulas evaluated with no case file.
-fn today() -> csip_engine::NaiveDate {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    csip_engine::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|d| d.checked_add_signed(csip_engine::TimeDelta::days(days)))
-        .unwrap_or_default()
+    Ok(format!("{}\n", wb.display(&value)))
 }

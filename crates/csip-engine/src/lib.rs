@@ -60,6 +60,7 @@ mod casefile;
 mod coerce;
 mod data;
 mod deps;
+mod display;
 mod error;
 mod eval;
 mod expr;

@@ -87,7 +87,7 @@ struct RawView {
     #[serde(default)]
     group_order: Vec<String>,
     #[serde(default)]
-    fields: Vec<Spanned<RawField>>,
+    fields: Vec<Spanned<toml::Value>>,
     #[serde(default)]
     params: Vec<RawParam>,
     #[serde(default)]
@@ -95,16 +95,6 @@ struct RawView {
     #[serde(default)]
     include: Vec<String>,
     comment: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawField {
-    Column(String),
-    Formula {
-        name: String,
-        formula: Spanned<String>,
-    },
 }
 
 #[derive(Deserialize)]
@@ -332,17 +322,11 @@ fn view_of(
         fields: raw
             .fields
             .iter()
-            .map(|f| match f.get_ref() {
-                RawField::Column(name) => FieldSchema {
-                    name: name.clone(),
-                    formula: None,
-                },
-                RawField::Formula { name, formula: f } => FieldSchema {
-                    name: name.clone(),
-                    formula: Some(formula(f)),
-                },
+            .map(|f| {
+                field_of(f, &source, origin)
+                    .map_err(|m| at(f.span(), format!("view `{}`: {m}", raw.name)))
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
         params,
         tiles: raw
             .tiles
@@ -356,6 +340,44 @@ fn view_of(
         comment: raw.comment.clone(),
         declared: Some(origin(v.span().start)),
     })
+}
+
+/// A view field: a column name, or `{ name = "...", formula = '...' }`.
+fn field_of(
+    f: &Spanned<toml::Value>,
+    source: &str,
+    origin: &dyn Fn(usize) -> SourceOrigin,
+) -> Result<FieldSchema, String> {
+    const SHAPE: &str = "a field is a column name, or `{ name = \"...\", formula = '...' }`";
+    match f.get_ref() {
+        toml::Value::String(name) => Ok(FieldSchema {
+            name: name.clone(),
+            formula: None,
+        }),
+        toml::Value::Table(t) => {
+            let name = t.get("name").and_then(toml::Value::as_str);
+            let formula = t.get("formula").and_then(toml::Value::as_str);
+            match (name, formula, t.len()) {
+                (Some(name), Some(text), 2) => {
+                    // The formula's place in the file: inside the field's inline table.
+                    let span = f.span();
+                    let offset = source
+                        .get(span.clone())
+                        .and_then(|s| s.find(text))
+                        .map_or(span.start, |i| span.start + i);
+                    Ok(FieldSchema {
+                        name: name.to_string(),
+                        formula: Some(FormulaText {
+                            text: text.to_string(),
+                            origin: Some(origin(offset)),
+                        }),
+                    })
+                }
+                _ => Err(SHAPE.into()),
+            }
+        }
+        _ => Err(SHAPE.into()),
+    }
 }
 
 /// Where a TOML string's text starts, after its opening quotes.

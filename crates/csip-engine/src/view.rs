@@ -40,6 +40,10 @@ pub struct ViewResult {
     pub layout: ViewLayout,
     /// The fields' names, in order; each row has a value per field.
     pub fields: Vec<String>,
+    /// For each field that shows a column, the column (to format its values).
+    pub field_columns: Vec<Option<crate::ids::ColumnId>>,
+    /// The column the rows are grouped by, when they are grouped by a column.
+    pub group_column: Option<crate::ids::ColumnId>,
     /// The groups in order (one group, with no key, when the view is not grouped).
     pub groups: Vec<ViewGroup>,
     /// The tiles' names and values.
@@ -89,6 +93,14 @@ pub enum ViewError {
         /// The closest view name, if one is close.
         hint: Option<String>,
     },
+    /// Several tables have a view of that name.
+    #[error("several tables have a view `{name}`: {}; name one as `Table/View`", candidates.join(", "))]
+    AmbiguousView {
+        /// The name asked for.
+        name: String,
+        /// The qualified names it could mean.
+        candidates: Vec<String>,
+    },
     /// A parameter the view does not take.
     #[error("the view `{view}` takes no parameter `{param}`; its parameters: {known}")]
     UnknownParam {
@@ -134,6 +146,45 @@ pub struct ViewInfo {
     pub comment: Option<String>,
 }
 
+/// The view named `name` (or `Table/View`); an ambiguous bare name resolves to
+/// the view of `prefer` (the including view's table) when it has one.
+pub(crate) fn find_view<'t>(
+    views: &[View],
+    table_name: impl Fn(TableId) -> &'t str,
+    name: &str,
+    prefer: Option<TableId>,
+) -> Result<usize, ViewError> {
+    let name = name.trim();
+    let (table, bare) = match name.split_once('/') {
+        Some((t, v)) => (Some(t.trim()), v.trim()),
+        None => (None, name),
+    };
+    let matches: Vec<usize> = views
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.name.eq_ignore_ascii_case(bare))
+        .filter(|(_, v)| table.is_none_or(|t| table_name(v.table).eq_ignore_ascii_case(t)))
+        .map(|(i, _)| i)
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(ViewError::UnknownView {
+            name: name.to_string(),
+            hint: crate::bind::did_you_mean(bare, views.iter().map(|v| v.name.clone()).collect()),
+        }),
+        many => match many.iter().find(|i| Some(views[**i].table) == prefer) {
+            Some(i) => Ok(*i),
+            None => Err(ViewError::AmbiguousView {
+                name: name.to_string(),
+                candidates: many
+                    .iter()
+                    .map(|i| format!("{}/{}", table_name(views[*i].table), views[*i].name))
+                    .collect(),
+            }),
+        },
+    }
+}
+
 impl Workbook {
     /// The views, in schema order.
     pub fn views(&self) -> Vec<ViewInfo> {
@@ -149,22 +200,11 @@ impl Workbook {
             .collect()
     }
 
-    /// Evaluates a view with its parameters (by name; a relation parameter may
-    /// be given as its row or as the row's display text).
+    /// Evaluates a view with its parameters. The view is named by its name, or
+    /// as `Table/View` where several tables have a view of that name; a
+    /// relation parameter may be given as its row or as the row's display text.
     pub fn view(&self, name: &str, params: &[(&str, Value)]) -> Result<ViewResult, ViewError> {
-        let Some(index) = self
-            .views
-            .iter()
-            .position(|v| v.name.eq_ignore_ascii_case(name.trim()))
-        else {
-            return Err(ViewError::UnknownView {
-                name: name.to_string(),
-                hint: crate::bind::did_you_mean(
-                    name,
-                    self.views.iter().map(|v| v.name.clone()).collect(),
-                ),
-            });
-        };
+        let index = find_view(&self.views, |t| self.table_name(t), name, None)?;
         let view = &self.views[index];
         for (given, _) in params {
             if !view
@@ -331,6 +371,18 @@ impl Workbook {
             table,
             layout: view.layout,
             fields: view.fields.iter().map(|(n, _)| n.clone()).collect(),
+            field_columns: view
+                .fields
+                .iter()
+                .map(|(_, e)| match e {
+                    Expr::Col(c) => Some(*c),
+                    _ => None,
+                })
+                .collect(),
+            group_column: match &view.group_by {
+                Some(Expr::Col(c)) => Some(*c),
+                _ => None,
+            },
             groups,
             tiles,
             included,

@@ -911,13 +911,7 @@ impl Builder {
                 problem(self, "a view has no name".into());
                 continue;
             }
-            if views.iter().any(|v| v.name.eq_ignore_ascii_case(&name)) {
-                problem(
-                    self,
-                    format!("a second view is named `{name}`; view names must be unique"),
-                );
-                continue;
-            }
+
             let Some(table) = self.table_by_name(&vs.table) else {
                 let hint = bind::did_you_mean(&vs.table, self.table_names())
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -925,6 +919,19 @@ impl Builder {
                 problem(self, format!("`{}` is not a table{hint}", vs.table));
                 continue;
             };
+            if views
+                .iter()
+                .any(|v| v.table == table && v.name.eq_ignore_ascii_case(&name))
+            {
+                problem(
+                    self,
+                    format!(
+                        "`{}` has a second view named `{name}`; a table's view names must be unique",
+                        vs.table
+                    ),
+                );
+                continue;
+            }
             let mut infos = Vec::new();
             let mut targets = Vec::new();
             for p in &vs.params {
@@ -1044,17 +1051,22 @@ impl Builder {
         // Included views, by name; a view may not include itself, even through others.
         for (i, names) in includes.iter().enumerate() {
             for n in names {
-                match views
-                    .iter()
-                    .position(|v| v.name.eq_ignore_ascii_case(n.trim()))
-                {
-                    Some(j) => views[i].include.push(j),
-                    None => self.problems.push(SchemaProblem {
+                let found = crate::view::find_view(
+                    &views,
+                    |t| self.data.table(t).name.as_str(),
+                    n,
+                    Some(views[i].table),
+                );
+                match found {
+                    Ok(j) => views[i].include.push(j),
+                    Err(_) => self.problems.push(SchemaProblem {
                         table: self.data.table(views[i].table).name.clone(),
                         column: None,
                         view: Some(views[i].name.clone()),
                         kind: ErrorKind::UnknownName,
-                        message: format!("it includes `{n}`, which is not a view"),
+                                                message: format!(
+                            "it includes `{n}`, which is not one view (write `Table/View` where several tables have it)"
+                        ),
                         diagnostic: None,
                         origin: None,
                     }),
