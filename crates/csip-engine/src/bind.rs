@@ -655,14 +655,22 @@ fn to_row_scope(e: &Expr, level: u8) -> Expr {
 
 /// The closest candidate by edit distance (case-insensitive), if it is close enough.
 pub(crate) fn did_you_mean(name: &str, candidates: Vec<String>) -> Option<String> {
-    let lower = name.to_lowercase();
+    let lower = name.trim().to_lowercase();
     let limit = (lower.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
+    let close = candidates
+        .iter()
         .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c.clone());
+    // Else a name that begins with what was written (`People` for `People_Team`).
+    close.or_else(|| {
+        candidates
+            .iter()
+            .filter(|c| lower.len() >= 3 && c.to_lowercase().starts_with(&lower))
+            .min_by_key(|c| c.len())
+            .cloned()
+    })
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
