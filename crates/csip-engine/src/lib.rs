@@ -85,6 +85,7 @@ pub use functions::Function;
 pub use ids::{CellId, ColumnId, RowId, TableId};
 pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
+pub use rust_decimal::Decimal;
 pub use schema::{
     ColumnSchema, ColumnType, FieldSchema, FormulaText, ParamSchema, Schema, SortKey, SourceOrigin,
     TableSchema, TileSchema, ViewLayout, ViewSchema,

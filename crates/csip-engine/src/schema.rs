@@ -67,7 +67,8 @@ impl ViewLayout {
 /// and include other views.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ViewSchema {
-    /// The view name; unique in the workbook without regard to case.
+    /// The view name; unique among its table's views without regard to case
+    /// (name it as `Table/View` where several tables have a view of that name).
     pub name: String,
     /// The table whose rows it shows.
     pub table: String,

@@ -186,6 +186,18 @@ pub(crate) fn find_view<'t>(
 }
 
 impl Workbook {
+    /// What a view sorts by: rows by what they show (their display column), so
+    /// people sort by name; everything else as itself.
+    fn sort_key(&self, v: Value) -> Value {
+        match v {
+            Value::Row(..) => Value::from(self.display(&v)),
+            Value::List(items) if items.iter().any(|i| matches!(i, Value::Row(..))) => {
+                Value::from(self.display(&Value::List(items)))
+            }
+            other => other,
+        }
+    }
+
     /// The views, in schema order.
     pub fn views(&self) -> Vec<ViewInfo> {
         self.views
@@ -280,7 +292,11 @@ impl Workbook {
             entries.push(Entry {
                 row,
                 fields: view.fields.iter().map(|(_, e)| cx.eval(e)).collect(),
-                sort: view.sort.iter().map(|(e, _)| cx.eval(e)).collect(),
+                sort: view
+                    .sort
+                    .iter()
+                    .map(|(e, _)| self.sort_key(cx.eval(e)))
+                    .collect(),
                 group: view.group_by.as_ref().map_or(Value::Blank, |e| cx.eval(e)),
             });
         }
@@ -323,10 +339,8 @@ impl Workbook {
                 });
             }
             groups[ordered..].sort_by(|a, b| {
-                sort_order(
-                    a.key.as_ref().unwrap_or(&Value::Blank),
-                    b.key.as_ref().unwrap_or(&Value::Blank),
-                )
+                let key = |g: &ViewGroup| self.sort_key(g.key.clone().unwrap_or(Value::Blank));
+                sort_order(&key(a), &key(b))
             });
         } else {
             groups.push(ViewGroup {

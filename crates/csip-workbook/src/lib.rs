@@ -15,6 +15,8 @@
 //! # Ok::<(), csip_engine::LoadError>(())
 //! ```
 
+pub mod synth;
+
 use csip_engine::{Clock, FileError, LoadError, NaiveDate, Schema, SourceFile, Workbook};
 
 macro_rules! files {
