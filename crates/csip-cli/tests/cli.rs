@@ -1,0 +1,158 @@
+//! The `csip` binary, run as a user runs it.
+
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
+use std::process::{Command, Output};
+
+fn csip(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_csip"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn demo_prints_the_portfolio_and_every_view() {
+    let o = csip(&["demo", "--today", "2026-11-24"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let gard = text.lines().find(|l| l.starts_with("Gard AS")).unwrap();
+    for part in [
+        "63.0",
+        "80.0",
+        "50.0",
+        "62.5",
+        "🔴 Declining",
+        "At Risk",
+        "96",
+        "480,000",
+        "Kari Nordmann",
+    ] {
+        assert!(gard.contains(part), "{gard}");
+    }
+    assert!(text.contains("Account_Master/Renewal Risk"), "{text}");
+    assert!(
+        text.contains("Platform_Health_Metrics/Platform Health Dashboard"),
+        "{text}"
+    );
+    let views = text
+        .lines()
+        .filter(|l| l.contains('/') && l.trim_end().ends_with(char::is_numeric))
+        .count();
+    assert_eq!(views, 60, "{text}");
+}
+
+#[test]
+fn view_with_a_parameter() {
+    let o = csip(&[
+        "view",
+        "CSM Command Center",
+        "--param",
+        "user=Kenji Watanabe",
+        "--today",
+        "2026-11-24",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("Account_Master/CSM Command Center — 1 row"),
+        "{text}"
+    );
+    assert!(
+        text.contains("■ Critical (1)") && text.contains("Sakura Retail Group"),
+        "{text}"
+    );
+
+    let o = csip(&["view", "CSM Command Center"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("needs the parameter `user`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = csip(&["view", "Renewal Rsk"]);
+    assert!(
+        stderr(&o).contains("did you mean `Renewal Risk`?"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn eval_against_the_csip_workbook_and_a_case_file() {
+    let o = csip(&[
+        "eval",
+        "[Renewal_Risk_Level] & \" / \" & [Days_To_Renewal]",
+        "--table",
+        "Account_Master",
+        "--row",
+        "Gard AS",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "At Risk / 96\n");
+
+    let o = csip(&["eval", "Round(2.5, 0)"]);
+    assert_eq!(stdout(&o), "3\n");
+
+    let o = csip(&[
+        "eval",
+        "Average(Filter([Metrics], [Account] = thisRow).[Score])",
+        "--cases",
+        "fixtures/cases/format_example.toml",
+        "--table",
+        "Accounts",
+        "--row",
+        "ACC-1",
+    ]);
+    assert_eq!(stdout(&o), "85\n", "{}", stderr(&o));
+
+    let o = csip(&[
+        "eval",
+        "[Helth_Score]",
+        "--table",
+        "Account_Master",
+        "--row",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("did you mean `Health_Score`?") && err.contains('^'),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_reports_and_fails_on_a_failing_case() {
+    let dir = std::env::temp_dir().join(format!("csip-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cases.toml");
+    std::fs::write(
+        &file,
+        "[[cases]]\nname = \"right\"\nformula = '1 + 1'\nexpect = 2\n\n[[cases]]\nname = \"wrong\"\nformula = '2 * 2'\nexpect = 5\n",
+    )
+    .unwrap();
+    let o = csip(&["check", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let text = stdout(&o);
+    assert!(
+        text.contains("FAIL") && text.contains("wrong") && text.contains("2 * 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expected: 5 (number)") && text.contains("actual:   4 (number)"),
+        "{text}"
+    );
+    assert_eq!(text.lines().last().unwrap(), "1 passed, 1 failed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
