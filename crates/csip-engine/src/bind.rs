@@ -60,6 +60,10 @@ pub(crate) trait Catalog {
     fn table_names(&self) -> Vec<String>;
     /// The static type of a column's values; a formula column may be bound on demand.
     fn column_ty(&mut self, column: ColumnId) -> StaticTy;
+    /// One shared copy of a text literal, so that equal literals compare by pointer.
+    fn intern(&mut self, text: &str) -> std::sync::Arc<str> {
+        std::sync::Arc::from(text)
+    }
 }
 
 /// Where a formula is evaluated.
@@ -157,7 +161,7 @@ impl Binder<'_> {
     fn expr(&mut self, e: &csip_formula::Expr) -> (Expr, StaticTy) {
         match &e.kind {
             ExprKind::Number(n) => (Expr::Lit(Value::Number(*n)), StaticTy::Other),
-            ExprKind::Text(t) => (Expr::Lit(Value::text(t)), StaticTy::Other),
+            ExprKind::Text(t) => (Expr::Lit(Value::Text(self.catalog.intern(t))), StaticTy::Other),
             ExprKind::Bool(b) => (Expr::Lit(Value::Bool(*b)), StaticTy::Other),
             ExprKind::Name(name) => self.name(&name.text, name.span),
             ExprKind::ThisRow => match self.this_table {
@@ -215,13 +219,16 @@ impl Binder<'_> {
                     (_, StaticTy::Row(t) | StaticTy::Rows(t)) => StaticTy::Rows(t),
                     _ => StaticTy::Other,
                 };
-                (
-                    Expr::Project {
-                        target: Box::new(target_expr),
+                // `thisRow.[C]` is `[C]`, `CurrentValue.[C]` the item's `[C]`.
+                let node = match target_expr {
+                    Expr::ThisRow => Expr::Col(col),
+                    Expr::Item { level } => Expr::ItemCol { level, col },
+                    target => Expr::Project {
+                        target: Box::new(target),
                         col,
                     },
-                    result_ty,
-                )
+                };
+                (node, result_ty)
             }
             ExprKind::Unary { op, operand } => {
                 let (x, _) = self.expr(operand);
@@ -635,9 +642,12 @@ fn to_row_scope(e: &Expr, level: u8) -> Expr {
     match e {
         Expr::ItemCol { level: l, col } if *l == level => Expr::Col(*col),
         Expr::Item { level: l } if *l == level => Expr::ThisRow,
-        Expr::Project { target, col } => Expr::Project {
-            target: Box::new(to_row_scope(target, level)),
-            col: *col,
+        Expr::Project { target, col } => match to_row_scope(target, level) {
+            Expr::ThisRow => Expr::Col(*col),
+            target => Expr::Project {
+                target: Box::new(target),
+                col: *col,
+            },
         },
         Expr::Neg(x) => Expr::Neg(Box::new(to_row_scope(x, level))),
         Expr::Not(x) => Expr::Not(Box::new(to_row_scope(x, level))),

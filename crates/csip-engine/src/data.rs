@@ -5,6 +5,7 @@ use crate::expr::Expr;
 use crate::ids::{ColumnId, RowId, TableId};
 use crate::index::{ColumnIndex, IndexId, IndexMode};
 use crate::schema::ColumnSchema;
+use crate::store::Store;
 use crate::value::Value;
 use chrono::{NaiveDate, NaiveDateTime};
 use std::sync::Arc;
@@ -101,7 +102,7 @@ pub(crate) struct Column {
     pub(crate) row_table: Option<TableId>,
     pub(crate) kind: ColumnKind,
     /// One value per row slot (dead slots hold Blank).
-    pub(crate) values: Vec<Value>,
+    pub(crate) values: Store,
 }
 
 impl Column {
@@ -135,8 +136,6 @@ pub(crate) struct Data {
     pub(crate) clock: Clock,
 }
 
-static BLANK: Value = Value::Blank;
-
 impl Data {
     pub(crate) fn table(&self, t: TableId) -> &Table {
         &self.tables[t.index()]
@@ -148,10 +147,7 @@ impl Data {
 
     /// The value of a cell; Blank for a row that does not exist.
     pub(crate) fn cell(&self, c: ColumnId, r: RowId) -> &Value {
-        self.columns[c.index()]
-            .values
-            .get(r.index())
-            .unwrap_or(&BLANK)
+        self.columns[c.index()].values.get(r.index())
     }
 
     pub(crate) fn is_live(&self, t: TableId, r: RowId) -> bool {
@@ -174,7 +170,7 @@ impl Data {
         let mut ix = ColumnIndex::new(mode);
         let col = &self.columns[column.index()];
         for &r in &self.tables[col.table.index()].order {
-            ix.insert(r, &col.values[r.index()]);
+            ix.insert(r, col.values.get(r.index()));
         }
         self.indexes.push(ix);
         self.indexes_on[column.index()].push(id);
@@ -191,11 +187,11 @@ impl Data {
     /// Stores a value in a live row's cell, keeping the column's indexes in
     /// step; returns the old value.
     pub(crate) fn write(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
-        let old = std::mem::replace(&mut self.columns[c.index()].values[r.index()], value);
+        let old = self.columns[c.index()].values.set(r.index(), value);
         for &i in &self.indexes_on[c.index()] {
             let ix = &mut self.indexes[i.0 as usize];
             ix.remove(r, &old);
-            ix.insert(r, &self.columns[c.index()].values[r.index()]);
+            ix.insert(r, self.columns[c.index()].values.get(r.index()));
         }
         old
     }
@@ -207,13 +203,14 @@ impl Data {
             let ix = &mut self.indexes[i.0 as usize];
             ix.clear();
             for &r in &self.tables[table.index()].order {
-                ix.insert(r, &self.columns[c.index()].values[r.index()]);
+                ix.insert(r, self.columns[c.index()].values.get(r.index()));
             }
         }
     }
 
-    /// Appends a live row with every cell Blank; returns its id.
-    pub(crate) fn push_row(&mut self, t: TableId) -> RowId {
+    /// Appends a live row with every cell Blank; returns its id. With
+    /// `indexed` false the indexes are left for [`Data::rebuild_indexes`] (bulk loads).
+    pub(crate) fn push_row(&mut self, t: TableId, indexed: bool) -> RowId {
         let table = &mut self.tables[t.index()];
         let row = RowId(u32::try_from(table.position.len()).unwrap_or(u32::MAX));
         table
@@ -223,11 +220,27 @@ impl Data {
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for c in cols {
             self.columns[c.index()].values.push(Value::Blank);
-            for &i in &self.indexes_on[c.index()] {
-                self.indexes[i.0 as usize].insert(row, &Value::Blank);
+            if indexed {
+                for &i in &self.indexes_on[c.index()] {
+                    self.indexes[i.0 as usize].insert(row, &Value::Blank);
+                }
             }
         }
         row
+    }
+
+    /// Stores a value without touching the indexes (bulk loads, which rebuild them after).
+    pub(crate) fn write_unindexed(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
+        self.columns[c.index()].values.set(r.index(), value)
+    }
+
+    /// Rebuilds every index from the cells.
+    pub(crate) fn rebuild_indexes(&mut self) {
+        for c in 0..self.columns.len() {
+            if !self.indexes_on[c].is_empty() {
+                self.reindex_column(ColumnId(u32::try_from(c).unwrap_or(u32::MAX)));
+            }
+        }
     }
 
     /// Removes a live row from the order and from every index; its cells are
@@ -236,7 +249,7 @@ impl Data {
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
         let mut cells = Vec::with_capacity(cols.len());
         for c in cols {
-            let old = std::mem::take(&mut self.columns[c.index()].values[r.index()]);
+            let old = self.columns[c.index()].values.set(r.index(), Value::Blank);
             for &i in &self.indexes_on[c.index()] {
                 self.indexes[i.0 as usize].remove(r, &old);
             }
@@ -264,7 +277,7 @@ impl Data {
             for &i in &self.indexes_on[c.index()] {
                 self.indexes[i.0 as usize].insert(r, &v);
             }
-            self.columns[c.index()].values[r.index()] = v;
+            self.columns[c.index()].values.set(r.index(), v);
         }
     }
 

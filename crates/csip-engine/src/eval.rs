@@ -138,6 +138,57 @@ impl<'a> EvalCtx<'a> {
         }
     }
 
+    /// Appends the text of `e` to `buf`, as `&` turns it into text; chains of
+    /// `&` and `Format` write straight into the buffer.
+    fn append_text(&mut self, e: &Expr, buf: &mut String) -> R<()> {
+        match e {
+            Expr::Binary(BinaryOp::Concat, l, r) => {
+                self.append_text(l, buf)?;
+                self.append_text(r, buf)
+            }
+            Expr::Call(Function::Format, args) => {
+                let mut values: smallvec::SmallVec<[Cow<'_, Value>; 4]> = smallvec::SmallVec::new();
+                for a in args.iter() {
+                    let v = self.eval_cow(a);
+                    if let Value::Error(_) = v.as_ref() {
+                        return Err(v.into_owned());
+                    }
+                    values.push(v);
+                }
+                let refs: smallvec::SmallVec<[&Value; 4]> =
+                    values.iter().map(|v| v.as_ref()).collect();
+                functions::text::format_into(&refs, self, buf)
+            }
+            other => {
+                let v = self.eval_cow(other);
+                buf.push_str(&self.to_text(&v)?);
+                Ok(())
+            }
+        }
+    }
+
+    /// Evaluates without copying what can be read in place: literals and
+    /// cells come back borrowed (no reference counts touched).
+    pub(crate) fn eval_cow<'x>(&mut self, e: &'x Expr) -> Cow<'x, Value>
+    where
+        'a: 'x,
+    {
+        match e {
+            Expr::Lit(v) => Cow::Borrowed(v),
+            Expr::Col(c) => match self.this {
+                Some((_, r)) => Cow::Borrowed(self.data.cell(*c, r)),
+                None => Cow::Owned(self.eval(e)),
+            },
+            Expr::ItemCol { level, col } => match self.items.get(usize::from(*level)) {
+                Some(Value::Row(t, r)) if self.data.column(*col).table == *t => {
+                    Cow::Borrowed(self.data.cell(*col, *r))
+                }
+                _ => Cow::Owned(self.eval(e)),
+            },
+            _ => Cow::Owned(self.eval(e)),
+        }
+    }
+
     /// A column of one row value.
     fn project_one(&self, item: &Value, col: crate::ids::ColumnId) -> Value {
         match item {
@@ -184,10 +235,21 @@ impl<'a> EvalCtx<'a> {
 
     fn binary(&mut self, op: BinaryOp, l: &Expr, r: &Expr) -> Value {
         match op {
+            BinaryOp::Concat => {
+                // One string for a whole chain `a & b & Format(...)`.
+                let mut buf = String::new();
+                match self
+                    .append_text(l, &mut buf)
+                    .and_then(|()| self.append_text(r, &mut buf))
+                {
+                    Ok(()) => Value::from(buf),
+                    Err(e) => e,
+                }
+            }
             BinaryOp::And | BinaryOp::Or => {
                 let want = op == BinaryOp::Or;
                 for side in [l, r] {
-                    let v = self.eval(side);
+                    let v = self.eval_cow(side);
                     match truthy(&v) {
                         Ok(b) if b == want => return Value::Bool(want),
                         Ok(_) => {}
@@ -197,13 +259,13 @@ impl<'a> EvalCtx<'a> {
                 Value::Bool(!want)
             }
             _ => {
-                let a = self.eval(l);
-                if let Value::Error(_) = a {
-                    return a;
+                let a = self.eval_cow(l);
+                if let Value::Error(_) = a.as_ref() {
+                    return a.into_owned();
                 }
-                let b = self.eval(r);
-                if let Value::Error(_) = b {
-                    return b;
+                let b = self.eval_cow(r);
+                if let Value::Error(_) = b.as_ref() {
+                    return b.into_owned();
                 }
                 self.binary_values(op, &a, &b)
             }
@@ -219,7 +281,8 @@ impl<'a> EvalCtx<'a> {
             BinaryOp::Gt => compare(a, b).map(|o| Value::Bool(o == Ordering::Greater)),
             BinaryOp::Ge => compare(a, b).map(|o| Value::Bool(o != Ordering::Less)),
             BinaryOp::Concat => (|| {
-                let mut s = self.to_text(a)?.into_owned();
+                let mut s = String::new();
+                s.push_str(&self.to_text(a)?);
                 s.push_str(&self.to_text(b)?);
                 Ok(Value::from(s))
             })(),
@@ -250,7 +313,7 @@ impl<'a> EvalCtx<'a> {
     fn call(&mut self, f: Function, args: &[Expr]) -> Value {
         match f {
             Function::If => {
-                let c = self.eval(&args[0]);
+                let c = self.eval_cow(&args[0]);
                 match truthy(&c) {
                     Ok(true) => self.eval(&args[1]),
                     Ok(false) => args.get(2).map_or(Value::Blank, |e| self.eval(e)),
@@ -290,7 +353,7 @@ impl<'a> EvalCtx<'a> {
             Function::SwitchIf => {
                 let mut pairs = args.chunks_exact(2);
                 for pair in pairs.by_ref() {
-                    let c = self.eval(&pair[0]);
+                    let c = self.eval_cow(&pair[0]);
                     match truthy(&c) {
                         Ok(true) => return self.eval(&pair[1]),
                         Ok(false) => {}
@@ -305,7 +368,7 @@ impl<'a> EvalCtx<'a> {
             Function::And | Function::Or => {
                 let want = f == Function::Or;
                 for a in args.iter() {
-                    let v = self.eval(a);
+                    let v = self.eval_cow(a);
                     match truthy(&v) {
                         Ok(b) if b == want => return Value::Bool(want),
                         Ok(_) => {}
@@ -317,15 +380,17 @@ impl<'a> EvalCtx<'a> {
             // A list holds what its items evaluate to, errors included.
             Function::List => Value::list(args.iter().map(|a| self.eval(a)).collect()),
             _ => {
-                let mut values = Vec::with_capacity(args.len());
+                let mut values: smallvec::SmallVec<[Cow<'_, Value>; 4]> = smallvec::SmallVec::new();
                 for a in args.iter() {
-                    let v = self.eval(a);
-                    if let Value::Error(_) = v {
-                        return v;
+                    let v = self.eval_cow(a);
+                    if let Value::Error(_) = v.as_ref() {
+                        return v.into_owned();
                     }
                     values.push(v);
                 }
-                functions::call(f, &values, self)
+                let refs: smallvec::SmallVec<[&Value; 4]> =
+                    values.iter().map(|v| v.as_ref()).collect();
+                functions::call(f, &refs, self)
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use crate::ids::RowId;
 use crate::value::{Key, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// An index of a workbook: an index into its index list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,7 +35,7 @@ impl ColumnIndex {
     pub(crate) fn new(mode: IndexMode) -> ColumnIndex {
         ColumnIndex {
             mode,
-            buckets: HashMap::new(),
+            buckets: HashMap::default(),
             wildcard: Vec::new(),
         }
     }
@@ -114,6 +114,18 @@ impl ColumnIndex {
         all.sort_unstable();
         all.dedup();
         std::borrow::Cow::Owned(all)
+    }
+
+    /// Bytes held (an estimate: buckets, their keys and row lists).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let per_bucket = std::mem::size_of::<Key>() + std::mem::size_of::<Vec<RowId>>() + 1;
+        self.buckets.capacity() * per_bucket
+            + self
+                .buckets
+                .values()
+                .map(|b| b.capacity() * 4)
+                .sum::<usize>()
+            + self.wildcard.capacity() * 4
     }
 
     /// Number of entries, for tests and memory accounting.

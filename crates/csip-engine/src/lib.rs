@@ -70,6 +70,7 @@ mod index;
 mod load;
 mod recalc;
 mod schema;
+mod store;
 mod transaction;
 mod value;
 mod view;
@@ -95,4 +96,4 @@ pub use transaction::{
 };
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
-pub use workbook::Workbook;
+pub use workbook::{MemoryUsage, Workbook};

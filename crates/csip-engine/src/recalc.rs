@@ -12,7 +12,34 @@ use crate::index::IndexMode;
 use crate::value::{ErrorKind, Key, Value};
 use fixedbitset::FixedBitSet;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
+
+/// The rows a running transaction inserted. Inserts append and ids grow, so
+/// they are, per table, every id from the first one inserted on.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Fresh {
+    first: Vec<u32>,
+}
+
+impl Fresh {
+    /// No fresh rows.
+    pub(crate) fn none() -> Fresh {
+        Fresh::default()
+    }
+
+    /// Notes a row the transaction inserted.
+    pub(crate) fn note(&mut self, table: TableId, row: RowId) {
+        if self.first.len() <= table.index() {
+            self.first.resize(table.index() + 1, u32::MAX);
+        }
+        let first = &mut self.first[table.index()];
+        *first = (*first).min(row.0);
+    }
+
+    pub(crate) fn contains(&self, table: TableId, row: RowId) -> bool {
+        self.first.get(table.index()).is_some_and(|f| row.0 >= *f)
+    }
+}
 
 /// A formula column that depends on a node, and how its rows are reached.
 #[derive(Clone, Debug)]
@@ -120,7 +147,7 @@ pub(crate) struct Propagator<'a> {
     pub(crate) dirty: &'a mut Dirty,
     /// Rows inserted by the running transaction: their formula cells are all
     /// dirty, and their keys not yet computed.
-    pub(crate) fresh: &'a HashSet<(TableId, RowId)>,
+    pub(crate) fresh: &'a Fresh,
 }
 
 impl Propagator<'_> {
@@ -197,7 +224,7 @@ impl Propagator<'_> {
                             let item_is_formula =
                                 self.data.column(site.item_column).formula().is_some();
                             for r in &current {
-                                if item_is_formula && self.fresh.contains(&(from_table, *r)) {
+                                if item_is_formula && self.fresh.contains(from_table, *r) {
                                     // Its key is computed later and propagates then.
                                     continue;
                                 }
@@ -250,7 +277,7 @@ pub(crate) fn run(
     data: &mut Data,
     graph: &Graph,
     dirty: &mut Dirty,
-    fresh: &HashSet<(TableId, RowId)>,
+    fresh: &Fresh,
     changes: &mut Vec<CellChange>,
     mut trace: Option<&mut Vec<CellId>>,
 ) {
@@ -272,7 +299,7 @@ pub(crate) fn run(
                     row: r,
                 });
             }
-            let is_fresh = fresh.contains(&(table, r));
+            let is_fresh = fresh.contains(table, r);
             if !is_fresh && data.cell(col, r).identical(&new) {
                 continue;
             }
@@ -300,7 +327,9 @@ pub(crate) fn run(
     }
 }
 
-/// Computes every formula cell from scratch, in rank order; indexes rebuilt.
+/// Computes every formula cell from scratch, in rank order. A cell that comes
+/// out as it was is left alone; a column with many changes has its indexes
+/// rebuilt, one with few has them updated.
 pub(crate) fn full(data: &mut Data, graph: &Graph) {
     for &col in &graph.order {
         let column = data.column(col);
@@ -309,19 +338,28 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
             continue;
         };
         let rows = data.table(table).order.clone();
-        let values: Vec<Value> = if formula.cyclic {
-            let e = cycle_error(data, graph, col);
-            rows.iter().map(|_| e.clone()).collect()
-        } else {
-            rows.iter()
-                .map(|&r| EvalCtx::new(data, Some((table, r))).eval(&formula.expr))
-                .collect()
-        };
-        let column = &mut data.columns[col.index()];
-        for (r, v) in rows.iter().zip(values) {
-            column.values[r.index()] = v;
+        let cycle = formula.cyclic.then(|| cycle_error(data, graph, col));
+        let mut changed: Vec<(RowId, Value)> = Vec::new();
+        for &r in &rows {
+            let new = match &cycle {
+                Some(e) => e.clone(),
+                None => EvalCtx::new(data, Some((table, r))).eval(&formula.expr),
+            };
+            if !data.cell(col, r).identical(&new) {
+                changed.push((r, new));
+            }
         }
-        data.reindex_column(col);
+        if changed.len() * 4 < rows.len() {
+            for (r, v) in changed {
+                data.write(col, r, v);
+            }
+        } else {
+            let column = &mut data.columns[col.index()];
+            for (r, v) in changed {
+                column.values.set(r.index(), v);
+            }
+            data.reindex_column(col);
+        }
     }
 }
 

@@ -204,11 +204,13 @@ struct Batch {
     undo: Vec<Undo>,
     /// Data cells of pre-existing rows that were written, with their value before.
     touched: IndexMap<(ColumnId, RowId), Value>,
-    fresh: HashSet<(TableId, RowId)>,
+    fresh: recalc::Fresh,
     inserted: Vec<(TableId, RowId)>,
     deleted: Vec<(TableId, RowId)>,
     /// Rows whose required cells must be checked at the end.
     check: Vec<(TableId, RowId)>,
+    /// A bulk load: writes skip the indexes, which are rebuilt once after.
+    bulk: bool,
 }
 
 impl Workbook {
@@ -284,9 +286,9 @@ impl Workbook {
                         format!("there is no table {table:?}"),
                     ));
                 }
-                let row = self.data.push_row(table);
+                let row = self.data.push_row(table, !batch.bulk);
                 batch.undo.push(Undo::Insert { table, row });
-                batch.fresh.insert((table, row));
+                batch.fresh.note(table, row);
                 batch.inserted.push((table, row));
                 batch.check.push((table, row));
                 let mut given = HashSet::new();
@@ -368,10 +370,14 @@ impl Workbook {
                 format!("{} {message}", self.place(table, Some(row), Some(column))),
             )
         })?;
-        let old = self.data.write(column, row, value);
+        let old = if batch.bulk {
+            self.data.write_unindexed(column, row, value)
+        } else {
+            self.data.write(column, row, value)
+        };
         // A row inserted by this batch needs no undo of its cells: undoing the
         // insert drops them.
-        if !batch.fresh.contains(&(table, row)) {
+        if !batch.fresh.contains(table, row) {
             batch
                 .touched
                 .entry((column, row))
@@ -428,7 +434,7 @@ impl Workbook {
             self.write_data(referrer_table, r, col, new, batch)?;
         }
         // Everything that reads the row learns it is going, before it goes.
-        if !batch.fresh.contains(&(table, row)) {
+        if !batch.fresh.contains(table, row) {
             let mut p = Propagator {
                 data: &self.data,
                 graph: &self.graph,
@@ -731,6 +737,7 @@ impl Workbook {
         tables: Vec<(TableId, Vec<RowValues>)>,
         batch: &mut Batch,
     ) -> Result<Vec<Vec<RowId>>, TransactionError> {
+        batch.bulk = true;
         let mut deferred: Vec<(usize, TableId, RowId, ColumnId, Value)> = Vec::new();
         let mut ids = Vec::with_capacity(tables.len());
         for (table, rows) in tables {
@@ -778,16 +785,40 @@ impl Workbook {
             }
             ids.push(table_ids);
         }
+        batch.bulk = false;
+        self.data.rebuild_indexes();
         recalc::full(&mut self.data, &self.graph);
-        if !deferred.is_empty() {
-            for (i, table, row, column, value) in deferred {
-                self.write_data(table, row, column, value, batch)
-                    .map_err(|mut e| {
-                        e.op = Some(i);
-                        e
-                    })?;
+        // References by display text, now that computed display columns have
+        // values: written and recalculated incrementally.
+        let mut written = Vec::with_capacity(deferred.len());
+        for (i, table, row, column, value) in deferred {
+            self.write_data(table, row, column, value, batch)
+                .map_err(|mut e| {
+                    e.op = Some(i);
+                    e
+                })?;
+            written.push((column, row));
+        }
+        if !written.is_empty() {
+            let none = recalc::Fresh::none();
+            let mut p = Propagator {
+                data: &self.data,
+                graph: &self.graph,
+                dirty: &mut self.dirty,
+                fresh: &none,
+            };
+            for (column, row) in written {
+                let new = p.data.cell(column, row);
+                p.propagate(Node::Column(column), row, Some((&Value::Blank, new)));
             }
-            recalc::full(&mut self.data, &self.graph);
+            recalc::run(
+                &mut self.data,
+                &self.graph,
+                &mut self.dirty,
+                &none,
+                &mut Vec::new(),
+                None,
+            );
         }
         self.check_constraints(batch)?;
         Ok(ids)

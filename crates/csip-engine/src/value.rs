@@ -206,15 +206,16 @@ impl Value {
         match (self, other) {
             (Value::Blank, Value::Blank) => true,
             (Value::Number(a), Value::Number(b)) => a == b,
-            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Text(a), Value::Text(b)) => Arc::ptr_eq(a, b) || a == b,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Date(a), Value::Date(b)) => a == b,
             (Value::DateTime(a), Value::DateTime(b)) => a == b,
             (Value::Row(ta, ra), Value::Row(tb, rb)) => ta == tb && ra == rb,
             (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.identical(y))
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.identical(y)))
             }
-            (Value::Error(a), Value::Error(b)) => a == b,
+            (Value::Error(a), Value::Error(b)) => Arc::ptr_eq(a, b) || a == b,
             _ => false,
         }
     }
@@ -308,7 +309,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             _ => false,
         },
         (Value::Number(x), Value::Number(y)) => x == y,
-        (Value::Text(x), Value::Text(y)) => x == y,
+        (Value::Text(x), Value::Text(y)) => Arc::ptr_eq(x, y) || x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Date(x), Value::Date(y)) => x == y,
         (Value::DateTime(x), Value::DateTime(y)) => x == y,

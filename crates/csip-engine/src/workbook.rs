@@ -299,6 +299,39 @@ impl Workbook {
             .collect()
     }
 
+    /// An estimate of the memory the workbook holds, by table and in indexes.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        use std::collections::HashSet as Seen;
+        let value = std::mem::size_of::<Value>();
+        let mut seen: Seen<*const u8> = Seen::new();
+        let mut tables = Vec::new();
+        for t in self.tables() {
+            let table = self.data.table(t);
+            let (mut cells, mut heap) = (0usize, 0usize);
+            for c in table.all_columns() {
+                let values = &self.data.column(c).values;
+                cells += values.heap_bytes();
+                for v in values.distinct() {
+                    heap += match v {
+                        Value::Text(s) if seen.insert(s.as_ptr()) => s.len() + 16,
+                        Value::List(l) if seen.insert(l.as_ptr().cast()) => l.len() * value + 16,
+                        Value::Error(_) => 64,
+                        _ => 0,
+                    };
+                }
+            }
+            tables.push((
+                table.name.clone(),
+                table.order.len(),
+                cells + heap + table.position.capacity() * 8,
+            ));
+        }
+        MemoryUsage {
+            tables,
+            indexes: self.data.indexes.iter().map(|i| i.heap_bytes()).sum(),
+        }
+    }
+
     /// Moves the clock; recomputes the cells that read it (and what depends on
     /// them) and returns what changed.
     pub fn set_clock(&mut self, clock: Clock) -> crate::ChangeSet {
@@ -306,7 +339,7 @@ impl Workbook {
             return crate::ChangeSet::default();
         }
         self.data.clock = clock;
-        let fresh = HashSet::new();
+        let fresh = recalc::Fresh::none();
         let mut p = recalc::Propagator {
             data: &self.data,
             graph: &self.graph,
@@ -370,6 +403,22 @@ fn locate(schema: &Schema, p: &mut SchemaProblem) {
             p.message.clone(),
         ));
         p.origin = Some(origin);
+    }
+}
+
+/// Where a workbook's memory goes (estimates, in bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Per table: its name, its rows, and the bytes its cells hold.
+    pub tables: Vec<(String, usize, usize)>,
+    /// The bytes the hash indexes hold.
+    pub indexes: usize,
+}
+
+impl MemoryUsage {
+    /// Everything.
+    pub fn total(&self) -> usize {
+        self.tables.iter().map(|t| t.2).sum::<usize>() + self.indexes
     }
 }
 
@@ -452,6 +501,8 @@ enum BindState {
 }
 
 struct Builder {
+    /// Text literals, one copy each.
+    texts: HashMap<String, Arc<str>>,
     data: Data,
     table_names: HashMap<String, TableId>,
     column_names: Vec<HashMap<String, ColumnId>>,
@@ -484,6 +535,13 @@ impl Catalog for Builder {
     fn table_names(&self) -> Vec<String> {
         self.data.tables.iter().map(|t| t.name.clone()).collect()
     }
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        self.texts
+            .entry(text.to_string())
+            .or_insert_with(|| Arc::from(text))
+            .clone()
+    }
+
     fn column_ty(&mut self, column: ColumnId) -> StaticTy {
         if matches!(self.states[column.index()], BindState::Pending(_)) {
             self.bind_column(column);
@@ -503,6 +561,7 @@ impl Catalog for Builder {
 impl Builder {
     fn build(schema: &Schema, clock: Clock) -> Result<Workbook, SchemaError> {
         let mut b = Builder {
+            texts: HashMap::new(),
             data: Data {
                 tables: Vec::new(),
                 columns: Vec::new(),
@@ -741,7 +800,7 @@ impl Builder {
             target,
             row_table: target.map(|(t, _)| t),
             kind: ColumnKind::Data,
-            values: Vec::new(),
+            values: crate::store::Store::blank(0),
         });
         self.data.indexes_on.push(Vec::new());
         let state = match &cs.formula {
@@ -1228,7 +1287,7 @@ impl Builder {
                 rank: 0,
                 cyclic: false,
             })),
-            values: vec![Value::Blank; slots],
+            values: crate::store::Store::blank(slots),
         });
         self.data.indexes_on.push(Vec::new());
         self.data.tables[table.index()].hidden.push(id);

@@ -7,18 +7,18 @@ use crate::value::Value;
 use chrono::{Datelike, Months, NaiveDate, Weekday};
 use std::collections::HashSet;
 
-pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
+pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
     match f {
         Function::Today => Ok(Value::Date(cx.clock().today)),
         Function::Now => Ok(Value::DateTime(cx.clock().now)),
         Function::Date => make_date(
-            whole(&args[0], "the year")?,
-            whole(&args[1], "the month")?,
-            whole(&args[2], "the day")?,
+            whole(args[0], "the year")?,
+            whole(args[1], "the month")?,
+            whole(args[2], "the day")?,
         )
         .map(Value::Date),
         Function::Year | Function::Month | Function::Day | Function::Weekday => {
-            let Some(d) = to_date(&args[0])? else {
+            let Some(d) = to_date(args[0])? else {
                 return Ok(Value::Blank);
             };
             let n = match f {
@@ -30,7 +30,7 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
             Ok(Value::from(n))
         }
         Function::EDate => {
-            let months = whole(&args[1], "the number of months")?;
+            let months = whole(args[1], "the number of months")?;
             let shift = |d: NaiveDate| -> R<NaiveDate> {
                 let m =
                     Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| date_overflow())?);
@@ -41,7 +41,7 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
                 };
                 check_year(moved.ok_or_else(date_overflow)?)
             };
-            match scalar(&args[0]) {
+            match scalar(args[0]) {
                 Value::Blank => Ok(Value::Blank),
                 Value::DateTime(dt) => Ok(Value::DateTime(shift(dt.date())?.and_time(dt.time()))),
                 other => match to_date(other)? {
@@ -51,18 +51,18 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
             }
         }
         Function::WorkDay => {
-            let Some(start) = to_date(&args[0])? else {
+            let Some(start) = to_date(args[0])? else {
                 return Ok(Value::Blank);
             };
-            let days = whole(&args[1], "the number of days")?;
-            let holidays = holidays(args.get(2))?;
+            let days = whole(args[1], "the number of days")?;
+            let holidays = holidays(args.get(2).copied())?;
             work_day(start, days, &holidays).map(Value::Date)
         }
         Function::NetWorkingDays => {
-            let (Some(start), Some(end)) = (to_date(&args[0])?, to_date(&args[1])?) else {
+            let (Some(start), Some(end)) = (to_date(args[0])?, to_date(args[1])?) else {
                 return Ok(Value::Blank);
             };
-            let holidays = holidays(args.get(2))?;
+            let holidays = holidays(args.get(2).copied())?;
             let n = if start <= end {
                 working_days_between(start, end, &holidays)
             } else {
@@ -129,7 +129,7 @@ pub(crate) fn make_date(year: i64, month: i64, day: i64) -> R<NaiveDate> {
 fn holidays(v: Option<&Value>) -> R<HashSet<NaiveDate>> {
     let mut out = HashSet::new();
     if let Some(v) = v {
-        for item in super::flatten(std::slice::from_ref(v)) {
+        for item in super::flatten(&[v]) {
             if let Some(d) = to_date(item)? {
                 out.insert(d);
             }

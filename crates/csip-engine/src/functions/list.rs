@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
+pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
     match f {
         Function::HasAny | Function::Contains => {
             let list = args[0].elements();
@@ -30,10 +30,10 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
         Function::In => {
             let candidates = deep(&args[1..]);
             Ok(Value::Bool(
-                candidates.iter().any(|c| values_equal(&args[0], c)),
+                candidates.iter().any(|c| values_equal(args[0], c)),
             ))
         }
-        Function::List => Ok(Value::list(args.to_vec())),
+        Function::List => Ok(Value::list(args.iter().map(|v| (*v).clone()).collect())),
         Function::Count => {
             let n = deep(args).iter().filter(|v| !v.is_blank()).count();
             Ok(Value::from(i64::try_from(n).unwrap_or(i64::MAX)))
@@ -57,7 +57,7 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
         Function::Last => Ok(args[0].elements().last().cloned().unwrap_or(Value::Blank)),
         Function::Nth => {
             let list = args[0].elements();
-            let n = whole(&args[1], "the position")?;
+            let n = whole(args[1], "the position")?;
             usize::try_from(n)
                 .ok()
                 .and_then(|n| n.checked_sub(1))
@@ -101,28 +101,14 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
             }
             Ok(Value::list(items))
         }
-        Function::Sum => {
-            let mut total = Decimal::ZERO;
-            for v in numbers(args)? {
-                total = total.checked_add(v).ok_or_else(overflow)?;
-            }
-            Ok(Value::Number(total))
-        }
-        Function::Average => {
-            let nums = numbers(args)?;
-            if nums.is_empty() {
-                return Ok(Value::Blank);
-            }
-            let mut total = Decimal::ZERO;
-            for v in &nums {
-                total = total.checked_add(*v).ok_or_else(overflow)?;
-            }
-            let count = Decimal::from(nums.len());
-            total
-                .checked_div(count)
+        Function::Sum => total(args).map(|(sum, _)| Value::Number(sum)),
+        Function::Average => match total(args)? {
+            (_, 0) => Ok(Value::Blank),
+            (sum, count) => sum
+                .checked_div(Decimal::from(count))
                 .map(Value::Number)
-                .ok_or_else(overflow)
-        }
+                .ok_or_else(overflow),
+        },
         Function::Max | Function::Min => extreme(
             args,
             if f == Function::Max {
@@ -135,13 +121,16 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
     }
 }
 
-/// The numbers among the items: blanks skipped, the first error returned,
-/// anything else a type mismatch.
-fn numbers(args: &[Value]) -> R<Vec<Decimal>> {
-    let mut out = Vec::new();
+/// The sum and count of the numbers among the items: blanks skipped, the
+/// first error returned, anything else a type mismatch.
+fn total(args: &[&Value]) -> R<(Decimal, usize)> {
+    let (mut sum, mut count) = (Decimal::ZERO, 0usize);
     for v in deep(args) {
         match v {
-            Value::Number(n) => out.push(*n),
+            Value::Number(n) => {
+                sum = sum.checked_add(*n).ok_or_else(overflow)?;
+                count += 1;
+            }
             Value::Error(_) => return Err(v.clone()),
             v if v.is_blank() => {}
             other => {
@@ -152,11 +141,11 @@ fn numbers(args: &[Value]) -> R<Vec<Decimal>> {
             }
         }
     }
-    Ok(out)
+    Ok((sum, count))
 }
 
 /// `Max` / `Min` over numbers, or over dates and date-times.
-fn extreme(args: &[Value], want: Ordering) -> R<Value> {
+fn extreme(args: &[&Value], want: Ordering) -> R<Value> {
     let mut best: Option<&Value> = None;
     for v in deep(args) {
         match v {

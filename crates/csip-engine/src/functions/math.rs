@@ -7,8 +7,8 @@ use rust_decimal::prelude::{MathematicalOps, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::str::FromStr;
 
-pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
-    let x = || to_number(&args[0]);
+pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
+    let x = || to_number(args[0]);
     match f {
         Function::Round => {
             let digits = match args.get(1) {
@@ -42,7 +42,7 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
                 .ok_or_else(overflow)
         }
         Function::Mod => {
-            let (a, b) = (x()?, to_number(&args[1])?);
+            let (a, b) = (x()?, to_number(args[1])?);
             if b.is_zero() {
                 return Err(div_zero());
             }
@@ -52,7 +52,7 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
             }
             Ok(Value::Number(r))
         }
-        Function::Power => power(x()?, to_number(&args[1])?).map(Value::Number),
+        Function::Power => power(x()?, to_number(args[1])?).map(Value::Number),
         Function::Sqrt => {
             let x = x()?;
             if x.is_sign_negative() && !x.is_zero() {
@@ -60,7 +60,7 @@ pub(crate) fn call(f: Function, args: &[Value]) -> R<Value> {
             }
             x.sqrt().map(Value::Number).ok_or_else(overflow)
         }
-        Function::ToNumber => to_number_fn(&args[0]),
+        Function::ToNumber => to_number_fn(args[0]),
         _ => Err(mismatch("not a number function")),
     }
 }

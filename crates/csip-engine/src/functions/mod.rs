@@ -331,9 +331,9 @@ use crate::eval::{EvalCtx, R, invalid, truthy};
 use crate::value::Value;
 
 /// Calls an eager function on evaluated arguments (none of them an error value).
-pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> Value {
+pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> Value {
     let result: R<Value> = match f {
-        F::Not => truthy(&args[0]).map(|b| Value::Bool(!b)),
+        F::Not => truthy(args[0]).map(|b| Value::Bool(!b)),
         F::IsBlank => Ok(Value::Bool(args[0].is_blank())),
         F::HasAny
         | F::HasAll
@@ -409,16 +409,23 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> Value {
 
 /// The items of the arguments, lists flattened at any depth (so `Sum(14, 23, 5)`
 /// and `Sum(List(14, List(23, 5)))` agree).
-pub(crate) fn flatten(args: &[Value]) -> Vec<&Value> {
-    let mut out = Vec::new();
-    let mut stack: Vec<&Value> = args.iter().rev().collect();
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::List(items) => stack.extend(items.iter().rev()),
-            other => out.push(other),
-        }
+pub(crate) fn flatten<'v>(args: &[&'v Value]) -> smallvec::SmallVec<[&'v Value; 8]> {
+    let mut out = smallvec::SmallVec::new();
+    for a in args {
+        push_items(a, &mut out);
     }
     out
+}
+
+fn push_items<'v>(v: &'v Value, out: &mut smallvec::SmallVec<[&'v Value; 8]>) {
+    match v {
+        Value::List(items) => {
+            for item in items.iter() {
+                push_items(item, out);
+            }
+        }
+        other => out.push(other),
+    }
 }
 
 /// A whole-number argument, truncated toward zero.

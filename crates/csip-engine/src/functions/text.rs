@@ -5,8 +5,8 @@ use crate::eval::{EvalCtx, R, invalid, mismatch, to_number, truthy};
 use crate::value::Value;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
-    let text = |i: usize| cx.to_text(&args[i]);
+pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
+    let text = |i: usize| cx.to_text(args[i]);
     match f {
         Function::Format => format(args, cx),
         Function::Concatenate => {
@@ -24,7 +24,7 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
         Function::Lower => Ok(Value::from(text(0)?.to_lowercase())),
         Function::Left | Function::Right => {
             let t = text(0)?;
-            let n = count(&args[1])?;
+            let n = count(args[1])?;
             let len = t.chars().count();
             let s: String = if f == Function::Left {
                 t.chars().take(n).collect()
@@ -35,7 +35,7 @@ pub(crate) fn call(f: Function, args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
         }
         Function::Mid => {
             let t = text(0)?;
-            let start = whole(&args[1], "the start")?;
+            let start = whole(args[1], "the start")?;
             if start < 1 {
                 return Err(invalid(format!("`Mid` starts at 1, not {start}")));
             }
@@ -89,22 +89,34 @@ fn count(v: &Value) -> R<usize> {
     usize::try_from(n).map_err(|_| invalid(format!("a count cannot be negative ({n})")))
 }
 
-fn format(args: &[Value], cx: &EvalCtx<'_>) -> R<Value> {
+fn format(args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
+    let mut out = String::new();
+    format_into(args, cx, &mut out)?;
+    Ok(Value::from(out))
+}
+
+/// `Format` appending its text to `out` (so that `"MET-" & Format(...)` builds
+/// one string).
+pub(crate) fn format_into(args: &[&Value], cx: &EvalCtx<'_>, out: &mut String) -> R<()> {
     if let Value::Text(template) = &args[0] {
-        return format_template(template, &args[1..], cx).map(Value::from);
+        out.push_str(&format_template(template, &args[1..], cx)?);
+        return Ok(());
     }
     if args.len() != 2 {
         return Err(invalid(
             "`Format(number, pattern)` takes a number and a pattern; `Format(\"{1} of {2}\", a, b)` takes a template first",
         ));
     }
-    let n = to_number(&args[0])?;
-    let pattern = cx.to_text(&args[1])?;
-    format_number(n, &pattern).map(Value::from)
+    let n = to_number(args[0])?;
+    let pattern = cx.to_text(args[1])?;
+    if format_whole(n, &pattern, out).is_none() {
+        out.push_str(&format_number(n, &pattern)?);
+    }
+    Ok(())
 }
 
 /// `{1}`, `{2}`, ... replaced by the arguments as text.
-fn format_template(template: &str, values: &[Value], cx: &EvalCtx<'_>) -> R<String> {
+fn format_template(template: &str, values: &[&Value], cx: &EvalCtx<'_>) -> R<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -134,6 +146,10 @@ fn format_template(template: &str, values: &[Value], cx: &EvalCtx<'_>) -> R<Stri
 /// when significant, `.` the decimal point, `,` in the integer part thousands
 /// grouping; any other character is copied as written.
 pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
+    let mut whole = String::new();
+    if format_whole(n, pattern, &mut whole).is_some() {
+        return Ok(whole);
+    }
     let is_ph = |c: char| c == '0' || c == '#';
     if !pattern.chars().any(is_ph) {
         return Err(invalid(format!(
@@ -216,6 +232,44 @@ pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
     Ok(out)
 }
 
+/// The common case, quickly: a whole number and a pattern of zeros between
+/// literal text (`"00000"`, `"000001"`, `"INV-0000"`), as row ids are written.
+fn format_whole(n: Decimal, pattern: &str, out: &mut String) -> Option<()> {
+    use rust_decimal::prelude::ToPrimitive;
+    let start = pattern.find('0')?;
+    let run = pattern[start..]
+        .find(|c: char| c != '0')
+        .map_or(pattern.len() - start, |i| i);
+    let (prefix, suffix) = (&pattern[..start], &pattern[start + run..]);
+    let plain = |s: &str| !s.contains(['0', '#', '.', ',']);
+    if !n.fract().is_zero() || !plain(prefix) || !plain(suffix) {
+        return None;
+    }
+    let v = n.to_i64()?;
+    out.reserve(pattern.len() + 4);
+    out.push_str(prefix);
+    if v < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut m = v.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - at)..run {
+        out.push('0');
+    }
+    out.extend(digits[at..].iter().map(|d| char::from(*d)));
+    out.push_str(suffix);
+    Some(())
+}
+
 /// Lays the integer digits into the pattern's placeholders from the right;
 /// digits beyond the placeholders go in front of the leftmost one.
 fn place_integer(pattern: &str, digits: &str) -> String {
@@ -277,5 +331,8 @@ mod tests {
         assert_eq!(f("12345", "000-00"), "123-45");
         assert_eq!(f("42", "$0"), "$42");
         assert_eq!(f("5", "000001"), "000051");
+        assert_eq!(f("123", "INV-0000"), "INV-0123");
+        assert_eq!(f("-7", "00"), "-07");
+        assert_eq!(f("7.0", "000"), "007");
     }
 }
