@@ -82,7 +82,7 @@ impl<'a> EvalCtx<'a> {
             Expr::ItemCol { level, col } => match self.items.get(usize::from(*level)) {
                 Some(item) => {
                     let item = item.clone();
-                    self.project_one(&item, *col)
+                    project_one(self.data, &item, *col)
                 }
                 None => err(ErrorKind::UnknownName, "no item to read a column of"),
             },
@@ -109,6 +109,30 @@ impl<'a> EvalCtx<'a> {
                         push_flat(&mut out, self.data.cell(*col, *r), multi);
                     }
                     return Value::list(out);
+                }
+                if let Expr::Filter(fx) = &**target {
+                    if fx.mode == FilterMode::Filter {
+                        // `Filter(...).[Column]`: read the column of each match
+                        // without building the list of rows first.
+                        let data = self.data;
+                        let multi = data.column(*col).is_multi_valued();
+                        let mut out = Vec::new();
+                        let result = self.for_each_match(fx, &mut |item| {
+                            match item {
+                                Value::Row(t, r) if data.column(*col).table == t => {
+                                    push_flat(&mut out, data.cell(*col, r), multi);
+                                }
+                                other => {
+                                    push_flat(&mut out, &project_one(data, &other, *col), multi)
+                                }
+                            }
+                            true
+                        });
+                        return match result {
+                            Ok(()) => Value::list(out),
+                            Err(e) => e,
+                        };
+                    }
                 }
                 let target = self.eval(target);
                 self.project(&target, *col)
@@ -140,29 +164,110 @@ impl<'a> EvalCtx<'a> {
 
     /// Appends the text of `e` to `buf`, as `&` turns it into text; chains of
     /// `&` and `Format` write straight into the buffer.
-    fn append_text(&mut self, e: &Expr, buf: &mut String) -> R<()> {
+    fn append_text(&mut self, e: &Expr, buf: &mut functions::text::TextBuf) -> R<()> {
         match e {
             Expr::Binary(BinaryOp::Concat, l, r) => {
                 self.append_text(l, buf)?;
                 self.append_text(r, buf)
             }
-            Expr::Call(Function::Format, args) => {
-                let mut values: smallvec::SmallVec<[Cow<'_, Value>; 4]> = smallvec::SmallVec::new();
-                for a in args.iter() {
-                    let v = self.eval_cow(a);
-                    if let Value::Error(_) = v.as_ref() {
-                        return Err(v.into_owned());
-                    }
-                    values.push(v);
-                }
-                let refs: smallvec::SmallVec<[&Value; 4]> =
-                    values.iter().map(|v| v.as_ref()).collect();
-                functions::text::format_into(&refs, self, buf)
-            }
+            Expr::Call(Function::Format, args) => self.with_args(args, |cx, values| {
+                functions::text::format_into(values, cx, buf)
+            })?,
             other => {
                 let v = self.eval_cow(other);
                 buf.push_str(&self.to_text(&v)?);
                 Ok(())
+            }
+        }
+    }
+
+    /// Evaluates a condition straight to true or false (or the error value),
+    /// without building a `Bool` value for comparisons and logic.
+    pub(crate) fn eval_bool(&mut self, e: &Expr) -> R<bool> {
+        match e {
+            Expr::Binary(
+                op @ (BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge),
+                l,
+                r,
+            ) => {
+                let a = self.eval_cow(l);
+                if let Value::Error(_) = a.as_ref() {
+                    return Err(a.into_owned());
+                }
+                let b = self.eval_cow(r);
+                if let Value::Error(_) = b.as_ref() {
+                    return Err(b.into_owned());
+                }
+                Ok(match op {
+                    BinaryOp::Eq => values_equal(&a, &b),
+                    BinaryOp::Ne => !values_equal(&a, &b),
+                    BinaryOp::Lt => compare(&a, &b)? == Ordering::Less,
+                    BinaryOp::Le => compare(&a, &b)? != Ordering::Greater,
+                    BinaryOp::Gt => compare(&a, &b)? == Ordering::Greater,
+                    _ => compare(&a, &b)? != Ordering::Less,
+                })
+            }
+            Expr::Binary(BinaryOp::And, l, r) => Ok(self.eval_bool(l)? && self.eval_bool(r)?),
+            Expr::Binary(BinaryOp::Or, l, r) => Ok(self.eval_bool(l)? || self.eval_bool(r)?),
+            Expr::Not(x) => Ok(!self.eval_bool(x)?),
+            Expr::Call(Function::IsBlank, args) => {
+                let v = self.eval_cow(&args[0]);
+                match v.as_ref() {
+                    Value::Error(_) => Err(v.into_owned()),
+                    x => Ok(x.is_blank()),
+                }
+            }
+            other => truthy(&self.eval_cow(other)),
+        }
+    }
+
+    /// Evaluates a call's arguments, left to right, without copying what can
+    /// be read in place, and hands them to `f`; the first error value is
+    /// returned instead.
+    fn with_args<T>(&mut self, args: &[Expr], f: impl FnOnce(&Self, &[&Value]) -> T) -> R<T> {
+        fn check(v: Cow<'_, Value>) -> R<Cow<'_, Value>> {
+            match v.as_ref() {
+                Value::Error(_) => Err(v.into_owned()),
+                _ => Ok(v),
+            }
+        }
+        match args {
+            [] => Ok(f(self, &[])),
+            [a] => {
+                let a = check(self.eval_cow(a))?;
+                Ok(f(self, &[&a]))
+            }
+            [a, b] => {
+                let a = check(self.eval_cow(a))?;
+                let b = check(self.eval_cow(b))?;
+                Ok(f(self, &[&a, &b]))
+            }
+            [a, b, c] => {
+                let a = check(self.eval_cow(a))?;
+                let b = check(self.eval_cow(b))?;
+                let c = check(self.eval_cow(c))?;
+                Ok(f(self, &[&a, &b, &c]))
+            }
+            [a, b, c, d] => {
+                let a = check(self.eval_cow(a))?;
+                let b = check(self.eval_cow(b))?;
+                let c = check(self.eval_cow(c))?;
+                let d = check(self.eval_cow(d))?;
+                Ok(f(self, &[&a, &b, &c, &d]))
+            }
+            _ => {
+                let mut values: smallvec::SmallVec<[Cow<'_, Value>; 8]> = smallvec::SmallVec::new();
+                for a in args {
+                    values.push(check(self.eval_cow(a))?);
+                }
+                let refs: smallvec::SmallVec<[&Value; 8]> =
+                    values.iter().map(|v| v.as_ref()).collect();
+                Ok(f(self, &refs))
             }
         }
     }
@@ -189,34 +294,6 @@ impl<'a> EvalCtx<'a> {
         }
     }
 
-    /// A column of one row value.
-    fn project_one(&self, item: &Value, col: crate::ids::ColumnId) -> Value {
-        match item {
-            Value::Row(t, r) => {
-                let column = self.data.column(col);
-                if column.table != *t {
-                    return mismatch(format!(
-                        "a row of `{}` has no column `{}`",
-                        self.data.table(*t).name,
-                        column.name
-                    ));
-                }
-                self.data.cell(col, *r).clone()
-            }
-            Value::Blank => Value::Blank,
-            Value::Error(e) => Value::Error(e.clone()),
-            Value::List(l) if l.len() <= 1 => match l.first() {
-                Some(v) => self.project_one(v, col),
-                None => Value::Blank,
-            },
-            other => mismatch(format!(
-                "`.[{}]` needs a row, not {}",
-                self.data.column(col).name,
-                other.type_name()
-            )),
-        }
-    }
-
     /// `.[Column]` of a row (its value) or of a list of rows (the values, flattened).
     fn project(&self, target: &Value, col: crate::ids::ColumnId) -> Value {
         match target {
@@ -224,12 +301,12 @@ impl<'a> EvalCtx<'a> {
                 let multi = self.data.column(col).is_multi_valued();
                 let mut out = Vec::with_capacity(items.len());
                 for item in items.iter() {
-                    let v = self.project_one(item, col);
+                    let v = project_one(self.data, item, col);
                     push_flat(&mut out, &v, multi);
                 }
                 Value::list(out)
             }
-            other => self.project_one(other, col),
+            other => project_one(self.data, other, col),
         }
     }
 
@@ -237,20 +314,19 @@ impl<'a> EvalCtx<'a> {
         match op {
             BinaryOp::Concat => {
                 // One string for a whole chain `a & b & Format(...)`.
-                let mut buf = String::new();
+                let mut buf = functions::text::TextBuf::default();
                 match self
                     .append_text(l, &mut buf)
                     .and_then(|()| self.append_text(r, &mut buf))
                 {
-                    Ok(()) => Value::from(buf),
+                    Ok(()) => buf.into_value(),
                     Err(e) => e,
                 }
             }
             BinaryOp::And | BinaryOp::Or => {
                 let want = op == BinaryOp::Or;
                 for side in [l, r] {
-                    let v = self.eval_cow(side);
-                    match truthy(&v) {
+                    match self.eval_bool(side) {
                         Ok(b) if b == want => return Value::Bool(want),
                         Ok(_) => {}
                         Err(e) => return e,
@@ -312,14 +388,11 @@ impl<'a> EvalCtx<'a> {
 
     fn call(&mut self, f: Function, args: &[Expr]) -> Value {
         match f {
-            Function::If => {
-                let c = self.eval_cow(&args[0]);
-                match truthy(&c) {
-                    Ok(true) => self.eval(&args[1]),
-                    Ok(false) => args.get(2).map_or(Value::Blank, |e| self.eval(e)),
-                    Err(e) => e,
-                }
-            }
+            Function::If => match self.eval_bool(&args[0]) {
+                Ok(true) => self.eval(&args[1]),
+                Ok(false) => args.get(2).map_or(Value::Blank, |e| self.eval(e)),
+                Err(e) => e,
+            },
             Function::IfError => match self.eval(&args[0]) {
                 Value::Error(_) => self.eval(&args[1]),
                 v => v,
@@ -353,8 +426,7 @@ impl<'a> EvalCtx<'a> {
             Function::SwitchIf => {
                 let mut pairs = args.chunks_exact(2);
                 for pair in pairs.by_ref() {
-                    let c = self.eval_cow(&pair[0]);
-                    match truthy(&c) {
+                    match self.eval_bool(&pair[0]) {
                         Ok(true) => return self.eval(&pair[1]),
                         Ok(false) => {}
                         Err(e) => return e,
@@ -368,8 +440,7 @@ impl<'a> EvalCtx<'a> {
             Function::And | Function::Or => {
                 let want = f == Function::Or;
                 for a in args.iter() {
-                    let v = self.eval_cow(a);
-                    match truthy(&v) {
+                    match self.eval_bool(a) {
                         Ok(b) if b == want => return Value::Bool(want),
                         Ok(_) => {}
                         Err(e) => return e,
@@ -377,21 +448,29 @@ impl<'a> EvalCtx<'a> {
                 }
                 Value::Bool(!want)
             }
+            Function::RowNumber if matches!(args[0], Expr::ThisRow) => match self.this {
+                Some((t, r)) => self
+                    .data
+                    .row_number(t, r)
+                    .map_or(Value::Blank, |n| Value::from(i64::from(n))),
+                None => err(ErrorKind::UnknownName, "`thisRow` has no row here"),
+            },
+            Function::IsBlank => {
+                let v = self.eval_cow(&args[0]);
+                match v.as_ref() {
+                    Value::Error(_) => v.into_owned(),
+                    x => Value::Bool(x.is_blank()),
+                }
+            }
+            Function::Not => match self.eval_bool(&args[0]) {
+                Ok(b) => Value::Bool(!b),
+                Err(e) => e,
+            },
             // A list holds what its items evaluate to, errors included.
             Function::List => Value::list(args.iter().map(|a| self.eval(a)).collect()),
-            _ => {
-                let mut values: smallvec::SmallVec<[Cow<'_, Value>; 4]> = smallvec::SmallVec::new();
-                for a in args.iter() {
-                    let v = self.eval_cow(a);
-                    if let Value::Error(_) = v.as_ref() {
-                        return v.into_owned();
-                    }
-                    values.push(v);
-                }
-                let refs: smallvec::SmallVec<[&Value; 4]> =
-                    values.iter().map(|v| v.as_ref()).collect();
-                functions::call(f, &refs, self)
-            }
+            _ => match self.with_args(args, |cx, values| functions::call(f, values, cx)) {
+                Ok(v) | Err(v) => v,
+            },
         }
     }
 
@@ -485,8 +564,7 @@ impl<'a> EvalCtx<'a> {
         self.items.push(item);
         let mut result = Ok(true);
         for c in fx.conjuncts.iter().skip(skip) {
-            let v = self.eval(c);
-            match truthy(&v) {
+            match self.eval_bool(c) {
                 Ok(true) => {}
                 Ok(false) => {
                     result = Ok(false);
@@ -542,6 +620,34 @@ impl<'a> EvalCtx<'a> {
 
     pub(crate) fn clock(&self) -> crate::data::Clock {
         self.data.clock
+    }
+}
+
+/// A column of one row value.
+fn project_one(data: &Data, item: &Value, col: crate::ids::ColumnId) -> Value {
+    match item {
+        Value::Row(t, r) => {
+            let column = data.column(col);
+            if column.table != *t {
+                return mismatch(format!(
+                    "a row of `{}` has no column `{}`",
+                    data.table(*t).name,
+                    column.name
+                ));
+            }
+            data.cell(col, *r).clone()
+        }
+        Value::Blank => Value::Blank,
+        Value::Error(e) => Value::Error(e.clone()),
+        Value::List(l) if l.len() <= 1 => match l.first() {
+            Some(v) => project_one(data, v, col),
+            None => Value::Blank,
+        },
+        other => mismatch(format!(
+            "`.[{}]` needs a row, not {}",
+            data.column(col).name,
+            other.type_name()
+        )),
     }
 }
 

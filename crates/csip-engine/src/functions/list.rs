@@ -11,6 +11,13 @@ pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
     match f {
         Function::HasAny | Function::Contains => {
             let list = args[0].elements();
+            if !args[1..].iter().any(|a| matches!(a, Value::List(_))) {
+                return Ok(Value::Bool(
+                    args[1..]
+                        .iter()
+                        .any(|w| list.iter().any(|e| values_equal(e, w))),
+                ));
+            }
             let wanted = deep(&args[1..]);
             Ok(Value::Bool(
                 wanted

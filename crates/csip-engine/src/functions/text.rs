@@ -90,14 +90,39 @@ fn count(v: &Value) -> R<usize> {
 }
 
 fn format(args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
-    let mut out = String::new();
+    let mut out = TextBuf::default();
     format_into(args, cx, &mut out)?;
-    Ok(Value::from(out))
+    Ok(out.into_value())
+}
+
+/// Text being built: on the stack while it is short, so that a row id costs
+/// one allocation (the value's own).
+#[derive(Default)]
+pub(crate) struct TextBuf(smallvec::SmallVec<[u8; 64]>);
+
+impl TextBuf {
+    pub(crate) fn push_str(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    pub(crate) fn push(&mut self, c: char) {
+        let mut b = [0; 4];
+        self.push_str(c.encode_utf8(&mut b));
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole `str`s and `char`s are ever pushed.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub(crate) fn into_value(self) -> Value {
+        Value::Text(std::sync::Arc::from(self.as_str()))
+    }
 }
 
 /// `Format` appending its text to `out` (so that `"MET-" & Format(...)` builds
 /// one string).
-pub(crate) fn format_into(args: &[&Value], cx: &EvalCtx<'_>, out: &mut String) -> R<()> {
+pub(crate) fn format_into(args: &[&Value], cx: &EvalCtx<'_>, out: &mut TextBuf) -> R<()> {
     if let Value::Text(template) = &args[0] {
         out.push_str(&format_template(template, &args[1..], cx)?);
         return Ok(());
@@ -146,9 +171,9 @@ fn format_template(template: &str, values: &[&Value], cx: &EvalCtx<'_>) -> R<Str
 /// when significant, `.` the decimal point, `,` in the integer part thousands
 /// grouping; any other character is copied as written.
 pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
-    let mut whole = String::new();
+    let mut whole = TextBuf::default();
     if format_whole(n, pattern, &mut whole).is_some() {
-        return Ok(whole);
+        return Ok(whole.as_str().to_string());
     }
     let is_ph = |c: char| c == '0' || c == '#';
     if !pattern.chars().any(is_ph) {
@@ -234,7 +259,7 @@ pub(crate) fn format_number(n: Decimal, pattern: &str) -> R<String> {
 
 /// The common case, quickly: a whole number and a pattern of zeros between
 /// literal text (`"00000"`, `"000001"`, `"INV-0000"`), as row ids are written.
-fn format_whole(n: Decimal, pattern: &str, out: &mut String) -> Option<()> {
+fn format_whole(n: Decimal, pattern: &str, out: &mut TextBuf) -> Option<()> {
     use rust_decimal::prelude::ToPrimitive;
     let start = pattern.find('0')?;
     let run = pattern[start..]
@@ -246,7 +271,6 @@ fn format_whole(n: Decimal, pattern: &str, out: &mut String) -> Option<()> {
         return None;
     }
     let v = n.to_i64()?;
-    out.reserve(pattern.len() + 4);
     out.push_str(prefix);
     if v < 0 {
         out.push('-');
@@ -265,7 +289,7 @@ fn format_whole(n: Decimal, pattern: &str, out: &mut String) -> Option<()> {
     for _ in (digits.len() - at)..run {
         out.push('0');
     }
-    out.extend(digits[at..].iter().map(|d| char::from(*d)));
+    out.0.extend_from_slice(&digits[at..]);
     out.push_str(suffix);
     Some(())
 }
