@@ -1,0 +1,361 @@
+//! What the benchmarks share: the synthetic CSIP portfolio at a size, the
+//! cells they edit, and the SQLite baseline (the same data and the same
+//! health-score arithmetic as SQL tables with indexes).
+//!
+//! Run them with `cargo bench -p csip-benches`; `CSIP_BENCH_SIZES=1000,10000,100000`
+//! adds the 100,000-account portfolio (about 10 GB of memory while it loads).
+
+use csip_engine::{ColumnId, NaiveDate, RowId, TableId, Value, Workbook};
+use csip_workbook::synth::{self, SynthConfig};
+
+/// The day the synthetic portfolio is built for.
+pub fn today() -> NaiveDate {
+    csip_workbook::sample_today()
+}
+
+/// The portfolio sizes to run, from `CSIP_BENCH_SIZES` (default 1,000 and 10,000 accounts).
+pub fn sizes() -> Vec<usize> {
+    std::env::var("CSIP_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1_000, 10_000])
+}
+
+/// The CSIP workbook with a synthetic portfolio of `accounts` accounts.
+pub fn portfolio(accounts: usize) -> Workbook {
+    match synth::workbook(&SynthConfig::new(accounts), today()) {
+        Ok(wb) => wb,
+        Err(e) => panic!("the synthetic portfolio does not load: {e}"),
+    }
+}
+
+/// The ids a benchmark needs, looked up once.
+#[derive(Clone, Debug)]
+pub struct Cells {
+    pub accounts: TableId,
+    pub metrics: TableId,
+    pub people: TableId,
+    pub current_value: ColumnId,
+    pub arr: ColumnId,
+    pub health: ColumnId,
+    pub metric_rows: Vec<RowId>,
+    pub account_rows: Vec<RowId>,
+    pub first_csm: Value,
+}
+
+impl Cells {
+    pub fn of(wb: &Workbook) -> Cells {
+        let table = |n: &str| wb.table_id(n).unwrap_or_else(|| panic!("no table {n}"));
+        let (accounts, metrics, people) = (
+            table("Account_Master"),
+            table("Platform_Health_Metrics"),
+            table("People_Team"),
+        );
+        let col = |t, n: &str| {
+            wb.column_id(t, n)
+                .unwrap_or_else(|| panic!("no column {n}"))
+        };
+        Cells {
+            accounts,
+            metrics,
+            people,
+            current_value: col(metrics, "Current_Value"),
+            arr: col(accounts, "ARR"),
+            health: col(accounts, "Health_Score"),
+            metric_rows: wb.rows(metrics).to_vec(),
+            account_rows: wb.rows(accounts).to_vec(),
+            first_csm: Value::Row(people, wb.rows(people)[0]),
+        }
+    }
+
+    /// The `i`-th metric of a fixed, spread-out order (a large prime stride).
+    pub fn metric(&self, i: usize) -> RowId {
+        self.metric_rows[(i.wrapping_mul(7919)) % self.metric_rows.len()]
+    }
+
+    /// The `i`-th account of a fixed, spread-out order.
+    pub fn account(&self, i: usize) -> RowId {
+        self.account_rows[(i.wrapping_mul(7919)) % self.account_rows.len()]
+    }
+}
+
+/// A metric value for edit `i`: it crosses the warning and critical
+/// thresholds (600 and 900 ms) as `i` goes, so statuses and scores change.
+pub fn metric_value(i: usize) -> Value {
+    Value::from(i64::try_from(200 + (i * 337) % 900).unwrap_or(500))
+}
+
+/// Percentiles of a set of durations, in microseconds.
+pub fn percentiles(mut samples: Vec<std::time::Duration>) -> (f64, f64, f64) {
+    samples.sort();
+    let at = |p: f64| {
+        let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+        samples[i.min(samples.len() - 1)].as_secs_f64() * 1e6
+    };
+    (at(0.5), at(0.99), at(1.0))
+}
+
+pub mod sqlite {
+    //! The obvious alternative: the metrics, engagements, objectives and
+    //! outcomes as SQLite tables with indexes, and the health score computed
+    //! with indexed aggregate queries. A single edit is the UPDATE plus
+    //! recomputing that account's health score; a full recalculation recomputes
+    //! every account.
+
+    use super::*;
+    use rusqlite::{Connection, params};
+
+    /// An in-memory SQLite database holding the portfolio's health-score inputs.
+    #[derive(Debug)]
+    pub struct Peer {
+        pub conn: Connection,
+        /// For each engine metric row, its SQL id and account id.
+        pub metrics: Vec<(i64, i64)>,
+        pub accounts: Vec<i64>,
+        since: String,
+    }
+
+    const SCHEMA: &str = "
+        CREATE TABLE accounts (id INTEGER PRIMARY KEY, health REAL, pth REAL, bvr REAL, se REAL, sa REAL);
+        CREATE TABLE metrics (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, category TEXT, value REAL,
+                              warn REAL, crit REAL, higher INTEGER);
+        CREATE INDEX metrics_account ON metrics(account, category);
+        CREATE TABLE outcomes (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, status TEXT,
+                               baseline REAL, current REAL, target REAL);
+        CREATE INDEX outcomes_account ON outcomes(account);
+        CREATE TABLE engagements (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, date TEXT, depth REAL);
+        CREATE INDEX engagements_account ON engagements(account, date);
+        CREATE TABLE objectives (id INTEGER PRIMARY KEY, account INTEGER NOT NULL, status TEXT);
+        CREATE INDEX objectives_account ON objectives(account);
+    ";
+
+    /// The health-score arithmetic of Account_Master for one account (`?1`),
+    /// engagement window from `?2`.
+    const RECOMPUTE_ONE: &str = "
+        UPDATE accounts SET
+          pth = (SELECT AVG(CASE WHEN value IS NULL THEN NULL
+                            WHEN higher THEN CASE WHEN value <= crit THEN 20 WHEN value <= warn THEN 60 ELSE 100 END
+                            ELSE CASE WHEN value >= crit THEN 20 WHEN value >= warn THEN 60 ELSE 100 END END)
+                 FROM metrics WHERE account = ?1 AND category IN ('Performance', 'Reliability', 'Security')),
+          bvr = (SELECT AVG(MAX(0, MIN(100, ROUND((current - baseline) * 100.0 / (target - baseline), 1))))
+                 FROM outcomes WHERE account = ?1 AND status != 'Not Started'
+                   AND current IS NOT NULL AND target != baseline),
+          se = (SELECT AVG(depth) FROM engagements WHERE account = ?1 AND date >= ?2),
+          sa = (SELECT CASE WHEN COUNT(*) > 0 THEN SUM(status IN ('On Track', 'Achieved')) * 100.0 / COUNT(*) END
+                FROM objectives WHERE account = ?1)
+        WHERE id = ?1;
+    ";
+    const HEALTH_ONE: &str =
+        "UPDATE accounts SET health = COALESCE(pth, 0) * 0.35 + COALESCE(bvr, 0) * 0.30
+                               + COALESCE(se, 0) * 0.20 + COALESCE(sa, 0) * 0.15 WHERE id = ?1";
+
+    /// The same arithmetic for every account in one statement each.
+    const RECOMPUTE_ALL: &str = "
+        UPDATE accounts SET
+          pth = (SELECT AVG(CASE WHEN value IS NULL THEN NULL
+                            WHEN higher THEN CASE WHEN value <= crit THEN 20 WHEN value <= warn THEN 60 ELSE 100 END
+                            ELSE CASE WHEN value >= crit THEN 20 WHEN value >= warn THEN 60 ELSE 100 END END)
+                 FROM metrics WHERE account = accounts.id AND category IN ('Performance', 'Reliability', 'Security')),
+          bvr = (SELECT AVG(MAX(0, MIN(100, ROUND((current - baseline) * 100.0 / (target - baseline), 1))))
+                 FROM outcomes WHERE account = accounts.id AND status != 'Not Started'
+                   AND current IS NOT NULL AND target != baseline),
+          se = (SELECT AVG(depth) FROM engagements WHERE account = accounts.id AND date >= ?1),
+          sa = (SELECT CASE WHEN COUNT(*) > 0 THEN SUM(status IN ('On Track', 'Achieved')) * 100.0 / COUNT(*) END
+                FROM objectives WHERE account = accounts.id);
+        UPDATE accounts SET health = COALESCE(pth, 0) * 0.35 + COALESCE(bvr, 0) * 0.30
+                               + COALESCE(se, 0) * 0.20 + COALESCE(sa, 0) * 0.15;
+    ";
+
+    fn text(v: Option<&Value>) -> Option<String> {
+        v.and_then(|v| v.as_text().map(str::to_string))
+    }
+
+    fn real(v: Option<&Value>) -> Option<f64> {
+        v.and_then(|v| v.as_number())
+            .map(|n| n.to_string().parse().unwrap_or(0.0))
+    }
+
+    impl Peer {
+        /// Copies the health-score inputs of the workbook's portfolio into SQLite.
+        pub fn from_workbook(wb: &Workbook) -> rusqlite::Result<Peer> {
+            let conn = Connection::open_in_memory()?;
+            conn.execute_batch(SCHEMA)?;
+            let t = |n: &str| wb.table_id(n).unwrap_or_else(|| panic!("no table {n}"));
+            let c = |table, n: &str| {
+                wb.column_id(table, n)
+                    .unwrap_or_else(|| panic!("no column {n}"))
+            };
+            let (accounts, metrics, outcomes, engagements, objectives) = (
+                t("Account_Master"),
+                t("Platform_Health_Metrics"),
+                t("Stakeholder_Outcomes"),
+                t("Engagement_Log"),
+                t("Strategic_Objectives"),
+            );
+            let account_of = |table, r| match wb.value(c(table, "Account"), r) {
+                Some(Value::Row(_, a)) => i64::from(a.get()) + 1,
+                _ => 0,
+            };
+            let tx = conn.unchecked_transaction()?;
+            let mut peer_accounts = Vec::new();
+            {
+                let mut ins = tx.prepare("INSERT INTO accounts (id) VALUES (?1)")?;
+                for &r in wb.rows(accounts) {
+                    let id = i64::from(r.get()) + 1;
+                    ins.execute(params![id])?;
+                    peer_accounts.push(id);
+                }
+            }
+            let mut peer_metrics = Vec::new();
+            {
+                let mut ins = tx.prepare(
+                    "INSERT INTO metrics (id, account, category, value, warn, crit, higher) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for &r in wb.rows(metrics) {
+                    let id = i64::from(r.get()) + 1;
+                    let account = account_of(metrics, r);
+                    let get = |n: &str| wb.value(c(metrics, n), r);
+                    ins.execute(params![
+                        id,
+                        account,
+                        text(get("Metric_Category")),
+                        real(get("Current_Value")),
+                        real(get("Warning_Threshold")),
+                        real(get("Critical_Threshold")),
+                        matches!(get("Higher_Is_Better"), Some(Value::Bool(true))),
+                    ])?;
+                    peer_metrics.push((id, account));
+                }
+            }
+            {
+                let mut ins = tx.prepare(
+                    "INSERT INTO outcomes (id, account, status, baseline, current, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for &r in wb.rows(outcomes) {
+                    let get = |n: &str| wb.value(c(outcomes, n), r);
+                    ins.execute(params![
+                        i64::from(r.get()) + 1,
+                        account_of(outcomes, r),
+                        text(get("Status")),
+                        real(get("Baseline_Value")),
+                        real(get("Current_Value")),
+                        real(get("Target_Value")),
+                    ])?;
+                }
+            }
+            {
+                let mut ins = tx.prepare(
+                    "INSERT INTO engagements (id, account, date, depth) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for &r in wb.rows(engagements) {
+                    let get = |n: &str| wb.value(c(engagements, n), r);
+                    let date = match get("Engagement_Date") {
+                        Some(Value::Date(d)) => d.to_string(),
+                        _ => String::new(),
+                    };
+                    ins.execute(params![
+                        i64::from(r.get()) + 1,
+                        account_of(engagements, r),
+                        date,
+                        real(get("Relationship_Depth_Score")),
+                    ])?;
+                }
+            }
+            {
+                let mut ins =
+                    tx.prepare("INSERT INTO objectives (id, account, status) VALUES (?1, ?2, ?3)")?;
+                for &r in wb.rows(objectives) {
+                    ins.execute(params![
+                        i64::from(r.get()) + 1,
+                        account_of(objectives, r),
+                        text(wb.value(c(objectives, "Status"), r)),
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            let since = (wb.clock().today - csip_engine::TimeDelta::days(90)).to_string();
+            let peer = Peer {
+                conn,
+                metrics: peer_metrics,
+                accounts: peer_accounts,
+                since,
+            };
+            peer.recompute_all()?;
+            Ok(peer)
+        }
+
+        /// A metric's value changes; its account's health score is recomputed.
+        pub fn edit_metric(&self, metric: usize, value: f64) -> rusqlite::Result<()> {
+            let (id, account) = self.metrics[metric];
+            let tx = self.conn.unchecked_transaction()?;
+            tx.prepare_cached("UPDATE metrics SET value = ?2 WHERE id = ?1")?
+                .execute(params![id, value])?;
+            tx.prepare_cached(RECOMPUTE_ONE)?
+                .execute(params![account, self.since])?;
+            tx.prepare_cached(HEALTH_ONE)?.execute(params![account])?;
+            tx.commit()
+        }
+
+        /// Every account's health score recomputed.
+        pub fn recompute_all(&self) -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            let (first, second) = RECOMPUTE_ALL.split_once(';').unwrap_or((RECOMPUTE_ALL, ""));
+            tx.execute(first, params![self.since])?;
+            tx.execute(second.trim().trim_end_matches(';'), [])?;
+            tx.commit()
+        }
+
+        /// An account's health score as SQLite computed it.
+        pub fn health(&self, account: i64) -> rusqlite::Result<Option<f64>> {
+            self.conn.query_row(
+                "SELECT health FROM accounts WHERE id = ?1",
+                params![account],
+                |r| r.get(0),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
+    use super::*;
+
+    /// The SQLite baseline does the same work as the workbook: every account's
+    /// health score agrees, before and after an edit.
+    #[test]
+    fn sqlite_baseline_computes_the_same_health_scores() {
+        let mut wb = portfolio(40);
+        let cells = Cells::of(&wb);
+        let peer = sqlite::Peer::from_workbook(&wb).unwrap();
+        let agree = |wb: &Workbook| {
+            for (k, &row) in cells.account_rows.iter().enumerate() {
+                let ours: f64 = match wb.value(cells.health, row) {
+                    Some(Value::Number(n)) => n.to_string().parse().unwrap(),
+                    Some(Value::Blank) | None => 0.0,
+                    other => panic!("health of account {k}: {other:?}"),
+                };
+                let theirs = peer.health(peer.accounts[k]).unwrap().unwrap();
+                assert!(
+                    (ours - theirs).abs() < 1e-6,
+                    "account {k}: engine {ours}, SQLite {theirs}"
+                );
+            }
+        };
+        agree(&wb);
+        for i in 0..25 {
+            let index = (i * 7919) % cells.metric_rows.len();
+            let value = 200 + (i * 337) % 900;
+            wb.apply(csip_engine::Transaction::new().set(
+                cells.current_value,
+                cells.metric_rows[index],
+                Value::from(value as i64),
+            ))
+            .unwrap();
+            peer.edit_metric(index, value as f64).unwrap();
+        }
+        agree(&wb);
+    }
+}

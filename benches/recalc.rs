@@ -1,0 +1,307 @@
+//! Recalculation on the CSIP workbook at portfolio scale, with SQLite doing the
+//! same health-score work side by side. Besides criterion's statistics, each
+//! latency benchmark prints its p50 / p99 over a fixed run of edits, and the
+//! run ends with the ratios against SQLite.
+//!
+//! `cargo bench -p csip-benches` (sizes from `CSIP_BENCH_SIZES`, default 1000,10000).
+
+use criterion::{BatchSize, BenchmarkId, Criterion};
+use csip_benches::{Cells, metric_value, percentiles, portfolio, sizes, sqlite, today};
+use csip_engine::{Clock, TimeDelta, Transaction, Value, Workbook};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Edits timed one by one for the percentiles.
+const LATENCY_EDITS: usize = 20_000;
+
+#[derive(Default)]
+struct Summary {
+    lines: Vec<String>,
+    /// Metric edit (p50, p99) per portfolio size, for the flatness ratio.
+    edit_latency: Vec<(usize, f64, f64)>,
+}
+
+impl Summary {
+    fn add(&mut self, line: String) {
+        println!("{line}");
+        self.lines.push(line);
+    }
+}
+
+fn resident_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn latency(mut f: impl FnMut(usize)) -> (f64, f64, f64) {
+    let mut samples = Vec::with_capacity(LATENCY_EDITS);
+    for i in 0..LATENCY_EDITS {
+        let t = Instant::now();
+        f(i);
+        samples.push(t.elapsed());
+    }
+    percentiles(samples)
+}
+
+fn edits(c: &mut Criterion, summary: &mut Summary) {
+    for size in sizes() {
+        let before = resident_mb();
+        let started = Instant::now();
+        let mut wb = portfolio(size);
+        let loaded = started.elapsed();
+        let cells = Cells::of(&wb);
+        summary.add(format!(
+            "{size} accounts: {} metric rows; generated, loaded and calculated in {:.2} s; resident {:.0} MB (workbook estimate {:.0} MB)",
+            cells.metric_rows.len(),
+            loaded.as_secs_f64(),
+            resident_mb() - before.min(resident_mb()),
+            wb.memory_usage().total() as f64 / 1e6
+        ));
+
+        let mut group = c.benchmark_group("metric edit");
+        group.sample_size(50);
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter(|| {
+                i += 1;
+                black_box(
+                    wb.apply(Transaction::new().set(
+                        cells.current_value,
+                        cells.metric(i),
+                        metric_value(i),
+                    ))
+                    .unwrap_or_default(),
+                )
+            })
+        });
+        group.finish();
+        let mut changed = 0usize;
+        let (p50, p99, max) = latency(|i| {
+            let cs = wb
+                .apply(Transaction::new().set(
+                    cells.current_value,
+                    cells.metric(i + 1_000_000),
+                    metric_value(i),
+                ))
+                .unwrap_or_default();
+            changed += cs.changes.len();
+        });
+        summary.edit_latency.push((size, p50, p99));
+        summary.add(format!(
+            "  metric edit, all dependents and the change set ({size} accounts): p50 {p50:.1} µs, p99 {p99:.1} µs, max {max:.0} µs; {:.1} cells changed per edit",
+            changed as f64 / LATENCY_EDITS as f64
+        ));
+
+        let mut group = c.benchmark_group("ARR edit");
+        group.sample_size(50);
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter(|| {
+                i += 1;
+                black_box(
+                    wb.apply(Transaction::new().set(
+                        cells.arr,
+                        cells.account(i),
+                        Value::from((i % 1000) as i64 * 1000),
+                    ))
+                    .unwrap_or_default(),
+                )
+            })
+        });
+        group.finish();
+        let (p50, p99, _) = latency(|i| {
+            wb.apply(Transaction::new().set(
+                cells.arr,
+                cells.account(i),
+                Value::from((i % 997) as i64 * 1000),
+            ))
+            .unwrap_or_default();
+        });
+        summary.add(format!(
+            "  ARR edit, its CSM's roll-ups ({size} accounts): p50 {p50:.1} µs, p99 {p99:.1} µs"
+        ));
+
+        if size > 10_000 {
+            continue;
+        }
+
+        let mut group = c.benchmark_group("batch of 10,000 metric edits");
+        group.sample_size(10);
+        let mut round = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter(|| {
+                round += 1;
+                let mut tx = Transaction::new();
+                for k in 0..10_000 {
+                    let i = round * 10_000 + k;
+                    tx = tx.set(cells.current_value, cells.metric(i * 13), metric_value(i));
+                }
+                black_box(wb.apply(tx).unwrap_or_default())
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("clock advanced one day");
+        group.sample_size(10);
+        let mut day = 0i64;
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter(|| {
+                day += 1;
+                black_box(wb.set_clock(Clock::on(today() + TimeDelta::days(day))))
+            })
+        });
+        group.finish();
+        wb.set_clock(Clock::on(today()));
+
+        let mut group = c.benchmark_group("views");
+        group.sample_size(30);
+        group.bench_function(BenchmarkId::new("Renewal Risk", size), |b| {
+            b.iter(|| {
+                black_box(
+                    wb.view("Renewal Risk", &[])
+                        .map(|v| v.row_count())
+                        .unwrap_or(0),
+                )
+            })
+        });
+        let user = [("user", cells.first_csm.clone())];
+        group.bench_function(BenchmarkId::new("CSM Command Center", size), |b| {
+            b.iter(|| {
+                black_box(
+                    wb.view("CSM Command Center", &user)
+                        .map(|v| v.row_count())
+                        .unwrap_or(0),
+                )
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("full recalculation");
+        group.sample_size(10);
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter(|| wb.recalculate_all())
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("load, bind and first calculation");
+        group.sample_size(10);
+        let config = csip_workbook::synth::SynthConfig::new(size);
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter_batched(
+                || {
+                    let empty =
+                        csip_workbook::empty(Clock::on(today())).unwrap_or_else(|e| panic!("{e}"));
+                    csip_workbook::synth::rows(&empty, &config, today())
+                },
+                |rows| {
+                    let mut wb =
+                        csip_workbook::empty(Clock::on(today())).unwrap_or_else(|e| panic!("{e}"));
+                    wb.import(rows).unwrap_or_else(|e| panic!("{e}"));
+                    black_box(wb)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.finish();
+
+        sqlite_side_by_side(c, summary, &wb, &cells, size);
+    }
+}
+
+/// SQLite with the same inputs and arithmetic, measured in the same run.
+fn sqlite_side_by_side(
+    c: &mut Criterion,
+    summary: &mut Summary,
+    wb: &Workbook,
+    cells: &Cells,
+    size: usize,
+) {
+    let peer = match sqlite::Peer::from_workbook(wb) {
+        Ok(p) => p,
+        Err(e) => panic!("SQLite peer: {e}"),
+    };
+    let stride = |i: usize| (i.wrapping_mul(7919)) % peer.metrics.len();
+    let mut group = c.benchmark_group("SQLite metric edit");
+    group.sample_size(50);
+    let mut i = 0usize;
+    group.bench_function(BenchmarkId::from_parameter(size), |b| {
+        b.iter(|| {
+            i += 1;
+            peer.edit_metric(stride(i), 200.0 + ((i * 337) % 900) as f64)
+                .unwrap_or(())
+        })
+    });
+    group.finish();
+    let (sql50, sql99, _) = latency(|i| {
+        peer.edit_metric(stride(i + 1_000_000), 200.0 + ((i * 337) % 900) as f64)
+            .unwrap_or(())
+    });
+
+    let mut group = c.benchmark_group("SQLite full recalculation");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::from_parameter(size), |b| {
+        b.iter(|| peer.recompute_all().unwrap_or(()))
+    });
+    group.finish();
+
+    // The same two things once more, timed here for the ratios.
+    let mut ours = wb.clone();
+    let (our50, our99, _) = latency(|i| {
+        ours.apply(Transaction::new().set(
+            cells.current_value,
+            cells.metric(i + 2_000_000),
+            metric_value(i),
+        ))
+        .unwrap_or_default();
+    });
+    let median_of = |mut f: Box<dyn FnMut()>| {
+        let mut runs: Vec<Duration> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect();
+        runs.sort();
+        runs[2].as_secs_f64()
+    };
+    let our_full = median_of(Box::new(|| ours.recalculate_all()));
+    let sql_full = median_of(Box::new(|| peer.recompute_all().unwrap_or(())));
+    summary.add(format!(
+        "  vs SQLite ({size} accounts): edit p50 {our50:.1} µs vs {sql50:.1} µs ({:.1}× faster), p99 {our99:.1} µs vs {sql99:.1} µs ({:.1}×); \
+         full recalculation {:.3} s vs {:.3} s ({:.2}×)",
+        sql50 / our50,
+        sql99 / our99,
+        our_full,
+        sql_full,
+        sql_full / our_full
+    ));
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut summary = Summary::default();
+    edits(&mut criterion, &mut summary);
+    criterion.final_summary();
+    if let Some(&(base, base50, base99)) = summary.edit_latency.first() {
+        for &(size, p50, p99) in summary.edit_latency.clone().iter().skip(1) {
+            summary.add(format!(
+                "metric edit at {size} vs {base} accounts: p50 {:.2}×, p99 {:.2}×",
+                p50 / base50,
+                p99 / base99
+            ));
+        }
+    }
+    println!("\nSummary");
+    for line in &summary.lines {
+        println!("{line}");
+    }
+}
