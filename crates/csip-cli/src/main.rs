@@ -5,11 +5,13 @@
 //! - `csip view NAME [--param k=v]...` prints one view;
 //! - `csip eval FORMULA [--table T --row R]` evaluates a formula against the
 //!   CSIP workbook (or, with `--cases FILE`, against a case file's workbook);
-//! - `csip check FILE...` runs formula case files and prints `N passed, N failed` last.
+//! - `csip check FILE...` runs formula case files and prints `N passed, N failed` last;
+//! - `csip synth --accounts N --out DIR` writes a synthetic portfolio as CSV files.
 //!
 //! The binary reads files, the clock and arguments, and prints; everything
 //! else is the engine's.
 
+mod synth;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -80,6 +82,20 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
+    /// Write a synthetic CSIP portfolio (deterministic, seeded) as CSV files, one per table.
+    Synth {
+        /// How many accounts; each gets about 100 metrics, 50 engagements, 5 objectives, ...
+        #[arg(long)]
+        accounts: usize,
+        /// The folder to write `<Table>.csv` files into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The generator's seed; the same seed gives the same files.
+        #[arg(long)]
+        seed: Option<u64>,
+        #[command(flatten)]
+        day: Day,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +104,12 @@ fn main() -> ExitCode {
         Command::Demo { day } => demo(&day),
         Command::View { name, params, day } => view(&name, &params, &day),
         Command::Check { files, verbose } => return check(&files, verbose),
+        Command::Synth {
+            accounts,
+            out,
+            seed,
+            day,
+        } => synth::synth(accounts, seed, &out, day.today.unwrap_or_else(system_today)),
         Command::Eval {
             formula,
             cases,

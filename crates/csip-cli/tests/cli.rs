@@ -156,3 +156,88 @@ fn check_reports_and_fails_on_a_failing_case() {
     assert_eq!(text.lines().last().unwrap(), "1 passed, 1 failed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A fresh folder under the system's temporary directory.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("csip-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn csv_rows(path: &std::path::Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let rows = reader.records().collect::<Result<Vec<_>, _>>().unwrap();
+    (header, rows)
+}
+
+#[test]
+fn synth_writes_one_csv_per_table_deterministically() {
+    let (a, b, c) = (scratch("synth-a"), scratch("synth-b"), scratch("synth-c"));
+    for (dir, seed) in [(&a, None), (&b, None), (&c, Some("7"))] {
+        let mut args = vec![
+            "synth",
+            "--accounts",
+            "3",
+            "--today",
+            "2026-11-24",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        if let Some(seed) = seed {
+            args.extend(["--seed", seed]);
+        }
+        let o = csip(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("rows of 3 accounts"), "{}", stdout(&o));
+    }
+    let config = csip_workbook::synth::SynthConfig::new(3);
+    for (table, count) in config.row_counts() {
+        let file = a.join(format!("{table}.csv"));
+        let (header, rows) = csv_rows(&file);
+        assert_eq!(rows.len(), count, "{table}");
+        assert!(rows.iter().all(|r| r.len() == header.len()), "{table}");
+        // The same seed writes the same bytes.
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            std::fs::read(b.join(format!("{table}.csv"))).unwrap(),
+            "{table}"
+        );
+    }
+    // Another seed, other values.
+    let metrics = "Platform_Health_Metrics.csv";
+    assert_ne!(
+        std::fs::read(a.join(metrics)).unwrap(),
+        std::fs::read(c.join(metrics)).unwrap()
+    );
+
+    // Data columns only, and relations by the display text of a real row.
+    let (header, rows) = csv_rows(&a.join(metrics));
+    assert!(!header.iter().any(|h| h == "Health_Status"), "{header:?}");
+    let account = header.iter().position(|h| h == "Account").unwrap();
+    let (accounts_header, accounts) = csv_rows(&a.join("Account_Master.csv"));
+    let name = accounts_header
+        .iter()
+        .position(|h| h == "Account_Name")
+        .unwrap();
+    let names: Vec<&str> = accounts.iter().map(|r| &r[name]).collect();
+    assert!(
+        rows.iter().all(|r| names.contains(&&r[account])),
+        "{names:?}"
+    );
+    for dir in [a, b, c] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn synth_refuses_zero_accounts() {
+    let out = scratch("synth-zero");
+    let o = csip(&["synth", "--accounts", "0", "--out", out.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--accounts must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+}
