@@ -74,6 +74,18 @@ impl Cells {
         self.metric_rows[(i.wrapping_mul(7919)) % self.metric_rows.len()]
     }
 
+    /// Edit `i` of a metric-edit run: the `i`-th metric and a value
+    /// ([`metric_value`]) that differs from the one it holds, so every edit is
+    /// a real change, however many runs came before.
+    pub fn metric_edit(&self, wb: &Workbook, i: usize) -> (RowId, Value) {
+        let row = self.metric(i);
+        let mut value = metric_value(i);
+        if wb.value(self.current_value, row) == Some(&value) {
+            value = metric_value(i + 1);
+        }
+        (row, value)
+    }
+
     /// The `i`-th account of a fixed, spread-out order.
     pub fn account(&self, i: usize) -> RowId {
         self.account_rows[(i.wrapping_mul(7919)) % self.account_rows.len()]

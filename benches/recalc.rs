@@ -6,7 +6,7 @@
 //! `cargo bench -p csip-benches` (sizes from `CSIP_BENCH_SIZES`, default 1000,10000).
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
-use csip_benches::{Cells, metric_value, percentiles, portfolio, sizes, sqlite, today};
+use csip_benches::{Cells, percentiles, portfolio, sizes, sqlite, today};
 use csip_engine::{Clock, TimeDelta, Transaction, Value, Workbook};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -72,25 +72,19 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
         group.bench_function(BenchmarkId::from_parameter(size), |b| {
             b.iter(|| {
                 i += 1;
+                let (row, value) = cells.metric_edit(&wb, i);
                 black_box(
-                    wb.apply(Transaction::new().set(
-                        cells.current_value,
-                        cells.metric(i),
-                        metric_value(i),
-                    ))
-                    .unwrap_or_default(),
+                    wb.apply(Transaction::new().set(cells.current_value, row, value))
+                        .unwrap_or_default(),
                 )
             })
         });
         group.finish();
         let mut changed = 0usize;
         let (p50, p99, max) = latency(|i| {
+            let (row, value) = cells.metric_edit(&wb, i);
             let cs = wb
-                .apply(Transaction::new().set(
-                    cells.current_value,
-                    cells.metric(i + 1_000_000),
-                    metric_value(i),
-                ))
+                .apply(Transaction::new().set(cells.current_value, row, value))
                 .unwrap_or_default();
             changed += cs.changes.len();
         });
@@ -142,7 +136,8 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                 let mut tx = Transaction::new();
                 for k in 0..10_000 {
                     let i = round * 10_000 + k;
-                    tx = tx.set(cells.current_value, cells.metric(i * 13), metric_value(i));
+                    let (row, value) = cells.metric_edit(&wb, i * 13);
+                    tx = tx.set(cells.current_value, row, value);
                 }
                 black_box(wb.apply(tx).unwrap_or_default())
             })
@@ -255,12 +250,9 @@ fn sqlite_side_by_side(
     // The same two things once more, timed here for the ratios.
     let mut ours = wb.clone();
     let (our50, our99, _) = latency(|i| {
-        ours.apply(Transaction::new().set(
-            cells.current_value,
-            cells.metric(i + 2_000_000),
-            metric_value(i),
-        ))
-        .unwrap_or_default();
+        let (row, value) = cells.metric_edit(&ours, i);
+        ours.apply(Transaction::new().set(cells.current_value, row, value))
+            .unwrap_or_default();
     });
     let median_of = |mut f: Box<dyn FnMut()>| {
         let mut runs: Vec<Duration> = (0..5)

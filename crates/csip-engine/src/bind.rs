@@ -617,6 +617,20 @@ fn is_item_side(e: &Expr, level: u8) -> bool {
     ok && reads_item
 }
 
+/// Reads nothing but the item at `level` (and constants, and the clock): a
+/// conjunct that can be computed once per item, as a column of the item's table.
+pub(crate) fn is_item_only(e: &Expr, level: u8) -> bool {
+    let mut ok = true;
+    e.walk(&mut |n| match n {
+        Expr::ItemCol { level: l, .. } | Expr::Item { level: l } => ok &= *l == level,
+        Expr::ThisRow | Expr::Col(_) | Expr::Filter(_) | Expr::Param(_) | Expr::Table(_) => {
+            ok = false
+        }
+        _ => {}
+    });
+    ok
+}
+
 /// Reads no item and no nested predicate.
 fn is_outer_side(e: &Expr, _level: u8) -> bool {
     let mut ok = true;
@@ -638,7 +652,7 @@ fn reads_this_row(e: &Expr) -> bool {
 }
 
 /// The item side as a formula of the item's own row.
-fn to_row_scope(e: &Expr, level: u8) -> Expr {
+pub(crate) fn to_row_scope(e: &Expr, level: u8) -> Expr {
     match e {
         Expr::ItemCol { level: l, col } if *l == level => Expr::Col(*col),
         Expr::Item { level: l } if *l == level => Expr::ThisRow,

@@ -195,6 +195,13 @@ impl Walker<'_> {
                     Vec::new()
                 }
             }
+            Expr::Guard { key, guards } => {
+                self.walk(key);
+                for g in guards.iter() {
+                    self.walk(g);
+                }
+                Vec::new()
+            }
             Expr::Filter(fx) => self.filter(fx),
             // Only views read parameters, and views are not recalculated.
             Expr::Param(_) => Vec::new(),
@@ -219,8 +226,9 @@ impl Walker<'_> {
                 if let OuterKey::Column(c) = plan.outer {
                     self.dep(Node::Column(c), Vec::new());
                 }
-                // The key conjunct is covered by the key columns' own dependencies.
-                (vec![Prov { table: u, path }], 1)
+                // The key conjunct and the guards are covered by the key
+                // columns' own dependencies.
+                (vec![Prov { table: u, path }], 1 + usize::from(plan.guarded))
             }
             None => (self.walk(&fx.source), 0),
         };

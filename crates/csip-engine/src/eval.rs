@@ -154,6 +154,30 @@ impl<'a> EvalCtx<'a> {
             Expr::Binary(op, l, r) => self.binary(*op, l, r),
             Expr::Call(f, args) => self.call(*f, args),
             Expr::Filter(fx) => self.filter(fx),
+            Expr::Guard { key, guards } => {
+                let key = self.eval(key);
+                if let Value::Error(_) = key {
+                    return key;
+                }
+                for g in guards.iter() {
+                    match self.eval_bool(g) {
+                        Ok(true) => {}
+                        Ok(false) => return Value::Blank,
+                        // The error makes the item a wildcard of the index (its
+                        // conjuncts are tested again, and the error shows then);
+                        // it names the key, so that a change of key while the
+                        // guard fails is a change of this cell and propagates.
+                        Err(Value::Error(e)) => {
+                            return Value::error(
+                                e.kind,
+                                format!("{} (item key {key:?})", e.message),
+                            );
+                        }
+                        Err(e) => return e,
+                    }
+                }
+                key
+            }
             Expr::Param(i) => self
                 .params
                 .get(usize::from(*i))
@@ -514,14 +538,25 @@ impl<'a> EvalCtx<'a> {
                     OuterKey::Column(c) => self.eval(&Expr::Col(c)),
                     OuterKey::Evaluate => self.eval(&key.outer_key),
                 };
-                if let Some(k) = Key::from_value(&outer) {
+                let key = Key::from_value(&outer);
+                // A guarded index holds Blank for the items its guards reject,
+                // so a Blank-like outer key scans.
+                let guard_blind = plan.guarded > 0
+                    && key.as_ref().is_some_and(|k| !k.blank_partners().is_empty());
+                if let (Some(k), false) = (key, guard_blind) {
                     let index = self.data.index(plan.item_index);
                     let candidates = index.matching(&k);
                     let wildcard = index.wildcard();
+                    let vouched = 1 + usize::from(plan.guarded);
                     for &u in candidates.iter() {
                         let item = Value::Row(*t, u);
-                        // The index vouches for the key conjunct, except on error rows.
-                        let skip = usize::from(wildcard.binary_search(&u).is_err());
+                        // The index vouches for the key conjunct and the guards,
+                        // except on error rows.
+                        let skip = if wildcard.binary_search(&u).is_err() {
+                            vouched
+                        } else {
+                            0
+                        };
                         if self.test(fx, item.clone(), skip)? && !on_match(item) {
                             return Ok(());
                         }

@@ -35,6 +35,11 @@ pub(crate) enum Expr {
     Filter(Box<FilterExpr>),
     /// A view's parameter, by position (`Param("name")`, `CurrentUser()`).
     Param(u8),
+    /// The formula of a guarded item key column (never written by users):
+    /// `key` if it is an error or every guard holds, else Blank; an error of a
+    /// guard gives an error naming the key. In the order a predicate tests
+    /// them: key first.
+    Guard { key: Box<Expr>, guards: Box<[Expr]> },
 }
 
 /// What a predicate function returns.
@@ -89,6 +94,13 @@ pub(crate) struct IndexPlan {
     pub(crate) item_column: ColumnId,
     /// Where the outer key comes from.
     pub(crate) outer: OuterKey,
+    /// How many conjuncts after the key the index answers too. When the
+    /// conjuncts right after the key read only the item (`[Category] = "x"`,
+    /// `[Date] >= Today() - 90`), the item key column is a hidden column
+    /// holding the key only where they all hold and Blank elsewhere, so a
+    /// lookup finds exactly the items that pass them. A Blank-like outer key
+    /// (Blank, 0, "", false) cannot tell those apart and scans instead.
+    pub(crate) guarded: u8,
 }
 
 /// The source of a key conjunct's outer key.
@@ -116,6 +128,10 @@ impl Expr {
                     stack.push(l);
                 }
                 Expr::Call(_, args) => stack.extend(args.iter().rev()),
+                Expr::Guard { key, guards } => {
+                    stack.extend(guards.iter().rev());
+                    stack.push(key);
+                }
                 Expr::Filter(fx) => {
                     stack.extend(fx.conjuncts.iter().rev());
                     stack.push(&fx.source);

@@ -617,7 +617,9 @@ impl Workbook {
                 dirty: &mut self.dirty,
                 fresh: &batch.fresh,
             };
-            p.propagate(Node::Column(col), row, None);
+            // Known now, unlike other formula cells of a fresh row: a key
+            // column's value reaches the predicates keyed on it.
+            p.propagate(Node::Column(col), row, Some((&Value::Blank, &e)));
             if !self.data.column(col).is_hidden() {
                 changes.push(CellChange {
                     cell: CellId { column: col, row },

@@ -235,6 +235,7 @@ impl Workbook {
             item_index,
             item_column,
             outer: OuterKey::Evaluate,
+            guarded: 0,
         });
     }
 
@@ -471,6 +472,12 @@ pub(crate) fn visit_filters_mut(e: &mut Expr, f: &mut dyn FnMut(&mut FilterExpr)
         Expr::Call(_, args) => {
             for a in args.iter_mut() {
                 visit_filters_mut(a, f);
+            }
+        }
+        Expr::Guard { key, guards } => {
+            visit_filters_mut(key, f);
+            for g in guards.iter_mut() {
+                visit_filters_mut(g, f);
             }
         }
         Expr::Filter(fx) => {
@@ -1220,6 +1227,7 @@ impl Builder {
                     item_index,
                     item_column,
                     outer: OuterKey::Evaluate,
+                    guarded: 0,
                 });
             });
         };
@@ -1242,9 +1250,27 @@ impl Builder {
             return;
         };
         let u = *u;
-        let item_column = match &key.item_key {
-            Expr::Col(c) => *c,
-            other => self.hidden_column(u, other.clone()),
+        // The conjuncts right after the key that read only the item fold into
+        // the item key column (see `IndexPlan::guarded`).
+        let guards: Vec<Expr> = fx
+            .conjuncts
+            .iter()
+            .skip(1)
+            .take(usize::from(u8::MAX))
+            .take_while(|c| self.is_guard(c, fx.level))
+            .map(|c| crate::bind::to_row_scope(c, fx.level))
+            .collect();
+        let guarded = u8::try_from(guards.len()).unwrap_or(0);
+        let item_column = match (&key.item_key, guards.is_empty()) {
+            (Expr::Col(c), true) => *c,
+            (other, true) => self.hidden_column(u, other.clone()),
+            (other, false) => self.hidden_column(
+                u,
+                Expr::Guard {
+                    key: Box::new(other.clone()),
+                    guards: guards.into_boxed_slice(),
+                },
+            ),
         };
         let outer = match &key.outer_key {
             Expr::ThisRow => OuterKey::ThisRow,
@@ -1259,7 +1285,21 @@ impl Builder {
             item_index,
             item_column,
             outer,
+            guarded,
         });
+    }
+
+    /// Whether a conjunct can fold into a guarded item key column: it reads
+    /// only the item, and of it only data columns (through relations too), so
+    /// the guarded column can never be part of a dependency cycle.
+    fn is_guard(&self, e: &Expr, level: u8) -> bool {
+        let mut data_only = true;
+        e.walk(&mut |n| {
+            if let Expr::ItemCol { col, .. } | Expr::Project { col, .. } | Expr::Col(col) = n {
+                data_only &= self.data.column(*col).formula().is_none();
+            }
+        });
+        data_only && crate::bind::is_item_only(e, level)
     }
 
     /// A hidden formula column of `table` computing `expr`, shared by every
