@@ -186,6 +186,40 @@ impl<'a> EvalCtx<'a> {
         }
     }
 
+    /// The value of `e` if it differs from `current`, else `None`. Text built
+    /// by `&` and `Format` is compared in its buffer, and literals by
+    /// reference, so a cell that comes out as it was costs no allocation:
+    /// that is most cells of a recalculation.
+    pub(crate) fn eval_changed(&mut self, e: &Expr, current: &Value) -> Option<Value> {
+        let unless_same = |v: Value| (!current.identical(&v)).then_some(v);
+        match e {
+            Expr::Lit(v) => (!current.identical(v)).then(|| v.clone()),
+            Expr::Binary(BinaryOp::Concat, ..) | Expr::Call(Function::Format, _) => {
+                let mut buf = functions::text::TextBuf::default();
+                let built = match e {
+                    Expr::Binary(_, l, r) => self
+                        .append_text(l, &mut buf)
+                        .and_then(|()| self.append_text(r, &mut buf)),
+                    _ => self.append_text(e, &mut buf),
+                };
+                match (built, current) {
+                    (Ok(()), Value::Text(t)) if **t == *buf.as_str() => None,
+                    (Ok(()), _) => Some(buf.into_value()),
+                    (Err(e), _) => unless_same(e),
+                }
+            }
+            Expr::Call(Function::If, args) => match self.eval_bool(&args[0]) {
+                Ok(true) => self.eval_changed(&args[1], current),
+                Ok(false) => match args.get(2) {
+                    Some(x) => self.eval_changed(x, current),
+                    None => unless_same(Value::Blank),
+                },
+                Err(e) => unless_same(e),
+            },
+            other => unless_same(self.eval(other)),
+        }
+    }
+
     /// Appends the text of `e` to `buf`, as `&` turns it into text; chains of
     /// `&` and `Format` write straight into the buffer.
     fn append_text(&mut self, e: &Expr, buf: &mut functions::text::TextBuf) -> R<()> {
@@ -227,6 +261,17 @@ impl<'a> EvalCtx<'a> {
                 if let Value::Error(_) = b.as_ref() {
                     return Err(b.into_owned());
                 }
+                if let (Value::Number(x), Value::Number(y)) = (a.as_ref(), b.as_ref()) {
+                    let o = crate::num::cmp(x, y);
+                    return Ok(match op {
+                        BinaryOp::Eq => o.is_eq(),
+                        BinaryOp::Ne => o.is_ne(),
+                        BinaryOp::Lt => o.is_lt(),
+                        BinaryOp::Le => o.is_le(),
+                        BinaryOp::Gt => o.is_gt(),
+                        _ => o.is_ge(),
+                    });
+                }
                 Ok(match op {
                     BinaryOp::Eq => values_equal(&a, &b),
                     BinaryOp::Ne => !values_equal(&a, &b),
@@ -246,48 +291,70 @@ impl<'a> EvalCtx<'a> {
                     x => Ok(x.is_blank()),
                 }
             }
+            Expr::Call(Function::HasAny | Function::Contains, args) if literal_set(&args[1..]) => {
+                self.has_any_literal(args)
+            }
             other => truthy(&self.eval_cow(other)),
         }
+    }
+
+    /// `HasAny(x, "a", "b")` with literal, non-list candidates (the common
+    /// `[Category].HasAny(...)`): no argument list, no dispatch.
+    fn has_any_literal(&mut self, args: &[Expr]) -> R<bool> {
+        let x = self.eval_cow(&args[0]);
+        if let Value::Error(_) = x.as_ref() {
+            return Err(x.into_owned());
+        }
+        let elements = x.elements();
+        Ok(args[1..].iter().any(|w| match w {
+            Expr::Lit(w) => elements.iter().any(|e| values_equal(e, w)),
+            _ => false,
+        }))
     }
 
     /// Evaluates a call's arguments, left to right, without copying what can
     /// be read in place, and hands them to `f`; the first error value is
     /// returned instead.
     fn with_args<T>(&mut self, args: &[Expr], f: impl FnOnce(&Self, &[&Value]) -> T) -> R<T> {
-        fn check(v: Cow<'_, Value>) -> R<Cow<'_, Value>> {
-            match v.as_ref() {
-                Value::Error(_) => Err(v.into_owned()),
-                _ => Ok(v),
-            }
+        // Each argument is checked where it lies: moving a `Cow` into a
+        // `Result` and out again costs more than the check.
+        macro_rules! arg {
+            ($e:expr) => {{
+                let v = self.eval_cow($e);
+                if let Value::Error(_) = v.as_ref() {
+                    return Err(v.into_owned());
+                }
+                v
+            }};
         }
         match args {
             [] => Ok(f(self, &[])),
             [a] => {
-                let a = check(self.eval_cow(a))?;
+                let a = arg!(a);
                 Ok(f(self, &[&a]))
             }
             [a, b] => {
-                let a = check(self.eval_cow(a))?;
-                let b = check(self.eval_cow(b))?;
+                let a = arg!(a);
+                let b = arg!(b);
                 Ok(f(self, &[&a, &b]))
             }
             [a, b, c] => {
-                let a = check(self.eval_cow(a))?;
-                let b = check(self.eval_cow(b))?;
-                let c = check(self.eval_cow(c))?;
+                let a = arg!(a);
+                let b = arg!(b);
+                let c = arg!(c);
                 Ok(f(self, &[&a, &b, &c]))
             }
             [a, b, c, d] => {
-                let a = check(self.eval_cow(a))?;
-                let b = check(self.eval_cow(b))?;
-                let c = check(self.eval_cow(c))?;
-                let d = check(self.eval_cow(d))?;
+                let a = arg!(a);
+                let b = arg!(b);
+                let c = arg!(c);
+                let d = arg!(d);
                 Ok(f(self, &[&a, &b, &c, &d]))
             }
             _ => {
                 let mut values: smallvec::SmallVec<[Cow<'_, Value>; 8]> = smallvec::SmallVec::new();
                 for a in args {
-                    values.push(check(self.eval_cow(a))?);
+                    values.push(arg!(a));
                 }
                 let refs: smallvec::SmallVec<[&Value; 8]> =
                     values.iter().map(|v| v.as_ref()).collect();
@@ -373,6 +440,23 @@ impl<'a> EvalCtx<'a> {
     }
 
     pub(crate) fn binary_values(&self, op: BinaryOp, a: &Value, b: &Value) -> Value {
+        if let (Value::Number(x), Value::Number(y)) = (a, b) {
+            // The common case, without the detours dates and Blank need.
+            let (x, y) = (*x, *y);
+            let number = |n: Option<Decimal>| n.map_or_else(overflow, Value::Number);
+            match op {
+                BinaryOp::Add => return number(crate::num::add(x, y)),
+                BinaryOp::Sub => return number(crate::num::sub(x, y)),
+                BinaryOp::Mul => return number(crate::num::mul(x, y)),
+                BinaryOp::Eq => return Value::Bool(crate::num::cmp(&x, &y).is_eq()),
+                BinaryOp::Ne => return Value::Bool(!crate::num::cmp(&x, &y).is_eq()),
+                BinaryOp::Lt => return Value::Bool(crate::num::cmp(&x, &y).is_lt()),
+                BinaryOp::Le => return Value::Bool(crate::num::cmp(&x, &y).is_le()),
+                BinaryOp::Gt => return Value::Bool(crate::num::cmp(&x, &y).is_gt()),
+                BinaryOp::Ge => return Value::Bool(crate::num::cmp(&x, &y).is_ge()),
+                _ => {}
+            }
+        }
         let result = match op {
             BinaryOp::Eq => Ok(Value::Bool(values_equal(a, b))),
             BinaryOp::Ne => Ok(Value::Bool(!values_equal(a, b))),
@@ -388,7 +472,7 @@ impl<'a> EvalCtx<'a> {
             })(),
             BinaryOp::Add => add(a, b),
             BinaryOp::Sub => sub(a, b),
-            BinaryOp::Mul => arith(a, b, "multiply", Decimal::checked_mul),
+            BinaryOp::Mul => arith(a, b, "multiply", crate::num::mul),
             BinaryOp::Div => {
                 let (x, y) = (to_number(a), to_number(b));
                 match (x, y) {
@@ -490,6 +574,12 @@ impl<'a> EvalCtx<'a> {
                 Ok(b) => Value::Bool(!b),
                 Err(e) => e,
             },
+            Function::HasAny | Function::Contains if literal_set(&args[1..]) => {
+                match self.has_any_literal(args) {
+                    Ok(b) => Value::Bool(b),
+                    Err(e) => e,
+                }
+            }
             // A list holds what its items evaluate to, errors included.
             Function::List => Value::list(args.iter().map(|a| self.eval(a)).collect()),
             _ => match self.with_args(args, |cx, values| functions::call(f, values, cx)) {
@@ -714,6 +804,13 @@ pub(crate) fn truthy(v: &Value) -> R<bool> {
 }
 
 /// A numeric operand: Blank reads as 0; text never turns into a number on its own.
+/// Arguments that are all literals other than lists (and errors).
+fn literal_set(args: &[Expr]) -> bool {
+    args.iter()
+        .all(|a| matches!(a, Expr::Lit(v) if !matches!(v, Value::List(_) | Value::Error(_))))
+}
+
+#[inline]
 pub(crate) fn to_number(v: &Value) -> R<Decimal> {
     match v {
         Value::Number(n) => Ok(*n),
@@ -777,7 +874,7 @@ fn add(a: &Value, b: &Value) -> R<Value> {
                 y.type_name()
             )))
         }
-        _ => arith(a, b, "add", Decimal::checked_add),
+        _ => arith(a, b, "add", crate::num::add),
     }
 }
 
@@ -807,7 +904,7 @@ fn sub(a: &Value, b: &Value) -> R<Value> {
             d.type_name(),
             n.type_name()
         ))),
-        _ => arith(a, b, "subtract", Decimal::checked_sub),
+        _ => arith(a, b, "subtract", crate::num::sub),
     }
 }
 

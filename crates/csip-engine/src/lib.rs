@@ -68,6 +68,7 @@ mod functions;
 mod ids;
 mod index;
 mod load;
+mod num;
 mod recalc;
 mod schema;
 mod store;

@@ -292,7 +292,6 @@ pub(crate) fn run(
             if !data.is_live(table, r) {
                 continue;
             }
-            let new = EvalCtx::new(data, Some((table, r))).eval(&formula.expr);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(CellId {
                     column: col,
@@ -300,9 +299,15 @@ pub(crate) fn run(
                 });
             }
             let is_fresh = fresh.contains(table, r);
-            if !is_fresh && data.cell(col, r).identical(&new) {
-                continue;
-            }
+            let mut cx = EvalCtx::new(data, Some((table, r)));
+            let new = if is_fresh {
+                cx.eval(&formula.expr)
+            } else {
+                match cx.eval_changed(&formula.expr, data.cell(col, r)) {
+                    Some(new) => new,
+                    None => continue,
+                }
+            };
             let old = data.write(col, r, new);
             let new = data.cell(col, r);
             let mut p = Propagator {
@@ -341,11 +346,12 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
         let cycle = formula.cyclic.then(|| cycle_error(data, graph, col));
         let mut changed: Vec<(RowId, Value)> = Vec::new();
         for &r in &rows {
+            let current = data.cell(col, r);
             let new = match &cycle {
-                Some(e) => e.clone(),
-                None => EvalCtx::new(data, Some((table, r))).eval(&formula.expr),
+                Some(e) => (!current.identical(e)).then(|| e.clone()),
+                None => EvalCtx::new(data, Some((table, r))).eval_changed(&formula.expr, current),
             };
-            if !data.cell(col, r).identical(&new) {
+            if let Some(new) = new {
                 changed.push((r, new));
             }
         }

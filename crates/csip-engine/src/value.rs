@@ -205,7 +205,7 @@ impl Value {
     pub fn identical(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Blank, Value::Blank) => true,
-            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => crate::num::cmp(a, b).is_eq(),
             (Value::Text(a), Value::Text(b)) => Arc::ptr_eq(a, b) || a == b,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Date(a), Value::Date(b)) => a == b,
@@ -308,7 +308,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             Value::Bool(b) => !b,
             _ => false,
         },
-        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => crate::num::cmp(x, y).is_eq(),
         (Value::Text(x), Value::Text(y)) => Arc::ptr_eq(x, y) || x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Date(x), Value::Date(y)) => x == y,
@@ -350,7 +350,7 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
         (Bool(b), Blank) => b.cmp(&false),
         (Blank, Date(_) | DateTime(_)) => Ordering::Less,
         (Date(_) | DateTime(_), Blank) => Ordering::Greater,
-        (Number(x), Number(y)) => x.cmp(y),
+        (Number(x), Number(y)) => crate::num::cmp(x, y),
         (Text(x), Text(y)) => compare_text(x, y),
         (Bool(x), Bool(y)) => x.cmp(y),
         (Date(x), Date(y)) => x.cmp(y),
@@ -370,6 +370,13 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
 
 /// Text order: case-insensitive, ties broken by exact text.
 pub(crate) fn compare_text(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        let folded = a
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
+        return folded.then_with(|| a.cmp(b));
+    }
     let folded = a
         .chars()
         .flat_map(char::to_lowercase)

@@ -135,7 +135,7 @@ fn total(args: &[&Value]) -> R<(Decimal, usize)> {
     for v in deep(args) {
         match v {
             Value::Number(n) => {
-                sum = sum.checked_add(*n).ok_or_else(overflow)?;
+                sum = crate::num::add(sum, *n).ok_or_else(overflow)?;
                 count += 1;
             }
             Value::Error(_) => return Err(v.clone()),

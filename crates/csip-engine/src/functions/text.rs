@@ -96,13 +96,42 @@ fn format(args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
 }
 
 /// Text being built: on the stack while it is short, so that a row id costs
-/// one allocation (the value's own).
-#[derive(Default)]
-pub(crate) struct TextBuf(smallvec::SmallVec<[u8; 64]>);
+/// one allocation (the value's own), or none when it equals the cell's text.
+pub(crate) struct TextBuf {
+    inline: [u8; TextBuf::INLINE],
+    len: usize,
+    /// The text, once it outgrows `inline`.
+    spilled: Option<String>,
+}
+
+impl Default for TextBuf {
+    fn default() -> TextBuf {
+        TextBuf {
+            inline: [0; TextBuf::INLINE],
+            len: 0,
+            spilled: None,
+        }
+    }
+}
 
 impl TextBuf {
+    const INLINE: usize = 64;
+
     pub(crate) fn push_str(&mut self, s: &str) {
-        self.0.extend_from_slice(s.as_bytes());
+        if let Some(spilled) = &mut self.spilled {
+            spilled.push_str(s);
+            return;
+        }
+        let end = self.len + s.len();
+        if end <= Self::INLINE {
+            self.inline[self.len..end].copy_from_slice(s.as_bytes());
+            self.len = end;
+        } else {
+            let mut spilled = String::with_capacity(end * 2);
+            spilled.push_str(self.as_str());
+            spilled.push_str(s);
+            self.spilled = Some(spilled);
+        }
     }
 
     pub(crate) fn push(&mut self, c: char) {
@@ -111,8 +140,11 @@ impl TextBuf {
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // Only whole `str`s and `char`s are ever pushed.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        match &self.spilled {
+            Some(s) => s,
+            // Only whole `str`s and `char`s are ever pushed.
+            None => std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default(),
+        }
     }
 
     pub(crate) fn into_value(self) -> Value {
@@ -267,10 +299,16 @@ fn format_whole(n: Decimal, pattern: &str, out: &mut TextBuf) -> Option<()> {
         .map_or(pattern.len() - start, |i| i);
     let (prefix, suffix) = (&pattern[..start], &pattern[start + run..]);
     let plain = |s: &str| !s.contains(['0', '#', '.', ',']);
-    if !n.fract().is_zero() || !plain(prefix) || !plain(suffix) {
+    if !plain(prefix) || !plain(suffix) {
         return None;
     }
-    let v = n.to_i64()?;
+    let v = if n.scale() == 0 {
+        i64::try_from(n.mantissa()).ok()?
+    } else if n.fract().is_zero() {
+        n.to_i64()?
+    } else {
+        return None;
+    };
     out.push_str(prefix);
     if v < 0 {
         out.push('-');
@@ -289,7 +327,8 @@ fn format_whole(n: Decimal, pattern: &str, out: &mut TextBuf) -> Option<()> {
     for _ in (digits.len() - at)..run {
         out.push('0');
     }
-    out.0.extend_from_slice(&digits[at..]);
+    // ASCII digits.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
     out.push_str(suffix);
     Some(())
 }
