@@ -108,6 +108,154 @@ pub fn percentiles(mut samples: Vec<std::time::Duration>) -> (f64, f64, f64) {
     (at(0.5), at(0.99), at(1.0))
 }
 
+/// The work the SQLite baseline does, and nothing else, as a csip workbook:
+/// the inputs of the health score (metrics, outcomes, engagements, objectives)
+/// and the formula columns that compute it, with the CSIP workbook's own
+/// formula text and a copy of `wb`'s rows. A full recalculation of this
+/// workbook is the like-for-like comparison with SQLite's.
+pub fn health_only(wb: &Workbook) -> Workbook {
+    use csip_engine::{ColumnSchema, ColumnType, RowValues, Schema, TableSchema};
+    let table = |n: &str| wb.table_id(n).unwrap_or_else(|| panic!("no table {n}"));
+    let col = |t: TableId, n: &str| {
+        wb.column_id(t, n)
+            .unwrap_or_else(|| panic!("no column {n}"))
+    };
+    let formula = |t: TableId, n: &str, ty: ColumnType| {
+        let text = wb
+            .formula(col(t, n))
+            .unwrap_or_else(|| panic!("{n} has no formula"));
+        ColumnSchema::formula(n, ty, text)
+    };
+    let account_relation = || ColumnType::Relation {
+        table: "Account_Master".into(),
+        multiple: false,
+    };
+    let (accounts, metrics, outcomes, engagements, objectives) = (
+        table("Account_Master"),
+        table("Platform_Health_Metrics"),
+        table("Stakeholder_Outcomes"),
+        table("Engagement_Log"),
+        table("Strategic_Objectives"),
+    );
+    let number = || ColumnType::Number;
+    // (table, its data columns and their types, its formula columns and their types)
+    type Columns = Vec<(&'static str, ColumnType)>;
+    let layout: Vec<(TableId, Columns, Columns)> = vec![
+        (
+            accounts,
+            vec![("Account_ID", ColumnType::Text)],
+            vec![
+                ("Platform_Technical_Health", number()),
+                ("Business_Value_Realization", number()),
+                ("Stakeholder_Engagement", number()),
+                ("Strategic_Alignment", number()),
+                ("Health_Score", number()),
+            ],
+        ),
+        (
+            metrics,
+            vec![
+                ("Account", account_relation()),
+                ("Metric_Category", ColumnType::Text),
+                ("Current_Value", number()),
+                ("Warning_Threshold", number()),
+                ("Critical_Threshold", number()),
+                ("Higher_Is_Better", ColumnType::Checkbox),
+            ],
+            vec![
+                ("Health_Status", ColumnType::Text),
+                ("Health_Status_Numeric", number()),
+            ],
+        ),
+        (
+            outcomes,
+            vec![
+                ("Account", account_relation()),
+                ("Status", ColumnType::Text),
+                ("Baseline_Value", number()),
+                ("Current_Value", number()),
+                ("Target_Value", number()),
+            ],
+            vec![("Target_Achievement_Percent", number())],
+        ),
+        (
+            engagements,
+            vec![
+                ("Account", account_relation()),
+                ("Engagement_Date", ColumnType::Date),
+                ("Relationship_Depth_Score", number()),
+            ],
+            vec![],
+        ),
+        (
+            objectives,
+            vec![
+                ("Account", account_relation()),
+                ("Status", ColumnType::Text),
+            ],
+            vec![],
+        ),
+    ];
+    let mut schema = Schema::new();
+    for (t, data, formulas) in &layout {
+        let mut ts = TableSchema::new(wb.table_name(*t));
+        for (name, ty) in data {
+            ts = ts.with_column(ColumnSchema::data(*name, ty.clone()));
+        }
+        for (name, ty) in formulas {
+            ts = ts.with_column(formula(*t, name, ty.clone()));
+        }
+        schema = schema.with_table(ts);
+    }
+    let mut out = Workbook::new(&schema, wb.clock())
+        .unwrap_or_else(|e| panic!("the health-only schema: {e}"));
+    // Accounts first, so that the other tables can point at their new rows.
+    let mut account_map = std::collections::HashMap::new();
+    for (t, data, _) in &layout {
+        let target = out
+            .table_id(wb.table_name(*t))
+            .unwrap_or_else(|| panic!("no table"));
+        let columns: Vec<(ColumnId, ColumnId)> = data
+            .iter()
+            .map(|(name, _)| {
+                (
+                    col(*t, name),
+                    out.column_id(target, name)
+                        .unwrap_or_else(|| panic!("no {name}")),
+                )
+            })
+            .collect();
+        let rows: Vec<RowValues> = wb
+            .rows(*t)
+            .iter()
+            .map(|&r| {
+                columns
+                    .iter()
+                    .map(|&(from, to)| {
+                        let value = match wb.value(from, r) {
+                            Some(Value::Row(_, a)) => {
+                                account_map.get(a).cloned().unwrap_or(Value::Blank)
+                            }
+                            Some(v) => v.clone(),
+                            None => Value::Blank,
+                        };
+                        (to, value)
+                    })
+                    .collect()
+            })
+            .collect();
+        let ids = out
+            .import(vec![(target, rows)])
+            .unwrap_or_else(|e| panic!("copying {}: {e}", wb.table_name(*t)));
+        if *t == accounts {
+            for (&from, &to) in wb.rows(accounts).iter().zip(&ids[0]) {
+                account_map.insert(from, Value::Row(target, to));
+            }
+        }
+    }
+    out
+}
+
 pub mod sqlite {
     //! The obvious alternative: the metrics, engagements, objectives and
     //! outcomes as SQLite tables with indexes, and the health score computed
@@ -369,5 +517,22 @@ mod tests {
             peer.edit_metric(index, value as f64).unwrap();
         }
         agree(&wb);
+
+        // The like-for-like workbook computes the same scores too.
+        let small = health_only(&wb);
+        let accounts = small.table_id("Account_Master").unwrap();
+        let health = small.column_id(accounts, "Health_Score").unwrap();
+        for (k, (&ours, &theirs)) in cells
+            .account_rows
+            .iter()
+            .zip(small.rows(accounts))
+            .enumerate()
+        {
+            assert_eq!(
+                wb.value(cells.health, ours),
+                small.value(health, theirs),
+                "account {k}"
+            );
+        }
     }
 }

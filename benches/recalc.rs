@@ -6,7 +6,7 @@
 //! `cargo bench -p csip-benches` (sizes from `CSIP_BENCH_SIZES`, default 1000,10000).
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
-use csip_benches::{Cells, percentiles, portfolio, sizes, sqlite, today};
+use csip_benches::{Cells, health_only, percentiles, portfolio, sizes, sqlite, today};
 use csip_engine::{Clock, TimeDelta, Transaction, Value, Workbook};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -39,6 +39,23 @@ fn resident_mb() -> f64 {
             })
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The median of `runs` timed calls of `f`.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 fn latency(mut f: impl FnMut(usize)) -> (f64, f64, f64) {
@@ -127,33 +144,46 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
             continue;
         }
 
+        let mut round = 0usize;
+        let mut batch = |wb: &mut Workbook| {
+            round += 1;
+            let mut tx = Transaction::new();
+            for k in 0..10_000 {
+                let i = round * 10_000 + k;
+                let (row, value) = cells.metric_edit(wb, i * 13);
+                tx = tx.set(cells.current_value, row, value);
+            }
+            wb.apply(tx).unwrap_or_default()
+        };
         let mut group = c.benchmark_group("batch of 10,000 metric edits");
         group.sample_size(10);
-        let mut round = 0usize;
         group.bench_function(BenchmarkId::from_parameter(size), |b| {
-            b.iter(|| {
-                round += 1;
-                let mut tx = Transaction::new();
-                for k in 0..10_000 {
-                    let i = round * 10_000 + k;
-                    let (row, value) = cells.metric_edit(&wb, i * 13);
-                    tx = tx.set(cells.current_value, row, value);
-                }
-                black_box(wb.apply(tx).unwrap_or_default())
-            })
+            b.iter(|| black_box(batch(&mut wb)))
         });
         group.finish();
+        let mut changed = 0;
+        let t = median(9, || changed = batch(&mut wb).changes.len());
+        summary.add(format!(
+            "  batch of 10,000 metric edits ({size} accounts): median {} ({changed} cells changed)",
+            ms(t)
+        ));
 
+        let mut day = 0i64;
+        let mut advance = |wb: &mut Workbook| {
+            day += 1;
+            wb.set_clock(Clock::on(today() + TimeDelta::days(day)))
+        };
         let mut group = c.benchmark_group("clock advanced one day");
         group.sample_size(10);
-        let mut day = 0i64;
         group.bench_function(BenchmarkId::from_parameter(size), |b| {
-            b.iter(|| {
-                day += 1;
-                black_box(wb.set_clock(Clock::on(today() + TimeDelta::days(day))))
-            })
+            b.iter(|| black_box(advance(&mut wb)))
         });
         group.finish();
+        let t = median(9, || changed = advance(&mut wb).changes.len());
+        summary.add(format!(
+            "  clock advanced one day ({size} accounts): median {} ({changed} cells changed)",
+            ms(t)
+        ));
         wb.set_clock(Clock::on(today()));
 
         let mut group = c.benchmark_group("views");
@@ -178,6 +208,16 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
             })
         });
         group.finish();
+        for (name, params) in [("Renewal Risk", &[][..]), ("CSM Command Center", &user[..])] {
+            let mut rows = 0;
+            let t = median(31, || {
+                rows = wb.view(name, params).map(|v| v.row_count()).unwrap_or(0)
+            });
+            summary.add(format!(
+                "  view {name} ({size} accounts): median {} ({rows} rows)",
+                ms(t)
+            ));
+        }
 
         let mut group = c.benchmark_group("full recalculation");
         group.sample_size(10);
@@ -185,6 +225,11 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
             b.iter(|| wb.recalculate_all())
         });
         group.finish();
+        let t = median(5, || wb.recalculate_all());
+        summary.add(format!(
+            "  full recalculation ({size} accounts): median {}",
+            ms(t)
+        ));
 
         let mut group = c.benchmark_group("load, bind and first calculation");
         group.sample_size(10);
@@ -206,6 +251,21 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
             )
         });
         group.finish();
+        let mut loads = Vec::new();
+        for _ in 0..3 {
+            let empty = csip_workbook::empty(Clock::on(today())).unwrap_or_else(|e| panic!("{e}"));
+            let rows = csip_workbook::synth::rows(&empty, &config, today());
+            let t = Instant::now();
+            let mut fresh =
+                csip_workbook::empty(Clock::on(today())).unwrap_or_else(|e| panic!("{e}"));
+            fresh.import(rows).unwrap_or_else(|e| panic!("{e}"));
+            loads.push(t.elapsed());
+        }
+        loads.sort();
+        summary.add(format!(
+            "  load, bind and first calculation ({size} accounts): median {}",
+            ms(loads[1])
+        ));
 
         sqlite_side_by_side(c, summary, &wb, &cells, size);
     }
@@ -247,6 +307,15 @@ fn sqlite_side_by_side(
     });
     group.finish();
 
+    // Like for like: a csip workbook holding only what SQLite holds.
+    let mut health = health_only(wb);
+    let mut group = c.benchmark_group("full recalculation, health score only");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::from_parameter(size), |b| {
+        b.iter(|| health.recalculate_all())
+    });
+    group.finish();
+
     // The same two things once more, timed here for the ratios.
     let mut ours = wb.clone();
     let (our50, our99, _) = latency(|i| {
@@ -254,27 +323,17 @@ fn sqlite_side_by_side(
         ours.apply(Transaction::new().set(cells.current_value, row, value))
             .unwrap_or_default();
     });
-    let median_of = |mut f: Box<dyn FnMut()>| {
-        let mut runs: Vec<Duration> = (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .collect();
-        runs.sort();
-        runs[2].as_secs_f64()
-    };
-    let our_full = median_of(Box::new(|| ours.recalculate_all()));
-    let sql_full = median_of(Box::new(|| peer.recompute_all().unwrap_or(())));
+    let our_full = median(5, || ours.recalculate_all()).as_secs_f64();
+    let our_health = median(5, || health.recalculate_all()).as_secs_f64();
+    let sql_full = median(5, || peer.recompute_all().unwrap_or(())).as_secs_f64();
     summary.add(format!(
-        "  vs SQLite ({size} accounts): edit p50 {our50:.1} µs vs {sql50:.1} µs ({:.1}× faster), p99 {our99:.1} µs vs {sql99:.1} µs ({:.1}×); \
-         full recalculation {:.3} s vs {:.3} s ({:.2}×)",
+        "  vs SQLite ({size} accounts): metric edit p50 {our50:.1} µs vs {sql50:.1} µs ({:.1}× faster), p99 {our99:.1} µs vs {sql99:.1} µs ({:.1}× faster)",
         sql50 / our50,
         sql99 / our99,
-        our_full,
-        sql_full,
-        sql_full / our_full
+    ));
+    summary.add(format!(
+        "  vs SQLite ({size} accounts): full recalculation of the health score {our_health:.3} s vs {sql_full:.3} s ({:.2}×); of the whole workbook {our_full:.3} s",
+        sql_full / our_health,
     ));
 }
 
