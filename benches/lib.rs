@@ -37,6 +37,9 @@ pub struct Cells {
     pub metrics: TableId,
     pub people: TableId,
     pub current_value: ColumnId,
+    pub warning: ColumnId,
+    pub critical: ColumnId,
+    pub higher_is_better: ColumnId,
     pub arr: ColumnId,
     pub health: ColumnId,
     pub metric_rows: Vec<RowId>,
@@ -61,6 +64,9 @@ impl Cells {
             metrics,
             people,
             current_value: col(metrics, "Current_Value"),
+            warning: col(metrics, "Warning_Threshold"),
+            critical: col(metrics, "Critical_Threshold"),
+            higher_is_better: col(metrics, "Higher_Is_Better"),
             arr: col(accounts, "ARR"),
             health: col(accounts, "Health_Score"),
             metric_rows: wb.rows(metrics).to_vec(),
@@ -74,28 +80,45 @@ impl Cells {
         self.metric_rows[(i.wrapping_mul(7919)) % self.metric_rows.len()]
     }
 
-    /// Edit `i` of a metric-edit run: the `i`-th metric and a value
-    /// ([`metric_value`]) that differs from the one it holds, so every edit is
-    /// a real change, however many runs came before.
+    /// Edit `i` of a metric-edit run: the `i`-th metric, and a value in the
+    /// next health band (healthy, then warning, then critical, then healthy
+    /// again), so that every edit changes the metric's Health_Status and,
+    /// through it, the scores above it: the full path of dependents, however
+    /// many runs came before.
     pub fn metric_edit(&self, wb: &Workbook, i: usize) -> (RowId, Value) {
+        use csip_engine::Decimal;
         let row = self.metric(i);
-        let mut value = metric_value(i);
-        if wb.value(self.current_value, row) == Some(&value) {
-            value = metric_value(i + 1);
-        }
-        (row, value)
+        let number = |c: ColumnId| wb.value(c, row).and_then(Value::as_number);
+        let (w, c) = (
+            number(self.warning).unwrap_or(Decimal::from(600)),
+            number(self.critical).unwrap_or(Decimal::from(900)),
+        );
+        let higher = matches!(
+            wb.value(self.higher_is_better, row),
+            Some(Value::Bool(true))
+        );
+        let band = match number(self.current_value) {
+            None => 2,
+            Some(v) if higher => usize::from(v <= w) + usize::from(v <= c),
+            Some(v) => usize::from(v >= w) + usize::from(v >= c),
+        };
+        let jitter = Decimal::from(i % 7);
+        let one = Decimal::ONE;
+        let value = match ((band + 1) % 3, higher) {
+            (0, false) => w - one - jitter,
+            (1, false) => w + (c - w) / Decimal::from(2),
+            (2, false) => c + jitter,
+            (0, true) => w + one + jitter,
+            (1, true) => c + (w - c) / Decimal::from(2),
+            _ => c - jitter,
+        };
+        (row, Value::Number(value))
     }
 
     /// The `i`-th account of a fixed, spread-out order.
     pub fn account(&self, i: usize) -> RowId {
         self.account_rows[(i.wrapping_mul(7919)) % self.account_rows.len()]
     }
-}
-
-/// A metric value for edit `i`: it crosses the warning and critical
-/// thresholds (600 and 900 ms) as `i` goes, so statuses and scores change.
-pub fn metric_value(i: usize) -> Value {
-    Value::from(i64::try_from(200 + (i * 337) % 900).unwrap_or(500))
 }
 
 /// Percentiles of a set of durations, in microseconds.
@@ -517,6 +540,22 @@ mod tests {
             peer.edit_metric(index, value as f64).unwrap();
         }
         agree(&wb);
+
+        // Every benchmark edit changes the metric's health status.
+        let status = wb.column_id(cells.metrics, "Health_Status").unwrap();
+        for i in 0..60 {
+            let (row, value) = cells.metric_edit(&wb, i);
+            let changes = wb
+                .apply(csip_engine::Transaction::new().set(cells.current_value, row, value))
+                .unwrap();
+            assert!(
+                changes
+                    .changes
+                    .iter()
+                    .any(|c| c.cell.column == status && c.cell.row == row),
+                "edit {i} left the status as it was"
+            );
+        }
 
         // The like-for-like workbook computes the same scores too.
         let small = health_only(&wb);

@@ -580,11 +580,63 @@ impl<'a> EvalCtx<'a> {
                     Err(e) => e,
                 }
             }
+            Function::Sum | Function::Average if matches!(args, [Expr::Project { .. }]) => {
+                self.total_of_projection(f, &args[0])
+            }
             // A list holds what its items evaluate to, errors included.
             Function::List => Value::list(args.iter().map(|a| self.eval(a)).collect()),
-            _ => match self.with_args(args, |cx, values| functions::call(f, values, cx)) {
-                Ok(v) | Err(v) => v,
-            },
+            _ => self.call_eagerly(f, args),
+        }
+    }
+
+    /// `Sum` / `Average` of `rows.[Column]`, reading each value in place
+    /// instead of building the list: the same result, error and all, as the
+    /// list would give (`functions::list::total`).
+    fn total_of_projection(&mut self, f: Function, arg: &Expr) -> Value {
+        let Expr::Project { target, col } = arg else {
+            return self.call_eagerly(f, std::slice::from_ref(arg));
+        };
+        let data = self.data;
+        let col = *col;
+        let mut acc = Total::default();
+        let feed_row = |acc: &mut Total, item: &Value| match item {
+            Value::Row(t, r) if data.column(col).table == *t => acc.feed(data.cell(col, *r)),
+            other => acc.feed(&project_one(data, other, col)),
+        };
+        match &**target {
+            Expr::Table(t) => {
+                for r in &data.table(*t).order {
+                    feed_row(&mut acc, &Value::Row(*t, *r));
+                }
+            }
+            Expr::Filter(fx) if fx.mode == FilterMode::Filter => {
+                let outcome = self.for_each_match(fx, &mut |item| {
+                    feed_row(&mut acc, &item);
+                    true
+                });
+                if let Err(e) = outcome {
+                    return e;
+                }
+            }
+            other => {
+                let rows = self.eval_cow(other);
+                match rows.as_ref() {
+                    Value::Error(_) => return rows.into_owned(),
+                    Value::List(items) => {
+                        for item in items.iter() {
+                            feed_row(&mut acc, item);
+                        }
+                    }
+                    single => acc.feed(&project_one(data, single, col)),
+                }
+            }
+        }
+        acc.finish(f)
+    }
+
+    fn call_eagerly(&mut self, f: Function, args: &[Expr]) -> Value {
+        match self.with_args(args, |cx, values| functions::call(f, values, cx)) {
+            Ok(v) | Err(v) => v,
         }
     }
 
@@ -745,6 +797,57 @@ impl<'a> EvalCtx<'a> {
 
     pub(crate) fn clock(&self) -> crate::data::Clock {
         self.data.clock
+    }
+}
+
+/// A running `Sum` / `Average`: numbers added, blanks skipped, lists
+/// flattened; the first error or non-number (or an overflow) is the result.
+#[derive(Default)]
+struct Total {
+    sum: Decimal,
+    count: usize,
+    problem: Option<Value>,
+}
+
+impl Total {
+    fn feed(&mut self, v: &Value) {
+        if self.problem.is_some() {
+            return;
+        }
+        match v {
+            Value::Number(n) => match crate::num::add(self.sum, *n) {
+                Some(sum) => {
+                    self.sum = sum;
+                    self.count += 1;
+                }
+                None => self.problem = Some(overflow()),
+            },
+            Value::List(items) => {
+                for item in items.iter() {
+                    self.feed(item);
+                }
+            }
+            Value::Error(_) => self.problem = Some(v.clone()),
+            v if v.is_blank() => {}
+            other => {
+                self.problem = Some(mismatch(format!(
+                    "expected numbers, found {}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+
+    fn finish(self, f: Function) -> Value {
+        match (self.problem, f, self.count) {
+            (Some(p), _, _) => p,
+            (None, Function::Average, 0) => Value::Blank,
+            (None, Function::Average, n) => self
+                .sum
+                .checked_div(Decimal::from(n))
+                .map_or_else(overflow, Value::Number),
+            (None, _, _) => Value::Number(self.sum),
+        }
     }
 }
 

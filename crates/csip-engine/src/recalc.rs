@@ -109,20 +109,23 @@ impl Dirty {
         }
     }
 
-    /// The dirty rows of the lowest-ranked dirty column, taken out of the set.
-    fn pop(&mut self) -> Option<(ColumnId, Vec<RowId>)> {
+    /// The lowest-ranked dirty column, its dirty rows moved into `rows` (whose
+    /// old buffer the column keeps, so that steady work allocates nothing).
+    fn pop(&mut self, rows: &mut Vec<RowId>) -> Option<ColumnId> {
         let Reverse((_, c)) = self.queue.pop()?;
         let c = c as usize;
         self.queued.set(c, false);
-        let rows = std::mem::take(&mut self.rows[c]);
-        for r in &rows {
+        rows.clear();
+        std::mem::swap(&mut self.rows[c], rows);
+        for r in rows.iter() {
             self.marks[c].set(r.index(), false);
         }
-        Some((ColumnId(u32::try_from(c).unwrap_or(u32::MAX)), rows))
+        Some(ColumnId(u32::try_from(c).unwrap_or(u32::MAX)))
     }
 
     pub(crate) fn clear(&mut self) {
-        while self.pop().is_some() {}
+        let mut rows = Vec::new();
+        while self.pop(&mut rows).is_some() {}
     }
 }
 
@@ -281,14 +284,15 @@ pub(crate) fn run(
     changes: &mut Vec<CellChange>,
     mut trace: Option<&mut Vec<CellId>>,
 ) {
-    while let Some((col, rows)) = dirty.pop() {
+    let mut rows = Vec::new();
+    while let Some(col) = dirty.pop(&mut rows) {
         let column = data.column(col);
         let table = column.table;
         let hidden = column.is_hidden();
         let Some(formula) = column.formula().cloned() else {
             continue;
         };
-        for r in rows {
+        for &r in &rows {
             if !data.is_live(table, r) {
                 continue;
             }

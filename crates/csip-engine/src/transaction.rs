@@ -10,7 +10,7 @@ use crate::recalc::{self, CellChange, Propagator};
 use crate::value::{Key, Value};
 use crate::workbook::Workbook;
 use indexmap::IndexMap;
-use std::collections::HashSet;
+use rustc_hash::{FxBuildHasher, FxHashSet};
 use std::fmt;
 
 /// The values of one row: data columns and what to store in them.
@@ -203,7 +203,7 @@ enum Undo {
 struct Batch {
     undo: Vec<Undo>,
     /// Data cells of pre-existing rows that were written, with their value before.
-    touched: IndexMap<(ColumnId, RowId), Value>,
+    touched: IndexMap<(ColumnId, RowId), Value, FxBuildHasher>,
     fresh: recalc::Fresh,
     inserted: Vec<(TableId, RowId)>,
     deleted: Vec<(TableId, RowId)>,
@@ -291,7 +291,7 @@ impl Workbook {
                 batch.fresh.note(table, row);
                 batch.inserted.push((table, row));
                 batch.check.push((table, row));
-                let mut given = HashSet::new();
+                let mut given = FxHashSet::default();
                 for (column, value) in values {
                     if self.data.columns.get(column.index()).map(|c| c.table) != Some(table) {
                         return Err(self.error(
@@ -474,7 +474,7 @@ impl Workbook {
 
     /// Required cells of every row written, unique values of every cell written.
     fn check_constraints(&self, batch: &Batch) -> Result<(), TransactionError> {
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         for &(table, row) in &batch.check {
             if !seen.insert((table, row)) || !self.data.is_live(table, row) {
                 continue;
