@@ -208,6 +208,26 @@ impl<'a> EvalCtx<'a> {
                     (Err(e), _) => unless_same(e),
                 }
             }
+            Expr::Guard { key, guards } => {
+                let k = self.eval_cow(key);
+                if let Value::Error(_) = k.as_ref() {
+                    return unless_same(k.into_owned());
+                }
+                for g in guards.iter() {
+                    match self.eval_bool(g) {
+                        Ok(true) => {}
+                        Ok(false) => return unless_same(Value::Blank),
+                        // The error names the key: built as `eval` builds it.
+                        Err(_) => return unless_same(self.eval(e)),
+                    }
+                }
+                (!current.identical(&k)).then(|| k.into_owned())
+            }
+            Expr::Call(Function::Switch, args) => match self.switch_branch(args) {
+                Ok(Some(branch)) => self.eval_changed(branch, current),
+                Ok(None) => unless_same(Value::Blank),
+                Err(e) => unless_same(e),
+            },
             Expr::Call(Function::If, args) => match self.eval_bool(&args[0]) {
                 Ok(true) => self.eval_changed(&args[1], current),
                 Ok(false) => match args.get(2) {
@@ -298,6 +318,27 @@ impl<'a> EvalCtx<'a> {
         }
     }
 
+    /// The branch `Switch(value, case1, result1, ..., default)` takes: the
+    /// result of the first case equal to the value, else the default, else
+    /// none (Blank); an error of the value or of a case met first is returned.
+    fn switch_branch<'x>(&mut self, args: &'x [Expr]) -> R<Option<&'x Expr>> {
+        let value = self.eval_cow(&args[0]);
+        if let Value::Error(_) = value.as_ref() {
+            return Err(value.into_owned());
+        }
+        let mut pairs = args[1..].chunks_exact(2);
+        for pair in pairs.by_ref() {
+            let case = self.eval_cow(&pair[0]);
+            if let Value::Error(_) = case.as_ref() {
+                return Err(case.into_owned());
+            }
+            if values_equal(&value, &case) {
+                return Ok(Some(&pair[1]));
+            }
+        }
+        Ok(pairs.remainder().first())
+    }
+
     /// `HasAny(x, "a", "b")` with literal, non-list candidates (the common
     /// `[Category].HasAny(...)`): no argument list, no dispatch.
     fn has_any_literal(&mut self, args: &[Expr]) -> R<bool> {
@@ -381,6 +422,19 @@ impl<'a> EvalCtx<'a> {
                 }
                 _ => Cow::Owned(self.eval(e)),
             },
+            // `[Relation].[Column]`: the cell of the one row, read in place.
+            Expr::Project { target, col }
+                if !matches!(**target, Expr::Table(_) | Expr::Filter(_)) =>
+            {
+                let row = self.eval_cow(target);
+                let data = self.data;
+                match row.as_ref() {
+                    Value::Row(t, r) if data.column(*col).table == *t => {
+                        Cow::Borrowed(data.cell(*col, *r))
+                    }
+                    other => Cow::Owned(self.project(other, *col)),
+                }
+            }
             _ => Cow::Owned(self.eval(e)),
         }
     }
@@ -510,27 +564,11 @@ impl<'a> EvalCtx<'a> {
                 v if v.is_blank() => self.eval(&args[1]),
                 v => v,
             },
-            Function::Switch => {
-                let value = self.eval(&args[0]);
-                if let Value::Error(_) = value {
-                    return value;
-                }
-                let rest = &args[1..];
-                let mut pairs = rest.chunks_exact(2);
-                for pair in pairs.by_ref() {
-                    let case = self.eval(&pair[0]);
-                    if let Value::Error(_) = case {
-                        return case;
-                    }
-                    if values_equal(&value, &case) {
-                        return self.eval(&pair[1]);
-                    }
-                }
-                pairs
-                    .remainder()
-                    .first()
-                    .map_or(Value::Blank, |d| self.eval(d))
-            }
+            Function::Switch => match self.switch_branch(args) {
+                Ok(Some(branch)) => self.eval(branch),
+                Ok(None) => Value::Blank,
+                Err(e) => e,
+            },
             Function::SwitchIf => {
                 let mut pairs = args.chunks_exact(2);
                 for pair in pairs.by_ref() {
@@ -574,6 +612,7 @@ impl<'a> EvalCtx<'a> {
                 Ok(b) => Value::Bool(!b),
                 Err(e) => e,
             },
+            Function::Today => Value::Date(self.data.clock.today),
             Function::HasAny | Function::Contains if literal_set(&args[1..]) => {
                 match self.has_any_literal(args) {
                     Ok(b) => Value::Bool(b),

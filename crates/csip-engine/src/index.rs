@@ -20,6 +20,10 @@ pub(crate) enum IndexMode {
     Whole,
     /// Each element of a list (or the single value); Blank and error elements are left out.
     Elements,
+    /// As `Whole`, with Blank cells left out: the index of a guarded key
+    /// column, where Blank marks the items the guards reject and is never
+    /// looked up (a Blank-like outer key scans instead).
+    Guarded,
 }
 
 /// Rows by key, each bucket sorted by row id (that is, by position).
@@ -47,7 +51,8 @@ impl ColumnIndex {
 
     pub(crate) fn insert(&mut self, row: RowId, value: &Value) {
         match self.mode {
-            IndexMode::Whole => match Key::from_value(value) {
+            IndexMode::Guarded if matches!(value, Value::Blank) => {}
+            IndexMode::Whole | IndexMode::Guarded => match Key::from_value(value) {
                 Some(k) => insert_sorted(self.buckets.entry(k).or_default(), row),
                 None => insert_sorted(&mut self.wildcard, row),
             },
@@ -61,7 +66,8 @@ impl ColumnIndex {
 
     pub(crate) fn remove(&mut self, row: RowId, value: &Value) {
         match self.mode {
-            IndexMode::Whole => match Key::from_value(value) {
+            IndexMode::Guarded if matches!(value, Value::Blank) => {}
+            IndexMode::Whole | IndexMode::Guarded => match Key::from_value(value) {
                 Some(k) => self.remove_from(&k, row),
                 None => remove_sorted(&mut self.wildcard, row),
             },

@@ -346,10 +346,10 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
         let Some(formula) = column.formula().cloned() else {
             continue;
         };
-        let rows = data.table(table).order.clone();
+        let rows = &data.table(table).order;
         let cycle = formula.cyclic.then(|| cycle_error(data, graph, col));
         let mut changed: Vec<(RowId, Value)> = Vec::new();
-        for &r in &rows {
+        for &r in rows {
             let current = data.cell(col, r);
             let new = match &cycle {
                 Some(e) => (!current.identical(e)).then(|| e.clone()),
@@ -359,7 +359,10 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
                 changed.push((r, new));
             }
         }
-        if changed.len() * 4 < rows.len() {
+        // A few writes keep the indexes up to date one by one; many (a first
+        // calculation) rebuild them, since moving rows in and out of a large
+        // bucket one at a time would be quadratic.
+        if changed.len() * 4 < rows.len() && changed.len() <= 4096 {
             for (r, v) in changed {
                 data.write(col, r, v);
             }

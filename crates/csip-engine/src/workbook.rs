@@ -1280,7 +1280,12 @@ impl Builder {
         if let OuterKey::Column(c) = outer {
             self.data.ensure_index(c, IndexMode::Whole);
         }
-        let item_index = self.data.ensure_index(item_column, IndexMode::Whole);
+        let mode = if guarded > 0 {
+            IndexMode::Guarded
+        } else {
+            IndexMode::Whole
+        };
+        let item_index = self.data.ensure_index(item_column, mode);
         key.plan = Some(IndexPlan {
             item_index,
             item_column,

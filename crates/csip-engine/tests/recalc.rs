@@ -334,3 +334,116 @@ fn a_rejected_transaction_changes_nothing() {
         }
     }
 }
+
+/// A predicate's conjuncts that read only the item fold into its index: an
+/// edit to an item the predicate rejects before and after reaches no formula;
+/// one that moves an item in or out of the matches recomputes its owner only.
+#[test]
+fn an_item_the_predicate_rejects_reaches_no_formula() {
+    let schema = Schema::new()
+        .with_table(
+            TableSchema::new("Accounts")
+                .with_column(ColumnSchema::data("Name", ColumnType::Text))
+                .with_column(ColumnSchema::formula(
+                    "Strong",
+                    ColumnType::Number,
+                    r#"CountIf([Metrics], [Account] = thisRow AND [Score] >= 70 AND [Kind] = "uptime")"#,
+                ))
+                .with_column(ColumnSchema::formula(
+                    "Recent",
+                    ColumnType::Number,
+                    "Sum(Filter([Metrics], [Account] = thisRow AND [Day] >= Today() - 7).[Score])",
+                )),
+        )
+        .with_table(
+            TableSchema::new("Metrics")
+                .with_column(ColumnSchema::data("Account", relation("Accounts", false)))
+                .with_column(ColumnSchema::data("Kind", ColumnType::Text))
+                .with_column(ColumnSchema::data("Score", ColumnType::Number))
+                .with_column(ColumnSchema::data("Day", ColumnType::Date)),
+        );
+    let mut wb = Workbook::new(&schema, Clock::on(day(2026, 11, 24))).unwrap();
+    let (accounts, metrics) = (
+        wb.table_id("Accounts").unwrap(),
+        wb.table_id("Metrics").unwrap(),
+    );
+    let c = |t, n| wb.column_id(t, n).unwrap();
+    let (name, account, kind, score, when) = (
+        c(accounts, "Name"),
+        c(metrics, "Account"),
+        c(metrics, "Kind"),
+        c(metrics, "Score"),
+        c(metrics, "Day"),
+    );
+    let (strong, recent) = (c(accounts, "Strong"), c(accounts, "Recent"));
+    let metric = |a: &str, k: &str, s: i64, d: &str| {
+        vec![
+            (account, Value::from(a)),
+            (kind, Value::from(k)),
+            (score, Value::from(s)),
+            (when, Value::from(d)),
+        ]
+    };
+    let ids = wb
+        .import(vec![
+            (
+                accounts,
+                vec![
+                    vec![(name, Value::from("Gard"))],
+                    vec![(name, Value::from("Acme"))],
+                ],
+            ),
+            (
+                metrics,
+                vec![
+                    metric("Gard", "uptime", 80, "2026-11-23"),
+                    metric("Gard", "latency", 90, "2026-10-01"),
+                    metric("Acme", "uptime", 40, "2026-10-01"),
+                ],
+            ),
+        ])
+        .unwrap();
+    let (gard, acme) = (ids[0][0], ids[0][1]);
+    let (latency, low) = (ids[1][1], ids[1][2]);
+    assert_eq!(wb.value(strong, gard), Some(&Value::from(1)));
+    assert_eq!(wb.value(recent, gard), Some(&Value::from(80)));
+    wb.set_trace(true);
+    let visible = |wb: &mut Workbook| -> Vec<CellId> {
+        let mut t: Vec<CellId> = wb
+            .take_trace()
+            .into_iter()
+            .filter(|c| !wb.column_name(c.column).starts_with('#'))
+            .collect();
+        t.sort_by_key(|c| (c.column, c.row));
+        t
+    };
+
+    // Gard's latency metric is old and not uptime: rejected by both, before and after.
+    wb.apply(Transaction::new().set(score, latency, 95))
+        .unwrap();
+    assert_eq!(visible(&mut wb), []);
+    // Acme's uptime metric stays below 70: still rejected.
+    wb.apply(Transaction::new().set(score, low, 60)).unwrap();
+    assert_eq!(visible(&mut wb), []);
+    // Now it passes: Acme's count, and only that, is recomputed.
+    wb.apply(Transaction::new().set(score, low, 75)).unwrap();
+    assert_eq!(
+        visible(&mut wb),
+        [CellId {
+            column: strong,
+            row: acme
+        }]
+    );
+    assert_eq!(wb.value(strong, acme), Some(&Value::from(1)));
+    // A week later Gard's recent metric falls out of the window.
+    wb.set_clock(Clock::on(day(2026, 12, 1)));
+    assert_eq!(
+        visible(&mut wb),
+        [CellId {
+            column: recent,
+            row: gard
+        }]
+    );
+    assert_eq!(wb.value(recent, gard), Some(&Value::from(0)));
+    assert!(wb.differences_from_full_recalc().is_empty());
+}
