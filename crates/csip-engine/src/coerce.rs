@@ -294,6 +294,54 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
     }
 }
 
+/// Reads a cell written as text (a CSV field) into the value a write of
+/// column type `ty` takes: "" is Blank; numbers are plain decimals
+/// (`1234.5`, `-3`, `1e6`), and a percent column also takes `45%` (stored
+/// as 45, the number written);
+/// checkboxes take true/false, yes/no, 1/0; lists (multi-selects,
+/// multi-relations, attachments) are separated by commas; everything else
+/// stays text, which the write then checks (dates, options, relations by name).
+pub(crate) fn from_text(ty: &ColumnType, multiple: bool, text: &str) -> Result<Value, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Value::Blank);
+    }
+    let list = || {
+        Value::list(
+            t.split(',')
+                .map(|p| Value::from(p.trim()))
+                .filter(|v| !v.is_blank())
+                .collect(),
+        )
+    };
+    match ty {
+        ColumnType::Number | ColumnType::Currency | ColumnType::Slider { .. } => {
+            number(t).map(Value::Number)
+        }
+        ColumnType::Percent => match t.strip_suffix('%') {
+            Some(p) => number(p.trim()).map(Value::Number),
+            None => number(t).map(Value::Number),
+        },
+        ColumnType::Checkbox => match t.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "x" => Ok(Value::Bool(true)),
+            "false" | "no" | "0" => Ok(Value::Bool(false)),
+            _ => Err(format!("\"{t}\" is not true or false")),
+        },
+        ColumnType::MultiSelect(_) | ColumnType::Attachment => Ok(list()),
+        ColumnType::Relation { .. } | ColumnType::People { .. } if multiple => Ok(list()),
+        _ => Ok(Value::from(t)),
+    }
+}
+
+fn number(t: &str) -> Result<rust_decimal::Decimal, String> {
+    use std::str::FromStr;
+    rust_decimal::Decimal::from_str(t)
+        .or_else(|_| rust_decimal::Decimal::from_scientific(t))
+        .map_err(|_| {
+            format!("\"{t}\" is not a number (write digits with a `.` for decimals, like 1234.5)")
+        })
+}
+
 fn text_of(v: &Value) -> String {
     match v {
         Value::Text(t) => t.to_string(),

@@ -229,6 +229,17 @@ impl Data {
         row
     }
 
+    /// Appends a dead row slot (a deleted row's id, restored): every cell
+    /// Blank, in no order and no index.
+    pub(crate) fn push_dead_slot(&mut self, t: TableId) {
+        let table = &mut self.tables[t.index()];
+        table.position.push(DEAD);
+        let cols: Vec<ColumnId> = table.all_columns().collect();
+        for c in cols {
+            self.columns[c.index()].values.push(Value::Blank);
+        }
+    }
+
     /// Stores a value without touching the indexes (bulk loads, which rebuild them after).
     pub(crate) fn write_unindexed(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
         self.columns[c.index()].values.set(r.index(), value)

@@ -203,4 +203,7 @@ pub enum LoadError {
     /// The schema the files describe does not bind.
     #[error("{0}")]
     Schema(#[from] SchemaError),
+    /// Saved rows break a rule of the schema (see [`crate::Workbook::restore`]).
+    #[error("{0}")]
+    Rows(#[from] crate::TransactionError),
 }

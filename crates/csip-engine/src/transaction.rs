@@ -128,7 +128,7 @@ impl ChangeSet {
 }
 
 /// Why a transaction was rejected. Nothing of it was applied.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct TransactionError {
     /// What kind of problem.
     pub kind: TransactionErrorKind,
@@ -704,6 +704,120 @@ impl Workbook {
         } else {
             format!("{position} ({name})")
         }
+    }
+}
+
+impl Workbook {
+    /// Restores rows an adapter saved, keeping their ids: a new workbook of
+    /// `schema` whose tables hold exactly `tables` (each table's rows in
+    /// ascending id order; ids left out are deleted rows and are never
+    /// reused). Relation cells hold rows ([`Value::Row`], or lists of them)
+    /// and may point at any table of the input. Every constraint is checked
+    /// and every formula computed.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, RowId, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T")
+    ///         .with_column(ColumnSchema::data("A", ColumnType::Number))
+    ///         .with_column(ColumnSchema::formula("B", ColumnType::Number, "[A] * 2")),
+    /// );
+    /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+    /// let probe = Workbook::new(&schema, clock)?;
+    /// let t = probe.table_id("T").unwrap();
+    /// let a = probe.column_id(t, "A").unwrap();
+    /// // Rows 0 and 2 were saved; row 1 had been deleted.
+    /// let rows = vec![(RowId::from_raw(0), vec![(a, Value::from(1))]), (RowId::from_raw(2), vec![(a, Value::from(5))])];
+    /// let wb = Workbook::restore(&schema, clock, vec![(t, rows)])?;
+    /// let b = wb.column_id(t, "B").unwrap();
+    /// assert_eq!(wb.rows(t), &[RowId::from_raw(0), RowId::from_raw(2)]);
+    /// assert_eq!(wb.value(b, RowId::from_raw(2)), Some(&Value::from(10)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore(
+        schema: &crate::Schema,
+        clock: crate::Clock,
+        tables: Vec<(TableId, Vec<(RowId, RowValues)>)>,
+    ) -> Result<Workbook, crate::LoadError> {
+        let mut wb = Workbook::new(schema, clock)?;
+        let mut batch = Batch {
+            bulk: true,
+            ..Batch::default()
+        };
+        wb.restore_inner(tables, &mut batch)?;
+        wb.dirty.clear();
+        Ok(wb)
+    }
+
+    fn restore_inner(
+        &mut self,
+        tables: Vec<(TableId, Vec<(RowId, RowValues)>)>,
+        batch: &mut Batch,
+    ) -> Result<(), TransactionError> {
+        let mut relations: Vec<(TableId, RowId, ColumnId, Value)> = Vec::new();
+        for (table, rows) in tables {
+            if table.index() >= self.data.tables.len() {
+                return Err(self.error(
+                    TransactionErrorKind::UnknownTable,
+                    None,
+                    None,
+                    None,
+                    format!("there is no table {table:?}"),
+                ));
+            }
+            for (i, (id, values)) in rows.into_iter().enumerate() {
+                if id.index() < self.data.tables[table.index()].slots() {
+                    let mut e = self.error(
+                        TransactionErrorKind::Duplicate,
+                        Some(table),
+                        None,
+                        None,
+                        format!(
+                            "`{}` row id {id} is given twice or out of order; saved rows come in ascending id order",
+                            self.table_name(table)
+                        ),
+                    );
+                    e.op = Some(i);
+                    return Err(e);
+                }
+                while self.data.tables[table.index()].slots() < id.index() {
+                    self.data.push_dead_slot(table);
+                }
+                let mut plain = Vec::with_capacity(values.len());
+                for (c, v) in values {
+                    let is_relation = self
+                        .data
+                        .columns
+                        .get(c.index())
+                        .is_some_and(|col| col.target.is_some() && col.table == table);
+                    if is_relation {
+                        relations.push((table, id, c, v));
+                        plain.push((c, Value::Blank));
+                    } else {
+                        plain.push((c, v));
+                    }
+                }
+                self.apply_op(
+                    Op::Insert {
+                        table,
+                        values: plain,
+                    },
+                    batch,
+                )
+                .map_err(|mut e| {
+                    e.op = Some(i);
+                    e
+                })?;
+            }
+        }
+        // Relations once every row exists, whichever table it is in.
+        for (table, row, column, value) in relations {
+            self.write_data(table, row, column, value, batch)?;
+        }
+        batch.bulk = false;
+        self.data.rebuild_indexes();
+        recalc::full(&mut self.data, &self.graph);
+        self.check_constraints(batch)
     }
 }
 

@@ -154,6 +154,36 @@ impl Workbook {
         Some(self.data.cell(column, row))
     }
 
+    /// For a relation or people column: the table it points at, and whether
+    /// a cell holds a list of rows.
+    pub fn relation_target(&self, column: ColumnId) -> Option<(TableId, bool)> {
+        self.data.columns.get(column.index())?.target
+    }
+
+    /// Reads a cell written as text (a CSV field, a form input) into the
+    /// value a write of `column` takes: `""` is Blank, numbers are plain
+    /// decimals (a percent column also takes `45%`, stored as 45), checkboxes take
+    /// true/false, yes/no or 1/0, list columns split on commas, and anything
+    /// else stays text for the write to check (dates as YYYY-MM-DD, options,
+    /// relations by their display name). The inverse of [`Workbook::display`]
+    /// for data cells.
+    ///
+    /// ```
+    /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
+    /// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("P", ColumnType::Percent)));
+    /// # let wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let p = wb.column_id(wb.table_id("T").unwrap(), "P").unwrap();
+    /// assert_eq!(wb.parse_text(p, "45%")?, Value::from(45));
+    /// assert!(wb.parse_text(p, "lots").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse_text(&self, column: ColumnId, text: &str) -> Result<Value, String> {
+        let col = self.data.column(column);
+        let multiple = col.target.is_some_and(|(_, m)| m);
+        crate::coerce::from_text(&col.schema.ty, multiple, text)
+            .map_err(|m| format!("column `{}`: {m}", col.name))
+    }
+
     /// A value as text, as `ToText` gives it (rows by their display column).
     pub fn display(&self, value: &Value) -> String {
         match value {

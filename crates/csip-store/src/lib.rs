@@ -1,0 +1,928 @@
+//! A csip workbook in one SQLite file (DESIGN §5 "Store").
+//!
+//! The file holds the schema (the workbook's table files, verbatim), one SQL
+//! table per workbook table with one column per data column (formula values
+//! are not stored: opening a file recalculates them), the commit log, the
+//! audit log and the API tokens. It runs in WAL mode with
+//! `synchronous=FULL`: [`Store::commit`] returns only after the transaction
+//! is on disk, and a crash at any moment leaves every acknowledged
+//! transaction there and no half of one.
+//!
+//! A [`Store`] owns its [`Workbook`]: every write goes through
+//! [`Store::commit`], which applies the transaction to the workbook (where it
+//! is validated whole) and writes the data cells it changed in one SQLite
+//! transaction, with an audit row per changed cell.
+//!
+//! ```
+//! use csip_engine::{Clock, Transaction, Value};
+//! use csip_store::Store;
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("csip.db");
+//! let today = csip_workbook::sample_today();
+//! let wb = csip_workbook::pilot(today)?;
+//! let mut store = Store::create(&path, csip_workbook::table_files(), wb)?;
+//!
+//! let wb = store.workbook();
+//! let accounts = wb.table_id("Account_Master").unwrap();
+//! let arr = wb.column_id(accounts, "ARR").unwrap();
+//! let gard = wb.find_rows(accounts, "Gard AS")[0];
+//! let at = today.and_hms_opt(9, 0, 0).unwrap();
+//! store.commit(Transaction::new().set(arr, gard, 2_000_000), "admin@example.com", at)?;
+//! drop(store);
+//!
+//! let store = Store::open(&path, Clock::on(today))?;
+//! assert_eq!(store.workbook().value(arr, gard), Some(&Value::from(2_000_000)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod access;
+mod codec;
+
+pub use access::{CSM_TABLES, Role};
+
+use codec::Codec;
+use csip_engine::{
+    ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, Op, RowId, RowValues, Schema, SourceFile,
+    TableId, Transaction, TransactionError, Value, Workbook, schema_from_files,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The file format version this crate writes and reads.
+const FORMAT: i64 = 1;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite could not do what was asked (the file is unreadable, the disk full, ...).
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The workbook file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// `create` was asked to overwrite a file.
+    #[error("{0} already exists; choose another path or remove it first")]
+    Exists(PathBuf),
+    /// The file is not a csip workbook, or one of a newer format.
+    #[error("{path}: {message}")]
+    NotAWorkbook {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The stored schema or rows do not load (a schema file with a mistake,
+    /// a saved row that breaks a rule).
+    #[error("{path}: {source}")]
+    Load {
+        /// The workbook file.
+        path: PathBuf,
+        /// The loader's located error.
+        source: LoadError,
+    },
+    /// A stored cell cannot be read.
+    #[error("{path}: table `{table}`, row id {row}, column `{column}`: {message}")]
+    Corrupt {
+        /// The workbook file.
+        path: PathBuf,
+        /// The table.
+        table: String,
+        /// The row id.
+        row: i64,
+        /// The column.
+        column: String,
+        /// What is wrong with the cell.
+        message: String,
+    },
+    /// The transaction breaks a rule of the schema; nothing was written.
+    #[error("{0}")]
+    Rejected(#[from] TransactionError),
+    /// A schema upgrade that would lose data; nothing was changed.
+    #[error("{0}")]
+    Upgrade(String),
+    /// A token or person that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// One row of the audit log: who changed which data cell, when, from what to what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Its place in the log (ascending).
+    pub id: i64,
+    /// The commit it belongs to (see [`Store::commit`]).
+    pub commit: i64,
+    /// When, as the writer's clock said (ISO 8601, UTC).
+    pub at: String,
+    /// Who: the person the token belongs to, or the command line's user.
+    pub actor: String,
+    /// The table.
+    pub table: String,
+    /// The row's id.
+    pub row: u32,
+    /// The column, or `*` for a whole row inserted or deleted.
+    pub column: String,
+    /// The value before, as displayed (`None` for an inserted row).
+    pub old: Option<String>,
+    /// The value after, as displayed (`None` for a deleted row).
+    pub new: Option<String>,
+}
+
+/// Who a token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's id in the file (shown in the audit of token changes).
+    pub token_id: i64,
+    /// The People_Team member the token was issued to.
+    pub person: String,
+    /// What they may do.
+    pub role: Role,
+}
+
+/// A workbook kept in a SQLite file; see the crate docs.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    wb: Workbook,
+    layout: Vec<TableLayout>,
+}
+
+/// How one workbook table sits in SQL.
+#[derive(Clone, Debug)]
+struct TableLayout {
+    table: TableId,
+    name: String,
+    columns: Vec<ColumnLayout>,
+}
+
+#[derive(Clone, Debug)]
+struct ColumnLayout {
+    column: ColumnId,
+    name: String,
+    codec: Codec,
+}
+
+/// A SQL identifier, quoted.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn layout_of(wb: &Workbook) -> Vec<TableLayout> {
+    wb.tables()
+        .map(|t| TableLayout {
+            table: t,
+            name: wb.table_name(t).to_string(),
+            columns: wb
+                .columns(t)
+                .iter()
+                .filter(|c| !wb.is_formula(**c))
+                .filter_map(|&c| {
+                    let schema = wb.column_schema(c);
+                    let target = wb.relation_target(c);
+                    Some(ColumnLayout {
+                        column: c,
+                        name: wb.column_name(c).to_string(),
+                        codec: Codec::of(&schema.ty, target)?,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+impl Store {
+    /// Creates a workbook file at `path` (which must not exist) from table
+    /// files and a workbook built from them, with every row it holds.
+    pub fn create(
+        path: &Path,
+        table_files: Vec<SourceFile>,
+        wb: Workbook,
+    ) -> Result<Store, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists(path.to_path_buf()));
+        }
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(sql)?;
+        configure(&conn).map_err(sql)?;
+        let layout = layout_of(&wb);
+        for t in &layout {
+            if t.name.to_ascii_lowercase().starts_with("csip_") {
+                return Err(StoreError::NotAWorkbook {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "table `{}` would clash with the store's own csip_ tables; rename it",
+                        t.name
+                    ),
+                });
+            }
+        }
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(
+            "CREATE TABLE csip_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE csip_schema (position INTEGER PRIMARY KEY, path TEXT NOT NULL, text TEXT NOT NULL);
+             CREATE TABLE csip_commits (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, cells INTEGER NOT NULL);
+             CREATE TABLE csip_audit (id INTEGER PRIMARY KEY, commit_id INTEGER NOT NULL REFERENCES csip_commits(id),
+                 at TEXT NOT NULL, actor TEXT NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL,
+                 column_name TEXT NOT NULL, old TEXT, new TEXT);
+             CREATE TABLE csip_tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, person TEXT NOT NULL,
+                 role TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);",
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO csip_meta (key, value) VALUES ('format', ?1)",
+            params![FORMAT.to_string()],
+        )
+        .map_err(sql)?;
+        write_schema(&tx, &table_files).map_err(sql)?;
+        for t in &layout {
+            create_table(&tx, t).map_err(sql)?;
+            for &row in wb.rows(t.table) {
+                insert_row(&tx, &wb, t, row).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            wb,
+            layout,
+        })
+    }
+
+    /// Opens a workbook file: reads its schema and rows and calculates every
+    /// formula as of `clock`.
+    pub fn open(path: &Path, clock: Clock) -> Result<Store, StoreError> {
+        let conn = open_conn(path)?;
+        let files = read_schema(&conn).map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        Store::load(path, conn, &schema, clock)
+    }
+
+    /// Opens a workbook file under new table files: tables and columns the
+    /// new files add are created (existing rows hold Blank in them), and the
+    /// new schema is stored. A change that would lose data — a table or a
+    /// data column with values that the new files drop, turn into a formula,
+    /// or give a type that stores differently — is refused and nothing changes.
+    pub fn upgrade(
+        path: &Path,
+        table_files: Vec<SourceFile>,
+        clock: Clock,
+    ) -> Result<Store, StoreError> {
+        let mut conn = open_conn(path)?;
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let load = |e: LoadError| StoreError::Load {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let old_files = read_schema(&conn).map_err(sql)?;
+        let old_schema = schema_from_files(&old_files).map_err(|e| load(e.into()))?;
+        let new_schema = schema_from_files(&table_files).map_err(|e| load(e.into()))?;
+        let old = layout_of(&Workbook::new(&old_schema, clock).map_err(|e| load(e.into()))?);
+        let probe = Workbook::new(&new_schema, clock).map_err(|e| load(e.into()))?;
+        let new = layout_of(&probe);
+        let tx = conn.transaction().map_err(sql)?;
+        let mut added = Vec::new();
+        for o in &old {
+            let n = new.iter().find(|n| n.name.eq_ignore_ascii_case(&o.name));
+            let rows: i64 = tx
+                .query_row(
+                    &format!("SELECT count(*) FROM {}", quote(&o.name)),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            let Some(n) = n else {
+                if rows > 0 {
+                    return Err(StoreError::Upgrade(format!(
+                        "the new schema drops table `{}`, which holds {rows} rows; export them first (csip export) and remove the rows, or keep the table",
+                        o.name
+                    )));
+                }
+                continue;
+            };
+            for oc in &o.columns {
+                let nc = n
+                    .columns
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(&oc.name));
+                let why = match nc {
+                    None if probe
+                        .column_id(n.table, &oc.name)
+                        .is_some_and(|c| probe.is_formula(c)) =>
+                    {
+                        Some("turns it into a formula column".to_string())
+                    }
+                    None => Some("drops it".to_string()),
+                    Some(nc) if !oc.codec.same_storage(nc.codec) => Some(format!(
+                        "changes it from {} to {}",
+                        oc.codec.kind(),
+                        nc.codec.kind()
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(why) = why {
+                    let filled: i64 = tx
+                        .query_row(
+                            &format!(
+                                "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+                                quote(&o.name),
+                                quote(&oc.name)
+                            ),
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(sql)?;
+                    if filled > 0 {
+                        return Err(StoreError::Upgrade(format!(
+                            "the new schema {why} — column `{}`.`{}` — and {filled} rows hold a value there that would be lost; keep the column as it is, or export and clear it first",
+                            o.name, oc.name
+                        )));
+                    }
+                    tx.execute_batch(&format!(
+                        "ALTER TABLE {} DROP COLUMN {}",
+                        quote(&o.name),
+                        quote(&oc.name)
+                    ))
+                    .map_err(sql)?;
+                }
+            }
+            for nc in &n.columns {
+                let kept = o.columns.iter().any(|oc| {
+                    oc.name.eq_ignore_ascii_case(&nc.name) && oc.codec.same_storage(nc.codec)
+                });
+                if !kept {
+                    tx.execute_batch(&format!(
+                        "ALTER TABLE {} ADD COLUMN {}",
+                        quote(&n.name),
+                        quote(&nc.name)
+                    ))
+                    .map_err(sql)?;
+                    added.push(format!("{}.{}", n.name, nc.name));
+                }
+            }
+        }
+        for n in &new {
+            if !old.iter().any(|o| o.name.eq_ignore_ascii_case(&n.name)) {
+                create_table(&tx, n).map_err(sql)?;
+                added.push(n.name.clone());
+            }
+        }
+        tx.execute("DELETE FROM csip_schema", []).map_err(sql)?;
+        write_schema(&tx, &table_files).map_err(sql)?;
+        // Load under the new schema before committing: rows that break a new
+        // rule (a new required column) refuse the upgrade.
+        let store = Store::load_rows(path, &tx, &new_schema, clock)?;
+        tx.commit().map_err(sql)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            ..store
+        })
+    }
+
+    fn load(
+        path: &Path,
+        conn: Connection,
+        schema: &Schema,
+        clock: Clock,
+    ) -> Result<Store, StoreError> {
+        let store = Store::load_rows(path, &conn, schema, clock)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            ..store
+        })
+    }
+
+    /// Reads every row and builds the workbook; the returned store's
+    /// connection is a placeholder the caller replaces.
+    fn load_rows(
+        path: &Path,
+        conn: &Connection,
+        schema: &Schema,
+        clock: Clock,
+    ) -> Result<Store, StoreError> {
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let probe = Workbook::new(schema, clock).map_err(|e| StoreError::Load {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        let layout = layout_of(&probe);
+        drop(probe);
+        let mut tables: Vec<(TableId, Vec<(RowId, RowValues)>)> = Vec::new();
+        for t in &layout {
+            let columns: Vec<String> = std::iter::once("row_id".to_string())
+                .chain(t.columns.iter().map(|c| quote(&c.name)))
+                .collect();
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {} FROM {} ORDER BY row_id",
+                    columns.join(", "),
+                    quote(&t.name)
+                ))
+                .map_err(sql)?;
+            let mut rows = stmt.query([]).map_err(sql)?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(sql)? {
+                let id: i64 = r.get(0).map_err(sql)?;
+                let corrupt = |column: &str, message: String| StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    table: t.name.clone(),
+                    row: id,
+                    column: column.to_string(),
+                    message,
+                };
+                let row = u32::try_from(id)
+                    .map(RowId::from_raw)
+                    .map_err(|_| corrupt("row_id", format!("{id} is not a row id")))?;
+                let mut values = Vec::with_capacity(t.columns.len());
+                for (i, c) in t.columns.iter().enumerate() {
+                    let raw: rusqlite::types::Value = r.get(i + 1).map_err(sql)?;
+                    let v = c.codec.decode(raw).map_err(|m| corrupt(&c.name, m))?;
+                    if !v.is_blank() {
+                        values.push((c.column, v));
+                    }
+                }
+                out.push((row, values));
+            }
+            tables.push((t.table, out));
+        }
+        let wb = Workbook::restore(schema, clock, tables).map_err(|e| StoreError::Load {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(Connection::open_in_memory().map_err(sql)?),
+            wb,
+            layout,
+        })
+    }
+
+    /// The workbook, for reading cells and views.
+    pub fn workbook(&self) -> &Workbook {
+        &self.wb
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves the workbook's clock (formula values are not stored, so nothing
+    /// is written); returns what changed.
+    pub fn set_clock(&mut self, clock: Clock) -> ChangeSet {
+        self.wb.set_clock(clock)
+    }
+
+    /// Applies a transaction and makes it durable: the workbook validates it
+    /// whole (a rejected one changes nothing, in memory or on disk), then
+    /// every data cell it changed, every row it inserted or deleted, a commit
+    /// record and an audit row per cell are written in one SQLite
+    /// transaction, synced to disk before this returns. `actor` is who made
+    /// the change; `at` when (the caller's clock).
+    ///
+    /// If the file cannot be written (disk full, file removed), the workbook
+    /// is reloaded from the file, so memory never runs ahead of the disk.
+    pub fn commit(
+        &mut self,
+        tx: Transaction,
+        actor: &str,
+        at: NaiveDateTime,
+    ) -> Result<ChangeSet, StoreError> {
+        // Rows about to be deleted, for the audit: their data cells as they are.
+        let doomed: Vec<(TableId, RowId, String)> = tx
+            .ops()
+            .iter()
+            .filter_map(|op| match op {
+                Op::Delete { table, row } if self.wb.contains_row(*table, *row) => {
+                    Some((*table, *row, self.describe_row(*table, *row)))
+                }
+                _ => None,
+            })
+            .collect();
+        let changes = self.wb.apply(tx)?;
+        match self.persist(&changes, &doomed, actor, at) {
+            Ok(()) => Ok(changes),
+            Err(source) => {
+                let failed = StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                };
+                let clock = self.wb.clock();
+                let reloaded = {
+                    let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+                    let files = read_schema(conn);
+                    files
+                        .ok()
+                        .and_then(|f| schema_from_files(&f).ok())
+                        .and_then(|schema| Store::load_rows(&self.path, conn, &schema, clock).ok())
+                };
+                if let Some(fresh) = reloaded {
+                    self.wb = fresh.wb;
+                    self.layout = fresh.layout;
+                }
+                Err(failed)
+            }
+        }
+    }
+
+    fn describe_row(&self, table: TableId, row: RowId) -> String {
+        let mut fields = serde_json::Map::new();
+        if let Some(t) = self.layout.iter().find(|t| t.table == table) {
+            for c in &t.columns {
+                let v = self.wb.value(c.column, row).unwrap_or(&Value::Blank);
+                if !v.is_blank() {
+                    fields.insert(c.name.clone(), self.wb.display(v).into());
+                }
+            }
+        }
+        serde_json::Value::Object(fields).to_string()
+    }
+
+    fn persist(
+        &mut self,
+        changes: &ChangeSet,
+        doomed: &[(TableId, RowId, String)],
+        actor: &str,
+        at: NaiveDateTime,
+    ) -> rusqlite::Result<()> {
+        let at = at.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let wb = &self.wb;
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO csip_commits (at, actor, cells) VALUES (?1, ?2, 0)",
+            params![at, actor],
+        )?;
+        let commit = tx.last_insert_rowid();
+        let mut audit = tx.prepare_cached(
+            "INSERT INTO csip_audit (commit_id, at, actor, table_name, row_id, column_name, old, new)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let layout = |t: TableId| self.layout.iter().find(|l| l.table == t);
+        let inserted: std::collections::HashSet<(TableId, RowId)> =
+            changes.inserted.iter().copied().collect();
+        let mut cells = 0i64;
+        for &(table, row) in &changes.inserted {
+            let Some(t) = layout(table) else { continue };
+            if !wb.contains_row(table, row) {
+                continue; // inserted and deleted in the same transaction
+            }
+            insert_row(&tx, wb, t, row)?;
+            let mut fields = serde_json::Map::new();
+            for c in &t.columns {
+                let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
+                if !v.is_blank() {
+                    fields.insert(c.name.clone(), wb.display(v).into());
+                }
+            }
+            let new = serde_json::Value::Object(fields).to_string();
+            audit.execute(params![
+                commit,
+                at,
+                actor,
+                t.name,
+                row.get(),
+                "*",
+                None::<String>,
+                new
+            ])?;
+            cells += 1;
+        }
+        for change in &changes.changes {
+            let (column, row) = (change.cell.column, change.cell.row);
+            if wb.is_formula(column) || inserted.contains(&(change.table, row)) {
+                continue;
+            }
+            if !wb.contains_row(change.table, row) {
+                continue; // the row is deleted below
+            }
+            let Some(t) = layout(change.table) else {
+                continue;
+            };
+            let Some(c) = t.columns.iter().find(|c| c.column == column) else {
+                continue;
+            };
+            tx.prepare_cached(&format!(
+                "UPDATE {} SET {} = ?1 WHERE row_id = ?2",
+                quote(&t.name),
+                quote(&c.name)
+            ))?
+            .execute(params![c.codec.encode(&change.new), row.get()])?;
+            let old = change
+                .old
+                .as_ref()
+                .filter(|v| !v.is_blank())
+                .map(|v| wb.display(v));
+            let new = Some(&change.new)
+                .filter(|v| !v.is_blank())
+                .map(|v| wb.display(v));
+            audit.execute(params![
+                commit,
+                at,
+                actor,
+                t.name,
+                row.get(),
+                c.name,
+                old,
+                new
+            ])?;
+            cells += 1;
+        }
+        for &(table, row) in &changes.deleted {
+            let Some(t) = layout(table) else { continue };
+            tx.prepare_cached(&format!("DELETE FROM {} WHERE row_id = ?1", quote(&t.name)))?
+                .execute(params![row.get()])?;
+            let old = doomed
+                .iter()
+                .find(|(dt, dr, _)| *dt == table && *dr == row)
+                .map(|(_, _, d)| d.clone());
+            audit.execute(params![
+                commit,
+                at,
+                actor,
+                t.name,
+                row.get(),
+                "*",
+                old,
+                None::<String>
+            ])?;
+            cells += 1;
+        }
+        drop(audit);
+        tx.execute(
+            "UPDATE csip_commits SET cells = ?1 WHERE id = ?2",
+            params![cells, commit],
+        )?;
+        tx.commit()
+    }
+
+    /// How many transactions were committed, and the id of the last.
+    pub fn last_commit(&self) -> Result<i64, StoreError> {
+        self.with_conn(|c| {
+            c.query_row("SELECT coalesce(max(id), 0) FROM csip_commits", [], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    /// The audit log after entry `after` (0 for the start), oldest first, at most `limit` entries.
+    pub fn audit(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, commit_id, at, actor, table_name, row_id, column_name, old, new
+                 FROM csip_audit WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(
+                params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        commit: r.get(1)?,
+                        at: r.get(2)?,
+                        actor: r.get(3)?,
+                        table: r.get(4)?,
+                        row: r.get(5)?,
+                        column: r.get(6)?,
+                        old: r.get(7)?,
+                        new: r.get(8)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+    }
+
+    /// Issues an API token for a People_Team member (by name) with a role,
+    /// and returns it: this is the only time it is shown; the file keeps its
+    /// SHA-256 hash.
+    pub fn create_token(
+        &mut self,
+        person: &str,
+        role: Role,
+        at: NaiveDateTime,
+    ) -> Result<String, StoreError> {
+        let people = self
+            .wb
+            .table_id("People_Team")
+            .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
+        if self.wb.find_rows(people, person).is_empty() {
+            return Err(StoreError::NotFound(format!(
+                "`{person}` is not in People_Team; add them first, or check the spelling"
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::NotAWorkbook {
+            path: self.path.clone(),
+            message: format!("no randomness for a token: {e}"),
+        })?;
+        let token = format!("csip_{}", hex(&bytes));
+        let at = at.format("%Y-%m-%dT%H:%M:%S").to_string();
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO csip_tokens (hash, person, role, created) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash(&token), person, role.name(), at],
+            )
+        })?;
+        Ok(token)
+    }
+
+    /// The holder of a token, if it is one this file issued and has not revoked.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        let found: Option<(i64, String, String)> = self.with_conn(|c| {
+            c.prepare_cached(
+                "SELECT id, person, role FROM csip_tokens WHERE hash = ?1 AND revoked = 0",
+            )?
+            .query_row(params![token_hash(token.trim())], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+        })?;
+        Ok(found.and_then(|(token_id, person, role)| {
+            Some(Principal {
+                token_id,
+                person,
+                role: role.parse().ok()?,
+            })
+        }))
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::NotAWorkbook {
+            path: path.to_path_buf(),
+            message: "no such file; create one with `csip init --db FILE`".into(),
+        });
+    }
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(sql)?;
+    let format: Option<String> = conn
+        .query_row(
+            "SELECT value FROM csip_meta WHERE key = 'format'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|_| StoreError::NotAWorkbook {
+            path: path.to_path_buf(),
+            message: "this is not a csip workbook file (no csip_meta table)".into(),
+        })?;
+    match format.as_deref().map(str::parse::<i64>) {
+        Some(Ok(FORMAT)) => {}
+        Some(Ok(v)) if v > FORMAT => {
+            return Err(StoreError::NotAWorkbook {
+                path: path.to_path_buf(),
+                message: format!(
+                    "written by a newer csip (format {v}; this one reads {FORMAT}); upgrade csip"
+                ),
+            });
+        }
+        _ => {
+            return Err(StoreError::NotAWorkbook {
+                path: path.to_path_buf(),
+                message: "this is not a csip workbook file (no format version)".into(),
+            });
+        }
+    }
+    configure(&conn).map_err(sql)?;
+    Ok(conn)
+}
+
+fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()> {
+    for (i, f) in files.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO csip_schema (position, path, text) VALUES (?1, ?2, ?3)",
+            params![i64::try_from(i).unwrap_or(i64::MAX), f.path, f.text],
+        )?;
+    }
+    Ok(())
+}
+
+fn read_schema(conn: &Connection) -> rusqlite::Result<Vec<SourceFile>> {
+    let mut stmt = conn.prepare("SELECT path, text FROM csip_schema ORDER BY position")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SourceFile::new(
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+        ))
+    })?;
+    rows.collect()
+}
+
+fn create_table(conn: &Connection, t: &TableLayout) -> rusqlite::Result<()> {
+    let columns: String = t
+        .columns
+        .iter()
+        .map(|c| format!(", {}", quote(&c.name)))
+        .collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE {} (row_id INTEGER PRIMARY KEY{columns})",
+        quote(&t.name)
+    ))
+}
+
+fn insert_row(
+    conn: &Connection,
+    wb: &Workbook,
+    t: &TableLayout,
+    row: RowId,
+) -> rusqlite::Result<()> {
+    let names: String = t
+        .columns
+        .iter()
+        .map(|c| format!(", {}", quote(&c.name)))
+        .collect();
+    let marks: String = (0..t.columns.len())
+        .map(|i| format!(", ?{}", i + 2))
+        .collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO {} (row_id{names}) VALUES (?1{marks})",
+        quote(&t.name)
+    ))?;
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(t.columns.len() + 1);
+    values.push(rusqlite::types::Value::Integer(i64::from(row.get())));
+    for c in &t.columns {
+        values.push(
+            c.codec
+                .encode(wb.value(c.column, row).unwrap_or(&Value::Blank)),
+        );
+    }
+    stmt.execute(rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
+/// The counts of rows per table in a file, without loading it (for progress and checks).
+pub fn row_counts(path: &Path) -> Result<HashMap<String, i64>, StoreError> {
+    let conn = open_conn(path)?;
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let files = read_schema(&conn).map_err(sql)?;
+    let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut out = HashMap::new();
+    for t in &schema.tables {
+        let n: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM {}", quote(&t.name)),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        out.insert(t.name.clone(), n);
+    }
+    Ok(out)
+}

@@ -1,0 +1,337 @@
+//! The store against a real SQLite file: what is committed comes back, cell
+//! for cell, after reopening; rejected transactions leave the file alone;
+//! upgrades keep data or refuse.
+
+use csip_engine::{Clock, RowId, SourceFile, Transaction, Value, Workbook};
+use csip_store::{Role, Store, StoreError};
+use std::path::Path;
+
+fn today() -> csip_engine::NaiveDate {
+    csip_workbook::sample_today()
+}
+
+fn at() -> csip_engine::NaiveDateTime {
+    today().and_hms_opt(9, 30, 0).expect("a time")
+}
+
+fn pilot_store(path: &Path) -> Store {
+    let wb = csip_workbook::pilot(today()).expect("the pilot workbook loads");
+    Store::create(path, csip_workbook::table_files(), wb).expect("the file is created")
+}
+
+/// Every cell of every table, formula cells included, by names and row ids.
+fn cells(wb: &Workbook) -> Vec<(String, u32, String, Value)> {
+    let mut out = Vec::new();
+    for t in wb.tables() {
+        for &row in wb.rows(t) {
+            for &c in wb.columns(t) {
+                out.push((
+                    wb.table_name(t).to_string(),
+                    row.get(),
+                    wb.column_name(c).to_string(),
+                    wb.value(c, row).cloned().unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn same(a: &Workbook, b: &Workbook) {
+    let (a, b) = (cells(a), cells(b));
+    assert_eq!(a.len(), b.len(), "the same number of cells");
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            x.0 == y.0 && x.1 == y.1 && x.2 == y.2 && csip_engine::values_equal(&x.3, &y.3),
+            "{x:?} != {y:?}"
+        );
+    }
+}
+
+#[test]
+fn the_pilot_comes_back_cell_for_cell() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let store = pilot_store(&path);
+    let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
+    same(store.workbook(), reopened.workbook());
+    assert!(
+        !reopened
+            .workbook()
+            .rows(
+                reopened
+                    .workbook()
+                    .table_id("Account_Master")
+                    .expect("accounts")
+            )
+            .is_empty()
+    );
+}
+
+#[test]
+fn commits_sets_inserts_and_deletes_durably_and_keeps_row_ids() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    let log = wb.table_id("Engagement_Log").expect("engagements");
+    let arr = wb.column_id(accounts, "ARR").expect("ARR");
+    let health = wb
+        .column_id(accounts, "Health_Score")
+        .expect("Health_Score");
+    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let first_log = wb.rows(log)[0];
+    let metrics = wb.table_id("Platform_Health_Metrics").expect("metrics");
+    let value = wb
+        .column_id(metrics, "Current_Value")
+        .expect("Current_Value");
+    let metric = wb.rows(metrics)[0];
+    let account_col = wb.column_id(log, "Account").expect("Account");
+
+    store
+        .commit(
+            Transaction::new()
+                .set(arr, gard, 2_500_000)
+                .set(value, metric, 1),
+            "admin",
+            at(),
+        )
+        .expect("the edit commits");
+    store
+        .commit(Transaction::new().delete(log, first_log), "admin", at())
+        .expect("the delete commits");
+    let inserted = store.commit(
+        Transaction::new().insert(log, vec![(account_col, Value::from("Gard AS"))]),
+        "admin",
+        at(),
+    );
+    // Engagement_Log may require more than an account; either way the file must agree.
+    let before = store.workbook().value(health, gard).cloned();
+    let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
+    same(store.workbook(), reopened.workbook());
+    let wb = reopened.workbook();
+    assert_eq!(wb.value(arr, gard), Some(&Value::from(2_500_000)));
+    assert!(
+        !wb.contains_row(log, first_log),
+        "the deleted row stays deleted"
+    );
+    assert_eq!(wb.value(health, gard).cloned(), before);
+    if let Ok(changes) = inserted {
+        let (_, new) = changes.inserted[0];
+        assert!(wb.contains_row(log, new));
+        assert!(
+            new.get() > wb.rows(log)[0].get(),
+            "ids grow; a deleted id is not reused"
+        );
+    }
+}
+
+#[test]
+fn a_rejected_transaction_writes_nothing() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    let arr = wb.column_id(accounts, "ARR").expect("ARR");
+    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let commits = store.last_commit().expect("the log reads");
+    let err = store
+        .commit(
+            Transaction::new().set(arr, gard, 1).set(arr, gard, "lots"),
+            "admin",
+            at(),
+        )
+        .expect_err("text in a currency column");
+    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    assert_eq!(store.last_commit().expect("the log reads"), commits);
+    assert!(store.audit(0, 10).expect("the audit reads").is_empty());
+    let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
+    assert_ne!(reopened.workbook().value(arr, gard), Some(&Value::from(1)));
+}
+
+#[test]
+fn every_accepted_write_is_audited() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    let arr = wb.column_id(accounts, "ARR").expect("ARR");
+    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let old = wb.display(wb.value(arr, gard).expect("a cell"));
+    store
+        .commit(
+            Transaction::new().set(arr, gard, 2_000_000),
+            "Ingrid Berg",
+            at(),
+        )
+        .expect("commits");
+    let log = store.audit(0, 10).expect("the audit reads");
+    assert_eq!(
+        log.len(),
+        1,
+        "one data cell changed; formula cells are not audited"
+    );
+    let e = &log[0];
+    assert_eq!(
+        (e.actor.as_str(), e.table.as_str(), e.column.as_str()),
+        ("Ingrid Berg", "Account_Master", "ARR")
+    );
+    assert_eq!(e.row, gard.get());
+    assert_eq!(e.old.as_deref(), Some(old.as_str()));
+    assert_eq!(e.new.as_deref(), Some("2000000"));
+    assert_eq!(
+        e.at,
+        "2026-11-24T09:30:00".replace("2026-11-24", &today().to_string())
+    );
+}
+
+fn with_extra(files: &[SourceFile], table_file: &str, extra: &str) -> Vec<SourceFile> {
+    files
+        .iter()
+        .map(|f| {
+            if f.path.ends_with(table_file) {
+                SourceFile::new(f.path.clone(), format!("{}\n{extra}\n", f.text))
+            } else {
+                f.clone()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn an_upgrade_adds_columns_and_tables_and_keeps_data() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let before = cells(pilot_store(&path).workbook());
+    let files = with_extra(
+        &csip_workbook::table_files(),
+        "01_account_master.toml",
+        "[[columns]]\nname = \"Region_Code\"\ntype = \"text\"\n",
+    );
+    let mut files = files;
+    files.push(SourceFile::new(
+        "tables/99_notes.toml",
+        "name = \"Notes\"\n\n[[columns]]\nname = \"Note\"\ntype = \"text\"\n",
+    ));
+    let store = Store::upgrade(&path, files, Clock::on(today())).expect("an additive upgrade");
+    let wb = store.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    assert!(wb.column_id(accounts, "Region_Code").is_some());
+    assert!(wb.table_id("Notes").is_some());
+    let after = cells(wb);
+    for cell in &before {
+        assert!(
+            after.iter().any(|c| c.0 == cell.0
+                && c.1 == cell.1
+                && c.2 == cell.2
+                && csip_engine::values_equal(&c.3, &cell.3)),
+            "{cell:?} kept"
+        );
+    }
+    drop(store);
+    let again = Store::open(&path, Clock::on(today())).expect("reopens with the new schema");
+    assert!(again.workbook().table_id("Notes").is_some());
+}
+
+#[test]
+fn an_upgrade_that_would_lose_data_is_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    // ACV holds values in the pilot; a schema without it would drop them.
+    let files: Vec<SourceFile> = csip_workbook::table_files()
+        .into_iter()
+        .map(|f| {
+            if f.path.ends_with("01_account_master.toml") {
+                let text = f.text.replace(
+                    "[[columns]]\nname = \"ACV\"\ntype = \"currency\"\ncomment = \"Annual Contract Value.\"\n",
+                    "",
+                );
+                assert_ne!(text, f.text, "the test removes ACV");
+                SourceFile::new(f.path, text)
+            } else {
+                f
+            }
+        })
+        .collect();
+    let err = Store::upgrade(&path, files, Clock::on(today())).expect_err("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("Account_Master") && message.contains("ACV") && message.contains("lost"),
+        "{message}"
+    );
+    let reopened = Store::open(&path, Clock::on(today())).expect("the file is as it was");
+    let wb = reopened.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    assert!(wb.column_id(accounts, "ACV").is_some());
+}
+
+#[test]
+fn tokens_are_issued_to_people_and_stored_hashed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let people = store.workbook().table_id("People_Team").expect("people");
+    let name_col = store
+        .workbook()
+        .display_column(people)
+        .expect("a display column");
+    let person = store.workbook().display(
+        store
+            .workbook()
+            .value(name_col, store.workbook().rows(people)[0])
+            .expect("a name"),
+    );
+    let token = store
+        .create_token(&person, Role::Csm, at())
+        .expect("issued");
+    let who = store.authenticate(&token).expect("reads").expect("known");
+    assert_eq!(
+        (who.person.as_str(), who.role),
+        (person.as_str(), Role::Csm)
+    );
+    assert_eq!(store.authenticate("csip_0000").expect("reads"), None);
+    assert!(matches!(
+        store.create_token("Nobody Atall", Role::Admin, at()),
+        Err(StoreError::NotFound(_))
+    ));
+    drop(store);
+    let raw = std::fs::read(&path).expect("the file");
+    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    let needle = token.as_bytes();
+    for bytes in [&raw, &wal] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the token itself is never stored"
+        );
+    }
+}
+
+#[test]
+fn files_that_are_not_workbooks_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let missing =
+        Store::open(&dir.path().join("nope.db"), Clock::on(today())).expect_err("missing");
+    assert!(missing.to_string().contains("csip init"), "{missing}");
+    let other = dir.path().join("other.db");
+    std::fs::write(
+        &other,
+        b"this is not sqlite at all, not even close to it........",
+    )
+    .expect("written");
+    assert!(Store::open(&other, Clock::on(today())).is_err());
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    assert!(matches!(
+        Store::create(
+            &path,
+            csip_workbook::table_files(),
+            csip_workbook::empty(Clock::on(today())).expect("empty")
+        ),
+        Err(StoreError::Exists(_))
+    ));
+    let _ = RowId::from_raw(0);
+}
