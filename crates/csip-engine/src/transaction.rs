@@ -10,7 +10,7 @@ use crate::recalc::{self, CellChange, Propagator};
 use crate::value::{Key, Value};
 use crate::workbook::Workbook;
 use indexmap::IndexMap;
-use rustc_hash::{FxBuildHasher, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use std::fmt;
 
 /// The values of one row: data columns and what to store in them.
@@ -474,9 +474,31 @@ impl Workbook {
 
     /// Required cells of every row written, unique values of every cell written.
     fn check_constraints(&self, batch: &Batch) -> Result<(), TransactionError> {
+        match self
+            .constraint_errors(batch, 1, &FxHashSet::default())
+            .into_iter()
+            .next()
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Required and unique problems of the batch's rows, at most `max`,
+    /// leaving out rows in `skip` (already reported).
+    fn constraint_errors(
+        &self,
+        batch: &Batch,
+        max: usize,
+        skip: &FxHashSet<(TableId, RowId)>,
+    ) -> Vec<TransactionError> {
+        let mut errors = Vec::new();
         let mut seen = FxHashSet::default();
         for &(table, row) in &batch.check {
-            if !seen.insert((table, row)) || !self.data.is_live(table, row) {
+            if !seen.insert((table, row))
+                || !self.data.is_live(table, row)
+                || skip.contains(&(table, row))
+            {
                 continue;
             }
             for &col in self.columns(table) {
@@ -485,7 +507,7 @@ impl Workbook {
                     && matches!(c.kind, ColumnKind::Data)
                     && self.data.cell(col, row).is_blank()
                 {
-                    return Err(self.error(
+                    errors.push(self.error(
                         TransactionErrorKind::Required,
                         Some(table),
                         Some(row),
@@ -495,6 +517,9 @@ impl Workbook {
                             self.place(table, Some(row), Some(col))
                         ),
                     ));
+                    if errors.len() >= max {
+                        return errors;
+                    }
                 }
             }
         }
@@ -506,7 +531,10 @@ impl Workbook {
         );
         for (col, row) in written {
             let c = self.data.column(col);
-            if !c.schema.unique || !self.data.is_live(c.table, row) {
+            if !c.schema.unique
+                || !self.data.is_live(c.table, row)
+                || skip.contains(&(c.table, row))
+            {
                 continue;
             }
             let value = self.data.cell(col, row);
@@ -521,7 +549,7 @@ impl Workbook {
             };
             let holders = self.data.index(ix).get(&key);
             if let Some(other) = holders.iter().find(|r| **r != row) {
-                return Err(self.error(
+                errors.push(self.error(
                     TransactionErrorKind::Duplicate,
                     Some(c.table),
                     Some(row),
@@ -533,9 +561,12 @@ impl Workbook {
                         self.display(value)
                     ),
                 ));
+                if errors.len() >= max {
+                    return errors;
+                }
             }
         }
-        Ok(())
+        errors
     }
 
     fn rollback(&mut self, batch: Batch) {
@@ -833,18 +864,44 @@ impl Workbook {
         &mut self,
         tables: Vec<(TableId, Vec<RowValues>)>,
     ) -> Result<Vec<Vec<RowId>>, TransactionError> {
+        self.import_all(tables, 1)
+            .map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// [`Workbook::import`], reporting up to `max_errors` problems (at least
+    /// one) instead of the first: every row that cannot be stored, each
+    /// error's [`TransactionError::op`] the 0-based index of the row within
+    /// its table's input, in input order. All or nothing.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("N", ColumnType::Number)),
+    /// );
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("T").unwrap();
+    /// let n = wb.column_id(t, "N").unwrap();
+    /// let rows = vec![vec![(n, Value::from("x"))], vec![(n, Value::from(2))], vec![(n, Value::from("y"))]];
+    /// let errors = wb.import_all(vec![(t, rows)], 100).unwrap_err();
+    /// assert_eq!(errors.iter().map(|e| e.op).collect::<Vec<_>>(), [Some(0), Some(2)]);
+    /// assert!(wb.rows(t).is_empty(), "nothing was imported");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn import_all(
+        &mut self,
+        tables: Vec<(TableId, Vec<RowValues>)>,
+        max_errors: usize,
+    ) -> Result<Vec<Vec<RowId>>, Vec<TransactionError>> {
         let mut batch = Batch::default();
-        let result = self.import_inner(tables, &mut batch);
-        match result {
-            Ok(ids) => {
-                self.dirty.clear();
-                Ok(ids)
-            }
-            Err(e) => {
-                self.rollback(batch);
-                self.recalculate_all();
-                Err(e)
-            }
+        let mut errors = Vec::new();
+        let ids = self.import_inner(tables, &mut batch, max_errors.max(1), &mut errors);
+        if errors.is_empty() {
+            self.dirty.clear();
+            Ok(ids)
+        } else {
+            self.rollback(batch);
+            self.recalculate_all();
+            Err(errors)
         }
     }
 
@@ -852,13 +909,21 @@ impl Workbook {
         &mut self,
         tables: Vec<(TableId, Vec<RowValues>)>,
         batch: &mut Batch,
-    ) -> Result<Vec<Vec<RowId>>, TransactionError> {
+        max: usize,
+        errors: &mut Vec<TransactionError>,
+    ) -> Vec<Vec<RowId>> {
         batch.bulk = true;
+        // Where each inserted row came from: its table's input index.
+        let mut origin: FxHashMap<(TableId, RowId), usize> = FxHashMap::default();
+        let mut failed: FxHashSet<(TableId, RowId)> = FxHashSet::default();
         let mut deferred: Vec<(usize, TableId, RowId, ColumnId, Value)> = Vec::new();
         let mut ids = Vec::with_capacity(tables.len());
-        for (table, rows) in tables {
+        'tables: for (table, rows) in tables {
             let mut table_ids = Vec::with_capacity(rows.len());
             for (i, values) in rows.into_iter().enumerate() {
+                if errors.len() >= max {
+                    break 'tables;
+                }
                 let mut relations = Vec::new();
                 let plain: Vec<(ColumnId, Value)> = values
                     .into_iter()
@@ -882,18 +947,21 @@ impl Workbook {
                 let given: Vec<ColumnId> = relations.iter().map(|(c, _)| *c).collect();
                 let defaults_blocked: Vec<(ColumnId, Value)> =
                     given.iter().map(|c| (*c, Value::Blank)).collect();
-                self.apply_op(
+                let result = self.apply_op(
                     Op::Insert {
                         table,
                         values: plain.into_iter().chain(defaults_blocked).collect(),
                     },
                     batch,
-                )
-                .map_err(|mut e| {
-                    e.op = Some(i);
-                    e
-                })?;
+                );
                 let row = batch.inserted.last().map(|(_, r)| *r).unwrap_or(RowId(0));
+                origin.insert((table, row), i);
+                if let Err(mut e) = result {
+                    e.op = Some(i);
+                    errors.push(e);
+                    failed.insert((table, row));
+                    continue;
+                }
                 table_ids.push(row);
                 for (c, v) in relations {
                     deferred.push((i, table, row, c, v));
@@ -902,18 +970,29 @@ impl Workbook {
             ids.push(table_ids);
         }
         batch.bulk = false;
+        if errors.len() >= max {
+            return ids; // rolled back by the caller; no need to calculate
+        }
         self.data.rebuild_indexes();
         recalc::full(&mut self.data, &self.graph);
         // References by display text, now that computed display columns have
         // values: written and recalculated incrementally.
         let mut written = Vec::with_capacity(deferred.len());
         for (i, table, row, column, value) in deferred {
-            self.write_data(table, row, column, value, batch)
-                .map_err(|mut e| {
+            if errors.len() >= max {
+                break;
+            }
+            if failed.contains(&(table, row)) {
+                continue;
+            }
+            match self.write_data(table, row, column, value, batch) {
+                Ok(()) => written.push((column, row)),
+                Err(mut e) => {
                     e.op = Some(i);
-                    e
-                })?;
-            written.push((column, row));
+                    errors.push(e);
+                    failed.insert((table, row));
+                }
+            }
         }
         if !written.is_empty() {
             let none = recalc::Fresh::none();
@@ -936,7 +1015,17 @@ impl Workbook {
                 None,
             );
         }
-        self.check_constraints(batch)?;
-        Ok(ids)
+        if errors.len() < max {
+            for mut e in self.constraint_errors(batch, max - errors.len(), &failed) {
+                e.op = e
+                    .row
+                    .zip(e.table.as_deref().and_then(|t| self.table_id(t)))
+                    .and_then(|(r, t)| origin.get(&(t, r)).copied());
+                errors.push(e);
+            }
+        }
+        // By table, then in input order.
+        errors.sort_by_key(|e| (e.table.as_deref().and_then(|t| self.table_id(t)), e.op));
+        ids
     }
 }

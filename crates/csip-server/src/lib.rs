@@ -1,0 +1,152 @@
+//! `csip serve`: a JSON REST API over a workbook kept in a
+//! [`csip_store::Store`] (DESIGN §5 "Server and CLI").
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `GET /healthz` | anyone | `{"status": "ok", ...}` |
+//! | `GET /api/v1/tables` | any token | tables, their columns and types, row counts |
+//! | `GET /api/v1/tables/{table}/rows?offset=&limit=` | any token | a page of rows with formula values |
+//! | `GET /api/v1/tables/{table}/rows/{row_id}` | any token | one row |
+//! | `GET /api/v1/views` | any token | the views and their parameters |
+//! | `GET /api/v1/views/{view}?param=value` | any token | a view's rows, groups and tiles |
+//! | `POST /api/v1/transactions` | csm, admin | `set` / `insert` / `delete` operations, all or none; answers the change set |
+//! | `POST /api/v1/eval` | any token | a formula's value, on a row when given |
+//! | `GET /api/v1/audit?after=&limit=` | admin | the audit log |
+//!
+//! Every `/api` request carries `Authorization: Bearer <token>` (`csip token
+//! create`). Errors are JSON — `{"error": {"status", "code", "message"}}` —
+//! with 400 for bad input, 401 for a missing or unknown token, 403 for a
+//! write the role may not make, 404 for an unknown table, row or view, 409
+//! for a unique value already taken, 413 for a body over the limit.
+//!
+//! The store sits behind a read-write lock: reads run side by side, a write
+//! holds the lock while it applies the transaction and syncs it to disk, so
+//! a write is acknowledged only once it is durable and writes never
+//! interleave. Store work runs on tokio's blocking pool.
+
+mod api;
+mod error;
+mod json;
+
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use csip_engine::{Clock, NaiveDate, NaiveDateTime};
+use csip_store::Store;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How the service runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The largest request body accepted, in bytes (larger ones get 413).
+    pub body_limit: usize,
+    /// Read the workbook as of this day instead of the machine's date (tests, demos).
+    pub today: Option<NaiveDate>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            body_limit: 1024 * 1024,
+            today: None,
+        }
+    }
+}
+
+/// The shared state of the service.
+#[derive(Clone, Debug)]
+pub struct App {
+    store: Arc<RwLock<Store>>,
+    config: Arc<Config>,
+}
+
+impl App {
+    /// Serves `store` with `config`.
+    pub fn new(store: Store, config: Config) -> App {
+        App {
+            store: Arc::new(RwLock::new(store)),
+            config: Arc::new(config),
+        }
+    }
+
+    /// The routes, ready for `axum::serve`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(api::healthz))
+            .route("/api/v1/tables", get(api::tables))
+            .route("/api/v1/tables/{table}/rows", get(api::rows))
+            .route("/api/v1/tables/{table}/rows/{row_id}", get(api::row))
+            .route("/api/v1/views", get(api::views))
+            .route("/api/v1/views/{*view}", get(api::view))
+            .route("/api/v1/transactions", post(api::transactions))
+            .route("/api/v1/eval", post(api::eval))
+            .route("/api/v1/audit", get(api::audit))
+            .fallback(api::not_found)
+            .method_not_allowed_fallback(api::method_not_allowed)
+            .layer(DefaultBodyLimit::max(self.config.body_limit))
+            .with_state(self.clone())
+    }
+
+    /// Moves the workbook's clock to the machine's date when the day has
+    /// turned (unless the config pins a day); returns whether it moved.
+    pub fn tick(&self) -> bool {
+        if self.config.today.is_some() {
+            return false;
+        }
+        let today = now().date();
+        let stale = self
+            .store
+            .read()
+            .map(|s| s.workbook().clock().today != today)
+            .unwrap_or(false);
+        if stale {
+            if let Ok(mut s) = self.store.write() {
+                s.set_clock(Clock::on(today));
+            }
+        }
+        stale
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes; keeps the
+/// workbook's `Today()` on the machine's date.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ticker = app.clone();
+    let clock = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            let t = ticker.clone();
+            let _ = tokio::task::spawn_blocking(move || t.tick()).await;
+        }
+    });
+    let result = axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    clock.abort();
+    result
+}
+
+/// The machine's time, UTC: the adapter's job, never the engine's.
+pub fn now() -> NaiveDateTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    chrono_from_unix(i64::try_from(secs).unwrap_or(0))
+}
+
+fn chrono_from_unix(secs: i64) -> NaiveDateTime {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    epoch
+        .checked_add_signed(csip_engine::TimeDelta::seconds(secs))
+        .unwrap_or(epoch)
+}
