@@ -6,17 +6,23 @@
 //! - `csip eval FORMULA [--table T --row R]` evaluates a formula against the
 //!   CSIP workbook (or, with `--cases FILE`, against a case file's workbook);
 //! - `csip check FILE...` runs formula case files and prints `N passed, N failed` last;
-//! - `csip synth --accounts N --out DIR` writes a synthetic portfolio as CSV files.
+//! - `csip synth --accounts N --out DIR` writes a synthetic portfolio as CSV files;
+//! - `csip init --db FILE [--sample]` creates a workbook file (SQLite);
+//!   `csip import`, `csip export` move rows in and out of it as CSV;
+//!   `csip token create` issues API tokens; `csip upgrade` moves it to new
+//!   table files; `csip serve` runs the HTTP service on it.
 //!
 //! The binary reads files, the clock and arguments, and prints; everything
 //! else is the engine's.
 
+mod csvio;
+mod stored;
 mod synth;
 mod table;
 
 use clap::{Parser, Subcommand};
 use csip_engine::{CaseFile, NaiveDate, TableId, Value, ViewResult, Workbook};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use table::Align;
 
@@ -42,8 +48,89 @@ struct Day {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load the CSIP workbook with its pilot data; print the portfolio and every view's row count.
+    /// Store the CSIP workbook with its pilot data in a SQLite file, load it
+    /// back, and print the portfolio and every view's row count.
     Demo {
+        /// The workbook file: opened if it exists, created with the pilot data
+        /// if not. By default a fresh demo.db in the user's data directory.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        day: Day,
+    },
+    /// Create a workbook file (SQLite) from the CSIP table files.
+    Init {
+        /// The file to create; it must not exist.
+        #[arg(long)]
+        db: PathBuf,
+        /// Load the pilot accounts (Gard AS and two more) into it.
+        #[arg(long)]
+        sample: bool,
+        #[command(flatten)]
+        day: Day,
+    },
+    /// Append the rows of a CSV file (header = column names) to a table; all or nothing.
+    Import {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The table, e.g. Platform_Health_Metrics.
+        table: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Ignore columns of the file that the workbook computes (as `csip export --computed` writes).
+        #[arg(long)]
+        skip_computed: bool,
+        /// Who the audit log records as the writer (default: cli:$USER).
+        #[arg(long = "as")]
+        who: Option<String>,
+        #[command(flatten)]
+        day: Day,
+    },
+    /// Write rows as CSV: one `<Table>.csv` per table, or one table.
+    Export {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only this table.
+        table: Option<String>,
+        /// The folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Add the computed (formula) columns.
+        #[arg(long)]
+        computed: bool,
+        #[command(flatten)]
+        day: Day,
+    },
+    /// API tokens for `csip serve`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Move a workbook file to new table files: added tables and columns are
+    /// created, every row is kept; a change that would lose data is refused.
+    Upgrade {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The folder of table files (*.toml), e.g. fixtures/csip/tables.
+        #[arg(long)]
+        schema: PathBuf,
+        #[command(flatten)]
+        day: Day,
+    },
+    /// Serve the REST API on a workbook file until Ctrl-C.
+    Serve {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 1024 * 1024)]
+        body_limit: usize,
         #[command(flatten)]
         day: Day,
     },
@@ -54,6 +141,9 @@ enum Command {
         /// A parameter of the view, as name=value (`--param user="Kari Nordmann"`).
         #[arg(long = "param", value_parser = parse_param)]
         params: Vec<(String, String)>,
+        /// Read this workbook file instead of the built-in pilot data.
+        #[arg(long)]
+        db: Option<PathBuf>,
         #[command(flatten)]
         day: Day,
     },
@@ -79,6 +169,9 @@ enum Command {
         /// The row: its display value (`Gard AS`) or its 1-based number.
         #[arg(long, requires = "table")]
         row: Option<String>,
+        /// Read this workbook file instead of the built-in pilot data.
+        #[arg(long, conflicts_with = "cases")]
+        db: Option<PathBuf>,
         #[command(flatten)]
         day: Day,
     },
@@ -98,11 +191,65 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Issue a token for a People_Team member; it is printed once.
+    Create {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The person, by name as People_Team writes it.
+        #[arg(long)]
+        person: String,
+        /// admin, csm or viewer.
+        #[arg(long)]
+        role: csip_store::Role,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { day } => demo(&day),
-        Command::View { name, params, day } => view(&name, &params, &day),
+        Command::Demo { db, day } => demo(db.as_deref(), &day),
+        Command::Init { db, sample, day } => stored::init(&db, sample, today(&day)),
+        Command::Import {
+            db,
+            table,
+            file,
+            skip_computed,
+            who,
+            day,
+        } => stored::import(
+            &db,
+            &table,
+            &file,
+            skip_computed,
+            who.as_deref(),
+            today(&day),
+        ),
+        Command::Export {
+            db,
+            table,
+            out,
+            computed,
+            day,
+        } => stored::export(&db, table.as_deref(), &out, computed, today(&day)),
+        Command::Token {
+            command: TokenCommand::Create { db, person, role },
+        } => stored::token(&db, &person, role, system_today()),
+        Command::Upgrade { db, schema, day } => stored::upgrade(&db, &schema, today(&day)),
+        Command::Serve {
+            db,
+            addr,
+            body_limit,
+            day,
+        } => stored::serve(&db, &addr, day.today, body_limit, system_today()),
+        Command::View {
+            name,
+            params,
+            db,
+            day,
+        } => view(&name, &params, db.as_deref(), &day),
         Command::Check { files, verbose } => return check(&files, verbose),
         Command::Synth {
             accounts,
@@ -115,12 +262,14 @@ fn main() -> ExitCode {
             cases,
             table,
             row,
+            db,
             day,
         } => eval(
             &formula,
             cases.as_deref(),
             table.as_deref(),
             row.as_deref(),
+            db.as_deref(),
             &day,
         ),
     };
@@ -159,20 +308,64 @@ fn system_today() -> NaiveDate {
         .unwrap_or_default()
 }
 
-fn pilot(day: &Day) -> Result<Workbook, String> {
-    csip_workbook::pilot(day.today.unwrap_or_else(system_today)).map_err(|e| e.to_string())
+fn today(day: &Day) -> NaiveDate {
+    day.today.unwrap_or_else(system_today)
+}
+
+/// The workbook a read command works on: a workbook file, or the built-in pilot data.
+fn workbook(db: Option<&Path>, day: &Day) -> Result<Workbook, String> {
+    match db {
+        Some(db) => Ok(stored::open(db, today(day))?.into_workbook()),
+        None => csip_workbook::pilot(today(day)).map_err(|e| e.to_string()),
+    }
+}
+
+/// Where `csip demo` keeps its file: the user's data directory, else the temp directory.
+fn demo_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("csip").join("demo.db")
 }
 
 // ---- demo ---------------------------------------------------------------------------
 
-fn demo(day: &Day) -> Result<String, String> {
+fn demo(db: Option<&Path>, day: &Day) -> Result<String, String> {
+    // The default file is the demo's own: made fresh each run. A file the
+    // user names is opened as it is, or created with the pilot data.
+    let path = match db {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = demo_path();
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("error: cannot create {}: {e}", dir.display()))?;
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                let f = PathBuf::from(format!("{}{suffix}", p.display()));
+                if f.exists() {
+                    std::fs::remove_file(&f)
+                        .map_err(|e| format!("error: cannot replace {}: {e}", f.display()))?;
+                }
+            }
+            p
+        }
+    };
+    let mut created = false;
+    if !path.exists() {
+        stored::init(&path, true, today(day))?;
+        created = true;
+    }
     let started = std::time::Instant::now();
-    let wb = pilot(day)?;
+    let wb = stored::open(&path, today(day))?.into_workbook();
     let loaded = started.elapsed();
     let mut out = String::new();
     out.push_str(&format!(
-        "CSIP — Customer Success Intelligence Platform, pilot data as of {} (loaded and calculated in {:.1} ms)\n\n",
+        "CSIP — Customer Success Intelligence Platform, as of {}\nWorkbook file: {} ({}; loaded and calculated in {:.1} ms)\n\n",
         wb.clock().today,
+        path.display(),
+        if created { "created with the pilot data" } else { "opened" },
         loaded.as_secs_f64() * 1000.0
     ));
     let accounts = table(&wb, "Account_Master")?;
@@ -253,7 +446,10 @@ fn demo(day: &Day) -> Result<String, String> {
         &[Align::Left, Align::Right],
         90,
     ));
-    out.push_str("\nTry: csip view \"CSM Command Center\" --param user=\"Kari Nordmann\"\n");
+    out.push_str(&format!(
+        "\nTry: csip view \"CSM Command Center\" --param user=\"Kari Nordmann\" --db {0}\n     csip token create --db {0} --person \"Kari Nordmann\" --role csm\n     csip serve --db {0}\n",
+        path.display()
+    ));
     Ok(out)
 }
 
@@ -285,8 +481,13 @@ fn table(wb: &Workbook, name: &str) -> Result<TableId, String> {
 
 // ---- view ---------------------------------------------------------------------------
 
-fn view(name: &str, params: &[(String, String)], day: &Day) -> Result<String, String> {
-    let wb = pilot(day)?;
+fn view(
+    name: &str,
+    params: &[(String, String)],
+    db: Option<&Path>,
+    day: &Day,
+) -> Result<String, String> {
+    let wb = workbook(db, day)?;
     let refs: Vec<(&str, Value)> = params
         .iter()
         .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
@@ -421,6 +622,7 @@ fn eval(
     cases: Option<&std::path::Path>,
     table: Option<&str>,
     row: Option<&str>,
+    db: Option<&Path>,
     day: &Day,
 ) -> Result<String, String> {
     let file;
@@ -434,7 +636,7 @@ fn eval(
             file.workbook()
         }
         None => {
-            loaded = pilot(day)?;
+            loaded = workbook(db, day)?;
             &loaded
         }
     };

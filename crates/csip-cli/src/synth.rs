@@ -4,7 +4,7 @@
 //! to, lists joined with ", ", dates as YYYY-MM-DD: the text a person would
 //! type, so the files load back and any tool can read them.
 
-use csip_engine::{NaiveDate, Value, Workbook};
+use csip_engine::NaiveDate;
 use csip_workbook::synth::{self, SynthConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -48,7 +48,8 @@ pub(crate) fn synth(
         let name = wb.table_name(table).to_string();
         bar.set_message(name.clone());
         let path = out.join(format!("{name}.csv"));
-        write_table(&wb, table, &path, &bar)?;
+        let columns = crate::csvio::columns(&wb, table, false);
+        crate::csvio::write_table(&wb, table, &columns, &path, &bar)?;
         written.push(path);
     }
     bar.finish_and_clear();
@@ -77,40 +78,4 @@ fn list(paths: &[PathBuf]) -> String {
         .iter()
         .map(|p| format!("  {}\n", p.display()))
         .collect()
-}
-
-fn write_table(
-    wb: &Workbook,
-    table: csip_engine::TableId,
-    path: &Path,
-    bar: &ProgressBar,
-) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    let columns: Vec<_> = wb
-        .columns(table)
-        .iter()
-        .copied()
-        .filter(|c| {
-            !wb.is_formula(*c)
-                && !matches!(wb.column_schema(*c).ty, csip_engine::ColumnType::Button)
-        })
-        .collect();
-    let mut writer = csv::Writer::from_path(path).map_err(|e| fail(&e))?;
-    writer
-        .write_record(columns.iter().map(|c| wb.column_name(*c)))
-        .map_err(|e| fail(&e))?;
-    let mut record = Vec::with_capacity(columns.len());
-    for (i, &row) in wb.rows(table).iter().enumerate() {
-        record.clear();
-        record.extend(
-            columns
-                .iter()
-                .map(|c| wb.display(wb.value(*c, row).unwrap_or(&Value::Blank))),
-        );
-        writer.write_record(&record).map_err(|e| fail(&e))?;
-        if i % 4096 == 0 {
-            bar.inc(4096.min(wb.rows(table).len() - i) as u64);
-        }
-    }
-    writer.flush().map_err(|e| fail(&e))
 }

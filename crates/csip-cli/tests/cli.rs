@@ -22,7 +22,16 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn demo_prints_the_portfolio_and_every_view() {
-    let o = csip(&["demo", "--today", "2026-11-24"]);
+    let data = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_csip"))
+        .args(["demo", "--today", "2026-11-24"])
+        .env("XDG_DATA_HOME", data.path())
+        .output()
+        .unwrap();
+    assert!(
+        data.path().join("csip/demo.db").exists(),
+        "the demo runs on a SQLite file"
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let gard = text.lines().find(|l| l.starts_with("Gard AS")).unwrap();

@@ -166,7 +166,8 @@ impl Workbook {
     /// true/false, yes/no or 1/0, list columns split on commas, and anything
     /// else stays text for the write to check (dates as YYYY-MM-DD, options,
     /// relations by their display name). The inverse of [`Workbook::display`]
-    /// for data cells.
+    /// for data cells. The error is a sentence about the text (the caller
+    /// names the column and the line).
     ///
     /// ```
     /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
@@ -181,7 +182,6 @@ impl Workbook {
         let col = self.data.column(column);
         let multiple = col.target.is_some_and(|(_, m)| m);
         crate::coerce::from_text(&col.schema.ty, multiple, text)
-            .map_err(|m| format!("column `{}`: {m}", col.name))
     }
 
     /// A value as text, as `ToText` gives it (rows by their display column).

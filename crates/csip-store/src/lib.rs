@@ -83,7 +83,7 @@ pub enum StoreError {
         /// The workbook file.
         path: PathBuf,
         /// The loader's located error.
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// A stored cell cannot be read.
     #[error("{path}: table `{table}`, row id {row}, column `{column}`: {message}")]
@@ -108,6 +108,17 @@ pub enum StoreError {
     /// A token or person that does not exist.
     #[error("{0}")]
     NotFound(String),
+}
+
+/// Why an import was refused; nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Rows that break the schema's rules, in input order.
+    #[error("{} rows cannot be imported", .0.len())]
+    Rejected(Vec<TransactionError>),
+    /// The file could not be written.
+    #[error("{0}")]
+    Store(StoreError),
 }
 
 /// One row of the audit log: who changed which data cell, when, from what to what.
@@ -268,7 +279,7 @@ impl Store {
         })?;
         let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
             path: path.to_path_buf(),
-            source: e.into(),
+            source: Box::new(e.into()),
         })?;
         Store::load(path, conn, &schema, clock)
     }
@@ -290,7 +301,7 @@ impl Store {
         };
         let load = |e: LoadError| StoreError::Load {
             path: path.to_path_buf(),
-            source: e,
+            source: Box::new(e),
         };
         let old_files = read_schema(&conn).map_err(sql)?;
         let old_schema = schema_from_files(&old_files).map_err(|e| load(e.into()))?;
@@ -424,7 +435,7 @@ impl Store {
         };
         let probe = Workbook::new(schema, clock).map_err(|e| StoreError::Load {
             path: path.to_path_buf(),
-            source: e.into(),
+            source: Box::new(e.into()),
         })?;
         let layout = layout_of(&probe);
         drop(probe);
@@ -468,7 +479,7 @@ impl Store {
         }
         let wb = Workbook::restore(schema, clock, tables).map_err(|e| StoreError::Load {
             path: path.to_path_buf(),
-            source: e,
+            source: Box::new(e),
         })?;
         Ok(Store {
             path: path.to_path_buf(),
@@ -481,6 +492,11 @@ impl Store {
     /// The workbook, for reading cells and views.
     pub fn workbook(&self) -> &Workbook {
         &self.wb
+    }
+
+    /// The workbook, for reading after the file is no longer needed.
+    pub fn into_workbook(self) -> Workbook {
+        self.wb
     }
 
     /// The file.
@@ -675,6 +691,46 @@ impl Store {
             params![cells, commit],
         )?;
         tx.commit()
+    }
+
+    /// Appends rows to tables in bulk ([`Workbook::import_all`]: relations by
+    /// display name, every constraint checked, all or nothing) and makes them
+    /// durable in one SQLite transaction, audited as one commit. A rejected
+    /// import reports up to `max_errors` problems, each naming its row's
+    /// 0-based index in its table's input; nothing is written.
+    pub fn import(
+        &mut self,
+        tables: Vec<(TableId, Vec<RowValues>)>,
+        max_errors: usize,
+        actor: &str,
+        at: NaiveDateTime,
+    ) -> Result<Vec<Vec<RowId>>, ImportError> {
+        let order: Vec<TableId> = tables.iter().map(|(t, _)| *t).collect();
+        let ids = self
+            .wb
+            .import_all(tables, max_errors)
+            .map_err(ImportError::Rejected)?;
+        let changes = ChangeSet {
+            inserted: order
+                .iter()
+                .zip(&ids)
+                .flat_map(|(t, rows)| rows.iter().map(move |r| (*t, *r)))
+                .collect(),
+            ..ChangeSet::default()
+        };
+        if let Err(source) = self.persist(&changes, &[], actor, at) {
+            // Memory must not run ahead of the file: take the rows out again.
+            let mut undo = Transaction::new();
+            for &(t, r) in changes.inserted.iter().rev() {
+                undo = undo.delete(t, r);
+            }
+            let _ = self.wb.apply(undo);
+            return Err(ImportError::Store(StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            }));
+        }
+        Ok(ids)
     }
 
     /// How many transactions were committed, and the id of the last.
@@ -911,7 +967,7 @@ pub fn row_counts(path: &Path) -> Result<HashMap<String, i64>, StoreError> {
     let files = read_schema(&conn).map_err(sql)?;
     let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
         path: path.to_path_buf(),
-        source: e.into(),
+        source: Box::new(e.into()),
     })?;
     let mut out = HashMap::new();
     for t in &schema.tables {

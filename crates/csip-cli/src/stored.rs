@@ -1,0 +1,294 @@
+//! The commands that work on a workbook file: `init`, `import`, `export`,
+//! `token create`, `upgrade` and `serve`.
+
+use crate::csvio;
+use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TimeDelta, TransactionError};
+use csip_store::{ImportError, Role, Store};
+use indicatif::ProgressBar;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The machine's time, UTC: the adapter's job, never the engine's.
+pub(crate) fn system_now() -> NaiveDateTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.checked_add_signed(TimeDelta::seconds(i64::try_from(secs).unwrap_or(0))))
+        .unwrap_or_default()
+}
+
+/// Who the command line writes as, for the audit log.
+fn actor(given: Option<&str>) -> String {
+    match given {
+        Some(a) => a.to_string(),
+        None => format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "local".into())
+        ),
+    }
+}
+
+fn spinner(message: String) -> ProgressBar {
+    let s = ProgressBar::new_spinner().with_message(message);
+    s.enable_steady_tick(Duration::from_millis(120));
+    s
+}
+
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Opens a workbook file as of `today`, with a spinner for big files.
+pub(crate) fn open(db: &Path, today: NaiveDate) -> Result<Store, String> {
+    let s = spinner(format!("loading {}", db.display()));
+    let store = Store::open(db, Clock::on(today)).map_err(|e| format!("error: {e}"));
+    s.finish_and_clear();
+    store
+}
+
+/// `csip init`: a new workbook file from the CSIP table files, empty or with the pilot data.
+pub(crate) fn init(db: &Path, sample: bool, today: NaiveDate) -> Result<String, String> {
+    let started = Instant::now();
+    let wb = if sample {
+        csip_workbook::pilot(today)
+    } else {
+        csip_workbook::empty(Clock::on(today))
+    }
+    .map_err(|e| format!("error: {e}"))?;
+    let store =
+        Store::create(db, csip_workbook::table_files(), wb).map_err(|e| format!("error: {e}"))?;
+    let wb = store.workbook();
+    let rows: usize = wb.tables().map(|t| wb.rows(t).len()).sum();
+    Ok(format!(
+        "created {} with {} tables and {rows} rows{} in {}\n",
+        db.display(),
+        wb.tables().count(),
+        if sample { " (the pilot accounts)" } else { "" },
+        seconds(started.elapsed())
+    ))
+}
+
+/// `csip import`: appends the rows of a CSV file to a table, all or nothing.
+pub(crate) fn import(
+    db: &Path,
+    table: &str,
+    file: &Path,
+    skip_computed: bool,
+    who: Option<&str>,
+    today: NaiveDate,
+) -> Result<String, String> {
+    let started = Instant::now();
+    let mut store = open(db, today)?;
+    let t = store.workbook().table_id(table).ok_or_else(|| {
+        let wb = store.workbook();
+        let names: Vec<&str> = wb.tables().map(|t| wb.table_name(t)).collect();
+        format!(
+            "error: there is no table `{table}`; the tables are {}",
+            names.join(", ")
+        )
+    })?;
+    let read = csvio::read_table(store.workbook(), t, file, skip_computed)
+        .map_err(|problems| refused(file, &problems))?;
+    let count = read.rows.len();
+    let s = spinner(format!("checking and writing {count} rows"));
+    let result = store.import(vec![(t, read.rows)], 1000, &actor(who), system_now());
+    s.finish_and_clear();
+    match result {
+        Ok(_) => Ok(format!(
+            "imported {count} rows into {} from {} in {}\n",
+            store.workbook().table_name(t),
+            file.display(),
+            seconds(started.elapsed())
+        )),
+        Err(ImportError::Rejected(errors)) => {
+            let line = |e: &TransactionError| {
+                e.op.and_then(|i| read.lines.get(i).copied())
+                    .map_or_else(String::new, |l| format!("line {l}: "))
+            };
+            let problems: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}{}", line(e), e.message))
+                .collect();
+            Err(refused(file, &problems))
+        }
+        Err(ImportError::Store(e)) => Err(format!("error: {e}; nothing was imported")),
+    }
+}
+
+fn refused(file: &Path, problems: &[String]) -> String {
+    let mut out = String::new();
+    for p in problems {
+        out.push_str(&format!("{}: {p}\n", file.display()));
+    }
+    out.push_str(&format!(
+        "error: the import is refused ({} problem{}); nothing was imported. Fix the lines above and run it again.\n",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+/// `csip export`: one CSV file per table (or one table) into `out`.
+pub(crate) fn export(
+    db: &Path,
+    table: Option<&str>,
+    out: &Path,
+    computed: bool,
+    today: NaiveDate,
+) -> Result<String, String> {
+    let store = open(db, today)?;
+    let wb = store.workbook();
+    let tables: Vec<_> = match table {
+        Some(name) => vec![
+            wb.table_id(name)
+                .ok_or_else(|| format!("error: there is no table `{name}`"))?,
+        ],
+        None => wb.tables().collect(),
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("error: cannot create {}: {e}", out.display()))?;
+    let total: usize = tables.iter().map(|t| wb.rows(*t).len()).sum();
+    let bar = csvio::bar(
+        total as u64,
+        "writing {msg:24} {bar:40} {pos}/{len} rows, {eta} left",
+    );
+    let mut written = Vec::new();
+    for t in tables {
+        bar.set_message(wb.table_name(t).to_string());
+        let path: PathBuf = out.join(format!("{}.csv", wb.table_name(t)));
+        let columns = csvio::columns(wb, t, computed);
+        csvio::write_table(wb, t, &columns, &path, &bar)?;
+        written.push(format!(
+            "  {} ({} rows)\n",
+            path.display(),
+            wb.rows(t).len()
+        ));
+    }
+    bar.finish_and_clear();
+    Ok(format!(
+        "exported {total} rows to {} files in {}\n{}",
+        written.len(),
+        out.display(),
+        written.concat()
+    ))
+}
+
+/// `csip token create`: prints a new API token once.
+pub(crate) fn token(
+    db: &Path,
+    person: &str,
+    role: Role,
+    today: NaiveDate,
+) -> Result<String, String> {
+    let mut store = open(db, today)?;
+    let token = store
+        .create_token(person, role, system_now())
+        .map_err(|e| format!("error: {e}"))?;
+    Ok(format!(
+        "{token}\n\nA {role} token for {person}. It is shown this once; the file keeps only its hash.\nUse it as: Authorization: Bearer {token}\n"
+    ))
+}
+
+/// `csip upgrade`: moves a workbook file to the table files in `schema`.
+pub(crate) fn upgrade(db: &Path, schema: &Path, today: NaiveDate) -> Result<String, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(schema)
+        .map_err(|e| format!("error: cannot read {}: {e}", schema.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!(
+            "error: {} holds no table files (*.toml)",
+            schema.display()
+        ));
+    }
+    let sources: Vec<SourceFile> = files
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|text| SourceFile::new(p.display().to_string(), text))
+                .map_err(|e| format!("error: cannot read {}: {e}", p.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let s = spinner(format!("upgrading {}", db.display()));
+    let store = Store::upgrade(db, sources, Clock::on(today));
+    s.finish_and_clear();
+    let store = store.map_err(|e| format!("error: {e}"))?;
+    let wb = store.workbook();
+    Ok(format!(
+        "upgraded {} to the {} table files in {}: {} tables, every row kept\n",
+        db.display(),
+        files.len(),
+        schema.display(),
+        wb.tables().count()
+    ))
+}
+
+/// `csip serve`: the HTTP service until Ctrl-C or SIGTERM.
+pub(crate) fn serve(
+    db: &Path,
+    addr: &str,
+    today: Option<NaiveDate>,
+    body_limit: usize,
+    system_today: NaiveDate,
+) -> Result<String, String> {
+    let started = Instant::now();
+    let store = open(db, today.unwrap_or(system_today))?;
+    let rows: usize = {
+        let wb = store.workbook();
+        wb.tables().map(|t| wb.rows(t).len()).sum()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("error: cannot start the service: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("error: cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| format!("error: {e}"))?;
+        println!(
+            "csip serve: {} ({rows} rows, loaded in {}) listening on http://{local}",
+            db.display(),
+            seconds(started.elapsed())
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let app = csip_server::App::new(store, csip_server::Config { body_limit, today });
+        csip_server::serve(app, listener, shutdown())
+            .await
+            .map_err(|e| format!("error: the service stopped: {e}"))
+    })?;
+    Ok("csip serve: stopped\n".into())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,173 @@
+//! A real `csip serve` on 127.0.0.1 over a real SQLite file, for the HTTP tests.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // shared by several test binaries; tests may panic
+
+use serde_json::{Value as Json, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const TODAY: &str = "2026-11-24";
+
+pub fn csip(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_csip"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A workbook file with the pilot data and a token per role.
+pub struct Workbook {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub admin: String,
+    pub csm: String,
+    pub viewer: String,
+}
+
+pub fn pilot() -> Workbook {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("csip.db");
+    let o = csip(&[
+        "init",
+        "--db",
+        db.to_str().unwrap(),
+        "--sample",
+        "--today",
+        TODAY,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let token = |person: &str, role: &str| {
+        let o = csip(&[
+            "token",
+            "create",
+            "--db",
+            db.to_str().unwrap(),
+            "--person",
+            person,
+            "--role",
+            role,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    Workbook {
+        admin: token("Ingrid Solheim", "admin"),
+        csm: token("Kari Nordmann", "csm"),
+        viewer: token("James Carter", "viewer"),
+        dir,
+        db,
+    }
+}
+
+/// A running `csip serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub http: reqwest::blocking::Client,
+}
+
+impl Server {
+    pub fn start(db: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_csip"))
+            .args([
+                "serve",
+                "--db",
+                db.to_str().unwrap(),
+                "--addr",
+                "127.0.0.1:0",
+                "--today",
+                TODAY,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("serve printed {line:?}"))
+            .trim()
+            .to_string();
+        Server {
+            child,
+            base,
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Json) {
+        let mut r = self.http.get(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        answer(r.send().unwrap())
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &Json) -> (u16, Json) {
+        answer(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .body(body.to_string())
+                .send()
+                .unwrap(),
+        )
+    }
+
+    pub fn post_raw(&self, path: &str, token: &str, body: Vec<u8>) -> (u16, Json) {
+        answer(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .body(body)
+                .send()
+                .unwrap(),
+        )
+    }
+
+    /// The id of the last commit, from /healthz.
+    pub fn last_commit(&self) -> i64 {
+        self.get("/healthz", None).1["last_commit"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn answer(r: reqwest::blocking::Response) -> (u16, Json) {
+    let status = r.status().as_u16();
+    let text = r.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text })),
+    )
+}
+
+/// `{"operations": [...]}`.
+pub fn ops(list: Json) -> Json {
+    json!({ "operations": list })
+}
