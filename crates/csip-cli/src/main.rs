@@ -69,15 +69,22 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
-    /// Append the rows of a CSV file (header = column names) to a table; all or nothing.
+    /// Append the rows of a CSV file (header = column names) to a table, or of
+    /// every `<Table>.csv` of a folder to their tables; all or nothing.
     Import {
         /// The workbook file.
         #[arg(long)]
         db: PathBuf,
         /// The table, e.g. Platform_Health_Metrics.
-        table: String,
+        #[arg(required_unless_present = "dir", requires = "file")]
+        table: Option<String>,
         /// The CSV file.
-        file: PathBuf,
+        #[arg(conflicts_with = "dir")]
+        file: Option<PathBuf>,
+        /// A folder of `<Table>.csv` files (as `csip export` and `csip synth`
+        /// write them), imported together so that rows may refer to each other.
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Ignore columns of the file that the workbook computes (as `csip export --computed` writes).
         #[arg(long)]
         skip_computed: bool,
@@ -181,8 +188,11 @@ enum Command {
         #[arg(long)]
         accounts: usize,
         /// The folder to write `<Table>.csv` files into (created if missing).
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "db")]
+        out: Option<PathBuf>,
+        /// Or a workbook file to create with the portfolio (it must not exist).
+        #[arg(long, conflicts_with = "out")]
+        db: Option<PathBuf>,
         /// The generator's seed; the same seed gives the same files.
         #[arg(long)]
         seed: Option<u64>,
@@ -216,17 +226,17 @@ fn main() -> ExitCode {
             db,
             table,
             file,
+            dir,
             skip_computed,
             who,
             day,
-        } => stored::import(
-            &db,
-            &table,
-            &file,
-            skip_computed,
-            who.as_deref(),
-            today(&day),
-        ),
+        } => {
+            let files = match (table, file, dir) {
+                (Some(table), Some(file), None) => stored::Files::One(table, file),
+                (_, _, dir) => stored::Files::Folder(dir.unwrap_or_default()),
+            };
+            stored::import(&db, files, skip_computed, who.as_deref(), today(&day))
+        }
         Command::Export {
             db,
             table,
@@ -254,9 +264,17 @@ fn main() -> ExitCode {
         Command::Synth {
             accounts,
             out,
+            db,
             seed,
             day,
-        } => synth::synth(accounts, seed, &out, day.today.unwrap_or_else(system_today)),
+        } => {
+            let target = match (out, db) {
+                (_, Some(db)) => synth::Target::Db(db),
+                (Some(out), None) => synth::Target::Csv(out),
+                (None, None) => synth::Target::Csv(PathBuf::from(".")),
+            };
+            synth::synth(accounts, seed, &target, today(&day))
+        }
         Command::Eval {
             formula,
             cases,

@@ -75,57 +75,123 @@ pub(crate) fn init(db: &Path, sample: bool, today: NaiveDate) -> Result<String, 
     ))
 }
 
-/// `csip import`: appends the rows of a CSV file to a table, all or nothing.
+/// What `csip import` reads.
+pub(crate) enum Files {
+    /// One CSV file for one table.
+    One(String, PathBuf),
+    /// Every `<Table>.csv` of a folder.
+    Folder(PathBuf),
+}
+
+/// `csip import`: appends the rows of CSV files to their tables, all or nothing.
 pub(crate) fn import(
     db: &Path,
-    table: &str,
-    file: &Path,
+    files: Files,
     skip_computed: bool,
     who: Option<&str>,
     today: NaiveDate,
 ) -> Result<String, String> {
     let started = Instant::now();
     let mut store = open(db, today)?;
-    let t = store.workbook().table_id(table).ok_or_else(|| {
+    let table_named = |name: &str| {
         let wb = store.workbook();
-        let names: Vec<&str> = wb.tables().map(|t| wb.table_name(t)).collect();
-        format!(
-            "error: there is no table `{table}`; the tables are {}",
-            names.join(", ")
-        )
-    })?;
-    let read = csvio::read_table(store.workbook(), t, file, skip_computed)
-        .map_err(|problems| refused(file, &problems))?;
-    let count = read.rows.len();
+        wb.table_id(name).ok_or_else(|| {
+            let names: Vec<&str> = wb.tables().map(|t| wb.table_name(t)).collect();
+            format!(
+                "error: there is no table `{name}`; the tables are {}",
+                names.join(", ")
+            )
+        })
+    };
+    // (table, file) in the workbook's table order, so that a folder imports
+    // the way the workbook lists its tables.
+    let mut inputs = Vec::new();
+    match files {
+        Files::One(table, file) => inputs.push((table_named(&table)?, file)),
+        Files::Folder(dir) => {
+            let wb = store.workbook();
+            for t in wb.tables() {
+                let file = dir.join(format!("{}.csv", wb.table_name(t)));
+                if file.exists() {
+                    inputs.push((t, file));
+                }
+            }
+            if inputs.is_empty() {
+                return Err(format!(
+                    "error: {} holds no <Table>.csv file of this workbook's tables",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    let mut tables = Vec::with_capacity(inputs.len());
+    let mut lines = Vec::with_capacity(inputs.len());
+    let mut problems = Vec::new();
+    for (t, file) in &inputs {
+        match csvio::read_table(store.workbook(), *t, file, skip_computed) {
+            Ok(read) => {
+                tables.push((*t, read.rows));
+                lines.push(read.lines);
+            }
+            Err(p) => problems.extend(p.into_iter().map(|p| format!("{}: {p}", file.display()))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(refused(&problems));
+    }
+    let count: usize = tables.iter().map(|(_, rows)| rows.len()).sum();
     let s = spinner(format!("checking and writing {count} rows"));
-    let result = store.import(vec![(t, read.rows)], 1000, &actor(who), system_now());
+    let result = store.import(tables, 1000, &actor(who), system_now());
     s.finish_and_clear();
     match result {
-        Ok(_) => Ok(format!(
-            "imported {count} rows into {} from {} in {}\n",
-            store.workbook().table_name(t),
-            file.display(),
-            seconds(started.elapsed())
-        )),
+        Ok(_) => {
+            let wb = store.workbook();
+            let names: Vec<String> = inputs
+                .iter()
+                .map(|(t, f)| format!("  {} <- {}\n", wb.table_name(*t), f.display()))
+                .collect();
+            Ok(format!(
+                "imported {count} rows into {} in {}\n{}",
+                match inputs.as_slice() {
+                    [(t, _)] => wb.table_name(*t).to_string(),
+                    many => format!("{} tables", many.len()),
+                },
+                seconds(started.elapsed()),
+                names.concat()
+            ))
+        }
         Err(ImportError::Rejected(errors)) => {
-            let line = |e: &TransactionError| {
-                e.op.and_then(|i| read.lines.get(i).copied())
-                    .map_or_else(String::new, |l| format!("line {l}: "))
+            let wb = store.workbook();
+            let place = |e: &TransactionError| {
+                let i = e
+                    .table
+                    .as_deref()
+                    .and_then(|name| wb.table_id(name))
+                    .and_then(|t| inputs.iter().position(|(it, _)| *it == t));
+                match i {
+                    Some(i) => {
+                        let line =
+                            e.op.and_then(|op| lines[i].get(op).copied())
+                                .map_or_else(String::new, |l| format!("line {l}: "));
+                        format!("{}: {line}", inputs[i].1.display())
+                    }
+                    None => String::new(),
+                }
             };
             let problems: Vec<String> = errors
                 .iter()
-                .map(|e| format!("{}{}", line(e), e.message))
+                .map(|e| format!("{}{}", place(e), e.message))
                 .collect();
-            Err(refused(file, &problems))
+            Err(refused(&problems))
         }
         Err(ImportError::Store(e)) => Err(format!("error: {e}; nothing was imported")),
     }
 }
 
-fn refused(file: &Path, problems: &[String]) -> String {
+fn refused(problems: &[String]) -> String {
     let mut out = String::new();
     for p in problems {
-        out.push_str(&format!("{}: {p}\n", file.display()));
+        out.push_str(&format!("{p}\n"));
     }
     out.push_str(&format!(
         "error: the import is refused ({} problem{}); nothing was imported. Fix the lines above and run it again.\n",

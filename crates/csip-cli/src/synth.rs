@@ -7,15 +7,23 @@
 use csip_engine::NaiveDate;
 use csip_workbook::synth::{self, SynthConfig};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Generates the portfolio, calculates it, and writes `DIR/<Table>.csv` for
 /// every table. Returns the closing summary.
+/// Where `csip synth` puts the portfolio.
+pub(crate) enum Target {
+    /// `<Table>.csv` files in a folder.
+    Csv(PathBuf),
+    /// A new workbook file.
+    Db(PathBuf),
+}
+
 pub(crate) fn synth(
     accounts: usize,
     seed: Option<u64>,
-    out: &Path,
+    target: &Target,
     today: NaiveDate,
 ) -> Result<String, String> {
     if accounts == 0 {
@@ -25,7 +33,14 @@ pub(crate) fn synth(
     if let Some(seed) = seed {
         config.seed = seed;
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    if let Target::Db(db) = target {
+        if db.exists() {
+            return Err(format!(
+                "{} already exists; choose another path or remove it first",
+                db.display()
+            ));
+        }
+    }
     let started = Instant::now();
 
     let total: usize = config.row_counts().iter().map(|(_, n)| n).sum();
@@ -36,6 +51,26 @@ pub(crate) fn synth(
     let wb = synth::workbook(&config, today).map_err(|e| e.to_string())?;
     spinner.finish_and_clear();
     let calculated = started.elapsed();
+    let out = match target {
+        Target::Csv(out) => out,
+        Target::Db(db) => {
+            let rows: usize = wb.tables().map(|t| wb.rows(t).len()).sum();
+            let spinner = ProgressBar::new_spinner()
+                .with_message(format!("writing {rows} rows to {}", db.display()));
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            let store = csip_store::Store::create(db, csip_workbook::table_files(), wb);
+            spinner.finish_and_clear();
+            store.map_err(|e| format!("error: {e}"))?;
+            return Ok(format!(
+                "created {} with {rows} rows of {accounts} accounts (seed {:#x}) in {} (generated and calculated in {})\n",
+                db.display(),
+                config.seed,
+                seconds(started.elapsed()),
+                seconds(calculated),
+            ));
+        }
+    };
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
 
     let tables: Vec<_> = wb.tables().filter(|t| !wb.rows(*t).is_empty()).collect();
     let rows: usize = tables.iter().map(|t| wb.rows(*t).len()).sum();

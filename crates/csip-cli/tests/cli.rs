@@ -250,3 +250,157 @@ fn synth_refuses_zero_accounts() {
         stderr(&o)
     );
 }
+
+fn run(args: &[&str]) -> Output {
+    let o = csip(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    o
+}
+
+#[test]
+fn import_and_export_move_rows_as_csv_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let db = db.to_str().unwrap();
+    run(&["init", "--db", db, "--sample", "--today", "2026-11-24"]);
+
+    // A good file: every row lands, relations by name.
+    let good = dir.path().join("tasks.csv");
+    std::fs::write(
+        &good,
+        "Title,Account,Assigned_To,Due_Date,Status,Priority\n\
+         Prepare QBR,Gard AS,Kari Nordmann,2026-12-01,Open,High\n\
+         \"Renewal call, with notes\",Helix Health Partners,James Carter,2026-12-05,Open,Normal\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "import",
+        "--db",
+        db,
+        "Tasks",
+        good.to_str().unwrap(),
+        "--today",
+        "2026-11-24",
+    ]);
+    assert!(
+        stdout(&o).contains("imported 2 rows into Tasks"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A bad file: every bad line named with its reason, and nothing lands.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Title,Account,Due_Date,Status\n\
+         Fine,Gard AS,2026-12-01,Open\n\
+         Late,Gard AS,next week,Open\n\
+         Odd,Gard AS,2026-12-01,Sideways\n\
+         ,Gard AS,2026-12-01,Open\n\
+         Ghost,Nobody Inc,2026-12-01,Open\n",
+    )
+    .unwrap();
+    let o = csip(&[
+        "import",
+        "--db",
+        db,
+        "Tasks",
+        bad.to_str().unwrap(),
+        "--today",
+        "2026-11-24",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    for needle in [
+        "line 3:",
+        "next week",
+        "line 4:",
+        "Sideways",
+        "line 5:",
+        "Title",
+        "line 6:",
+        "Nobody Inc",
+        "nothing was imported",
+    ] {
+        assert!(err.contains(needle), "{needle} in:\n{err}");
+    }
+    assert!(
+        !err.contains("line 2:"),
+        "the good line is not blamed:\n{err}"
+    );
+
+    // Unknown and computed headers are named.
+    let odd = dir.path().join("odd.csv");
+    std::fs::write(&odd, "Title,Colour,Is_Overdue\nA,red,true\n").unwrap();
+    let o = csip(&["import", "--db", db, "Tasks", odd.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success()
+            && err.contains("`Colour`")
+            && err.contains("Is_Overdue")
+            && err.contains("--skip-computed"),
+        "{err}"
+    );
+
+    // Export: the two imported tasks are there, as the file wrote them.
+    let out = dir.path().join("out");
+    run(&[
+        "export",
+        "--db",
+        db,
+        "Tasks",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (header, rows) = csv_rows(&out.join("Tasks.csv"));
+    let title = header.iter().position(|h| h == "Title").unwrap();
+    let titles: Vec<&str> = rows.iter().map(|r| &r[title]).collect();
+    assert!(
+        titles.contains(&"Prepare QBR") && titles.contains(&"Renewal call, with notes"),
+        "{titles:?}"
+    );
+    assert!(!titles.contains(&"Fine"), "the refused import left nothing");
+    assert!(
+        !header.iter().any(|h| h == "Is_Overdue"),
+        "computed columns only with --computed"
+    );
+}
+
+#[test]
+fn an_exported_workbook_imports_into_an_empty_one_with_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    run(&["init", "--db", a, "--sample", "--today", "2026-11-24"]);
+    run(&["init", "--db", b, "--today", "2026-11-24"]);
+    let out = dir.path().join("out");
+    run(&["export", "--db", a, "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "import",
+        "--db",
+        b,
+        "--dir",
+        out.to_str().unwrap(),
+        "--today",
+        "2026-11-24",
+    ]);
+    assert!(stdout(&o).contains("16 tables"), "{}", stdout(&o));
+    let formula =
+        "[Health_Score] & \" \" & [Platform_Technical_Health] & \" \" & [Health_Score_Change_Flag]";
+    let eval = |db: &str| {
+        stdout(&run(&[
+            "eval",
+            formula,
+            "--db",
+            db,
+            "--table",
+            "Account_Master",
+            "--row",
+            "Gard AS",
+            "--today",
+            "2026-11-24",
+        ]))
+    };
+    assert_eq!(eval(a), eval(b));
+    assert_eq!(eval(b).trim(), "63 80 🔴 Declining");
+}
