@@ -770,85 +770,163 @@ impl Workbook {
         clock: crate::Clock,
         tables: Vec<(TableId, Vec<(RowId, RowValues)>)>,
     ) -> Result<Workbook, crate::LoadError> {
-        let mut wb = Workbook::new(schema, clock)?;
-        let mut batch = Batch {
-            bulk: true,
-            ..Batch::default()
+        Workbook::restore_with(schema, clock, |r| {
+            for (table, rows) in tables {
+                for (id, values) in rows {
+                    r.row(table, id, values)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// [`Workbook::restore`], with rows fed one at a time by `feed` (from a
+    /// database cursor, say), so that no table needs to sit in memory twice.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, LoadError, RowId, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+    /// );
+    /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+    /// let wb = Workbook::restore_with(&schema, clock, |r| {
+    ///     let t = r.table_id("T").unwrap();
+    ///     let a = r.column_id(t, "A").unwrap();
+    ///     for i in [0u32, 1, 5] {
+    ///         r.row(t, RowId::from_raw(i), vec![(a, Value::from(i64::from(i)))])?;
+    ///     }
+    ///     Ok::<(), LoadError>(())
+    /// })?;
+    /// assert_eq!(wb.rows(wb.table_id("T").unwrap()).len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restore_with<E: From<crate::LoadError>>(
+        schema: &crate::Schema,
+        clock: crate::Clock,
+        feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
+    ) -> Result<Workbook, E> {
+        let mut wb = Workbook::new(schema, clock).map_err(|e| E::from(e.into()))?;
+        let mut r = Restorer {
+            wb: &mut wb,
+            batch: Batch {
+                bulk: true,
+                ..Batch::default()
+            },
+            relations: Vec::new(),
+            counts: Vec::new(),
         };
-        wb.restore_inner(tables, &mut batch)?;
+        feed(&mut r)?;
+        r.finish().map_err(|e| E::from(e.into()))?;
         wb.dirty.clear();
         Ok(wb)
     }
+}
 
-    fn restore_inner(
+/// Takes saved rows one at a time for [`Workbook::restore_with`].
+pub struct Restorer<'a> {
+    wb: &'a mut Workbook,
+    batch: Batch,
+    relations: Vec<(TableId, RowId, ColumnId, Value)>,
+    /// Rows given per table, for error positions.
+    counts: Vec<usize>,
+}
+
+impl std::fmt::Debug for Restorer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restorer")
+            .field("relations", &self.relations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Restorer<'_> {
+    /// The table of this name (see [`Workbook::table_id`]).
+    pub fn table_id(&self, name: &str) -> Option<TableId> {
+        self.wb.table_id(name)
+    }
+
+    /// The column of `table` with this name (see [`Workbook::column_id`]).
+    pub fn column_id(&self, table: TableId, name: &str) -> Option<ColumnId> {
+        self.wb.column_id(table, name)
+    }
+
+    /// Adds a saved row with its id; a table's rows come in ascending id
+    /// order. Relation cells hold rows and may point at rows not given yet.
+    pub fn row(
         &mut self,
-        tables: Vec<(TableId, Vec<(RowId, RowValues)>)>,
-        batch: &mut Batch,
+        table: TableId,
+        id: RowId,
+        values: RowValues,
     ) -> Result<(), TransactionError> {
-        let mut relations: Vec<(TableId, RowId, ColumnId, Value)> = Vec::new();
-        for (table, rows) in tables {
-            if table.index() >= self.data.tables.len() {
-                return Err(self.error(
-                    TransactionErrorKind::UnknownTable,
-                    None,
-                    None,
-                    None,
-                    format!("there is no table {table:?}"),
-                ));
-            }
-            for (i, (id, values)) in rows.into_iter().enumerate() {
-                if id.index() < self.data.tables[table.index()].slots() {
-                    let mut e = self.error(
-                        TransactionErrorKind::Duplicate,
-                        Some(table),
-                        None,
-                        None,
-                        format!(
-                            "`{}` row id {id} is given twice or out of order; saved rows come in ascending id order",
-                            self.table_name(table)
-                        ),
-                    );
-                    e.op = Some(i);
-                    return Err(e);
-                }
-                while self.data.tables[table.index()].slots() < id.index() {
-                    self.data.push_dead_slot(table);
-                }
-                let mut plain = Vec::with_capacity(values.len());
-                for (c, v) in values {
-                    let is_relation = self
-                        .data
-                        .columns
-                        .get(c.index())
-                        .is_some_and(|col| col.target.is_some() && col.table == table);
-                    if is_relation {
-                        relations.push((table, id, c, v));
-                        plain.push((c, Value::Blank));
-                    } else {
-                        plain.push((c, v));
-                    }
-                }
-                self.apply_op(
-                    Op::Insert {
-                        table,
-                        values: plain,
-                    },
-                    batch,
-                )
-                .map_err(|mut e| {
-                    e.op = Some(i);
-                    e
-                })?;
+        let wb = &mut *self.wb;
+        if table.index() >= wb.data.tables.len() {
+            return Err(wb.error(
+                TransactionErrorKind::UnknownTable,
+                None,
+                None,
+                None,
+                format!("there is no table {table:?}"),
+            ));
+        }
+        if self.counts.len() <= table.index() {
+            self.counts.resize(table.index() + 1, 0);
+        }
+        let i = self.counts[table.index()];
+        self.counts[table.index()] += 1;
+        if id.index() < wb.data.tables[table.index()].slots() {
+            let mut e = wb.error(
+                TransactionErrorKind::Duplicate,
+                Some(table),
+                None,
+                None,
+                format!(
+                    "`{}` row id {id} is given twice or out of order; saved rows come in ascending id order",
+                    wb.table_name(table)
+                ),
+            );
+            e.op = Some(i);
+            return Err(e);
+        }
+        while wb.data.tables[table.index()].slots() < id.index() {
+            wb.data.push_dead_slot(table);
+        }
+        let mut plain = Vec::with_capacity(values.len());
+        for (c, v) in values {
+            let is_relation = wb
+                .data
+                .columns
+                .get(c.index())
+                .is_some_and(|col| col.target.is_some() && col.table == table);
+            if is_relation {
+                self.relations.push((table, id, c, v));
+                plain.push((c, Value::Blank));
+            } else {
+                plain.push((c, v));
             }
         }
-        // Relations once every row exists, whichever table it is in.
-        for (table, row, column, value) in relations {
-            self.write_data(table, row, column, value, batch)?;
+        wb.apply_op(
+            Op::Insert {
+                table,
+                values: plain,
+            },
+            &mut self.batch,
+        )
+        .map_err(|mut e| {
+            e.op = Some(i);
+            e
+        })
+    }
+
+    /// Relations once every row exists, then indexes, formulas and constraints.
+    fn finish(mut self) -> Result<(), TransactionError> {
+        for (table, row, column, value) in std::mem::take(&mut self.relations) {
+            self.wb
+                .write_data(table, row, column, value, &mut self.batch)?;
         }
-        batch.bulk = false;
-        self.data.rebuild_indexes();
-        recalc::full(&mut self.data, &self.graph);
-        self.check_constraints(batch)
+        self.batch.bulk = false;
+        self.wb.data.rebuild_indexes();
+        recalc::full(&mut self.wb.data, &self.wb.graph);
+        self.wb.check_constraints(&self.batch)
     }
 }
 

@@ -2,15 +2,14 @@
 //! blocking pool under the store's lock, and answers JSON.
 
 use crate::error::ApiError;
-use crate::json::{from_json, to_json};
+use crate::json::{TableRow, View, from_json, layout_name, to_json};
 use crate::{App, now};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use csip_engine::{
-    ChangeSet, ColumnId, ColumnType, RowId, TableId, Transaction, Value, ViewResult, Workbook,
-};
+use axum::response::{IntoResponse, Response};
+use csip_engine::{ChangeSet, ColumnId, ColumnType, RowId, TableId, Transaction, Value, Workbook};
 use csip_store::{Principal, Role, Store};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -164,16 +163,11 @@ fn find_row(
     }
 }
 
-fn row_json(wb: &Workbook, t: TableId, r: RowId) -> Json {
-    let mut values = Map::new();
-    for &c in wb.columns(t) {
-        if matches!(wb.column_schema(c).ty, ColumnType::Button) {
-            continue;
-        }
-        let v = wb.value(c, r).unwrap_or(&Value::Blank);
-        values.insert(wb.column_name(c).to_string(), to_json(wb, v));
-    }
-    json!({"row_id": r.get(), "values": values})
+/// A JSON answer serialized in one pass.
+fn json_body(body: &impl serde::Serialize) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| ApiError::internal(format!("the answer could not be written: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 // ---- routes ------------------------------------------------------------------------
@@ -235,7 +229,7 @@ pub(crate) async fn rows(
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Answer {
+) -> Result<Response, ApiError> {
     let number = |key: &str, default: usize| -> Result<usize, ApiError> {
         query.get(key).map_or(Ok(default), |v| {
             v.parse().map_err(|_| {
@@ -252,19 +246,27 @@ pub(crate) async fn rows(
         let wb = store.workbook();
         let t = table(wb, &name)?;
         let all = wb.rows(t);
-        let page: Vec<Json> = all
+        let page: Vec<TableRow<'_>> = all
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|&r| row_json(wb, t, r))
+            .map(|&row| TableRow { wb, table: t, row })
             .collect();
-        Ok(axum::Json(json!({
-            "table": wb.table_name(t),
-            "total": all.len(),
-            "offset": offset,
-            "limit": limit,
-            "rows": page,
-        })))
+        #[derive(serde::Serialize)]
+        struct Page<'a> {
+            table: &'a str,
+            total: usize,
+            offset: usize,
+            limit: usize,
+            rows: Vec<TableRow<'a>>,
+        }
+        json_body(&Page {
+            table: wb.table_name(t),
+            total: all.len(),
+            offset,
+            limit,
+            rows: page,
+        })
     })
     .await
 }
@@ -273,7 +275,7 @@ pub(crate) async fn row(
     State(app): State<App>,
     headers: HeaderMap,
     Path((name, id)): Path<(String, String)>,
-) -> Answer {
+) -> Result<Response, ApiError> {
     read(&app, &headers, move |store, _| {
         let wb = store.workbook();
         let t = table(wb, &name)?;
@@ -282,8 +284,8 @@ pub(crate) async fn row(
                 "`{id}` is not a row id (row ids are whole numbers)"
             ))
         })?;
-        let r = find_row(wb, t, Some(id), None)?;
-        Ok(axum::Json(row_json(wb, t, r)))
+        let row = find_row(wb, t, Some(id), None)?;
+        json_body(&TableRow { wb, table: t, row })
     })
     .await
 }
@@ -303,7 +305,7 @@ pub(crate) async fn views(State(app): State<App>, headers: HeaderMap) -> Answer 
                 json!({
                     "name": v.name,
                     "table": wb.table_name(v.table),
-                    "layout": format!("{:?}", v.layout).to_ascii_lowercase(),
+                    "layout": layout_name(v.layout),
                     "params": params,
                     "comment": v.comment,
                 })
@@ -314,50 +316,12 @@ pub(crate) async fn views(State(app): State<App>, headers: HeaderMap) -> Answer 
     .await
 }
 
-fn view_json(wb: &Workbook, v: &ViewResult) -> Json {
-    let groups: Vec<Json> = v
-        .groups
-        .iter()
-        .map(|g| {
-            let rows: Vec<Json> = g
-                .rows
-                .iter()
-                .map(|r| {
-                    let values: Map<String, Json> = v
-                        .fields
-                        .iter()
-                        .zip(&r.values)
-                        .map(|(f, x)| (f.clone(), to_json(wb, x)))
-                        .collect();
-                    json!({"row_id": r.row.get(), "values": values})
-                })
-                .collect();
-            json!({"key": g.key.as_ref().map(|k| to_json(wb, k)), "rows": rows})
-        })
-        .collect();
-    let tiles: Map<String, Json> = v
-        .tiles
-        .iter()
-        .map(|(n, x)| (n.clone(), to_json(wb, x)))
-        .collect();
-    json!({
-        "view": v.name,
-        "table": wb.table_name(v.table),
-        "layout": format!("{:?}", v.layout).to_ascii_lowercase(),
-        "fields": v.fields,
-        "row_count": v.row_count(),
-        "groups": groups,
-        "tiles": tiles,
-        "included": v.included.iter().map(|i| view_json(wb, i)).collect::<Vec<_>>(),
-    })
-}
-
 pub(crate) async fn view(
     State(app): State<App>,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
-) -> Answer {
+) -> Result<Response, ApiError> {
     read(&app, &headers, move |store, _| {
         let wb = store.workbook();
         let params: Vec<(&str, Value)> = params
@@ -365,7 +329,7 @@ pub(crate) async fn view(
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
             .collect();
         let result = wb.view(&name, &params)?;
-        Ok(axum::Json(view_json(wb, &result)))
+        json_body(&View(wb, &result))
     })
     .await
 }

@@ -3,7 +3,7 @@
 //! | value | JSON |
 //! |---|---|
 //! | Blank | `null` |
-//! | number | a JSON number with every digit (`1250000.50`) |
+//! | number | a JSON number with every digit (`1250000.5`) |
 //! | text | a string |
 //! | true / false | `true` / `false` |
 //! | date, date-time | `"2026-11-24"`, `"2026-11-24T08:00:00"` |
@@ -14,34 +14,202 @@
 //! Writes take the same shapes: a number or a numeric string for number
 //! columns, a string for dates, options and relations (a row by its display
 //! name), `{"row_id": 3}` for a row by id, an array for lists.
+//!
+//! Answers are serialized straight from the workbook ([`Cell`], [`Fields`]),
+//! without building a JSON tree first: a view of thousands of rows is
+//! written in one pass.
 
-use csip_engine::{ColumnId, RowId, Value, Workbook};
-use serde_json::{Map, Number, Value as Json, json};
+use csip_engine::{
+    ColumnId, ColumnType, RowId, TableId, Value, ViewGroup, ViewLayout, ViewResult, Workbook,
+};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Map, Number, Value as Json};
 
-/// A cell's value as JSON.
-pub(crate) fn to_json(wb: &Workbook, value: &Value) -> Json {
-    match value {
-        Value::Blank => Json::Null,
-        Value::Number(n) => n
-            .normalize()
-            .to_string()
-            .parse::<Number>()
-            .map(Json::Number)
-            .unwrap_or_else(|_| Json::String(n.to_string())),
-        Value::Text(t) => Json::String(t.to_string()),
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Date(_) | Value::DateTime(_) => Json::String(wb.display(value)),
-        Value::Row(t, r) => {
-            let name = wb
-                .display_column(*t)
-                .and_then(|c| wb.value(c, *r))
-                .map(|v| wb.display(v))
-                .unwrap_or_default();
-            json!({"table": wb.table_name(*t), "row_id": r.get(), "name": name})
+/// A cell's value, serialized as JSON.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cell<'a>(pub(crate) &'a Workbook, pub(crate) &'a Value);
+
+impl Serialize for Cell<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Cell(wb, value) = *self;
+        match value {
+            Value::Blank => s.serialize_unit(),
+            Value::Number(n) => match n.normalize().to_string().parse::<Number>() {
+                Ok(number) => number.serialize(s),
+                Err(_) => s.serialize_str(&n.to_string()),
+            },
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Date(_) | Value::DateTime(_) => s.serialize_str(&wb.display(value)),
+            Value::Row(t, r) => {
+                let name = wb
+                    .display_column(*t)
+                    .and_then(|c| wb.value(c, *r))
+                    .map(|v| wb.display(v))
+                    .unwrap_or_default();
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("table", wb.table_name(*t))?;
+                m.serialize_entry("row_id", &r.get())?;
+                m.serialize_entry("name", &name)?;
+                m.end()
+            }
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items.iter() {
+                    seq.serialize_element(&Cell(wb, item))?;
+                }
+                seq.end()
+            }
+            Value::Error(e) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("error", e.kind.name())?;
+                m.serialize_entry("message", &e.message)?;
+                m.end()
+            }
         }
-        Value::List(items) => Json::Array(items.iter().map(|v| to_json(wb, v)).collect()),
-        Value::Error(e) => json!({"error": e.kind.name(), "message": e.message}),
     }
+}
+
+/// A view's row: `{"row_id": N, "values": {"field": value, ...}}`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields<'a> {
+    pub(crate) wb: &'a Workbook,
+    pub(crate) row: RowId,
+    pub(crate) names: &'a [String],
+    pub(crate) values: &'a [Value],
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Values<'a>(&'a Fields<'a>);
+        impl Serialize for Values<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let f = self.0;
+                let mut m = s.serialize_map(Some(f.names.len()))?;
+                for (n, v) in f.names.iter().zip(f.values) {
+                    m.serialize_entry(n, &Cell(f.wb, v))?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("row_id", &self.row.get())?;
+        m.serialize_entry("values", &Values(self))?;
+        m.end()
+    }
+}
+
+/// A table's row, every column but buttons: `{"row_id": N, "values": {...}}`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TableRow<'a> {
+    pub(crate) wb: &'a Workbook,
+    pub(crate) table: TableId,
+    pub(crate) row: RowId,
+}
+
+impl Serialize for TableRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Values<'a>(&'a TableRow<'a>);
+        impl Serialize for Values<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let TableRow { wb, table, row } = *self.0;
+                let mut m = s.serialize_map(None)?;
+                for &c in wb.columns(table) {
+                    if matches!(wb.column_schema(c).ty, ColumnType::Button) {
+                        continue;
+                    }
+                    let v = wb.value(c, row).unwrap_or(&Value::Blank);
+                    m.serialize_entry(wb.column_name(c), &Cell(wb, v))?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("row_id", &self.row.get())?;
+        m.serialize_entry("values", &Values(self))?;
+        m.end()
+    }
+}
+
+/// A view's result: name, table, layout, fields, row count, groups, tiles,
+/// included views.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct View<'a>(pub(crate) &'a Workbook, pub(crate) &'a ViewResult);
+
+impl Serialize for View<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let View(wb, v) = *self;
+        struct Group<'a>(&'a Workbook, &'a ViewResult, &'a ViewGroup);
+        impl Serialize for Group<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let Group(wb, v, g) = *self;
+                struct Rows<'a>(&'a Workbook, &'a ViewResult, &'a ViewGroup);
+                impl Serialize for Rows<'_> {
+                    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let Rows(wb, v, g) = *self;
+                        let mut seq = s.serialize_seq(Some(g.rows.len()))?;
+                        for r in &g.rows {
+                            seq.serialize_element(&Fields {
+                                wb,
+                                row: r.row,
+                                names: &v.fields,
+                                values: &r.values,
+                            })?;
+                        }
+                        seq.end()
+                    }
+                }
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("key", &g.key.as_ref().map(|k| Cell(wb, k)))?;
+                m.serialize_entry("rows", &Rows(wb, v, g))?;
+                m.end()
+            }
+        }
+        let groups: Vec<Group<'_>> = v.groups.iter().map(|g| Group(wb, v, g)).collect();
+        let tiles: Vec<(&str, Cell<'_>)> = v
+            .tiles
+            .iter()
+            .map(|(n, x)| (n.as_str(), Cell(wb, x)))
+            .collect();
+        let included: Vec<View<'_>> = v.included.iter().map(|i| View(wb, i)).collect();
+        let mut m = s.serialize_map(Some(8))?;
+        m.serialize_entry("view", &v.name)?;
+        m.serialize_entry("table", wb.table_name(v.table))?;
+        m.serialize_entry("layout", &layout_name(v.layout))?;
+        m.serialize_entry("fields", &v.fields)?;
+        m.serialize_entry("row_count", &v.row_count())?;
+        m.serialize_entry("groups", &groups)?;
+        m.serialize_entry("tiles", &TileMap(&tiles))?;
+        m.serialize_entry("included", &included)?;
+        m.end()
+    }
+}
+
+struct TileMap<'a>(&'a [(&'a str, Cell<'a>)]);
+
+impl Serialize for TileMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (n, c) in self.0 {
+            m.serialize_entry(n, c)?;
+        }
+        m.end()
+    }
+}
+
+/// `grid`, `cards`, `kanban` or `dashboard`.
+pub(crate) fn layout_name(layout: ViewLayout) -> &'static str {
+    match layout {
+        ViewLayout::Grid => "grid",
+        ViewLayout::Cards => "cards",
+        ViewLayout::Kanban => "kanban",
+        ViewLayout::Dashboard => "dashboard",
+    }
+}
+
+/// A cell's value as a JSON tree (for small answers).
+pub(crate) fn to_json(wb: &Workbook, value: &Value) -> Json {
+    serde_json::to_value(Cell(wb, value)).unwrap_or(Json::Null)
 }
 
 /// A JSON value written to `column`, as the write takes it; the error is a
@@ -80,4 +248,48 @@ fn row_ref(wb: &Workbook, column: ColumnId, map: &Map<String, Json>) -> Result<V
         .and_then(|i| u32::try_from(i).ok())
         .ok_or("a row reference is {\"row_id\": N}")?;
     Ok(Value::Row(target, RowId::from_raw(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema};
+
+    #[test]
+    fn numbers_keep_every_digit_and_rows_carry_their_name() {
+        let schema = Schema::new().with_table(
+            TableSchema::new("T")
+                .with_column(ColumnSchema::data("Name", ColumnType::Text))
+                .with_column(ColumnSchema::data("N", ColumnType::Number)),
+        );
+        let today = csip_engine::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default();
+        let Ok(mut wb) = csip_engine::Workbook::new(&schema, Clock::on(today)) else {
+            panic!("the schema binds")
+        };
+        let t = wb.table_id("T").unwrap_or_else(|| panic!("T"));
+        let name = wb.column_id(t, "Name").unwrap_or_else(|| panic!("Name"));
+        let n = wb.column_id(t, "N").unwrap_or_else(|| panic!("N"));
+        let Ok(changes) = wb
+            .apply(csip_engine::Transaction::new().insert(t, vec![(name, Value::from("Gard AS"))]))
+        else {
+            panic!("inserted")
+        };
+        let row = changes.inserted[0].1;
+        let exact: csip_engine::Decimal =
+            "0.1000000000000000000000000001".parse().unwrap_or_default();
+        assert_eq!(
+            serde_json::to_string(&Cell(&wb, &Value::Number(exact))).unwrap_or_default(),
+            "0.1000000000000000000000000001"
+        );
+        assert_eq!(
+            serde_json::to_string(&Cell(&wb, &Value::Row(t, row))).unwrap_or_default(),
+            r#"{"table":"T","row_id":0,"name":"Gard AS"}"#
+        );
+        assert_eq!(
+            from_json(&wb, n, &serde_json::json!(12.50)).ok(),
+            Some(Value::Number("12.5".parse().unwrap_or_default()))
+        );
+        assert!(from_json(&wb, n, &serde_json::json!("twelve")).is_err());
+        assert!(from_json(&wb, n, &serde_json::json!({"row_id": 1})).is_err());
+    }
 }

@@ -110,6 +110,17 @@ pub enum StoreError {
     NotFound(String),
 }
 
+/// A load error without its file, for [`Workbook::restore_with`]; the
+/// store fills in the path.
+impl From<LoadError> for StoreError {
+    fn from(e: LoadError) -> StoreError {
+        StoreError::Load {
+            path: PathBuf::new(),
+            source: Box::new(e),
+        }
+    }
+}
+
 /// Why an import was refused; nothing of it was written.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -439,47 +450,56 @@ impl Store {
         })?;
         let layout = layout_of(&probe);
         drop(probe);
-        let mut tables: Vec<(TableId, Vec<(RowId, RowValues)>)> = Vec::new();
-        for t in &layout {
-            let columns: Vec<String> = std::iter::once("row_id".to_string())
-                .chain(t.columns.iter().map(|c| quote(&c.name)))
-                .collect();
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {} FROM {} ORDER BY row_id",
-                    columns.join(", "),
-                    quote(&t.name)
-                ))
-                .map_err(sql)?;
-            let mut rows = stmt.query([]).map_err(sql)?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next().map_err(sql)? {
-                let id: i64 = r.get(0).map_err(sql)?;
-                let corrupt = |column: &str, message: String| StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    table: t.name.clone(),
-                    row: id,
-                    column: column.to_string(),
-                    message,
-                };
-                let row = u32::try_from(id)
-                    .map(RowId::from_raw)
-                    .map_err(|_| corrupt("row_id", format!("{id} is not a row id")))?;
-                let mut values = Vec::with_capacity(t.columns.len());
-                for (i, c) in t.columns.iter().enumerate() {
-                    let raw: rusqlite::types::Value = r.get(i + 1).map_err(sql)?;
-                    let v = c.codec.decode(raw).map_err(|m| corrupt(&c.name, m))?;
-                    if !v.is_blank() {
-                        values.push((c.column, v));
+        // Rows go from the cursor straight into the workbook: no table is
+        // held in memory twice.
+        let wb = Workbook::restore_with(schema, clock, |feed| {
+            for t in &layout {
+                let columns: Vec<String> = std::iter::once("row_id".to_string())
+                    .chain(t.columns.iter().map(|c| quote(&c.name)))
+                    .collect();
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "SELECT {} FROM {} ORDER BY row_id",
+                        columns.join(", "),
+                        quote(&t.name)
+                    ))
+                    .map_err(sql)?;
+                let mut rows = stmt.query([]).map_err(sql)?;
+                while let Some(record) = rows.next().map_err(sql)? {
+                    let id: i64 = record.get(0).map_err(sql)?;
+                    let corrupt = |column: &str, message: String| StoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        table: t.name.clone(),
+                        row: id,
+                        column: column.to_string(),
+                        message,
+                    };
+                    let row = u32::try_from(id)
+                        .map(RowId::from_raw)
+                        .map_err(|_| corrupt("row_id", format!("{id} is not a row id")))?;
+                    let mut values = Vec::with_capacity(t.columns.len());
+                    for (i, c) in t.columns.iter().enumerate() {
+                        let raw: rusqlite::types::Value = record.get(i + 1).map_err(sql)?;
+                        let v = c.codec.decode(raw).map_err(|m| corrupt(&c.name, m))?;
+                        if !v.is_blank() {
+                            values.push((c.column, v));
+                        }
                     }
+                    feed.row(t.table, row, values)
+                        .map_err(|e| StoreError::Load {
+                            path: path.to_path_buf(),
+                            source: Box::new(e.into()),
+                        })?;
                 }
-                out.push((row, values));
             }
-            tables.push((t.table, out));
-        }
-        let wb = Workbook::restore(schema, clock, tables).map_err(|e| StoreError::Load {
-            path: path.to_path_buf(),
-            source: Box::new(e),
+            Ok::<(), StoreError>(())
+        })
+        .map_err(|e| match e {
+            StoreError::Load { path: p, source } if p.as_os_str().is_empty() => StoreError::Load {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
         })?;
         Ok(Store {
             path: path.to_path_buf(),

@@ -100,7 +100,12 @@ impl Server {
         Server {
             child,
             base,
-            http: reqwest::blocking::Client::new(),
+            // A connection per request: what each request gets is then its own
+            // answer, never a pooled connection's state.
+            http: reqwest::blocking::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
         }
     }
 
