@@ -19,10 +19,11 @@
 //! write the role may not make, 404 for an unknown table, row or view, 409
 //! for a unique value already taken, 413 for a body over the limit.
 //!
-//! The store sits behind a read-write lock: reads run side by side, a write
-//! holds the lock while it applies the transaction and syncs it to disk, so
-//! a write is acknowledged only once it is durable and writes never
-//! interleave. Store work runs on tokio's blocking pool.
+//! The store sits behind a fair (first come, first served) read-write lock:
+//! reads run side by side, a write holds the lock while it applies the
+//! transaction and syncs it to disk, so a write is acknowledged only once it
+//! is durable and writes never interleave; a stream of writes cannot starve
+//! readers, nor readers writers. Store work runs on tokio's blocking pool.
 
 mod api;
 mod error;
@@ -35,8 +36,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use csip_engine::{Clock, NaiveDate, NaiveDateTime};
 use csip_store::Store;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::RwLock;
 
 /// How the service runs.
 #[derive(Clone, Debug)]
@@ -92,20 +94,15 @@ impl App {
 
     /// Moves the workbook's clock to the machine's date when the day has
     /// turned (unless the config pins a day); returns whether it moved.
+    /// Blocks: call it from a blocking thread.
     pub fn tick(&self) -> bool {
         if self.config.today.is_some() {
             return false;
         }
         let today = now().date();
-        let stale = self
-            .store
-            .read()
-            .map(|s| s.workbook().clock().today != today)
-            .unwrap_or(false);
+        let stale = self.store.blocking_read().workbook().clock().today != today;
         if stale {
-            if let Ok(mut s) = self.store.write() {
-                s.set_clock(Clock::on(today));
-            }
+            self.store.blocking_write().set_clock(Clock::on(today));
         }
         stale
     }
