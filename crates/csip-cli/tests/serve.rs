@@ -488,3 +488,37 @@ fn inserts_and_deletes_keep_row_ids_across_restarts() {
         "a deleted id is never reused"
     );
 }
+
+#[test]
+fn rows_imported_by_another_process_are_seen_before_the_next_write() {
+    let wb = pilot();
+    let s = Server::start(&wb.db);
+    let csv = wb.dir.path().join("tasks.csv");
+    std::fs::write(&csv, "Title,Account\nImported while serving,Gard AS\n").unwrap();
+    let o = common::csip(&[
+        "import",
+        "--db",
+        wb.db.to_str().unwrap(),
+        "Tasks",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The next write reloads first: its row gets a new id, and both rows are there.
+    let (status, answer) = s.post(
+        "/api/v1/transactions",
+        &wb.csm,
+        &ops(json!([{"op": "insert", "table": "Tasks", "values": {"Title": "Written over HTTP"}}])),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (_, page) = s.get("/api/v1/tables/Tasks/rows?limit=1000", Some(&wb.viewer));
+    let titles: Vec<&str> = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["values"]["Title"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        titles.contains(&"Imported while serving") && titles.contains(&"Written over HTTP"),
+        "{titles:?}"
+    );
+}

@@ -449,6 +449,9 @@ pub(crate) async fn transactions(
                 caller.person
             )));
         }
+        // Rows another process committed (csip import) first, so that the
+        // transaction is built against the file as it is.
+        store.refresh().map_err(ApiError::from)?;
         let tx = transaction(store.workbook(), request.operations)?;
         caller.role.check(store.workbook(), &tx).map_err(ApiError::forbidden)?;
         let changes = store.commit(tx, &caller.person, now())?;

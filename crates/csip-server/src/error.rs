@@ -104,6 +104,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Rejected(e) => e.into(),
             StoreError::NotFound(m) => ApiError::not_found(m),
+            e @ StoreError::Stale(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             other => ApiError::internal(format!("the workbook file could not be written: {other}")),
         }
     }

@@ -92,19 +92,22 @@ impl App {
             .with_state(self.clone())
     }
 
-    /// Moves the workbook's clock to the machine's date when the day has
-    /// turned (unless the config pins a day); returns whether it moved.
-    /// Blocks: call it from a blocking thread.
-    pub fn tick(&self) -> bool {
+    /// Housekeeping, every 30 seconds: reloads the workbook when another
+    /// process has committed to its file, and moves the workbook's clock to
+    /// the machine's date when the day has turned (unless the config pins a
+    /// day). Blocks: call it from a blocking thread.
+    pub fn tick(&self) {
+        if self.store.blocking_read().is_stale().unwrap_or(false) {
+            let _ = self.store.blocking_write().refresh();
+        }
         if self.config.today.is_some() {
-            return false;
+            return;
         }
         let today = now().date();
-        let stale = self.store.blocking_read().workbook().clock().today != today;
-        if stale {
+        let turned = self.store.blocking_read().workbook().clock().today != today;
+        if turned {
             self.store.blocking_write().set_clock(Clock::on(today));
         }
-        stale
     }
 }
 

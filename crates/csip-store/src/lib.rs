@@ -108,6 +108,12 @@ pub enum StoreError {
     /// A token or person that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// Another process changed the file since the transaction was built; the
+    /// store has reloaded it. Build the transaction again.
+    #[error(
+        "{0}: another process changed the workbook file; it has been reloaded; send the transaction again"
+    )]
+    Stale(PathBuf),
 }
 
 /// A load error without its file, for [`Workbook::restore_with`]; the
@@ -173,6 +179,9 @@ pub struct Store {
     conn: Mutex<Connection>,
     wb: Workbook,
     layout: Vec<TableLayout>,
+    /// The last commit the workbook in memory reflects; another process's
+    /// commit (`csip import` on a served file) makes the file run ahead.
+    seen: i64,
 }
 
 /// How one workbook table sits in SQL.
@@ -277,6 +286,7 @@ impl Store {
             conn: Mutex::new(conn),
             wb,
             layout,
+            seen: 0,
         })
     }
 
@@ -409,6 +419,12 @@ impl Store {
         }
         tx.execute("DELETE FROM csip_schema", []).map_err(sql)?;
         write_schema(&tx, &table_files).map_err(sql)?;
+        // A commit of its own, so that a process serving the file reloads.
+        tx.execute(
+            "INSERT INTO csip_commits (at, actor, cells) VALUES (?1, 'schema upgrade', 0)",
+            params![clock.now.format("%Y-%m-%dT%H:%M:%S").to_string()],
+        )
+        .map_err(sql)?;
         // Load under the new schema before committing: rows that break a new
         // rule (a new required column) refuse the upgrade.
         let store = Store::load_rows(path, &tx, &new_schema, clock)?;
@@ -506,7 +522,37 @@ impl Store {
             conn: Mutex::new(Connection::open_in_memory().map_err(sql)?),
             wb,
             layout,
+            seen: last_commit(conn).map_err(sql)?,
         })
+    }
+
+    /// Whether another process has committed to the file since this store
+    /// last read or wrote it.
+    pub fn is_stale(&self) -> Result<bool, StoreError> {
+        Ok(self.with_conn(last_commit)? != self.seen)
+    }
+
+    /// Reloads the workbook from the file if another process has committed
+    /// to it (rows imported, the schema upgraded); returns whether it did.
+    pub fn refresh(&mut self) -> Result<bool, StoreError> {
+        if !self.is_stale()? {
+            return Ok(false);
+        }
+        let clock = self.wb.clock();
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        let files = read_schema(conn).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })?;
+        let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
+            path: self.path.clone(),
+            source: Box::new(e.into()),
+        })?;
+        let fresh = Store::load_rows(&self.path, conn, &schema, clock)?;
+        self.wb = fresh.wb;
+        self.layout = fresh.layout;
+        self.seen = fresh.seen;
+        Ok(true)
     }
 
     /// The workbook, for reading cells and views.
@@ -545,6 +591,11 @@ impl Store {
         actor: &str,
         at: NaiveDateTime,
     ) -> Result<ChangeSet, StoreError> {
+        // A transaction built against an older state of the file is not
+        // applied to a newer one: reload, and let the caller rebuild it.
+        if self.refresh()? {
+            return Err(StoreError::Stale(self.path.clone()));
+        }
         // Rows about to be deleted, for the audit: their data cells as they are.
         let doomed: Vec<(TableId, RowId, String)> = tx
             .ops()
@@ -576,6 +627,7 @@ impl Store {
                 if let Some(fresh) = reloaded {
                     self.wb = fresh.wb;
                     self.layout = fresh.layout;
+                    self.seen = fresh.seen;
                 }
                 Err(failed)
             }
@@ -710,7 +762,9 @@ impl Store {
             "UPDATE csip_commits SET cells = ?1 WHERE id = ?2",
             params![cells, commit],
         )?;
-        tx.commit()
+        tx.commit()?;
+        self.seen = commit;
+        Ok(())
     }
 
     /// Appends rows to tables in bulk ([`Workbook::import_all`]: relations by
@@ -755,11 +809,7 @@ impl Store {
 
     /// How many transactions were committed, and the id of the last.
     pub fn last_commit(&self) -> Result<i64, StoreError> {
-        self.with_conn(|c| {
-            c.query_row("SELECT coalesce(max(id), 0) FROM csip_commits", [], |r| {
-                r.get(0)
-            })
-        })
+        self.with_conn(last_commit)
     }
 
     /// The audit log after entry `after` (0 for the start), oldest first, at most `limit` entries.
@@ -853,6 +903,12 @@ impl Store {
             source,
         })
     }
+}
+
+fn last_commit(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM csip_commits", [], |r| {
+        r.get(0)
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -335,3 +335,50 @@ fn files_that_are_not_workbooks_are_refused_clearly() {
     ));
     let _ = RowId::from_raw(0);
 }
+
+#[test]
+fn a_store_sees_commits_of_another_process_before_it_writes() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    let mut a = Store::open(&path, Clock::on(today())).expect("opens");
+    let mut b = Store::open(&path, Clock::on(today())).expect("opens twice");
+    let wb = a.workbook();
+    let tasks = wb.table_id("Tasks").expect("tasks");
+    let title = wb.column_id(tasks, "Title").expect("title");
+    a.commit(
+        Transaction::new().insert(tasks, vec![(title, Value::from("from a"))]),
+        "a",
+        at(),
+    )
+    .expect("a writes");
+    assert!(b.is_stale().expect("reads"));
+    // A transaction built on b's old state is not applied; b reloads.
+    let built = Transaction::new().insert(tasks, vec![(title, Value::from("from b"))]);
+    assert!(matches!(
+        b.commit(built.clone(), "b", at()),
+        Err(StoreError::Stale(_))
+    ));
+    assert!(!b.is_stale().expect("reads"));
+    b.commit(built, "b", at())
+        .expect("b writes once it is current");
+    let titles: Vec<String> = b
+        .workbook()
+        .rows(tasks)
+        .iter()
+        .filter_map(|r| {
+            b.workbook()
+                .value(title, *r)
+                .map(|v| b.workbook().display(v))
+        })
+        .collect();
+    assert!(
+        titles.contains(&"from a".to_string()) && titles.contains(&"from b".to_string()),
+        "{titles:?}"
+    );
+    assert!(a.refresh().expect("a reloads"));
+    assert_eq!(
+        a.workbook().rows(tasks).len(),
+        b.workbook().rows(tasks).len()
+    );
+}
