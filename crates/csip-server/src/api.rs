@@ -2,7 +2,7 @@
 //! blocking pool under the store's lock, and answers JSON.
 
 use crate::error::ApiError;
-use crate::json::{TableRow, View, from_json, layout_name, to_json};
+use crate::json::{Names, TableRow, View, from_json, layout_name, to_json};
 use crate::{App, now};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -317,16 +317,22 @@ pub(crate) async fn view(
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    read(&app, &headers, move |store, _| {
+    // The view is evaluated under the lock; its answer is written after,
+    // from the names it needs, so that writers wait only for the evaluation.
+    let (result, names) = read(&app, &headers, move |store, _| {
         let wb = store.workbook();
         let params: Vec<(&str, Value)> = params
             .iter()
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
             .collect();
         let result = wb.view(&name, &params)?;
-        json_body(&View(wb, &result))
+        let names = Names::of_view(wb, &result);
+        Ok((result, names))
     })
-    .await
+    .await?;
+    tokio::task::spawn_blocking(move || json_body(&View(&names, &result)))
+        .await
+        .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
 }
 
 /// One operation of `POST /api/v1/transactions`.

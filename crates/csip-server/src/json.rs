@@ -24,10 +24,102 @@ use csip_engine::{
 };
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Number, Value as Json};
+use std::collections::HashMap;
+
+/// What writing a value needs besides the value: the names of tables and of
+/// the rows it refers to. A [`Workbook`] has them; a [`Names`] snapshot
+/// holds those one answer needs, so that it is written after the
+/// workbook's lock is released.
+pub(crate) trait Naming {
+    fn table_name(&self, t: TableId) -> &str;
+    fn row_name(&self, t: TableId, r: RowId) -> String;
+}
+
+impl Naming for Workbook {
+    fn table_name(&self, t: TableId) -> &str {
+        Workbook::table_name(self, t)
+    }
+
+    fn row_name(&self, t: TableId, r: RowId) -> String {
+        self.display_column(t)
+            .and_then(|c| self.value(c, r))
+            .map(|v| self.display(v))
+            .unwrap_or_default()
+    }
+}
+
+/// The names an answer needs, taken from the workbook.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    tables: HashMap<TableId, String>,
+    rows: HashMap<(TableId, RowId), String>,
+}
+
+impl Names {
+    /// The names a view's result refers to.
+    pub(crate) fn of_view(wb: &Workbook, v: &ViewResult) -> Names {
+        let mut names = Names::default();
+        names.add_view(wb, v);
+        names
+    }
+
+    fn add_view(&mut self, wb: &Workbook, v: &ViewResult) {
+        self.add_table(wb, v.table);
+        for g in &v.groups {
+            if let Some(k) = &g.key {
+                self.add(wb, k);
+            }
+            for r in &g.rows {
+                for x in &r.values {
+                    self.add(wb, x);
+                }
+            }
+        }
+        for (_, x) in &v.tiles {
+            self.add(wb, x);
+        }
+        for i in &v.included {
+            self.add_view(wb, i);
+        }
+    }
+
+    fn add_table(&mut self, wb: &Workbook, t: TableId) {
+        self.tables
+            .entry(t)
+            .or_insert_with(|| wb.table_name(t).to_string());
+    }
+
+    fn add(&mut self, wb: &Workbook, value: &Value) {
+        match value {
+            Value::Row(t, r) => {
+                self.add_table(wb, *t);
+                self.rows
+                    .entry((*t, *r))
+                    .or_insert_with(|| Naming::row_name(wb, *t, *r));
+            }
+            Value::List(items) => {
+                for item in items.iter() {
+                    self.add(wb, item);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Naming for Names {
+    fn table_name(&self, t: TableId) -> &str {
+        self.tables.get(&t).map_or("", String::as_str)
+    }
+
+    fn row_name(&self, t: TableId, r: RowId) -> String {
+        self.rows.get(&(t, r)).cloned().unwrap_or_default()
+    }
+}
 
 /// A cell's value, serialized as JSON.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Cell<'a>(pub(crate) &'a Workbook, pub(crate) &'a Value);
+#[derive(Clone, Copy)]
+pub(crate) struct Cell<'a>(pub(crate) &'a dyn Naming, pub(crate) &'a Value);
 
 impl Serialize for Cell<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -40,17 +132,13 @@ impl Serialize for Cell<'_> {
             },
             Value::Text(t) => s.serialize_str(t),
             Value::Bool(b) => s.serialize_bool(*b),
-            Value::Date(_) | Value::DateTime(_) => s.serialize_str(&wb.display(value)),
+            Value::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            Value::DateTime(d) => s.collect_str(&d.format("%Y-%m-%dT%H:%M:%S")),
             Value::Row(t, r) => {
-                let name = wb
-                    .display_column(*t)
-                    .and_then(|c| wb.value(c, *r))
-                    .map(|v| wb.display(v))
-                    .unwrap_or_default();
                 let mut m = s.serialize_map(Some(3))?;
                 m.serialize_entry("table", wb.table_name(*t))?;
                 m.serialize_entry("row_id", &r.get())?;
-                m.serialize_entry("name", &name)?;
+                m.serialize_entry("name", &wb.row_name(*t, *r))?;
                 m.end()
             }
             Value::List(items) => {
@@ -71,9 +159,9 @@ impl Serialize for Cell<'_> {
 }
 
 /// A view's row: `{"row_id": N, "values": {"field": value, ...}}`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub(crate) struct Fields<'a> {
-    pub(crate) wb: &'a Workbook,
+    pub(crate) wb: &'a dyn Naming,
     pub(crate) row: RowId,
     pub(crate) names: &'a [String],
     pub(crate) values: &'a [Value],
@@ -133,17 +221,17 @@ impl Serialize for TableRow<'_> {
 
 /// A view's result: name, table, layout, fields, row count, groups, tiles,
 /// included views.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct View<'a>(pub(crate) &'a Workbook, pub(crate) &'a ViewResult);
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a>(pub(crate) &'a dyn Naming, pub(crate) &'a ViewResult);
 
 impl Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let View(wb, v) = *self;
-        struct Group<'a>(&'a Workbook, &'a ViewResult, &'a ViewGroup);
+        struct Group<'a>(&'a dyn Naming, &'a ViewResult, &'a ViewGroup);
         impl Serialize for Group<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let Group(wb, v, g) = *self;
-                struct Rows<'a>(&'a Workbook, &'a ViewResult, &'a ViewGroup);
+                struct Rows<'a>(&'a dyn Naming, &'a ViewResult, &'a ViewGroup);
                 impl Serialize for Rows<'_> {
                     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                         let Rows(wb, v, g) = *self;
