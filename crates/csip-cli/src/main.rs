@@ -246,7 +246,7 @@ fn main() -> ExitCode {
         } => stored::export(&db, table.as_deref(), &out, computed, today(&day)),
         Command::Token {
             command: TokenCommand::Create { db, person, role },
-        } => stored::token(&db, &person, role, system_today()),
+        } => stored::token(&db, &person, role),
         Command::Upgrade { db, schema, day } => stored::upgrade(&db, &schema, today(&day)),
         Command::Serve {
             db,

@@ -247,16 +247,9 @@ pub(crate) fn export(
 }
 
 /// `csip token create`: prints a new API token once.
-pub(crate) fn token(
-    db: &Path,
-    person: &str,
-    role: Role,
-    today: NaiveDate,
-) -> Result<String, String> {
-    let mut store = open(db, today)?;
-    let token = store
-        .create_token(person, role, system_now())
-        .map_err(|e| format!("error: {e}"))?;
+pub(crate) fn token(db: &Path, person: &str, role: Role) -> Result<String, String> {
+    let token =
+        Store::issue_token(db, person, role, system_now()).map_err(|e| format!("error: {e}"))?;
     Ok(format!(
         "{token}\n\nA {role} token for {person}. It is shown this once; the file keeps only its hash.\nUse it as: Authorization: Bearer {token}\n"
     ))

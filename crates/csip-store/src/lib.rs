@@ -852,25 +852,58 @@ impl Store {
             .wb
             .table_id("People_Team")
             .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
-        if self.wb.find_rows(people, person).is_empty() {
-            return Err(StoreError::NotFound(format!(
-                "`{person}` is not in People_Team; add them first, or check the spelling"
-            )));
-        }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| StoreError::NotAWorkbook {
-            path: self.path.clone(),
-            message: format!("no randomness for a token: {e}"),
+        let name = canonical_name(&self.wb, people, person)?;
+        let path = self.path.clone();
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        insert_token(&path, conn, &name, role, at)
+    }
+
+    /// [`Store::create_token`] on a file, without loading its rows: the
+    /// person is looked up in SQL (by the People_Team display column).
+    pub fn issue_token(
+        path: &Path,
+        person: &str,
+        role: Role,
+        at: NaiveDateTime,
+    ) -> Result<String, StoreError> {
+        let conn = open_conn(path)?;
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let files = read_schema(&conn).map_err(sql)?;
+        let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
+            path: path.to_path_buf(),
+            source: Box::new(e.into()),
         })?;
-        let token = format!("csip_{}", hex(&bytes));
-        let at = at.format("%Y-%m-%dT%H:%M:%S").to_string();
-        self.with_conn(|c| {
-            c.execute(
-                "INSERT INTO csip_tokens (hash, person, role, created) VALUES (?1, ?2, ?3, ?4)",
-                params![token_hash(&token), person, role.name(), at],
-            )
+        let probe = Workbook::new(&schema, Clock::at(at)).map_err(|e| StoreError::Load {
+            path: path.to_path_buf(),
+            source: Box::new(e.into()),
         })?;
-        Ok(token)
+        let people = probe
+            .table_id("People_Team")
+            .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
+        let name = match probe.display_column(people) {
+            Some(c) if !probe.is_formula(c) => conn
+                .query_row(
+                    &format!(
+                        "SELECT {col} FROM {} WHERE trim({col}) = trim(?1) COLLATE NOCASE LIMIT 1",
+                        quote(probe.table_name(people)),
+                        col = quote(probe.column_name(c))
+                    ),
+                    params![person],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(sql)?
+                .ok_or_else(|| not_a_person(person))?,
+            // A computed name needs the workbook calculated.
+            _ => {
+                let store = Store::open(path, Clock::at(at))?;
+                canonical_name(&store.wb, people, person)?
+            }
+        };
+        insert_token(path, &conn, &name, role, at)
     }
 
     /// The holder of a token, if it is one this file issued and has not revoked.
@@ -909,6 +942,53 @@ fn last_commit(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT coalesce(max(id), 0) FROM csip_commits", [], |r| {
         r.get(0)
     })
+}
+
+/// The person's name as People_Team writes it.
+fn canonical_name(wb: &Workbook, people: TableId, person: &str) -> Result<String, StoreError> {
+    let row = *wb
+        .find_rows(people, person)
+        .first()
+        .ok_or_else(|| not_a_person(person))?;
+    Ok(wb
+        .display_column(people)
+        .and_then(|c| wb.value(c, row))
+        .map_or_else(|| person.trim().to_string(), |v| wb.display(v)))
+}
+
+fn not_a_person(person: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "`{person}` is not in People_Team; add them first, or check the spelling"
+    ))
+}
+
+fn insert_token(
+    path: &Path,
+    conn: &Connection,
+    person: &str,
+    role: Role,
+    at: NaiveDateTime,
+) -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::NotAWorkbook {
+        path: path.to_path_buf(),
+        message: format!("no randomness for a token: {e}"),
+    })?;
+    let token = format!("csip_{}", hex(&bytes));
+    conn.execute(
+        "INSERT INTO csip_tokens (hash, person, role, created) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            token_hash(&token),
+            person,
+            role.name(),
+            at.format("%Y-%m-%dT%H:%M:%S").to_string()
+        ],
+    )
+    .map_err(|source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(token)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -382,3 +382,21 @@ fn a_store_sees_commits_of_another_process_before_it_writes() {
         b.workbook().rows(tasks).len()
     );
 }
+
+#[test]
+fn a_token_is_issued_on_a_file_without_loading_it() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    let token = Store::issue_token(&path, "kari nordmann ", Role::Viewer, at()).expect("issued");
+    let store = Store::open(&path, Clock::on(today())).expect("opens");
+    let who = store.authenticate(&token).expect("reads").expect("known");
+    assert_eq!(
+        (who.person.as_str(), who.role),
+        ("Kari Nordmann", Role::Viewer)
+    );
+    assert!(matches!(
+        Store::issue_token(&path, "Nobody", Role::Admin, at()),
+        Err(StoreError::NotFound(_))
+    ));
+}
