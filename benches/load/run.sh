@@ -34,7 +34,8 @@ db="$work/portfolio.db"
 csm="CSM 00000"
 token="$("$csip" token create --db "$db" --person "$csm" --role csm | head -1)"
 
-"$csip" serve --db "$db" --addr 127.0.0.1:0 --today "$today" > "$work/serve.log" &
+# Access logs on (as served), to a file.
+"$csip" serve --db "$db" --addr 127.0.0.1:0 --today "$today" > "$work/serve.log" 2> "$work/access.log" &
 server=$!
 for _ in $(seq 1 300); do grep -q "listening on" "$work/serve.log" && break; sleep 1; done
 cat "$work/serve.log"
@@ -60,3 +61,4 @@ reader=$!
 run "  metric write (with reads)" write.lua
 wait "$reader"
 cat "$work/mixed_read"
+echo "server log: $(wc -l < "$work/access.log") lines, $(grep -c -E ' (ERROR|WARN) ' "$work/access.log" || true) errors or warnings"

@@ -299,6 +299,13 @@ pub(crate) fn serve(
     body_limit: usize,
     system_today: NaiveDate,
 ) -> Result<String, String> {
+    // Logs on stderr; CSIP_LOG filters them (`warn`, `csip::http=off`, ...).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CSIP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let started = Instant::now();
     let store = open(db, today.unwrap_or(system_today))?;
     let rows: usize = {

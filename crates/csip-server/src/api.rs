@@ -462,6 +462,15 @@ pub(crate) async fn transactions(
         caller.role.check(store.workbook(), &tx).map_err(ApiError::forbidden)?;
         let changes = store.commit(tx, &caller.person, now())?;
         let commit = store.last_commit().map_err(ApiError::from)?;
+        tracing::info!(
+            target: "csip::write",
+            person = %caller.person,
+            commit,
+            cells = changes.changes.len(),
+            inserted = changes.inserted.len(),
+            deleted = changes.deleted.len(),
+            "transaction committed"
+        );
         Ok(axum::Json(changes_json(store.workbook(), commit, &changes)))
     })
     .await

@@ -64,6 +64,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(target: "csip::http", status = self.status.as_u16(), message = %self.message);
+        }
         let body = json!({"error": {"status": self.status.as_u16(), "code": self.code(), "message": self.message}});
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -89,6 +89,7 @@ impl App {
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
             .layer(DefaultBodyLimit::max(self.config.body_limit))
+            .layer(axum::middleware::from_fn(log_request))
             .with_state(self.clone())
     }
 
@@ -109,6 +110,26 @@ impl App {
             self.store.blocking_write().set_clock(Clock::on(today));
         }
     }
+}
+
+/// One line per request (`tracing`, target `csip::http`): method, path,
+/// status and time taken. Query strings are left out (they may name people).
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0);
+    if status >= 500 {
+        tracing::error!(target: "csip::http", %method, %path, status, %ms, "request failed");
+    } else {
+        tracing::info!(target: "csip::http", %method, %path, status, %ms);
+    }
+    response
 }
 
 /// Serves the API on `listener` until `shutdown` completes; keeps the

@@ -84,6 +84,7 @@ impl Server {
                 "--today",
                 TODAY,
             ])
+            .env("CSIP_LOG", "warn") // access logs would flood the test output
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
