@@ -47,7 +47,6 @@ use csip_engine::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -294,14 +293,7 @@ impl Store {
     /// formula as of `clock`.
     pub fn open(path: &Path, clock: Clock) -> Result<Store, StoreError> {
         let conn = open_conn(path)?;
-        let files = read_schema(&conn).map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
-            path: path.to_path_buf(),
-            source: Box::new(e.into()),
-        })?;
+        let schema = stored_schema(path, &conn)?;
         Store::load(path, conn, &schema, clock)
     }
 
@@ -324,8 +316,7 @@ impl Store {
             path: path.to_path_buf(),
             source: Box::new(e),
         };
-        let old_files = read_schema(&conn).map_err(sql)?;
-        let old_schema = schema_from_files(&old_files).map_err(|e| load(e.into()))?;
+        let old_schema = stored_schema(path, &conn)?;
         let new_schema = schema_from_files(&table_files).map_err(|e| load(e.into()))?;
         let old = layout_of(&Workbook::new(&old_schema, clock).map_err(|e| load(e.into()))?);
         let probe = Workbook::new(&new_schema, clock).map_err(|e| load(e.into()))?;
@@ -538,21 +529,20 @@ impl Store {
         if !self.is_stale()? {
             return Ok(false);
         }
+        self.reload()?;
+        Ok(true)
+    }
+
+    /// Reads the workbook again from the file, schema and rows.
+    fn reload(&mut self) -> Result<(), StoreError> {
         let clock = self.wb.clock();
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        let files = read_schema(conn).map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })?;
-        let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
-            path: self.path.clone(),
-            source: Box::new(e.into()),
-        })?;
+        let schema = stored_schema(&self.path, conn)?;
         let fresh = Store::load_rows(&self.path, conn, &schema, clock)?;
         self.wb = fresh.wb;
         self.layout = fresh.layout;
         self.seen = fresh.seen;
-        Ok(true)
+        Ok(())
     }
 
     /// The workbook, for reading cells and views.
@@ -615,19 +605,10 @@ impl Store {
                     path: self.path.clone(),
                     source,
                 };
-                let clock = self.wb.clock();
-                let reloaded = {
-                    let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-                    let files = read_schema(conn);
-                    files
-                        .ok()
-                        .and_then(|f| schema_from_files(&f).ok())
-                        .and_then(|schema| Store::load_rows(&self.path, conn, &schema, clock).ok())
-                };
-                if let Some(fresh) = reloaded {
-                    self.wb = fresh.wb;
-                    self.layout = fresh.layout;
-                    self.seen = fresh.seen;
+                // Memory must not run ahead of the file. If even reading
+                // fails, the next commit finds the store stale and tries again.
+                if self.reload().is_err() {
+                    self.seen = -1;
                 }
                 Err(failed)
             }
@@ -871,11 +852,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let files = read_schema(&conn).map_err(sql)?;
-        let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
-            path: path.to_path_buf(),
-            source: Box::new(e.into()),
-        })?;
+        let schema = stored_schema(path, &conn)?;
         let probe = Workbook::new(&schema, Clock::at(at)).map_err(|e| StoreError::Load {
             path: path.to_path_buf(),
             source: Box::new(e.into()),
@@ -1060,6 +1037,18 @@ fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// The schema the file holds.
+fn stored_schema(path: &Path, conn: &Connection) -> Result<Schema, StoreError> {
+    let files = read_schema(conn).map_err(|source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    schema_from_files(&files).map_err(|e| StoreError::Load {
+        path: path.to_path_buf(),
+        source: Box::new(e.into()),
+    })
+}
+
 fn read_schema(conn: &Connection) -> rusqlite::Result<Vec<SourceFile>> {
     let mut stmt = conn.prepare("SELECT path, text FROM csip_schema ORDER BY position")?;
     let rows = stmt.query_map([], |r| {
@@ -1111,30 +1100,4 @@ fn insert_row(
     }
     stmt.execute(rusqlite::params_from_iter(values))?;
     Ok(())
-}
-
-/// The counts of rows per table in a file, without loading it (for progress and checks).
-pub fn row_counts(path: &Path) -> Result<HashMap<String, i64>, StoreError> {
-    let conn = open_conn(path)?;
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let files = read_schema(&conn).map_err(sql)?;
-    let schema = schema_from_files(&files).map_err(|e| StoreError::Load {
-        path: path.to_path_buf(),
-        source: Box::new(e.into()),
-    })?;
-    let mut out = HashMap::new();
-    for t in &schema.tables {
-        let n: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM {}", quote(&t.name)),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        out.insert(t.name.clone(), n);
-    }
-    Ok(out)
 }
