@@ -616,16 +616,10 @@ impl Store {
     }
 
     fn describe_row(&self, table: TableId, row: RowId) -> String {
-        let mut fields = serde_json::Map::new();
-        if let Some(t) = self.layout.iter().find(|t| t.table == table) {
-            for c in &t.columns {
-                let v = self.wb.value(c.column, row).unwrap_or(&Value::Blank);
-                if !v.is_blank() {
-                    fields.insert(c.name.clone(), self.wb.display(v).into());
-                }
-            }
-        }
-        serde_json::Value::Object(fields).to_string()
+        self.layout
+            .iter()
+            .find(|t| t.table == table)
+            .map_or_else(|| "{}".to_string(), |t| row_as_json(&self.wb, t, row))
     }
 
     fn persist(
@@ -658,14 +652,7 @@ impl Store {
                 continue; // inserted and deleted in the same transaction
             }
             insert_row(&tx, wb, t, row)?;
-            let mut fields = serde_json::Map::new();
-            for c in &t.columns {
-                let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
-                if !v.is_blank() {
-                    fields.insert(c.name.clone(), wb.display(v).into());
-                }
-            }
-            let new = serde_json::Value::Object(fields).to_string();
+            let new = row_as_json(wb, t, row);
             audit.execute(params![
                 commit,
                 at,
@@ -1035,6 +1022,19 @@ fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()>
         )?;
     }
     Ok(())
+}
+
+/// A row's non-blank data cells as a JSON object of displayed values (the
+/// audit log's record of a whole row).
+fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
+    let mut fields = serde_json::Map::new();
+    for c in &t.columns {
+        let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
+        if !v.is_blank() {
+            fields.insert(c.name.clone(), wb.display(v).into());
+        }
+    }
+    serde_json::Value::Object(fields).to_string()
 }
 
 /// The schema the file holds.
