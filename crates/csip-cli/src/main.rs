@@ -338,6 +338,22 @@ fn workbook(db: Option<&Path>, day: &Day) -> Result<Workbook, String> {
     }
 }
 
+/// Makes way for a fresh demo file at `p`: its folder exists, no old file is there.
+fn fresh_demo_file(p: PathBuf) -> Result<PathBuf, String> {
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("error: cannot create {}: {e}", dir.display()))?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suffix}", p.display()));
+        if f.exists() {
+            std::fs::remove_file(&f)
+                .map_err(|e| format!("error: cannot replace {}: {e}", f.display()))?;
+        }
+    }
+    Ok(p)
+}
+
 /// Where `csip demo` keeps its file: the user's data directory, else the temp directory.
 fn demo_path() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
@@ -354,21 +370,9 @@ fn demo(db: Option<&Path>, day: &Day) -> Result<String, String> {
     // user names is opened as it is, or created with the pilot data.
     let path = match db {
         Some(p) => p.to_path_buf(),
-        None => {
-            let p = demo_path();
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("error: cannot create {}: {e}", dir.display()))?;
-            }
-            for suffix in ["", "-wal", "-shm"] {
-                let f = PathBuf::from(format!("{}{suffix}", p.display()));
-                if f.exists() {
-                    std::fs::remove_file(&f)
-                        .map_err(|e| format!("error: cannot replace {}: {e}", f.display()))?;
-                }
-            }
-            p
-        }
+        // The user's data directory, or the temporary one when that is not writable.
+        None => fresh_demo_file(demo_path())
+            .or_else(|_| fresh_demo_file(std::env::temp_dir().join("csip").join("demo.db")))?,
     };
     let mut created = false;
     if !path.exists() {
