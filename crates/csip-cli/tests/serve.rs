@@ -522,3 +522,38 @@ fn rows_imported_by_another_process_are_seen_before_the_next_write() {
         "{titles:?}"
     );
 }
+
+#[test]
+fn a_view_read_again_after_a_write_shows_the_write() {
+    let wb = pilot();
+    let s = Server::start(&wb.db);
+    let path = "/api/v1/views/Renewal%20Risk";
+    let names = |v: &Json| -> Vec<String> {
+        v["groups"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["values"]["Account_Name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, first) = s.get(path, Some(&wb.viewer));
+    let (_, again) = s.get(path, Some(&wb.viewer));
+    assert_eq!(first, again, "the same answer while nothing changes");
+    assert_eq!(names(&first), ["Sakura Retail Group", "Gard AS"]);
+    // Gard AS (health 63) renews in 96 days: At Risk. Renewing in 2028 makes
+    // it Attention Needed, out of the view.
+    let (status, answer) = s.post(
+        "/api/v1/transactions",
+        &wb.admin,
+        &ops(json!([{"op": "set", "table": "Account_Master", "row": "Gard AS", "column": "Renewal_Date", "value": "2028-01-01"}])),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (_, after) = s.get(path, Some(&wb.viewer));
+    assert_eq!(
+        names(&after),
+        ["Sakura Retail Group"],
+        "the view follows the write"
+    );
+    // A viewer's token still goes through the same checks on a cached answer.
+    assert_eq!(s.get(path, None).0, 401);
+}

@@ -9,7 +9,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use csip_engine::{ChangeSet, ColumnId, ColumnType, RowId, TableId, Transaction, Value, Workbook};
+use csip_engine::{
+    ChangeSet, ColumnId, ColumnType, RowId, TableId, Transaction, Value, ViewResult, Workbook,
+};
 use csip_store::{Principal, Role, Store};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -317,22 +319,55 @@ pub(crate) async fn view(
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    // The view is evaluated under the lock; its answer is written after,
-    // from the names it needs, so that writers wait only for the evaluation.
-    let (result, names) = read(&app, &headers, move |store, _| {
+    enum Found {
+        Cached(Bytes),
+        Fresh(u64, Box<(ViewResult, Names)>),
+    }
+    let key = (name, params);
+    let cache = app.views.clone();
+    let lookup = key.clone();
+    // The view is evaluated under the lock (unless its answer for this state
+    // of the store is cached); its answer is written after, from the names it
+    // needs, so that writers wait only for the evaluation.
+    let found = read(&app, &headers, move |store, _| {
+        let generation = store.generation();
+        let cached = cache
+            .lock()
+            .map_or(None, |mut c| c.get(generation, &lookup));
+        if let Some(bytes) = cached {
+            return Ok(Found::Cached(bytes));
+        }
         let wb = store.workbook();
+        let (name, params) = &lookup;
         let params: Vec<(&str, Value)> = params
             .iter()
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
             .collect();
-        let result = wb.view(&name, &params)?;
+        let result = wb.view(name, &params)?;
         let names = Names::of_view(wb, &result);
-        Ok((result, names))
+        Ok(Found::Fresh(generation, Box::new((result, names))))
     })
     .await?;
-    tokio::task::spawn_blocking(move || json_body(&View(&names, &result)))
-        .await
-        .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
+    let bytes = match found {
+        Found::Cached(bytes) => bytes,
+        Found::Fresh(generation, fresh) => {
+            let (result, names) = *fresh;
+            let cache = app.views.clone();
+            tokio::task::spawn_blocking(move || {
+                let bytes =
+                    Bytes::from(serde_json::to_vec(&View(&names, &result)).map_err(|e| {
+                        ApiError::internal(format!("the answer could not be written: {e}"))
+                    })?);
+                if let Ok(mut c) = cache.lock() {
+                    c.put(generation, key, bytes.clone());
+                }
+                Ok::<Bytes, ApiError>(bytes)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("the request failed: {e}")))??
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// One operation of `POST /api/v1/transactions`.

@@ -63,6 +63,48 @@ impl Default for Config {
 pub struct App {
     store: Arc<RwLock<Store>>,
     config: Arc<Config>,
+    views: Arc<std::sync::Mutex<ViewCache>>,
+}
+
+/// Views' answers as written, for the store generation they were computed
+/// at: while nothing changes, a dashboard polled by many readers is computed
+/// once. Any change of the store's generation empties it.
+#[derive(Debug, Default)]
+pub(crate) struct ViewCache {
+    generation: u64,
+    answers: std::collections::HashMap<(String, Vec<(String, String)>), axum::body::Bytes>,
+}
+
+impl ViewCache {
+    /// At most this many answers are kept (a view per parameter value).
+    const MAX: usize = 256;
+
+    pub(crate) fn get(
+        &mut self,
+        generation: u64,
+        key: &(String, Vec<(String, String)>),
+    ) -> Option<axum::body::Bytes> {
+        if self.generation != generation {
+            self.answers.clear();
+            self.generation = generation;
+        }
+        self.answers.get(key).cloned()
+    }
+
+    pub(crate) fn put(
+        &mut self,
+        generation: u64,
+        key: (String, Vec<(String, String)>),
+        answer: axum::body::Bytes,
+    ) {
+        if self.generation != generation {
+            return; // computed for a state that has moved on
+        }
+        if self.answers.len() >= ViewCache::MAX {
+            self.answers.clear();
+        }
+        self.answers.insert(key, answer);
+    }
 }
 
 impl App {
@@ -71,6 +113,7 @@ impl App {
         App {
             store: Arc::new(RwLock::new(store)),
             config: Arc::new(config),
+            views: Arc::default(),
         }
     }
 

@@ -181,6 +181,8 @@ pub struct Store {
     /// The last commit the workbook in memory reflects; another process's
     /// commit (`csip import` on a served file) makes the file run ahead.
     seen: i64,
+    /// Moves whenever what a read could see may have changed.
+    generation: u64,
 }
 
 /// How one workbook table sits in SQL.
@@ -286,6 +288,7 @@ impl Store {
             wb,
             layout,
             seen: 0,
+            generation: 0,
         })
     }
 
@@ -514,6 +517,7 @@ impl Store {
             wb,
             layout,
             seen: last_commit(conn).map_err(sql)?,
+            generation: 0,
         })
     }
 
@@ -542,6 +546,7 @@ impl Store {
         self.wb = fresh.wb;
         self.layout = fresh.layout;
         self.seen = fresh.seen;
+        self.generation += 1;
         Ok(())
     }
 
@@ -563,7 +568,15 @@ impl Store {
     /// Moves the workbook's clock (formula values are not stored, so nothing
     /// is written); returns what changed.
     pub fn set_clock(&mut self, clock: Clock) -> ChangeSet {
+        self.generation += 1;
         self.wb.set_clock(clock)
+    }
+
+    /// A number that moves whenever what a read of the workbook could see may
+    /// have changed (a commit, an import, a reload, the clock): an answer
+    /// computed at one generation stays right while the generation is the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Applies a transaction and makes it durable: the workbook validates it
@@ -598,6 +611,7 @@ impl Store {
             })
             .collect();
         let changes = self.wb.apply(tx)?;
+        self.generation += 1;
         match self.persist(&changes, &doomed, actor, at) {
             Ok(()) => Ok(changes),
             Err(source) => {
@@ -752,6 +766,7 @@ impl Store {
             .wb
             .import_all(tables, max_errors)
             .map_err(ImportError::Rejected)?;
+        self.generation += 1;
         let changes = ChangeSet {
             inserted: order
                 .iter()
