@@ -138,6 +138,10 @@ enum Command {
         /// The largest request body accepted, in bytes.
         #[arg(long, default_value_t = 1024 * 1024)]
         body_limit: usize,
+        /// Evaluate every view request afresh instead of keeping answers
+        /// until the workbook changes (for measuring).
+        #[arg(long)]
+        no_view_cache: bool,
         #[command(flatten)]
         day: Day,
     },
@@ -252,8 +256,18 @@ fn main() -> ExitCode {
             db,
             addr,
             body_limit,
+            no_view_cache,
             day,
-        } => stored::serve(&db, &addr, day.today, body_limit, system_today()),
+        } => stored::serve(
+            &db,
+            &addr,
+            csip_server::Config {
+                body_limit,
+                today: day.today,
+                view_cache: !no_view_cache,
+            },
+            system_today(),
+        ),
         Command::View {
             name,
             params,

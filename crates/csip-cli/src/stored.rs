@@ -295,8 +295,7 @@ pub(crate) fn upgrade(db: &Path, schema: &Path, today: NaiveDate) -> Result<Stri
 pub(crate) fn serve(
     db: &Path,
     addr: &str,
-    today: Option<NaiveDate>,
-    body_limit: usize,
+    config: csip_server::Config,
     system_today: NaiveDate,
 ) -> Result<String, String> {
     // Logs on stderr; CSIP_LOG filters them (`warn`, `csip::http=off`, ...).
@@ -307,7 +306,7 @@ pub(crate) fn serve(
         .with_writer(std::io::stderr)
         .try_init();
     let started = Instant::now();
-    let store = open(db, today.unwrap_or(system_today))?;
+    let store = open(db, config.today.unwrap_or(system_today))?;
     let rows: usize = {
         let wb = store.workbook();
         wb.tables().map(|t| wb.rows(t).len()).sum()
@@ -328,7 +327,7 @@ pub(crate) fn serve(
         );
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
-        let app = csip_server::App::new(store, csip_server::Config { body_limit, today });
+        let app = csip_server::App::new(store, config);
         csip_server::serve(app, listener, shutdown())
             .await
             .map_err(|e| format!("error: the service stopped: {e}"))

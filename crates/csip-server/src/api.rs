@@ -325,15 +325,20 @@ pub(crate) async fn view(
     }
     let key = (name, params);
     let cache = app.views.clone();
+    let use_cache = app.config.view_cache;
     let lookup = key.clone();
     // The view is evaluated under the lock (unless its answer for this state
     // of the store is cached); its answer is written after, from the names it
     // needs, so that writers wait only for the evaluation.
     let found = read(&app, &headers, move |store, _| {
         let generation = store.generation();
-        let cached = cache
-            .lock()
-            .map_or(None, |mut c| c.get(generation, &lookup));
+        let cached = if use_cache {
+            cache
+                .lock()
+                .map_or(None, |mut c| c.get(generation, &lookup))
+        } else {
+            None
+        };
         if let Some(bytes) = cached {
             return Ok(Found::Cached(bytes));
         }
@@ -358,8 +363,10 @@ pub(crate) async fn view(
                     Bytes::from(serde_json::to_vec(&View(&names, &result)).map_err(|e| {
                         ApiError::internal(format!("the answer could not be written: {e}"))
                     })?);
-                if let Ok(mut c) = cache.lock() {
-                    c.put(generation, key, bytes.clone());
+                if use_cache {
+                    if let Ok(mut c) = cache.lock() {
+                        c.put(generation, key, bytes.clone());
+                    }
                 }
                 Ok::<Bytes, ApiError>(bytes)
             })

@@ -47,6 +47,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Read the workbook as of this day instead of the machine's date (tests, demos).
     pub today: Option<NaiveDate>,
+    /// Keep views' answers until the workbook changes (on by default).
+    pub view_cache: bool,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
         Config {
             body_limit: 1024 * 1024,
             today: None,
+            view_cache: true,
         }
     }
 }
