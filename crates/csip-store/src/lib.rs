@@ -191,6 +191,10 @@ struct TableLayout {
     table: TableId,
     name: String,
     columns: Vec<ColumnLayout>,
+    /// `INSERT INTO "T" (row_id, "A", ...) VALUES (?1, ?2, ...)`.
+    insert_sql: String,
+    /// `DELETE FROM "T" WHERE row_id = ?1`.
+    delete_sql: String,
 }
 
 #[derive(Clone, Debug)]
@@ -198,6 +202,8 @@ struct ColumnLayout {
     column: ColumnId,
     name: String,
     codec: Codec,
+    /// `UPDATE "T" SET "A" = ?1 WHERE row_id = ?2`.
+    update_sql: String,
 }
 
 /// A SQL identifier, quoted.
@@ -207,23 +213,45 @@ fn quote(name: &str) -> String {
 
 fn layout_of(wb: &Workbook) -> Vec<TableLayout> {
     wb.tables()
-        .map(|t| TableLayout {
-            table: t,
-            name: wb.table_name(t).to_string(),
-            columns: wb
+        .map(|t| {
+            let name = wb.table_name(t).to_string();
+            let columns: Vec<ColumnLayout> = wb
                 .columns(t)
                 .iter()
                 .filter(|c| !wb.is_formula(**c))
                 .filter_map(|&c| {
                     let schema = wb.column_schema(c);
                     let target = wb.relation_target(c);
+                    let column = wb.column_name(c).to_string();
                     Some(ColumnLayout {
                         column: c,
-                        name: wb.column_name(c).to_string(),
+                        update_sql: format!(
+                            "UPDATE {} SET {} = ?1 WHERE row_id = ?2",
+                            quote(&name),
+                            quote(&column)
+                        ),
+                        name: column,
                         codec: Codec::of(&schema.ty, target)?,
                     })
                 })
-                .collect(),
+                .collect();
+            let names: String = columns
+                .iter()
+                .map(|c| format!(", {}", quote(&c.name)))
+                .collect();
+            let marks: String = (0..columns.len())
+                .map(|i| format!(", ?{}", i + 2))
+                .collect();
+            TableLayout {
+                table: t,
+                insert_sql: format!(
+                    "INSERT INTO {} (row_id{names}) VALUES (?1{marks})",
+                    quote(&name)
+                ),
+                delete_sql: format!("DELETE FROM {} WHERE row_id = ?1", quote(&name)),
+                name,
+                columns,
+            }
         })
         .collect()
 }
@@ -693,12 +721,8 @@ impl Store {
             let Some(c) = t.columns.iter().find(|c| c.column == column) else {
                 continue;
             };
-            tx.prepare_cached(&format!(
-                "UPDATE {} SET {} = ?1 WHERE row_id = ?2",
-                quote(&t.name),
-                quote(&c.name)
-            ))?
-            .execute(params![c.codec.encode(&change.new), row.get()])?;
+            tx.prepare_cached(&c.update_sql)?
+                .execute(params![c.codec.encode(&change.new), row.get()])?;
             let old = change
                 .old
                 .as_ref()
@@ -721,7 +745,7 @@ impl Store {
         }
         for &(table, row) in &changes.deleted {
             let Some(t) = layout(table) else { continue };
-            tx.prepare_cached(&format!("DELETE FROM {} WHERE row_id = ?1", quote(&t.name)))?
+            tx.prepare_cached(&t.delete_sql)?
                 .execute(params![row.get()])?;
             let old = doomed
                 .iter()
@@ -979,6 +1003,8 @@ fn token_hash(token: &str) -> String {
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // An insert per table and an update per data column stay compiled.
+    conn.set_prepared_statement_cache_capacity(512);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -1042,14 +1068,22 @@ fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()>
 /// A row's non-blank data cells as a JSON object of displayed values (the
 /// audit log's record of a whole row).
 fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
-    let mut fields = serde_json::Map::new();
-    for c in &t.columns {
-        let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
-        if !v.is_blank() {
-            fields.insert(c.name.clone(), wb.display(v).into());
+    use serde::ser::{SerializeMap, Serializer};
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let written = ser.serialize_map(None).and_then(|mut m| {
+        for c in &t.columns {
+            let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
+            if !v.is_blank() {
+                m.serialize_entry(&c.name, &wb.display(v))?;
+            }
         }
+        m.end()
+    });
+    match written {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::from("{}"),
     }
-    serde_json::Value::Object(fields).to_string()
 }
 
 /// The schema the file holds.
@@ -1093,18 +1127,7 @@ fn insert_row(
     t: &TableLayout,
     row: RowId,
 ) -> rusqlite::Result<()> {
-    let names: String = t
-        .columns
-        .iter()
-        .map(|c| format!(", {}", quote(&c.name)))
-        .collect();
-    let marks: String = (0..t.columns.len())
-        .map(|i| format!(", ?{}", i + 2))
-        .collect();
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO {} (row_id{names}) VALUES (?1{marks})",
-        quote(&t.name)
-    ))?;
+    let mut stmt = conn.prepare_cached(&t.insert_sql)?;
     let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(t.columns.len() + 1);
     values.push(rusqlite::types::Value::Integer(i64::from(row.get())));
     for c in &t.columns {
