@@ -459,6 +459,36 @@ fn inserts_and_deletes_keep_row_ids_across_restarts() {
         &ops(json!([{"op": "delete", "table": "Tasks", "row_id": ids[0]}])),
     );
     assert_eq!(status, 200, "{answer}");
+    // The audit log has the inserted rows and the deleted one, whole, paged.
+    let (status, first) = s.get("/api/v1/audit?limit=2", Some(&wb.admin));
+    assert_eq!(status, 200, "{first}");
+    let next = first["next"].as_i64().unwrap();
+    let (_, rest) = s.get(&format!("/api/v1/audit?after={next}"), Some(&wb.admin));
+    let entries: Vec<&Json> = first["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["entries"].as_array().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 3, "two inserts and a delete: {entries:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["column"] == "*" && e["actor"] == "Kari Nordmann")
+    );
+    assert!(
+        entries[0]["new"]
+            .as_str()
+            .unwrap()
+            .contains("Call Gard about the renewal")
+    );
+    assert!(
+        entries[2]["new"].is_null()
+            && entries[2]["old"]
+                .as_str()
+                .unwrap()
+                .contains("Call Gard about the renewal")
+    );
     s.kill();
     let s = Server::start(&wb.db);
     assert_eq!(
