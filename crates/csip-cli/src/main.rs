@@ -121,9 +121,10 @@ enum Command {
         /// The workbook file.
         #[arg(long)]
         db: PathBuf,
-        /// The folder of table files (*.toml), e.g. fixtures/csip/tables.
+        /// The folder of table files (*.toml); by default the CSIP workbook
+        /// this csip was built with.
         #[arg(long)]
-        schema: PathBuf,
+        schema: Option<PathBuf>,
         #[command(flatten)]
         day: Day,
     },
@@ -251,7 +252,9 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Create { db, person, role },
         } => stored::token(&db, &person, role),
-        Command::Upgrade { db, schema, day } => stored::upgrade(&db, &schema, today(&day)),
+        Command::Upgrade { db, schema, day } => {
+            stored::upgrade(&db, schema.as_deref(), today(&day))
+        }
         Command::Serve {
             db,
             addr,

@@ -256,9 +256,35 @@ pub(crate) fn token(db: &Path, person: &str, role: Role) -> Result<String, Strin
 }
 
 /// `csip upgrade`: moves a workbook file to the table files in `schema`.
-pub(crate) fn upgrade(db: &Path, schema: &Path, today: NaiveDate) -> Result<String, String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(schema)
-        .map_err(|e| format!("error: cannot read {}: {e}", schema.display()))?
+pub(crate) fn upgrade(
+    db: &Path,
+    schema: Option<&Path>,
+    today: NaiveDate,
+) -> Result<String, String> {
+    let (sources, from) = match schema {
+        Some(dir) => (table_files(dir)?, dir.display().to_string()),
+        None => (
+            csip_workbook::table_files(),
+            "the CSIP workbook built into this csip".to_string(),
+        ),
+    };
+    let count = sources.len();
+    let s = spinner(format!("upgrading {}", db.display()));
+    let store = Store::upgrade(db, sources, Clock::on(today));
+    s.finish_and_clear();
+    let store = store.map_err(|e| format!("error: {e}"))?;
+    let wb = store.workbook();
+    Ok(format!(
+        "upgraded {} to the {count} table files of {from}: {} tables, every row kept\n",
+        db.display(),
+        wb.tables().count()
+    ))
+}
+
+/// The table files (*.toml) of a folder, in name order.
+fn table_files(dir: &Path) -> Result<Vec<SourceFile>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("error: cannot read {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
@@ -266,29 +292,17 @@ pub(crate) fn upgrade(db: &Path, schema: &Path, today: NaiveDate) -> Result<Stri
     if files.is_empty() {
         return Err(format!(
             "error: {} holds no table files (*.toml)",
-            schema.display()
+            dir.display()
         ));
     }
-    let sources: Vec<SourceFile> = files
+    files
         .iter()
         .map(|p| {
             std::fs::read_to_string(p)
                 .map(|text| SourceFile::new(p.display().to_string(), text))
                 .map_err(|e| format!("error: cannot read {}: {e}", p.display()))
         })
-        .collect::<Result<_, _>>()?;
-    let s = spinner(format!("upgrading {}", db.display()));
-    let store = Store::upgrade(db, sources, Clock::on(today));
-    s.finish_and_clear();
-    let store = store.map_err(|e| format!("error: {e}"))?;
-    let wb = store.workbook();
-    Ok(format!(
-        "upgraded {} to the {} table files in {}: {} tables, every row kept\n",
-        db.display(),
-        files.len(),
-        schema.display(),
-        wb.tables().count()
-    ))
+        .collect()
 }
 
 /// `csip serve`: the HTTP service until Ctrl-C or SIGTERM.

@@ -404,3 +404,95 @@ fn an_exported_workbook_imports_into_an_empty_one_with_the_same_results() {
     assert_eq!(eval(a), eval(b));
     assert_eq!(eval(b).trim(), "63 80 🔴 Declining");
 }
+
+#[test]
+fn upgrade_adds_what_new_table_files_add_and_refuses_to_lose_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let db = db.to_str().unwrap();
+    run(&["init", "--db", db, "--sample", "--today", "2026-11-24"]);
+    // The built-in table files: nothing to add, nothing lost.
+    let o = run(&["upgrade", "--db", db, "--today", "2026-11-24"]);
+    assert!(stdout(&o).contains("every row kept"), "{}", stdout(&o));
+    // A copy of the table files with one column more.
+    let tables = dir.path().join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/csip/tables");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, tables.join(path.file_name().unwrap())).unwrap();
+    }
+    let tasks = tables.join("15_tasks.toml");
+    let text = std::fs::read_to_string(&tasks).unwrap();
+    std::fs::write(
+        &tasks,
+        format!("{text}\n[[columns]]\nname = \"Effort_Hours\"\ntype = \"number\"\n"),
+    )
+    .unwrap();
+    run(&[
+        "upgrade",
+        "--db",
+        db,
+        "--schema",
+        tables.to_str().unwrap(),
+        "--today",
+        "2026-11-24",
+    ]);
+    let o = run(&[
+        "eval",
+        "Count([Tasks].[Effort_Hours])",
+        "--db",
+        db,
+        "--today",
+        "2026-11-24",
+    ]);
+    assert_eq!(stdout(&o).trim(), "0", "the new column is there, blank");
+    let o = run(&[
+        "eval",
+        "[Health_Score]",
+        "--db",
+        db,
+        "--table",
+        "Account_Master",
+        "--row",
+        "Gard AS",
+        "--today",
+        "2026-11-24",
+    ]);
+    assert_eq!(stdout(&o).trim(), "63", "the rows are kept");
+    // Dropping a column that holds values is refused, and the file is unchanged.
+    let accounts = tables.join("01_account_master.toml");
+    let text = std::fs::read_to_string(&accounts).unwrap();
+    let without = text.replace(
+        "[[columns]]\nname = \"ACV\"\ntype = \"currency\"\ncomment = \"Annual Contract Value.\"\n",
+        "",
+    );
+    assert_ne!(text, without);
+    std::fs::write(&accounts, without).unwrap();
+    let o = csip(&[
+        "upgrade",
+        "--db",
+        db,
+        "--schema",
+        tables.to_str().unwrap(),
+        "--today",
+        "2026-11-24",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("ACV") && err.contains("lost"), "{err}");
+    let o = run(&[
+        "eval",
+        "[ACV]",
+        "--db",
+        db,
+        "--table",
+        "Account_Master",
+        "--row",
+        "Gard AS",
+        "--today",
+        "2026-11-24",
+    ]);
+    assert_eq!(stdout(&o).trim(), "480000");
+}
