@@ -329,7 +329,15 @@ pub(crate) async fn view(
     let lookup = key.clone();
     // The view is evaluated under the lock (unless its answer for this state
     // of the store is cached); its answer is written after, from the names it
-    // needs, so that writers wait only for the evaluation.
+    // needs, so that writers wait only for the evaluation. At most one
+    // evaluation per core holds the lock: more would only share the cores,
+    // each finishing later and keeping writers waiting longer.
+    let permit = app
+        .evaluations
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the service is shutting down"))?;
     let found = read(&app, &headers, move |store, _| {
         let generation = store.generation();
         let cached = if use_cache {
@@ -353,6 +361,7 @@ pub(crate) async fn view(
         Ok(Found::Fresh(generation, Box::new((result, names))))
     })
     .await?;
+    drop(permit);
     let bytes = match found {
         Found::Cached(bytes) => bytes,
         Found::Fresh(generation, fresh) => {

@@ -67,6 +67,8 @@ pub struct App {
     store: Arc<RwLock<Store>>,
     config: Arc<Config>,
     views: Arc<std::sync::Mutex<ViewCache>>,
+    /// One view evaluation per core at a time.
+    evaluations: Arc<tokio::sync::Semaphore>,
 }
 
 /// Views' answers as written, for the store generation they were computed
@@ -117,6 +119,9 @@ impl App {
             store: Arc::new(RwLock::new(store)),
             config: Arc::new(config),
             views: Arc::default(),
+            evaluations: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
