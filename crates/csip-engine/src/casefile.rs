@@ -12,8 +12,8 @@
 use crate::coerce::{parse_date, parse_datetime};
 use crate::data::Clock;
 use crate::ids::TableId;
-use crate::load::{cell_value, column_type, float_decimal, string_body_start};
-use crate::schema::{ColumnSchema, Schema, SourceOrigin, TableSchema};
+use crate::load::{RawColumn, cell_value, column_of, float_decimal};
+use crate::schema::{Schema, SourceOrigin, TableSchema};
 use crate::transaction::{Op, Transaction};
 use crate::value::{ErrorKind, Value, number_to_text};
 use crate::workbook::Workbook;
@@ -141,26 +141,6 @@ struct RawTable {
     columns: Vec<Spanned<RawColumn>>,
     #[serde(default)]
     rows: Vec<Spanned<Vec<toml::Value>>>,
-}
-
-#[derive(Deserialize)]
-struct RawColumn {
-    name: String,
-    #[serde(rename = "type")]
-    ty: String,
-    #[serde(default)]
-    options: Vec<String>,
-    table: Option<String>,
-    #[serde(alias = "multi")]
-    multiple: Option<bool>,
-    formula: Option<Spanned<String>>,
-    #[serde(default)]
-    required: bool,
-    #[serde(default)]
-    unique: bool,
-    default: Option<toml::Value>,
-    min: Option<toml::Value>,
-    max: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -385,36 +365,18 @@ fn text_of(v: &toml::Value) -> Option<String> {
 
 fn schema_of(l: &Loader<'_>, tables: &[Spanned<RawTable>]) -> Result<Schema, CaseFileError> {
     let mut schema = Schema::new();
+    let (path, source): (Arc<str>, Arc<str>) = (Arc::from(l.path), Arc::from(l.source));
+    let at = |span: Range<usize>, message: String| l.error(span, message);
+    let origin = |offset: usize| SourceOrigin {
+        path: path.clone(),
+        source: source.clone(),
+        offset,
+    };
     for t in tables {
         let raw = t.get_ref();
         let mut table = TableSchema::new(raw.name.get_ref().clone());
         for c in &raw.columns {
-            let rc = c.get_ref();
-            let ty = column_type(
-                &rc.ty,
-                &rc.options,
-                rc.table.as_deref(),
-                rc.multiple,
-                rc.min.as_ref(),
-                rc.max.as_ref(),
-            )
-            .map_err(|m| l.error(c.span(), format!("column `{}`: {m}", rc.name)))?;
-            let mut column = ColumnSchema::data(rc.name.clone(), ty);
-            column.required = rc.required;
-            column.unique = rc.unique;
-            column.default = match &rc.default {
-                Some(v) => Some(cell_value(v).map_err(|m| l.error(c.span(), m))?),
-                None => None,
-            };
-            if let Some(f) = &rc.formula {
-                column.formula = Some(f.get_ref().clone());
-                column.origin = Some(SourceOrigin {
-                    path: Arc::from(l.path),
-                    source: Arc::from(l.source),
-                    offset: string_body_start(l.source, f.span()),
-                });
-            }
-            table.columns.push(column);
+            table.columns.push(column_of(c, &at, &origin)?);
         }
         schema.tables.push(table);
     }

@@ -53,15 +53,17 @@ struct RawTableFile {
     views: Vec<Spanned<RawView>>,
 }
 
+/// A column as table files and case files write it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawColumn {
+pub(crate) struct RawColumn {
     name: String,
     #[serde(rename = "type")]
     ty: String,
     #[serde(default)]
     options: Vec<String>,
     table: Option<String>,
+    #[serde(alias = "multi")]
     multiple: Option<bool>,
     formula: Option<Spanned<String>>,
     #[serde(default)]
@@ -176,7 +178,7 @@ pub fn schema_from_files(files: &[SourceFile]) -> Result<Schema, FileError> {
     Ok(schema)
 }
 
-fn column_of(
+pub(crate) fn column_of(
     c: &Spanned<RawColumn>,
     at: &dyn Fn(Range<usize>, String) -> FileError,
     origin: &dyn Fn(usize) -> SourceOrigin,

@@ -371,6 +371,11 @@ fn a_malformed_case_file_names_the_line() {
             1,
             "unknown error kind \"oops\"",
         ),
+        (
+            "[[tables]]\nname = \"T\"\ncolumns = [ { name = \"A\", type = \"number\", requird = true } ]\n",
+            3,
+            "unknown field `requird`",
+        ),
         ("today = \"yesterday\"\n", 1, "`today` must be a date"),
         ("[[tables]\n", 1, "not a valid case file"),
         (
