@@ -162,6 +162,27 @@ fn find_row(
     }
 }
 
+/// A whole number from the query string, or `default` when it is absent.
+fn number<T: std::str::FromStr>(
+    query: &HashMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, ApiError> {
+    query.get(key).map_or(Ok(default), |v| {
+        v.parse().map_err(|_| {
+            ApiError::bad_request(format!("`{key}` must be a whole number, not `{v}`"))
+        })
+    })
+}
+
+/// `limit` from the query string: 1 to 1000, 100 when absent.
+fn page_limit(query: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match number(query, "limit", 100)? {
+        n @ 1..=1000 => Ok(n),
+        _ => Err(ApiError::bad_request("`limit` must be from 1 to 1000")),
+    }
+}
+
 /// A JSON answer serialized in one pass.
 fn json_body(body: &impl serde::Serialize) -> Result<Response, ApiError> {
     let bytes = serde_json::to_vec(body)
@@ -227,18 +248,8 @@ pub(crate) async fn rows(
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let number = |key: &str, default: usize| -> Result<usize, ApiError> {
-        query.get(key).map_or(Ok(default), |v| {
-            v.parse().map_err(|_| {
-                ApiError::bad_request(format!("`{key}` must be a whole number, not `{v}`"))
-            })
-        })
-    };
-    let offset = number("offset", 0)?;
-    let limit = number("limit", 100)?;
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::bad_request("`limit` must be from 1 to 1000"));
-    }
+    let offset = number(&query, "offset", 0)?;
+    let limit = page_limit(&query)?;
     read(&app, &headers, move |store, _| {
         let wb = store.workbook();
         let t = table(wb, &name)?;
@@ -416,9 +427,9 @@ struct TransactionBody {
 }
 
 /// The engine's transaction for a request's operations; errors name the operation.
-fn transaction(wb: &Workbook, ops: Vec<OpBody>) -> Result<Transaction, ApiError> {
+fn transaction(wb: &Workbook, ops: &[OpBody]) -> Result<Transaction, ApiError> {
     let mut tx = Transaction::new();
-    for (i, op) in ops.into_iter().enumerate() {
+    for (i, op) in ops.iter().enumerate() {
         let at =
             |e: ApiError| ApiError::new(e.status, format!("operation {}: {}", i + 1, e.message));
         match op {
@@ -429,17 +440,17 @@ fn transaction(wb: &Workbook, ops: Vec<OpBody>) -> Result<Transaction, ApiError>
                 column: cn,
                 value,
             } => {
-                let t = table(wb, &tn).map_err(at)?;
-                let r = find_row(wb, t, row_id, rn.as_deref()).map_err(at)?;
-                let c = column(wb, t, &cn).map_err(at)?;
-                let v = from_json(wb, c, &value)
+                let t = table(wb, tn).map_err(at)?;
+                let r = find_row(wb, t, *row_id, rn.as_deref()).map_err(at)?;
+                let c = column(wb, t, cn).map_err(at)?;
+                let v = from_json(wb, c, value)
                     .map_err(|m| at(ApiError::bad_request(format!("`{tn}`.`{cn}`: {m}"))))?;
                 tx = tx.set(c, r, v);
             }
             OpBody::Insert { table: tn, values } => {
-                let t = table(wb, &tn).map_err(at)?;
+                let t = table(wb, tn).map_err(at)?;
                 let mut row = Vec::with_capacity(values.len());
-                for (cn, value) in &values {
+                for (cn, value) in values {
                     let c = column(wb, t, cn).map_err(at)?;
                     let v = from_json(wb, c, value)
                         .map_err(|m| at(ApiError::bad_request(format!("`{tn}`.`{cn}`: {m}"))))?;
@@ -452,8 +463,8 @@ fn transaction(wb: &Workbook, ops: Vec<OpBody>) -> Result<Transaction, ApiError>
                 row_id,
                 row: rn,
             } => {
-                let t = table(wb, &tn).map_err(at)?;
-                let r = find_row(wb, t, row_id, rn.as_deref()).map_err(at)?;
+                let t = table(wb, tn).map_err(at)?;
+                let r = find_row(wb, t, *row_id, rn.as_deref()).map_err(at)?;
                 tx = tx.delete(t, r);
             }
         }
@@ -506,13 +517,19 @@ pub(crate) async fn transactions(
                 caller.person
             )));
         }
-        // Rows another process committed (csip import) first, so that the
-        // transaction is built against the file as it is.
-        store.refresh().map_err(ApiError::from)?;
-        let tx = transaction(store.workbook(), request.operations)?;
-        caller.role.check(store.workbook(), &tx).map_err(ApiError::forbidden)?;
-        let changes = store.commit(tx, &caller.person, now())?;
-        let commit = store.last_commit().map_err(ApiError::from)?;
+        // The store refuses a transaction built before another process
+        // committed to the file (csip import), and reloads: build it again,
+        // once, against the file as it now is.
+        let mut retried = false;
+        let changes = loop {
+            let tx = transaction(store.workbook(), &request.operations)?;
+            caller.role.check(store.workbook(), &tx).map_err(ApiError::forbidden)?;
+            match store.commit(tx, &caller.person, now()) {
+                Err(csip_store::StoreError::Stale(_)) if !retried => retried = true,
+                result => break result?,
+            }
+        };
+        let commit = store.commit_id();
         tracing::info!(
             target: "csip::write",
             person = %caller.person,
@@ -569,20 +586,8 @@ pub(crate) async fn audit(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
-    let after: i64 = match query.get("after") {
-        Some(v) => v.parse().map_err(|_| {
-            ApiError::bad_request(format!("`after` must be a whole number, not `{v}`"))
-        })?,
-        None => 0,
-    };
-    let limit: usize = match query.get("limit") {
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::bad_request("`limit` must be from 1 to 1000"))?,
-        None => 100,
-    };
+    let after: i64 = number(&query, "after", 0)?;
+    let limit = page_limit(&query)?;
     read(&app, &headers, move |store, caller| {
         if !caller.role.reads_audit() {
             return Err(ApiError::forbidden("only an admin reads the audit log"));

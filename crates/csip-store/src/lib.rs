@@ -642,18 +642,20 @@ impl Store {
         self.generation += 1;
         match self.persist(&changes, &doomed, actor, at) {
             Ok(()) => Ok(changes),
-            Err(source) => {
-                let failed = StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source,
-                };
-                // Memory must not run ahead of the file. If even reading
-                // fails, the next commit finds the store stale and tries again.
-                if self.reload().is_err() {
-                    self.seen = -1;
-                }
-                Err(failed)
-            }
+            Err(source) => Err(self.recover(source)),
+        }
+    }
+
+    /// After a write the file refused: memory goes back to what the file
+    /// holds. If even reading fails, the store is marked stale, so that the
+    /// next write reloads before anything else.
+    fn recover(&mut self, source: rusqlite::Error) -> StoreError {
+        if self.reload().is_err() {
+            self.seen = -1;
+        }
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
         }
     }
 
@@ -684,28 +686,37 @@ impl Store {
             "INSERT INTO csip_audit (commit_id, at, actor, table_name, row_id, column_name, old, new)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        let layout = |t: TableId| self.layout.iter().find(|l| l.table == t);
-        let inserted: std::collections::HashSet<(TableId, RowId)> =
-            changes.inserted.iter().copied().collect();
         let mut cells = 0i64;
-        for &(table, row) in &changes.inserted {
-            let Some(t) = layout(table) else { continue };
-            if !wb.contains_row(table, row) {
-                continue; // inserted and deleted in the same transaction
-            }
-            insert_row(&tx, wb, t, row)?;
-            let new = row_as_json(wb, t, row);
+        // One audit row: table, row, column (`*` for a whole row), old, new.
+        let mut log = |t: &TableLayout,
+                       row: RowId,
+                       column: &str,
+                       old: Option<String>,
+                       new: Option<String>|
+         -> rusqlite::Result<()> {
             audit.execute(params![
                 commit,
                 at,
                 actor,
                 t.name,
                 row.get(),
-                "*",
-                None::<String>,
+                column,
+                old,
                 new
             ])?;
             cells += 1;
+            Ok(())
+        };
+        let layout = |t: TableId| self.layout.iter().find(|l| l.table == t);
+        let inserted: std::collections::HashSet<(TableId, RowId)> =
+            changes.inserted.iter().copied().collect();
+        for &(table, row) in &changes.inserted {
+            let Some(t) = layout(table) else { continue };
+            if !wb.contains_row(table, row) {
+                continue; // inserted and deleted in the same transaction
+            }
+            insert_row(&tx, wb, t, row)?;
+            log(t, row, "*", None, Some(row_as_json(wb, t, row)))?;
         }
         for change in &changes.changes {
             let (column, row) = (change.cell.column, change.cell.row);
@@ -731,17 +742,7 @@ impl Store {
             let new = Some(&change.new)
                 .filter(|v| !v.is_blank())
                 .map(|v| wb.display(v));
-            audit.execute(params![
-                commit,
-                at,
-                actor,
-                t.name,
-                row.get(),
-                c.name,
-                old,
-                new
-            ])?;
-            cells += 1;
+            log(t, row, &c.name, old, new)?;
         }
         for &(table, row) in &changes.deleted {
             let Some(t) = layout(table) else { continue };
@@ -751,17 +752,7 @@ impl Store {
                 .iter()
                 .find(|(dt, dr, _)| *dt == table && *dr == row)
                 .map(|(_, _, d)| d.clone());
-            audit.execute(params![
-                commit,
-                at,
-                actor,
-                t.name,
-                row.get(),
-                "*",
-                old,
-                None::<String>
-            ])?;
-            cells += 1;
+            log(t, row, "*", old, None)?;
         }
         drop(audit);
         tx.execute(
@@ -785,6 +776,9 @@ impl Store {
         actor: &str,
         at: NaiveDateTime,
     ) -> Result<Vec<Vec<RowId>>, ImportError> {
+        if self.refresh().map_err(ImportError::Store)? {
+            return Err(ImportError::Store(StoreError::Stale(self.path.clone())));
+        }
         let order: Vec<TableId> = tables.iter().map(|(t, _)| *t).collect();
         let ids = self
             .wb
@@ -799,24 +793,21 @@ impl Store {
                 .collect(),
             ..ChangeSet::default()
         };
-        if let Err(source) = self.persist(&changes, &[], actor, at) {
-            // Memory must not run ahead of the file: take the rows out again.
-            let mut undo = Transaction::new();
-            for &(t, r) in changes.inserted.iter().rev() {
-                undo = undo.delete(t, r);
-            }
-            let _ = self.wb.apply(undo);
-            return Err(ImportError::Store(StoreError::Sqlite {
-                path: self.path.clone(),
-                source,
-            }));
+        match self.persist(&changes, &[], actor, at) {
+            Ok(()) => Ok(ids),
+            Err(source) => Err(ImportError::Store(self.recover(source))),
         }
-        Ok(ids)
     }
 
-    /// How many transactions were committed, and the id of the last.
+    /// The id of the last commit in the file (any process's).
     pub fn last_commit(&self) -> Result<i64, StoreError> {
         self.with_conn(last_commit)
+    }
+
+    /// The id of the last commit the workbook in memory reflects: after
+    /// [`Store::commit`] returns, that commit's. No I/O.
+    pub fn commit_id(&self) -> i64 {
+        self.seen
     }
 
     /// The audit log after entry `after` (0 for the start), oldest first, at most `limit` entries.
