@@ -55,8 +55,7 @@ pub(crate) fn write_table(
     writer.flush().map_err(|e| fail(&e))
 }
 
-/// The rows of a CSV file for `table`, each with the line it starts on; or
-/// every problem, each as "line N: ...".
+/// The rows of a CSV file for a table, each with the line it starts on.
 pub(crate) struct ReadRows {
     pub(crate) rows: Vec<RowValues>,
     pub(crate) lines: Vec<u64>,

@@ -253,7 +253,12 @@ fn main() -> ExitCode {
             command: TokenCommand::Create { db, person, role },
         } => stored::token(&db, &person, role),
         Command::Upgrade { db, schema, day } => {
-            stored::upgrade(&db, schema.as_deref(), today(&day))
+            // The upgrade's commit is stamped with the machine's time unless a day is pinned.
+            let clock = day.today.map_or_else(
+                || csip_engine::Clock::at(stored::system_now()),
+                csip_engine::Clock::on,
+            );
+            stored::upgrade(&db, schema.as_deref(), clock)
         }
         Command::Serve {
             db,

@@ -256,11 +256,7 @@ pub(crate) fn token(db: &Path, person: &str, role: Role) -> Result<String, Strin
 }
 
 /// `csip upgrade`: moves a workbook file to the table files in `schema`.
-pub(crate) fn upgrade(
-    db: &Path,
-    schema: Option<&Path>,
-    today: NaiveDate,
-) -> Result<String, String> {
+pub(crate) fn upgrade(db: &Path, schema: Option<&Path>, clock: Clock) -> Result<String, String> {
     let (sources, from) = match schema {
         Some(dir) => (table_files(dir)?, dir.display().to_string()),
         None => (
@@ -270,7 +266,7 @@ pub(crate) fn upgrade(
     };
     let count = sources.len();
     let s = spinner(format!("upgrading {}", db.display()));
-    let store = Store::upgrade(db, sources, Clock::on(today));
+    let store = Store::upgrade(db, sources, clock);
     s.finish_and_clear();
     let store = store.map_err(|e| format!("error: {e}"))?;
     let wb = store.workbook();

@@ -166,7 +166,7 @@ impl Workbook {
     /// true/false, yes/no or 1/0, list columns split on commas, and anything
     /// else stays text for the write to check (dates as YYYY-MM-DD, options,
     /// relations by their display name). The inverse of [`Workbook::display`]
-    /// for data cells. The error is a sentence about the text (the caller
+    /// for data cells, except list items that themselves hold a comma. The error is a sentence about the text (the caller
     /// names the column and the line).
     ///
     /// ```

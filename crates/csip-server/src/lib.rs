@@ -23,7 +23,9 @@
 //! reads run side by side, a write holds the lock while it applies the
 //! transaction and syncs it to disk, so a write is acknowledged only once it
 //! is durable and writes never interleave; a stream of writes cannot starve
-//! readers, nor readers writers. Store work runs on tokio's blocking pool.
+//! readers, nor readers writers. At most one view evaluation per core holds
+//! the lock at a time; a view's answer is kept until the store's generation
+//! moves. Store work runs on tokio's blocking pool.
 
 mod api;
 mod error;

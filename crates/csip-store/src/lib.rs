@@ -615,7 +615,10 @@ impl Store {
     /// the change; `at` when (the caller's clock).
     ///
     /// If the file cannot be written (disk full, file removed), the workbook
-    /// is reloaded from the file, so memory never runs ahead of the disk.
+    /// is reloaded from the file (or, if that fails too, the store is marked
+    /// stale and the next write reloads first). A transaction built before
+    /// another process committed to the file is refused with
+    /// [`StoreError::Stale`] after a reload: build it again and retry.
     pub fn commit(
         &mut self,
         tx: Transaction,
