@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             today: Some(today),
             ..Config::default()
         },
-    );
+    )?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(csip_server::serve(app, listener, async {
         let _ = stopped.await;

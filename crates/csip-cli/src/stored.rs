@@ -337,7 +337,7 @@ pub(crate) fn serve(
         );
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
-        let app = csip_server::App::new(store, config);
+        let app = csip_server::App::new(store, config).map_err(|e| format!("error: {e}"))?;
         csip_server::serve(app, listener, shutdown())
             .await
             .map_err(|e| format!("error: the service stopped: {e}"))

@@ -42,8 +42,8 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
-fn authenticate(store: &Store, token: &str) -> Result<Principal, ApiError> {
-    store
+fn authenticate(app: &App, token: &str) -> Result<Principal, ApiError> {
+    app.tokens
         .authenticate(token)
         .map_err(ApiError::from)?
         .ok_or_else(|| {
@@ -51,35 +51,36 @@ fn authenticate(store: &Store, token: &str) -> Result<Principal, ApiError> {
         })
 }
 
-/// Runs `f` on the blocking pool with the store read-locked and the caller known.
+/// Runs `f` on the blocking pool with the caller known (before any lock is
+/// taken) and the store read-locked.
 async fn read<T: Send + 'static>(
     app: &App,
     headers: &HeaderMap,
     f: impl FnOnce(&Store, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let token = bearer(headers)?;
-    let store = app.store.clone();
+    let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        let store = store.blocking_read();
-        let caller = authenticate(&store, &token)?;
+        let caller = authenticate(&app, &token)?;
+        let store = app.store.blocking_read();
         f(&store, &caller)
     })
     .await
     .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
 }
 
-/// Runs `f` on the blocking pool with the store write-locked and the caller known.
+/// Runs `f` on the blocking pool with the caller known (before any lock is
+/// taken: a bad token never waits) and the store write-locked.
 async fn write<T: Send + 'static>(
     app: &App,
     headers: &HeaderMap,
     f: impl FnOnce(&mut Store, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let token = bearer(headers)?;
-    let store = app.store.clone();
+    let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        // Who it is, under a read lock: a bad token never waits for writers.
-        let caller = authenticate(&store.blocking_read(), &token)?;
-        let mut store = store.blocking_write();
+        let caller = authenticate(&app, &token)?;
+        let mut store = app.store.blocking_write();
         f(&mut store, &caller)
     })
     .await

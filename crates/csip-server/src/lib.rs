@@ -67,6 +67,8 @@ impl Default for Config {
 #[derive(Clone, Debug)]
 pub struct App {
     store: Arc<RwLock<Store>>,
+    /// Who is calling, told without the workbook's lock.
+    tokens: Arc<csip_store::Tokens>,
     config: Arc<Config>,
     views: Arc<std::sync::Mutex<ViewCache>>,
     /// One view evaluation per core at a time.
@@ -115,16 +117,18 @@ impl ViewCache {
 }
 
 impl App {
-    /// Serves `store` with `config`.
-    pub fn new(store: Store, config: Config) -> App {
-        App {
+    /// Serves `store` with `config`; fails if the store's file cannot be
+    /// opened a second time (for checking tokens).
+    pub fn new(store: Store, config: Config) -> Result<App, csip_store::StoreError> {
+        Ok(App {
+            tokens: Arc::new(csip_store::Tokens::open(store.path())?),
             store: Arc::new(RwLock::new(store)),
             config: Arc::new(config),
             views: Arc::default(),
             evaluations: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
-        }
+        })
     }
 
     /// The routes, ready for `axum::serve`.

@@ -905,22 +905,7 @@ impl Store {
 
     /// The holder of a token, if it is one this file issued and has not revoked.
     pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        let found: Option<(i64, String, String)> = self.with_conn(|c| {
-            c.prepare_cached(
-                "SELECT id, person, role FROM csip_tokens WHERE hash = ?1 AND revoked = 0",
-            )?
-            .query_row(params![token_hash(token.trim())], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-        })?;
-        Ok(found.and_then(|(token_id, person, role)| {
-            Some(Principal {
-                token_id,
-                person,
-                role: role.parse().ok()?,
-            })
-        }))
+        self.with_conn(|c| holder(c, token))
     }
 
     fn with_conn<T>(
@@ -951,6 +936,51 @@ fn canonical_name(wb: &Workbook, people: TableId, person: &str) -> Result<String
         .display_column(people)
         .and_then(|c| wb.value(c, row))
         .map_or_else(|| person.trim().to_string(), |v| wb.display(v)))
+}
+
+/// Checks API tokens against a workbook file on a connection of its own, so
+/// that a service can tell who is calling without waiting for the workbook
+/// (a write holds it while it syncs).
+#[derive(Debug)]
+pub struct Tokens {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Tokens {
+    /// Opens the file's tokens.
+    pub fn open(path: &Path) -> Result<Tokens, StoreError> {
+        Ok(Tokens {
+            path: path.to_path_buf(),
+            conn: Mutex::new(open_conn(path)?),
+        })
+    }
+
+    /// The holder of a token, as [`Store::authenticate`] tells it.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        holder(&conn, token).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// The unrevoked holder of a token, by its hash.
+fn holder(conn: &Connection, token: &str) -> rusqlite::Result<Option<Principal>> {
+    let found: Option<(i64, String, String)> = conn
+        .prepare_cached("SELECT id, person, role FROM csip_tokens WHERE hash = ?1 AND revoked = 0")?
+        .query_row(params![token_hash(token.trim())], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    Ok(found.and_then(|(token_id, person, role)| {
+        Some(Principal {
+            token_id,
+            person,
+            role: role.parse().ok()?,
+        })
+    }))
 }
 
 fn not_a_person(person: &str) -> StoreError {

@@ -307,6 +307,13 @@ fn tokens_are_issued_to_people_and_stored_hashed() {
         (person.as_str(), Role::Csm)
     );
     assert_eq!(store.authenticate("csip_0000").expect("reads"), None);
+    // A second connection tells the same, without the store.
+    let tokens = csip_store::Tokens::open(&path).expect("opens");
+    assert_eq!(
+        tokens.authenticate(&token).expect("reads"),
+        Some(who.clone())
+    );
+    assert_eq!(tokens.authenticate("csip_0000").expect("reads"), None);
     assert!(matches!(
         store.create_token("Nobody Atall", Role::Admin, at()),
         Err(StoreError::NotFound(_))
