@@ -1,9 +1,10 @@
 //! Rows as CSV files, both ways: the header names columns, a cell is its
 //! displayed text (what [`Workbook::parse_text`] reads back).
 
+use crate::progress::bar;
 use csip_engine::{ColumnId, ColumnType, RowValues, TableId, Value, Workbook};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
+use indicatif::ProgressBar;
+use std::path::{Path, PathBuf};
 
 /// The columns a CSV file of `table` carries: its data columns, and its
 /// formula columns too when `computed`; never buttons.
@@ -18,15 +19,35 @@ pub(crate) fn columns(wb: &Workbook, table: TableId, computed: bool) -> Vec<Colu
         .collect()
 }
 
-/// A bar over `len` units, drawn on stderr only when it is a terminal.
-pub(crate) fn bar(len: u64, template: &str) -> ProgressBar {
-    ProgressBar::new(len).with_style(
-        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    )
+/// Writes `DIR/<Table>.csv` for each table (its data columns, and its
+/// formula columns when `computed`), with one progress bar over all rows;
+/// returns each file with its row count.
+pub(crate) fn write_tables(
+    wb: &Workbook,
+    tables: &[TableId],
+    out: &Path,
+    computed: bool,
+) -> Result<Vec<(PathBuf, usize)>, String> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("error: cannot create {}: {e}", out.display()))?;
+    let total: usize = tables.iter().map(|t| wb.rows(*t).len()).sum();
+    let bar = bar(
+        total as u64,
+        "writing {msg:24} {bar:40} {pos}/{len} rows, {eta} left",
+    );
+    let mut written = Vec::with_capacity(tables.len());
+    for &t in tables {
+        bar.set_message(wb.table_name(t).to_string());
+        let path = out.join(format!("{}.csv", wb.table_name(t)));
+        write_table(wb, t, &columns(wb, t, computed), &path, &bar)?;
+        written.push((path, wb.rows(t).len()));
+    }
+    bar.finish_and_clear();
+    Ok(written)
 }
 
 /// Writes the live rows of `table` to `path`.
-pub(crate) fn write_table(
+fn write_table(
     wb: &Workbook,
     table: TableId,
     columns: &[ColumnId],

@@ -16,6 +16,7 @@
 //! else is the engine's.
 
 mod csvio;
+mod progress;
 mod stored;
 mod synth;
 mod table;
@@ -336,16 +337,9 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The date of the machine's clock: the adapter's job, never the engine's.
+/// The date of the machine's clock (UTC): the adapter's job, never the engine's.
 fn system_today() -> NaiveDate {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|d| d.checked_add_signed(csip_engine::TimeDelta::days(days)))
-        .unwrap_or_default()
+    stored::system_now().date()
 }
 
 fn today(day: &Day) -> NaiveDate {

@@ -2,22 +2,15 @@
 //! `token create`, `upgrade` and `serve`.
 
 use crate::csvio;
-use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TimeDelta, TransactionError};
+use crate::progress::{seconds, spinner};
+use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TransactionError};
 use csip_store::{ImportError, Role, Store};
-use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The machine's time, UTC: the adapter's job, never the engine's.
 pub(crate) fn system_now() -> NaiveDateTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .and_then(|t| t.checked_add_signed(TimeDelta::seconds(i64::try_from(secs).unwrap_or(0))))
-        .unwrap_or_default()
+    chrono::Utc::now().naive_utc()
 }
 
 /// Who the command line writes as, for the audit log.
@@ -28,20 +21,6 @@ fn actor(given: Option<&str>) -> String {
             "cli:{}",
             std::env::var("USER").unwrap_or_else(|_| "local".into())
         ),
-    }
-}
-
-fn spinner(message: String) -> ProgressBar {
-    let s = ProgressBar::new_spinner().with_message(message);
-    s.enable_steady_tick(Duration::from_millis(120));
-    s
-}
-
-fn seconds(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
     }
 }
 
@@ -218,26 +197,12 @@ pub(crate) fn export(
         ],
         None => wb.tables().collect(),
     };
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("error: cannot create {}: {e}", out.display()))?;
-    let total: usize = tables.iter().map(|t| wb.rows(*t).len()).sum();
-    let bar = csvio::bar(
-        total as u64,
-        "writing {msg:24} {bar:40} {pos}/{len} rows, {eta} left",
-    );
-    let mut written = Vec::new();
-    for t in tables {
-        bar.set_message(wb.table_name(t).to_string());
-        let path: PathBuf = out.join(format!("{}.csv", wb.table_name(t)));
-        let columns = csvio::columns(wb, t, computed);
-        csvio::write_table(wb, t, &columns, &path, &bar)?;
-        written.push(format!(
-            "  {} ({} rows)\n",
-            path.display(),
-            wb.rows(t).len()
-        ));
-    }
-    bar.finish_and_clear();
+    let written = csvio::write_tables(wb, &tables, out, computed)?;
+    let total: usize = written.iter().map(|(_, n)| n).sum();
+    let written: Vec<String> = written
+        .iter()
+        .map(|(path, n)| format!("  {} ({n} rows)\n", path.display()))
+        .collect();
     Ok(format!(
         "exported {total} rows to {} files in {}\n{}",
         written.len(),

@@ -213,18 +213,5 @@ pub async fn serve(
 
 /// The machine's time, UTC: the adapter's job, never the engine's.
 pub fn now() -> NaiveDateTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    chrono_from_unix(i64::try_from(secs).unwrap_or(0))
-}
-
-fn chrono_from_unix(secs: i64) -> NaiveDateTime {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .unwrap_or_default();
-    epoch
-        .checked_add_signed(csip_engine::TimeDelta::seconds(secs))
-        .unwrap_or(epoch)
+    chrono::Utc::now().naive_utc()
 }
