@@ -92,7 +92,7 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                 let (row, value) = cells.metric_edit(&wb, i);
                 black_box(
                     wb.apply(Transaction::new().set(cells.current_value, row, value))
-                        .unwrap_or_default(),
+                        .expect("a benchmark edit applies (a rejected one would be timed as if it were work)"),
                 )
             })
         });
@@ -102,7 +102,9 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
             let (row, value) = cells.metric_edit(&wb, i);
             let cs = wb
                 .apply(Transaction::new().set(cells.current_value, row, value))
-                .unwrap_or_default();
+                .expect(
+                    "a benchmark edit applies (a rejected one would be timed as if it were work)",
+                );
             changed += cs.changes.len();
         });
         summary.edit_latency.push((size, p50, p99));
@@ -123,7 +125,7 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                         cells.account(i),
                         Value::from((i % 1000) as i64 * 1000),
                     ))
-                    .unwrap_or_default(),
+                    .expect("a benchmark edit applies (a rejected one would be timed as if it were work)"),
                 )
             })
         });
@@ -134,7 +136,7 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                 cells.account(i),
                 Value::from((i % 997) as i64 * 1000),
             ))
-            .unwrap_or_default();
+            .expect("a benchmark edit applies (a rejected one would be timed as if it were work)");
         });
         summary.add(format!(
             "  ARR edit, its CSM's roll-ups ({size} accounts): p50 {p50:.1} µs, p99 {p99:.1} µs"
@@ -153,7 +155,9 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                 let (row, value) = cells.metric_edit(wb, i * 13);
                 tx = tx.set(cells.current_value, row, value);
             }
-            wb.apply(tx).unwrap_or_default()
+            wb.apply(tx).expect(
+                "a benchmark edit applies (a rejected one would be timed as if it were work)",
+            )
         };
         let mut group = c.benchmark_group("batch of 10,000 metric edits");
         group.sample_size(10);
@@ -193,7 +197,7 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                 black_box(
                     wb.view("Renewal Risk", &[])
                         .map(|v| v.row_count())
-                        .unwrap_or(0),
+                        .expect("the view evaluates"),
                 )
             })
         });
@@ -203,7 +207,7 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
                 black_box(
                     wb.view("CSM Command Center", &user)
                         .map(|v| v.row_count())
-                        .unwrap_or(0),
+                        .expect("the view evaluates"),
                 )
             })
         });
@@ -211,7 +215,10 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
         for (name, params) in [("Renewal Risk", &[][..]), ("CSM Command Center", &user[..])] {
             let mut rows = 0;
             let t = median(31, || {
-                rows = wb.view(name, params).map(|v| v.row_count()).unwrap_or(0)
+                rows = wb
+                    .view(name, params)
+                    .map(|v| v.row_count())
+                    .expect("the view evaluates")
             });
             summary.add(format!(
                 "  view {name} ({size} accounts): median {} ({rows} rows)",
@@ -291,19 +298,19 @@ fn sqlite_side_by_side(
         b.iter(|| {
             i += 1;
             peer.edit_metric(stride(i), 200.0 + ((i * 337) % 900) as f64)
-                .unwrap_or(())
+                .expect("the SQLite edit applies")
         })
     });
     group.finish();
     let (sql50, sql99, _) = latency(|i| {
         peer.edit_metric(stride(i + 1_000_000), 200.0 + ((i * 337) % 900) as f64)
-            .unwrap_or(())
+            .expect("the SQLite edit applies")
     });
 
     let mut group = c.benchmark_group("SQLite full recalculation");
     group.sample_size(10);
     group.bench_function(BenchmarkId::from_parameter(size), |b| {
-        b.iter(|| peer.recompute_all().unwrap_or(()))
+        b.iter(|| peer.recompute_all().expect("SQLite recomputes"))
     });
     group.finish();
 
@@ -321,11 +328,11 @@ fn sqlite_side_by_side(
     let (our50, our99, _) = latency(|i| {
         let (row, value) = cells.metric_edit(&ours, i);
         ours.apply(Transaction::new().set(cells.current_value, row, value))
-            .unwrap_or_default();
+            .expect("a benchmark edit applies (a rejected one would be timed as if it were work)");
     });
     let our_full = median(5, || ours.recalculate_all()).as_secs_f64();
     let our_health = median(5, || health.recalculate_all()).as_secs_f64();
-    let sql_full = median(5, || peer.recompute_all().unwrap_or(())).as_secs_f64();
+    let sql_full = median(5, || peer.recompute_all().expect("SQLite recomputes")).as_secs_f64();
     summary.add(format!(
         "  vs SQLite ({size} accounts): metric edit p50 {our50:.1} µs vs {sql50:.1} µs ({:.1}× faster), p99 {our99:.1} µs vs {sql99:.1} µs ({:.1}× faster)",
         sql50 / our50,
