@@ -377,7 +377,7 @@ pub mod sqlite {
                 t("Strategic_Objectives"),
             );
             let account_of = |table, r| match wb.value(c(table, "Account"), r) {
-                Some(Value::Row(_, a)) => i64::from(a.get()) + 1,
+                Some(Value::Row(_, a)) => i64::from(a.get()),
                 _ => 0,
             };
             let tx = conn.unchecked_transaction()?;
@@ -385,7 +385,7 @@ pub mod sqlite {
             {
                 let mut ins = tx.prepare("INSERT INTO accounts (id) VALUES (?1)")?;
                 for &r in wb.rows(accounts) {
-                    let id = i64::from(r.get()) + 1;
+                    let id = i64::from(r.get());
                     ins.execute(params![id])?;
                     peer_accounts.push(id);
                 }
@@ -396,7 +396,7 @@ pub mod sqlite {
                     "INSERT INTO metrics (id, account, category, value, warn, crit, higher) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for &r in wb.rows(metrics) {
-                    let id = i64::from(r.get()) + 1;
+                    let id = i64::from(r.get());
                     let account = account_of(metrics, r);
                     let get = |n: &str| wb.value(c(metrics, n), r);
                     ins.execute(params![
@@ -418,7 +418,7 @@ pub mod sqlite {
                 for &r in wb.rows(outcomes) {
                     let get = |n: &str| wb.value(c(outcomes, n), r);
                     ins.execute(params![
-                        i64::from(r.get()) + 1,
+                        i64::from(r.get()),
                         account_of(outcomes, r),
                         text(get("Status")),
                         real(get("Baseline_Value")),
@@ -438,7 +438,7 @@ pub mod sqlite {
                         _ => String::new(),
                     };
                     ins.execute(params![
-                        i64::from(r.get()) + 1,
+                        i64::from(r.get()),
                         account_of(engagements, r),
                         date,
                         real(get("Relationship_Depth_Score")),
@@ -450,7 +450,7 @@ pub mod sqlite {
                     tx.prepare("INSERT INTO objectives (id, account, status) VALUES (?1, ?2, ?3)")?;
                 for &r in wb.rows(objectives) {
                     ins.execute(params![
-                        i64::from(r.get()) + 1,
+                        i64::from(r.get()),
                         account_of(objectives, r),
                         text(wb.value(c(objectives, "Status"), r)),
                     ])?;

@@ -109,7 +109,10 @@ pub(crate) fn import(
     for (t, file) in &inputs {
         match csvio::read_table(store.workbook(), *t, file, skip_computed) {
             Ok(read) => {
-                tables.push((*t, read.rows));
+                tables.push((
+                    *t,
+                    read.rows.into_iter().map(|r| (None, r)).collect::<Vec<_>>(),
+                ));
                 lines.push(read.lines);
             }
             Err(p) => problems.extend(p.into_iter().map(|p| format!("{}: {p}", file.display()))),

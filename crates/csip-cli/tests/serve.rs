@@ -317,7 +317,7 @@ fn bad_and_forbidden_writes_get_the_right_error_and_change_nothing() {
             &wb.csm,
             set(
                 "Strategic_Objectives",
-                json!(0),
+                json!(1),
                 "Business_Value_USD",
                 json!(1),
             ),
@@ -359,7 +359,7 @@ fn bad_and_forbidden_writes_get_the_right_error_and_change_nothing() {
         (
             "unknown table",
             &wb.admin,
-            set("Acounts", json!(0), "ARR", json!(1)),
+            set("Acounts", json!(1), "ARR", json!(1)),
             404,
         ),
         (
@@ -442,7 +442,7 @@ fn inserts_and_deletes_keep_row_ids_across_restarts() {
         "/api/v1/transactions",
         &wb.csm,
         &ops(json!([
-            {"op": "insert", "table": "Tasks", "values": {"Title": "Call Gard about the renewal", "Account": "Gard AS", "Assigned_To": {"row_id": 0}}},
+            {"op": "insert", "table": "Tasks", "values": {"Title": "Call Gard about the renewal", "Account": "Gard AS", "Assigned_To": {"row_id": 1}}},
             {"op": "insert", "table": "Tasks", "values": {"Title": "Send QBR deck", "Account": "Gard AS"}}
         ])),
     );

@@ -704,6 +704,7 @@ fn apply_edit(wb: &mut Workbook, edit: &Edit) -> Result<(), String> {
             }
             let mut tx = Transaction::new();
             tx.push(Op::Insert {
+                id: None,
                 table: *table,
                 values,
             });

@@ -292,14 +292,14 @@ impl Data {
         }
     }
 
-    /// Undoes [`Data::push_row`] of the last slot.
-    pub(crate) fn pop_row(&mut self, t: TableId, r: RowId) {
+    /// Undoes [`Data::push_row`] of the last slot, and the dead slots pushed
+    /// before it: the table is left with `slots` slots.
+    pub(crate) fn pop_row(&mut self, t: TableId, r: RowId, slots: usize) {
         self.kill_row(t, r);
-        let table = &mut self.tables[t.index()];
-        if table.position.len() == r.index() + 1 {
-            table.position.pop();
-            let cols: Vec<ColumnId> = table.all_columns().collect();
-            for c in cols {
+        let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
+        while self.tables[t.index()].position.len() > slots {
+            self.tables[t.index()].position.pop();
+            for &c in &cols {
                 self.columns[c.index()].values.pop();
             }
         }

@@ -601,6 +601,10 @@ impl<'a> EvalCtx<'a> {
                     .map_or(Value::Blank, |n| Value::from(i64::from(n))),
                 None => err(ErrorKind::UnknownName, "`thisRow` has no row here"),
             },
+            Function::RowId if matches!(args[0], Expr::ThisRow) => match self.this {
+                Some((_, r)) => Value::from(i64::from(r.get())),
+                None => err(ErrorKind::UnknownName, "`thisRow` has no row here"),
+            },
             Function::IsBlank => {
                 let v = self.eval_cow(&args[0]);
                 match v.as_ref() {

@@ -19,6 +19,11 @@ pub struct ColumnId(pub(crate) u32);
 /// A row of one table, stable for the row's whole life: edits, other rows'
 /// inserts and deletes never change it, and a deleted row's id is never reused.
 /// Ids grow in insertion order, so sorting by id sorts by position.
+///
+/// Its number ([`RowId::get`]) counts from 1 in insertion order; it is what
+/// `thisRow.RowId()` gives, what adapters store and transmit, and what IDs
+/// such as `ACC-00001` are built on. Inside the engine a row id is the 0-based
+/// slot of its cells.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowId(pub(crate) u32);
 
@@ -48,15 +53,17 @@ impl RowId {
         self.0 as usize
     }
 
-    /// The raw number, for adapters that store or transmit row ids.
+    /// The row's number: 1 for a table's first row ever inserted, counting
+    /// up in insertion order (what `RowId()` gives in a formula, and what
+    /// adapters store and transmit).
     pub fn get(self) -> u32 {
-        self.0
+        self.0.saturating_add(1)
     }
 
-    /// A row id from its raw number, as stored by an adapter. Reading a row
-    /// that does not exist gives `None`, never a panic.
-    pub fn from_raw(raw: u32) -> RowId {
-        RowId(raw)
+    /// A row id from its number, as [`RowId::get`] gives it. 0 is no row:
+    /// reading a row that does not exist gives `None`, never a panic.
+    pub fn from_raw(number: u32) -> RowId {
+        RowId(number.checked_sub(1).unwrap_or(u32::MAX))
     }
 }
 
@@ -74,12 +81,12 @@ impl fmt::Debug for ColumnId {
 
 impl fmt::Debug for RowId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r{}", self.0)
+        write!(f, "r{}", self.get())
     }
 }
 
 impl fmt::Display for RowId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        write!(f, "{}", self.get())
     }
 }

@@ -93,7 +93,8 @@ pub use schema::{
     TableSchema, TileSchema, ViewLayout, ViewSchema,
 };
 pub use transaction::{
-    ChangeSet, Op, Restorer, RowValues, Transaction, TransactionError, TransactionErrorKind,
+    ChangeSet, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
+    TransactionErrorKind,
 };
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};

@@ -16,6 +16,9 @@ use std::fmt;
 /// The values of one row: data columns and what to store in them.
 pub type RowValues = Vec<(ColumnId, Value)>;
 
+/// Rows for [`Workbook::import_all_with_ids`]: each with the id it must get, if any.
+pub type RowsWithIds = Vec<(Option<RowId>, RowValues)>;
+
 /// A batch of edits, applied by [`Workbook::apply`] as one unit.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transaction {
@@ -38,6 +41,10 @@ pub enum Op {
     Insert {
         /// The table.
         table: TableId,
+        /// The id the row must get (a row exported with its id and imported
+        /// again): one the table has never given, at most 16,777,216 past its
+        /// next one; the ids skipped are never given. `None`: the next id.
+        id: Option<RowId>,
         /// Values of data columns.
         values: Vec<(ColumnId, Value)>,
     },
@@ -69,7 +76,27 @@ impl Transaction {
 
     /// Adds an insert; returns the transaction for chaining.
     pub fn insert(mut self, table: TableId, values: Vec<(ColumnId, Value)>) -> Transaction {
-        self.ops.push(Op::Insert { table, values });
+        self.ops.push(Op::Insert {
+            table,
+            id: None,
+            values,
+        });
+        self
+    }
+
+    /// Adds an insert of a row that must get `id` (see [`Op::Insert`]);
+    /// returns the transaction for chaining.
+    pub fn insert_with_id(
+        mut self,
+        table: TableId,
+        id: RowId,
+        values: Vec<(ColumnId, Value)>,
+    ) -> Transaction {
+        self.ops.push(Op::Insert {
+            table,
+            id: Some(id),
+            values,
+        });
         self
     }
 
@@ -189,6 +216,9 @@ enum Undo {
     Insert {
         table: TableId,
         row: RowId,
+        /// The table's slots before the insert (an insert with an id may
+        /// have skipped some).
+        slots: usize,
     },
     Delete {
         table: TableId,
@@ -276,7 +306,7 @@ impl Workbook {
                 }
                 self.write_data(table, row, column, value, batch)
             }
-            Op::Insert { table, values } => {
+            Op::Insert { table, id, values } => {
                 if table.index() >= self.data.tables.len() {
                     return Err(self.error(
                         TransactionErrorKind::UnknownTable,
@@ -286,8 +316,12 @@ impl Workbook {
                         format!("there is no table {table:?}"),
                     ));
                 }
+                let slots = self.data.table(table).slots();
+                if let Some(id) = id {
+                    self.skip_to(table, id)?;
+                }
                 let row = self.data.push_row(table, !batch.bulk);
-                batch.undo.push(Undo::Insert { table, row });
+                batch.undo.push(Undo::Insert { table, row, slots });
                 batch.fresh.note(table, row);
                 batch.inserted.push((table, row));
                 batch.check.push((table, row));
@@ -338,6 +372,43 @@ impl Workbook {
                 self.delete_row(table, row, batch)
             }
         }
+    }
+
+    /// Makes `id` the id of the table's next row: an id the table has never
+    /// given, within [`MAX_ID_GAP`] of its next; the ids between are given
+    /// to no row.
+    fn skip_to(&mut self, table: TableId, id: RowId) -> Result<(), TransactionError> {
+        let next = self.data.table(table).slots();
+        if id.index() < next {
+            return Err(self.error(
+                TransactionErrorKind::Duplicate,
+                Some(table),
+                None,
+                None,
+                format!(
+                    "`{}` has already given row id {id} (ids are never reused; its next is {}); insert the row without an id to give it a new one",
+                    self.table_name(table),
+                    RowId(u32::try_from(next).unwrap_or(u32::MAX))
+                ),
+            ));
+        }
+        if id.index() >= next + MAX_ID_GAP {
+            return Err(self.error(
+                TransactionErrorKind::UnknownRow,
+                Some(table),
+                None,
+                None,
+                format!(
+                    "`{}` row id {id} is not an id this table can give (ids count from 1, at most {MAX_ID_GAP} past its next, {})",
+                    self.table_name(table),
+                    RowId(u32::try_from(next).unwrap_or(u32::MAX))
+                ),
+            ));
+        }
+        while self.data.table(table).slots() < id.index() {
+            self.data.push_dead_slot(table);
+        }
+        Ok(())
     }
 
     /// Checks, converts and stores a value in a data cell of a live row.
@@ -395,29 +466,8 @@ impl Workbook {
         batch: &mut Batch,
     ) -> Result<(), TransactionError> {
         // References to the row go: relation cells pointing at it lose it.
-        let referrers: Vec<(ColumnId, RowId)> = self
-            .data
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| {
-                matches!(c.kind, ColumnKind::Data) && c.target.is_some_and(|(t, _)| t == table)
-            })
-            .flat_map(|(i, _)| {
-                let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
-                let rows = self
-                    .data
-                    .find_index(col, IndexMode::Elements)
-                    .map(|ix| self.data.index(ix).get(&Key::Row(table, row)).to_vec())
-                    .unwrap_or_default();
-                rows.into_iter().map(move |r| (col, r))
-            })
-            .collect();
-        for (col, r) in referrers {
+        for (col, r) in self.references_to(table, row) {
             let referrer_table = self.data.column(col).table;
-            if referrer_table == table && r == row {
-                continue;
-            }
             let remaining: Vec<Value> = self
                 .data
                 .cell(col, r)
@@ -470,6 +520,32 @@ impl Workbook {
         });
         batch.deleted.push((table, row));
         Ok(())
+    }
+
+    /// The data cells that refer to a row (relation and people cells of other
+    /// rows): what deleting it writes, since a delete removes the row from
+    /// them. Each as (column, row).
+    pub fn references_to(&self, table: TableId, row: RowId) -> Vec<(ColumnId, RowId)> {
+        self.data
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                matches!(c.kind, ColumnKind::Data) && c.target.is_some_and(|(t, _)| t == table)
+            })
+            .flat_map(|(i, c)| {
+                let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+                let rows = self
+                    .data
+                    .find_index(col, IndexMode::Elements)
+                    .map(|ix| self.data.index(ix).get(&Key::Row(table, row)).to_vec())
+                    .unwrap_or_default();
+                let own = c.table == table;
+                rows.into_iter()
+                    .filter(move |r| !(own && *r == row))
+                    .map(move |r| (col, r))
+            })
+            .collect()
     }
 
     /// Required cells of every row written, unique values of every cell written.
@@ -575,7 +651,7 @@ impl Workbook {
                 Undo::Cell { column, row, old } => {
                     self.data.write(column, row, old);
                 }
-                Undo::Insert { table, row } => self.data.pop_row(table, row),
+                Undo::Insert { table, row, slots } => self.data.pop_row(table, row, slots),
                 Undo::Delete {
                     table,
                     row,
@@ -757,12 +833,12 @@ impl Workbook {
     /// let probe = Workbook::new(&schema, clock)?;
     /// let t = probe.table_id("T").unwrap();
     /// let a = probe.column_id(t, "A").unwrap();
-    /// // Rows 0 and 2 were saved; row 1 had been deleted.
-    /// let rows = vec![(RowId::from_raw(0), vec![(a, Value::from(1))]), (RowId::from_raw(2), vec![(a, Value::from(5))])];
+    /// // Rows 1 and 3 were saved; row 2 had been deleted.
+    /// let rows = vec![(RowId::from_raw(1), vec![(a, Value::from(1))]), (RowId::from_raw(3), vec![(a, Value::from(5))])];
     /// let wb = Workbook::restore(&schema, clock, vec![(t, rows)])?;
     /// let b = wb.column_id(t, "B").unwrap();
-    /// assert_eq!(wb.rows(t), &[RowId::from_raw(0), RowId::from_raw(2)]);
-    /// assert_eq!(wb.value(b, RowId::from_raw(2)), Some(&Value::from(10)));
+    /// assert_eq!(wb.rows(t), &[RowId::from_raw(1), RowId::from_raw(3)]);
+    /// assert_eq!(wb.value(b, RowId::from_raw(3)), Some(&Value::from(10)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore(
@@ -792,7 +868,7 @@ impl Workbook {
     /// let wb = Workbook::restore_with(&schema, clock, |r| {
     ///     let t = r.table_id("T").unwrap();
     ///     let a = r.column_id(t, "A").unwrap();
-    ///     for i in [0u32, 1, 5] {
+    ///     for i in [1u32, 2, 6] {
     ///         r.row(t, RowId::from_raw(i), vec![(a, Value::from(i64::from(i)))])?;
     ///     }
     ///     Ok::<(), LoadError>(())
@@ -821,6 +897,10 @@ impl Workbook {
         Ok(wb)
     }
 }
+
+/// How far past a table's last id a restored id may lie: a gap is kept as
+/// deleted slots, so a damaged id (0, or four billion) must not make one.
+const MAX_ID_GAP: usize = 1 << 24;
 
 /// Takes saved rows one at a time for [`Workbook::restore_with`].
 pub struct Restorer<'a> {
@@ -887,9 +967,6 @@ impl Restorer<'_> {
             e.op = Some(i);
             return Err(e);
         }
-        while wb.data.tables[table.index()].slots() < id.index() {
-            wb.data.push_dead_slot(table);
-        }
         let mut plain = Vec::with_capacity(values.len());
         for (c, v) in values {
             let is_relation = wb
@@ -907,6 +984,7 @@ impl Restorer<'_> {
         wb.apply_op(
             Op::Insert {
                 table,
+                id: Some(id),
                 values: plain,
             },
             &mut self.batch,
@@ -915,6 +993,20 @@ impl Restorer<'_> {
             e.op = Some(i);
             e
         })
+    }
+
+    /// Marks every id of `table` below `next` as issued, so that rows deleted
+    /// after the last saved row keep their ids from reuse: the table's next
+    /// insert gets `next` (or a later id). Call it after the table's rows.
+    pub fn reserve(&mut self, table: TableId, next: RowId) {
+        let data = &mut self.wb.data;
+        if table.index() >= data.tables.len() {
+            return;
+        }
+        let limit = data.tables[table.index()].slots() + MAX_ID_GAP;
+        while data.tables[table.index()].slots() < next.index().min(limit) {
+            data.push_dead_slot(table);
+        }
     }
 
     /// Relations once every row exists, then indexes, formulas and constraints.
@@ -970,6 +1062,35 @@ impl Workbook {
         tables: Vec<(TableId, Vec<RowValues>)>,
         max_errors: usize,
     ) -> Result<Vec<Vec<RowId>>, Vec<TransactionError>> {
+        let tables = tables
+            .into_iter()
+            .map(|(t, rows)| (t, rows.into_iter().map(|r| (None, r)).collect()))
+            .collect();
+        self.import_all_with_ids(tables, max_errors)
+    }
+
+    /// [`Workbook::import_all`] with rows that may name the id they must get
+    /// (rows exported with their ids and imported again): an id the table has
+    /// never given, in ascending order within a table (see [`Op::Insert`]).
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, RowId, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("N", ColumnType::Number)),
+    /// );
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("T").unwrap();
+    /// let n = wb.column_id(t, "N").unwrap();
+    /// let rows = vec![(Some(RowId::from_raw(3)), vec![(n, Value::from(1))]), (None, vec![(n, Value::from(2))])];
+    /// let ids = wb.import_all_with_ids(vec![(t, rows)], 10).unwrap();
+    /// assert_eq!(ids[0], [RowId::from_raw(3), RowId::from_raw(4)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn import_all_with_ids(
+        &mut self,
+        tables: Vec<(TableId, RowsWithIds)>,
+        max_errors: usize,
+    ) -> Result<Vec<Vec<RowId>>, Vec<TransactionError>> {
         let mut batch = Batch::default();
         let mut errors = Vec::new();
         let ids = self.import_inner(tables, &mut batch, max_errors.max(1), &mut errors);
@@ -985,7 +1106,7 @@ impl Workbook {
 
     fn import_inner(
         &mut self,
-        tables: Vec<(TableId, Vec<RowValues>)>,
+        tables: Vec<(TableId, RowsWithIds)>,
         batch: &mut Batch,
         max: usize,
         errors: &mut Vec<TransactionError>,
@@ -998,7 +1119,7 @@ impl Workbook {
         let mut ids = Vec::with_capacity(tables.len());
         'tables: for (table, rows) in tables {
             let mut table_ids = Vec::with_capacity(rows.len());
-            for (i, values) in rows.into_iter().enumerate() {
+            for (i, (id, values)) in rows.into_iter().enumerate() {
                 if errors.len() >= max {
                     break 'tables;
                 }
@@ -1025,14 +1146,23 @@ impl Workbook {
                 let given: Vec<ColumnId> = relations.iter().map(|(c, _)| *c).collect();
                 let defaults_blocked: Vec<(ColumnId, Value)> =
                     given.iter().map(|c| (*c, Value::Blank)).collect();
+                let inserted = batch.inserted.len();
                 let result = self.apply_op(
                     Op::Insert {
                         table,
+                        id,
                         values: plain.into_iter().chain(defaults_blocked).collect(),
                     },
                     batch,
                 );
-                let row = batch.inserted.last().map(|(_, r)| *r).unwrap_or(RowId(0));
+                let Some(&(_, row)) = batch.inserted.get(inserted) else {
+                    // Refused before the row existed (an id already given).
+                    if let Err(mut e) = result {
+                        e.op = Some(i);
+                        errors.push(e);
+                    }
+                    continue;
+                };
                 origin.insert((table, row), i);
                 if let Err(mut e) = result {
                     e.op = Some(i);

@@ -122,6 +122,12 @@ impl Workbook {
         self.data.row_number(table, row).map(|n| n as usize)
     }
 
+    /// The id the table's next inserted row will get: one past every id it
+    /// has issued, deleted rows' included (ids are never reused).
+    pub fn next_row_id(&self, table: TableId) -> RowId {
+        RowId(u32::try_from(self.data.table(table).slots()).unwrap_or(u32::MAX))
+    }
+
     /// Whether the row exists.
     pub fn contains_row(&self, table: TableId, row: RowId) -> bool {
         self.data.is_live(table, row)

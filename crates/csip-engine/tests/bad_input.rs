@@ -326,6 +326,40 @@ fn writing_a_formula_column_or_a_missing_row() {
 }
 
 #[test]
+fn inserting_with_an_id_already_given_or_far_away() {
+    let mut f = fixture();
+    let (people, email) = f.col("People", "Email");
+    let row = |n: u32| csip_engine::RowId::from_raw(n);
+    let person = |e: &str| vec![(email, Value::from(e))];
+    f.reject(
+        Transaction::new().insert_with_id(people, row(2), person("ann@csip.test")),
+        TransactionErrorKind::Duplicate,
+        "`People` has already given row id 2 (ids are never reused; its next is 3)",
+    );
+    for bad in [0, u32::MAX] {
+        f.reject(
+            Transaction::new().insert_with_id(people, row(bad), person("ann@csip.test")),
+            TransactionErrorKind::UnknownRow,
+            "is not an id this table can give",
+        );
+    }
+    // A later operation fails: the ids the insert skipped are not taken either.
+    f.reject(
+        Transaction::new()
+            .insert_with_id(people, row(7), person("ann@csip.test"))
+            .insert(people, person("kari@csip.test")),
+        TransactionErrorKind::Duplicate,
+        "must be unique",
+    );
+    assert_eq!(f.wb.next_row_id(people), row(3));
+    let added =
+        f.wb.apply(Transaction::new().insert_with_id(people, row(7), person("ann@csip.test")))
+            .unwrap();
+    assert_eq!(added.inserted, [(people, row(7))]);
+    assert_eq!(f.wb.next_row_id(people), row(8));
+}
+
+#[test]
 fn deleting_a_person_an_account_requires() {
     let mut f = fixture();
     let (people, _) = f.col("People", "Email");

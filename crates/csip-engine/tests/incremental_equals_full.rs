@@ -181,8 +181,11 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
             row: pick(b, x)?,
             value: Value::list(vec![a_row(y), a_row(y / 7)]),
         },
+        // Sometimes with an id a few past the next (an exported row imported again).
         6 => Op::Insert {
             table: a,
+            id: (v % 3 == 0)
+                .then(|| csip_engine::RowId::from_raw(wb.next_row_id(a).get() + u32::from(x % 3))),
             values: vec![
                 (col(a, "K"), Value::from(format!("a{}", y % 4))),
                 (col(a, "N"), n(v)),
@@ -194,6 +197,7 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
         },
         7 => Op::Insert {
             table: b,
+            id: None,
             values: vec![
                 (col(b, "K"), Value::from(format!("a{}", x % 4))),
                 (col(b, "Ref"), a_row(y)),
@@ -220,11 +224,12 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
 fn seed(wb: &mut Workbook) {
     let a = wb.table_id("A").unwrap();
     let b = wb.table_id("B").unwrap();
-    let mut tx = Transaction::new();
+    // One transaction each: an insert with an id is drawn against the rows so far.
     for i in 0..3u16 {
+        let mut tx = Transaction::new();
         tx.push(op(wb, a, b, (6, 0, i, i64::from(i) + 1)).unwrap());
+        wb.apply(tx).unwrap();
     }
-    wb.apply(tx).unwrap();
     let mut tx = Transaction::new();
     for i in 0..4u16 {
         tx.push(op(wb, a, b, (7, 0, i, i64::from(i) - 1)).unwrap());

@@ -371,7 +371,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&Cell(&wb, &Value::Row(t, row))).unwrap_or_default(),
-            r#"{"table":"T","row_id":0,"name":"Gard AS"}"#
+            r#"{"table":"T","row_id":1,"name":"Gard AS"}"#
         );
         assert_eq!(
             from_json(&wb, n, &serde_json::json!(12.50)).ok(),

@@ -76,7 +76,9 @@ impl Role {
             }
             let (table, columns): (_, Vec<_>) = match op {
                 Op::Set { column, .. } => (wb.column_table(*column), vec![*column]),
-                Op::Insert { table, values } => (*table, values.iter().map(|(c, _)| *c).collect()),
+                Op::Insert { table, values, .. } => {
+                    (*table, values.iter().map(|(c, _)| *c).collect())
+                }
                 Op::Delete { table, .. } => (*table, Vec::new()),
             };
             let name = wb.table_name(table);

@@ -42,16 +42,18 @@ pub use access::{CSM_TABLES, Role};
 
 use codec::Codec;
 use csip_engine::{
-    ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, Op, RowId, RowValues, Schema, SourceFile,
-    TableId, Transaction, TransactionError, Value, Workbook, schema_from_files,
+    ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, Op, RowId, RowsWithIds, Schema,
+    SourceFile, TableId, Transaction, TransactionError, Value, Workbook, schema_from_files,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// The file format version this crate writes and reads.
-const FORMAT: i64 = 1;
+/// The file format version this crate writes and reads. Format 1 numbered
+/// rows from 0 and did not remember the ids of deleted last rows; it is
+/// migrated on open (`migrate_v1`).
+const FORMAT: i64 = 2;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -297,6 +299,7 @@ impl Store {
                  role TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);",
         )
         .map_err(sql)?;
+        tx.execute_batch(ROW_IDS_TABLE).map_err(sql)?;
         tx.execute(
             "INSERT INTO csip_meta (key, value) VALUES ('format', ?1)",
             params![FORMAT.to_string()],
@@ -308,6 +311,7 @@ impl Store {
             for &row in wb.rows(t.table) {
                 insert_row(&tx, &wb, t, row).map_err(sql)?;
             }
+            note_row_ids(&tx, &wb, t).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
         Ok(Store {
@@ -529,6 +533,17 @@ impl Store {
                             source: Box::new(e.into()),
                         })?;
                 }
+                let last: Option<i64> = conn
+                    .query_row(
+                        "SELECT last FROM csip_row_ids WHERE table_name = ?1",
+                        params![t.name],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                if let Some(last) = last.and_then(|l| u32::try_from(l).ok()) {
+                    feed.reserve(t.table, RowId::from_raw(last.saturating_add(1)));
+                }
             }
             Ok::<(), StoreError>(())
         })
@@ -721,6 +736,15 @@ impl Store {
             insert_row(&tx, wb, t, row)?;
             log(t, row, "*", None, Some(row_as_json(wb, t, row)))?;
         }
+        // Ids issued, so that a deleted last row's id is not given again
+        // after a reopen.
+        let mut issued: Vec<TableId> = changes.inserted.iter().map(|(t, _)| *t).collect();
+        issued.dedup();
+        for table in issued {
+            if let Some(t) = layout(table) {
+                note_row_ids(&tx, wb, t)?;
+            }
+        }
         for change in &changes.changes {
             let (column, row) = (change.cell.column, change.cell.row);
             if wb.is_formula(column) || inserted.contains(&(change.table, row)) {
@@ -772,9 +796,12 @@ impl Store {
     /// durable in one SQLite transaction, audited as one commit. A rejected
     /// import reports up to `max_errors` problems, each naming its row's
     /// 0-based index in its table's input; nothing is written.
+    ///
+    /// A row may name the id it must get ([`Workbook::import_all_with_ids`]):
+    /// rows exported with their ids keep them.
     pub fn import(
         &mut self,
-        tables: Vec<(TableId, Vec<RowValues>)>,
+        tables: Vec<(TableId, RowsWithIds)>,
         max_errors: usize,
         actor: &str,
         at: NaiveDateTime,
@@ -785,7 +812,7 @@ impl Store {
         let order: Vec<TableId> = tables.iter().map(|(t, _)| *t).collect();
         let ids = self
             .wb
-            .import_all(tables, max_errors)
+            .import_all_with_ids(tables, max_errors)
             .map_err(ImportError::Rejected)?;
         self.generation += 1;
         let changes = ChangeSet {
@@ -1060,6 +1087,11 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
         })?;
     match format.as_deref().map(str::parse::<i64>) {
         Some(Ok(FORMAT)) => {}
+        Some(Ok(1)) => {
+            configure(&conn).map_err(sql)?;
+            migrate_v1(path, conn)?;
+            return open_conn(path);
+        }
         Some(Ok(v)) if v > FORMAT => {
             return Err(StoreError::NotAWorkbook {
                 path: path.to_path_buf(),
@@ -1077,6 +1109,74 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     }
     configure(&conn).map_err(sql)?;
     Ok(conn)
+}
+
+/// The highest row id each table has issued (rows deleted since included).
+const ROW_IDS_TABLE: &str =
+    "CREATE TABLE csip_row_ids (table_name TEXT PRIMARY KEY, last INTEGER NOT NULL);";
+
+/// Records the highest id a table has issued.
+fn note_row_ids(conn: &Connection, wb: &Workbook, t: &TableLayout) -> rusqlite::Result<()> {
+    let last = wb.next_row_id(t.table).get().saturating_sub(1);
+    conn.prepare_cached(
+        "INSERT INTO csip_row_ids (table_name, last) VALUES (?1, ?2)
+         ON CONFLICT (table_name) DO UPDATE SET last = max(last, excluded.last)",
+    )?
+    .execute(params![t.name, last])?;
+    Ok(())
+}
+
+/// Format 1 to 2: row ids count from 1 (every table's `row_id`, every
+/// relation cell, the audit log), and the ids each table has issued are
+/// kept. One SQLite transaction: a failure leaves the file as it was.
+fn migrate_v1(path: &Path, mut conn: Connection) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let schema = stored_schema(path, &conn)?;
+    let day = csip_engine::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    let layout =
+        layout_of(
+            &Workbook::new(&schema, Clock::on(day)).map_err(|e| StoreError::Load {
+                path: path.to_path_buf(),
+                source: Box::new(e.into()),
+            })?,
+        );
+    let tx = conn.transaction().map_err(sql)?;
+    tx.execute_batch(ROW_IDS_TABLE).map_err(sql)?;
+    for t in &layout {
+        let name = quote(&t.name);
+        // Through the negatives, so that no two rows hold one id on the way.
+        tx.execute_batch(&format!(
+            "UPDATE {name} SET row_id = -row_id - 1; UPDATE {name} SET row_id = -row_id;"
+        ))
+        .map_err(sql)?;
+        for c in &t.columns {
+            let column = quote(&c.name);
+            let update = match c.codec {
+                Codec::Row(_) => {
+                    format!("UPDATE {name} SET {column} = {column} + 1 WHERE {column} IS NOT NULL")
+                }
+                Codec::Rows(_) => format!(
+                    "UPDATE {name} SET {column} = (SELECT json_group_array(value + 1) FROM json_each({name}.{column})) WHERE {column} IS NOT NULL"
+                ),
+                _ => continue,
+            };
+            tx.execute_batch(&update).map_err(sql)?;
+        }
+        tx.execute(
+            &format!("INSERT INTO csip_row_ids (table_name, last) SELECT ?1, coalesce(max(row_id), 0) FROM {name}"),
+            params![t.name],
+        )
+        .map_err(sql)?;
+    }
+    tx.execute_batch(
+        "UPDATE csip_audit SET row_id = row_id + 1;
+         UPDATE csip_meta SET value = '2' WHERE key = 'format';",
+    )
+    .map_err(sql)?;
+    tx.commit().map_err(sql)
 }
 
 fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()> {

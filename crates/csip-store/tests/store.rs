@@ -144,6 +144,90 @@ fn commits_sets_inserts_and_deletes_durably_and_keeps_row_ids() {
 }
 
 #[test]
+fn the_id_of_a_deleted_last_row_is_not_given_again_after_a_reopen() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let tasks = wb.table_id("Tasks").expect("tasks");
+    let title = wb.column_id(tasks, "Title").expect("Title");
+    let task = |name: &str| Transaction::new().insert(tasks, vec![(title, Value::from(name))]);
+    let first = store
+        .commit(task("first"), "admin", at())
+        .expect("inserted");
+    let (_, first) = first.inserted[0];
+    store
+        .commit(Transaction::new().delete(tasks, first), "admin", at())
+        .expect("deleted");
+    drop(store);
+    let mut store = Store::open(&path, Clock::on(today())).expect("it opens");
+    assert_eq!(store.workbook().next_row_id(tasks).get(), first.get() + 1);
+    let second = store
+        .commit(task("second"), "admin", at())
+        .expect("inserted");
+    assert_eq!(second.inserted[0].1.get(), first.get() + 1, "not {first}");
+}
+
+#[test]
+fn a_format_1_file_is_migrated_to_ids_that_count_from_1() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let store = pilot_store(&path);
+    let wb = store.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    let id = wb.column_id(accounts, "Account_ID").expect("Account_ID");
+    let first = wb.rows(accounts)[0];
+    assert_eq!(first.get(), 1);
+    assert_eq!(wb.value(id, first), Some(&Value::from("ACC-00001")));
+    // Format 1 as an older csip wrote it: ids from 0, no record of ids issued.
+    let conn = rusqlite::Connection::open(&path).expect("opens");
+    let mut sql = String::new();
+    for t in wb.tables() {
+        let name = wb.table_name(t);
+        sql.push_str(&format!(
+            "UPDATE \"{name}\" SET row_id = -row_id; UPDATE \"{name}\" SET row_id = -row_id - 1;"
+        ));
+        for &c in wb.columns(t) {
+            let Some((_, many)) = wb.relation_target(c) else {
+                continue;
+            };
+            if wb.is_formula(c) {
+                continue;
+            }
+            let col = wb.column_name(c);
+            sql.push_str(&if many {
+                format!("UPDATE \"{name}\" SET \"{col}\" = (SELECT json_group_array(value - 1) FROM json_each(\"{col}\")) WHERE \"{col}\" IS NOT NULL;")
+            } else {
+                format!("UPDATE \"{name}\" SET \"{col}\" = \"{col}\" - 1 WHERE \"{col}\" IS NOT NULL;")
+            });
+        }
+    }
+    sql.push_str(
+        "UPDATE csip_audit SET row_id = row_id - 1; DROP TABLE csip_row_ids;
+         UPDATE csip_meta SET value = '1' WHERE key = 'format';",
+    );
+    conn.execute_batch(&sql).expect("downgraded");
+    let zero: i64 = conn
+        .query_row("SELECT min(row_id) FROM \"Account_Master\"", [], |r| {
+            r.get(0)
+        })
+        .expect("a row");
+    assert_eq!(zero, 0, "the file numbers rows from 0 now");
+    drop(conn);
+    let reopened = Store::open(&path, Clock::on(today())).expect("the old file opens");
+    same(store.workbook(), reopened.workbook());
+    let format: String = rusqlite::Connection::open(&path)
+        .expect("opens")
+        .query_row(
+            "SELECT value FROM csip_meta WHERE key = 'format'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a format");
+    assert_eq!(format, "2");
+}
+
+#[test]
 fn a_rejected_transaction_writes_nothing() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("csip.db");

@@ -165,8 +165,10 @@ pub fn rows(
             .unwrap_or_else(|| panic!("the CSIP schema has no table {name}"))
     };
     let day = |offset: i64| Value::Date(today + csip_engine::TimeDelta::days(offset));
-    let row =
-        |t: TableId, i: usize| Value::Row(t, RowId::from_raw(u32::try_from(i).unwrap_or(u32::MAX)));
+    // The `i`-th row (from 0) of a table the import fills from empty has id `i + 1`.
+    let row = |t: TableId, i: usize| {
+        Value::Row(t, RowId::from_raw(u32::try_from(i + 1).unwrap_or(u32::MAX)))
+    };
     let n = config.accounts;
     let mut out = Vec::new();
 

@@ -591,6 +591,73 @@ fn trends_and_flags_come_from_the_history() {
 }
 
 #[test]
+fn deleting_an_account_leaves_every_other_id_and_trend_as_it_was() {
+    let mut wb = pilot();
+    let accounts = t(&wb, "Account_Master");
+    let metrics = t(&wb, "Platform_Health_Metrics");
+    let snapshot = |wb: &Workbook| -> Vec<(RowId, Value, Value, Vec<Value>)> {
+        wb.rows(accounts)
+            .iter()
+            .map(|&r| {
+                let metric_ids = wb
+                    .rows(metrics)
+                    .iter()
+                    .filter(|m| {
+                        cell(wb, "Platform_Health_Metrics", "Account", **m)
+                            == Value::Row(accounts, r)
+                    })
+                    .map(|m| cell(wb, "Platform_Health_Metrics", "Metric_ID", *m))
+                    .collect();
+                (
+                    r,
+                    cell(wb, "Account_Master", "Account_ID", r),
+                    cell(wb, "Account_Master", "Health_Score_Trend_30d", r),
+                    metric_ids,
+                )
+            })
+            .collect()
+    };
+    let before = snapshot(&wb);
+    assert_eq!(
+        before[0].1,
+        Value::from("ACC-00001"),
+        "the sample data keeps its ids"
+    );
+    // Helix, the second account, goes with every row that belongs to it.
+    let helix = row(&wb, "Account_Master", "Helix Health Partners");
+    let mut tx = Transaction::new();
+    for table in wb.tables().collect::<Vec<_>>() {
+        let Some(account) = wb.column_id(table, "Account") else {
+            continue;
+        };
+        for &r in wb.rows(table) {
+            if wb.value(account, r) == Some(&Value::Row(accounts, helix)) {
+                tx = tx.delete(table, r);
+            }
+        }
+    }
+    tx = tx.delete(accounts, helix);
+    let changes = wb.apply(tx).unwrap();
+    assert!(changes.deleted.contains(&(accounts, helix)));
+    let after = snapshot(&wb);
+    let kept: Vec<_> = before.into_iter().filter(|a| a.0 != helix).collect();
+    assert_eq!(
+        after, kept,
+        "Gard and Sakura keep their ids, metric ids and trends"
+    );
+    assert_eq!(
+        cell(
+            &wb,
+            "Account_Master",
+            "Account_ID",
+            row(&wb, "Account_Master", "Sakura Retail Group")
+        ),
+        Value::from("ACC-00003")
+    );
+    assert!(wb.differences_from_full_recalc().is_empty());
+}
+
+#[test]
 fn people_roll_ups_follow_the_accounts() {
     let mut wb = pilot();
     let person = |wb: &Workbook, name: &str| row(wb, "People_Team", name);

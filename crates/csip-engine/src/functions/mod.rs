@@ -174,8 +174,14 @@ pub enum Function {
     NetWorkingDays,
     // ---- rows ----
     /// `RowNumber(row)`, usually `thisRow.RowNumber()`: the 1-based position of
-    /// the row in its table.
+    /// the row in its table. It changes when an earlier row is deleted; build
+    /// identifiers on `RowId` instead.
     RowNumber,
+    /// `RowId(row)`, usually `thisRow.RowId()`: the number the row was given
+    /// when it was inserted, counting from 1 in insertion order; never changed
+    /// and never reused, so IDs such as `"ACC-" & Format(thisRow.RowId(), "00000")`
+    /// stay put when other rows are deleted.
+    RowId,
     // ---- views ----
     /// `Param("name")`: a parameter of the view being evaluated (a selected
     /// account, say). Only in a view's formulas.
@@ -271,6 +277,7 @@ impl Function {
         sig(F::WorkDay, "WorkDay", 2, Some(3)),
         sig(F::NetWorkingDays, "NetWorkingDays", 2, Some(3)),
         sig(F::RowNumber, "RowNumber", 1, Some(1)),
+        sig(F::RowId, "RowId", 1, Some(1)),
         sig(F::Param, "Param", 1, Some(1)),
         sig(F::CurrentUser, "CurrentUser", 0, Some(0)),
     ];
@@ -387,6 +394,14 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> Value {
             Value::Blank => Ok(Value::Blank),
             other => Err(crate::eval::mismatch(format!(
                 "`RowNumber` needs a row, not {}",
+                other.type_name()
+            ))),
+        },
+        F::RowId => match &args[0] {
+            Value::Row(_, r) => Ok(Value::from(i64::from(r.get()))),
+            Value::Blank => Ok(Value::Blank),
+            other => Err(crate::eval::mismatch(format!(
+                "`RowId` needs a row, not {}",
                 other.type_name()
             ))),
         },
