@@ -1,6 +1,7 @@
 //! The interpreter: a bound [`Expr`] and a row in, a [`Value`] out. Errors are
 //! values; nothing here panics on any input.
 
+use crate::budget::Budget;
 use crate::data::Data;
 use crate::expr::{Expr, FilterExpr, FilterMode, OuterKey};
 use crate::functions::{self, Function};
@@ -39,21 +40,28 @@ pub(crate) fn overflow() -> Value {
 }
 
 /// Evaluation state: the data, the formula's own row, the items of the
-/// enclosing predicates.
+/// enclosing predicates, and the budget every loop and every text or list
+/// built is checked against.
 pub(crate) struct EvalCtx<'a> {
     pub(crate) data: &'a Data,
     pub(crate) this: Option<(TableId, RowId)>,
     params: &'a [Value],
     items: Vec<Value>,
+    pub(crate) budget: &'a Budget,
 }
 
 impl<'a> EvalCtx<'a> {
-    pub(crate) fn new(data: &'a Data, this: Option<(TableId, RowId)>) -> EvalCtx<'a> {
+    pub(crate) fn new(
+        data: &'a Data,
+        this: Option<(TableId, RowId)>,
+        budget: &'a Budget,
+    ) -> EvalCtx<'a> {
         EvalCtx {
             data,
             this,
             params: &[],
             items: Vec::new(),
+            budget,
         }
     }
 
@@ -62,12 +70,30 @@ impl<'a> EvalCtx<'a> {
         data: &'a Data,
         this: Option<(TableId, RowId)>,
         params: &'a [Value],
+        budget: &'a Budget,
     ) -> EvalCtx<'a> {
         EvalCtx {
             data,
             this,
             params,
             items: Vec::new(),
+            budget,
+        }
+    }
+
+    /// A list built by the evaluator, checked against the budget.
+    fn list(&self, items: Vec<Value>) -> Value {
+        match self.budget.list(items.len()) {
+            Ok(()) => Value::list(items),
+            Err(e) => e,
+        }
+    }
+
+    /// A text built in a buffer, checked against the budget.
+    fn text(&self, buf: functions::text::TextBuf) -> Value {
+        match self.budget.text(buf.as_str().len()) {
+            Ok(()) => buf.into_value(),
+            Err(e) => e,
         }
     }
 
@@ -97,18 +123,32 @@ impl<'a> EvalCtx<'a> {
                 .unwrap_or_else(|| err(ErrorKind::UnknownName, "`CurrentValue` has no item here")),
             Expr::Table(t) => {
                 let rows = &self.data.table(*t).order;
+                if let Err(e) = self
+                    .budget
+                    .list(rows.len())
+                    .and_then(|()| self.budget.spend(rows.len() as u64))
+                {
+                    return e;
+                }
                 Value::list(rows.iter().map(|r| Value::Row(*t, *r)).collect())
             }
             Expr::Project { target, col } => {
                 if let Expr::Table(t) = **target {
                     // `[Table].[Column]`: read the column without building the row list.
                     let rows = &self.data.table(t).order;
+                    if let Err(e) = self.budget.spend(rows.len() as u64) {
+                        return e;
+                    }
                     let multi = self.data.column(*col).is_multi_valued();
-                    let mut out = Vec::with_capacity(rows.len());
+                    let mut out =
+                        Vec::with_capacity(rows.len().min(self.budget.limits().max_list_items + 1));
                     for r in rows {
                         push_flat(&mut out, self.data.cell(*col, *r), multi);
+                        if out.len() > self.budget.limits().max_list_items {
+                            break;
+                        }
                     }
-                    return Value::list(out);
+                    return self.list(out);
                 }
                 if let Expr::Filter(fx) = &**target {
                     if fx.mode == FilterMode::Filter {
@@ -129,7 +169,7 @@ impl<'a> EvalCtx<'a> {
                             true
                         });
                         return match result {
-                            Ok(()) => Value::list(out),
+                            Ok(()) => self.list(out),
                             Err(e) => e,
                         };
                     }
@@ -201,7 +241,8 @@ impl<'a> EvalCtx<'a> {
                         .append_text(l, &mut buf)
                         .and_then(|()| self.append_text(r, &mut buf)),
                     _ => self.append_text(e, &mut buf),
-                };
+                }
+                .and_then(|()| self.budget.text(buf.as_str().len()));
                 match (built, current) {
                     (Ok(()), Value::Text(t)) if **t == *buf.as_str() => None,
                     (Ok(()), _) => Some(buf.into_value()),
@@ -254,7 +295,7 @@ impl<'a> EvalCtx<'a> {
             other => {
                 let v = self.eval_cow(other);
                 buf.push_str(&self.to_text(&v)?);
-                Ok(())
+                self.budget.text_so_far(buf.as_str().len())
             }
         }
     }
@@ -443,13 +484,19 @@ impl<'a> EvalCtx<'a> {
     fn project(&self, target: &Value, col: crate::ids::ColumnId) -> Value {
         match target {
             Value::List(items) => {
+                if let Err(e) = self.budget.spend(items.len() as u64) {
+                    return e;
+                }
                 let multi = self.data.column(col).is_multi_valued();
                 let mut out = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     let v = project_one(self.data, item, col);
                     push_flat(&mut out, &v, multi);
+                    if out.len() > self.budget.limits().max_list_items {
+                        break;
+                    }
                 }
-                Value::list(out)
+                self.list(out)
             }
             other => project_one(self.data, other, col),
         }
@@ -464,7 +511,7 @@ impl<'a> EvalCtx<'a> {
                     .append_text(l, &mut buf)
                     .and_then(|()| self.append_text(r, &mut buf))
                 {
-                    Ok(()) => buf.into_value(),
+                    Ok(()) => self.text(buf),
                     Err(e) => e,
                 }
             }
@@ -522,6 +569,7 @@ impl<'a> EvalCtx<'a> {
                 let mut s = String::new();
                 s.push_str(&self.to_text(a)?);
                 s.push_str(&self.to_text(b)?);
+                self.budget.text(s.len())?;
                 Ok(Value::from(s))
             })(),
             BinaryOp::Add => add(a, b),
@@ -555,8 +603,9 @@ impl<'a> EvalCtx<'a> {
                 Ok(false) => args.get(2).map_or(Value::Blank, |e| self.eval(e)),
                 Err(e) => e,
             },
+            // A limit is not an error to recover from: it ends the evaluation.
             Function::IfError => match self.eval(&args[0]) {
-                Value::Error(_) => self.eval(&args[1]),
+                Value::Error(e) if e.kind != ErrorKind::Limit => self.eval(&args[1]),
                 v => v,
             },
             Function::IfBlank => match self.eval(&args[0]) {
@@ -627,7 +676,10 @@ impl<'a> EvalCtx<'a> {
                 self.total_of_projection(f, &args[0])
             }
             // A list holds what its items evaluate to, errors included.
-            Function::List => Value::list(args.iter().map(|a| self.eval(a)).collect()),
+            Function::List => {
+                let items = args.iter().map(|a| self.eval(a)).collect();
+                self.list(items)
+            }
             _ => self.call_eagerly(f, args),
         }
     }
@@ -648,7 +700,11 @@ impl<'a> EvalCtx<'a> {
         };
         match &**target {
             Expr::Table(t) => {
-                for r in &data.table(*t).order {
+                let rows = &data.table(*t).order;
+                if let Err(e) = self.budget.spend(rows.len() as u64) {
+                    return e;
+                }
+                for r in rows {
                     feed_row(&mut acc, &Value::Row(*t, *r));
                 }
             }
@@ -703,7 +759,7 @@ impl<'a> EvalCtx<'a> {
             return e;
         }
         match fx.mode {
-            FilterMode::Filter => Value::list(found),
+            FilterMode::Filter => self.list(found),
             FilterMode::CountIf => Value::Number(Decimal::from(count)),
             FilterMode::Lookup => found.into_iter().next().unwrap_or(Value::Blank),
         }
@@ -734,6 +790,7 @@ impl<'a> EvalCtx<'a> {
                     let wildcard = index.wildcard();
                     let vouched = 1 + usize::from(plan.guarded);
                     for &u in candidates.iter() {
+                        self.budget.step()?;
                         let item = Value::Row(*t, u);
                         // The index vouches for the key conjunct and the guards,
                         // except on error rows.
@@ -755,6 +812,7 @@ impl<'a> EvalCtx<'a> {
             Expr::Table(t) => {
                 let data = self.data;
                 for &u in &data.table(*t).order {
+                    self.budget.step()?;
                     let item = Value::Row(*t, u);
                     if self.test(fx, item.clone(), 0)? && !on_match(item) {
                         return Ok(());
@@ -768,6 +826,7 @@ impl<'a> EvalCtx<'a> {
                     return Err(list);
                 }
                 for item in list.elements() {
+                    self.budget.step()?;
                     if self.test(fx, item.clone(), 0)? && !on_match(item.clone()) {
                         return Ok(());
                     }
@@ -828,11 +887,16 @@ impl<'a> EvalCtx<'a> {
                 }
             }
             Value::List(items) => {
-                let mut parts = Vec::with_capacity(items.len());
-                for i in items.iter() {
-                    parts.push(self.to_text_depth(i, depth)?.into_owned());
+                let mut out = String::new();
+                for (n, i) in items.iter().enumerate() {
+                    self.budget.step()?;
+                    if n > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&self.to_text_depth(i, depth)?);
+                    self.budget.text_so_far(out.len())?;
                 }
-                Cow::Owned(parts.join(", "))
+                Cow::Owned(out)
             }
             Value::Error(_) => return Err(v.clone()),
         })
@@ -1028,9 +1092,11 @@ fn sub(a: &Value, b: &Value) -> R<Value> {
     match (scalar(a), scalar(b)) {
         (Value::Date(x), Value::Date(y)) => Ok(Value::Number(Decimal::from((*x - *y).num_days()))),
         (x @ (Value::Date(_) | Value::DateTime(_)), y @ (Value::Date(_) | Value::DateTime(_))) => {
-            let (x, y) = (as_datetime(x), as_datetime(y));
-            let nanos = (x - y).num_nanoseconds().ok_or_else(overflow)?;
-            Decimal::from(nanos)
+            // Seconds and nanoseconds apart: the whole range of years 1 to 9999.
+            let d = as_datetime(x) - as_datetime(y);
+            let nanos = Decimal::from(d.num_seconds()) * Decimal::from(1_000_000_000_i64)
+                + Decimal::from(d.subsec_nanos());
+            nanos
                 .checked_div(Decimal::from(86_400_000_000_000_i64))
                 .map(Value::Number)
                 .ok_or_else(overflow)
@@ -1073,13 +1139,18 @@ pub(crate) fn date_plus(d: NaiveDate, n: Decimal) -> R<Value> {
     check_year(result).map(Value::Date)
 }
 
+/// A date-time `n` days later: whole days, then the fraction to the
+/// nanosecond (so that the whole range of years 1 to 9999 is reachable).
 fn datetime_plus(d: NaiveDateTime, n: Decimal) -> R<Value> {
-    let nanos = n
+    let whole = n.floor();
+    let days = whole.to_i64().ok_or_else(date_overflow)?;
+    let nanos = (n - whole)
         .checked_mul(Decimal::from(86_400_000_000_000_i64))
         .and_then(|x| x.trunc().to_i64())
         .ok_or_else(date_overflow)?;
-    let result = d
-        .checked_add_signed(Duration::nanoseconds(nanos))
+    let result = Duration::try_days(days)
+        .and_then(|days| d.checked_add_signed(days))
+        .and_then(|d| d.checked_add_signed(Duration::nanoseconds(nanos)))
         .ok_or_else(date_overflow)?;
     check_year(result.date())?;
     Ok(Value::DateTime(result))

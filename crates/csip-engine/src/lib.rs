@@ -56,6 +56,7 @@
 //! passes the time in.
 
 mod bind;
+mod budget;
 mod casefile;
 mod coerce;
 mod data;
@@ -77,6 +78,7 @@ mod value;
 mod view;
 mod workbook;
 
+pub use budget::{Budget, CancelFlag, Exceeded, Limits};
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
 pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 pub use coerce::{parse_date, parse_datetime};

@@ -3,6 +3,7 @@
 //! incrementally (only dirty cells, stopping where a value did not change) and
 //! from scratch.
 
+use crate::budget::Budget;
 use crate::data::Data;
 use crate::deps::{FilterSite, Node, Path, Step};
 use crate::eval::EvalCtx;
@@ -285,6 +286,8 @@ pub(crate) fn run(
     mut trace: Option<&mut Vec<CellId>>,
 ) {
     let mut rows = Vec::new();
+    // Cells are held to the caps of one value (text and list size), no more.
+    let budget = Budget::default();
     while let Some(col) = dirty.pop(&mut rows) {
         let column = data.column(col);
         let table = column.table;
@@ -303,7 +306,7 @@ pub(crate) fn run(
                 });
             }
             let is_fresh = fresh.contains(table, r);
-            let mut cx = EvalCtx::new(data, Some((table, r)));
+            let mut cx = EvalCtx::new(data, Some((table, r)), &budget);
             let new = if is_fresh {
                 cx.eval(&formula.expr)
             } else {
@@ -340,6 +343,7 @@ pub(crate) fn run(
 /// out as it was is left alone; a column with many changes has its indexes
 /// rebuilt, one with few has them updated.
 pub(crate) fn full(data: &mut Data, graph: &Graph) {
+    let budget = Budget::default();
     for &col in &graph.order {
         let column = data.column(col);
         let table = column.table;
@@ -353,7 +357,8 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
             let current = data.cell(col, r);
             let new = match &cycle {
                 Some(e) => (!current.identical(e)).then(|| e.clone()),
-                None => EvalCtx::new(data, Some((table, r))).eval_changed(&formula.expr, current),
+                None => EvalCtx::new(data, Some((table, r)), &budget)
+                    .eval_changed(&formula.expr, current),
             };
             if let Some(new) = new {
                 changed.push((r, new));

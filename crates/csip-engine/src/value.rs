@@ -26,6 +26,10 @@ pub enum ErrorKind {
     Overflow,
     /// A value of the right type outside the function's domain: `Sqrt(-5)`.
     InvalidArgument,
+    /// The evaluation ran into a limit of its budget: a text or list too
+    /// large for one value, too many steps or bytes, its time limit, or it
+    /// was cancelled. `IfError` does not catch it.
+    Limit,
 }
 
 impl ErrorKind {
@@ -40,6 +44,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::Overflow => "overflow",
             ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::Limit => "limit",
         }
     }
 
@@ -51,7 +56,7 @@ impl ErrorKind {
     }
 
     /// Every kind.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::DivisionByZero,
         ErrorKind::TypeMismatch,
         ErrorKind::UnknownName,
@@ -60,6 +65,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Overflow,
         ErrorKind::InvalidArgument,
+        ErrorKind::Limit,
     ];
 }
 

@@ -6,7 +6,7 @@ use crate::eval::{EvalCtx, truthy};
 use crate::expr::Expr;
 use crate::ids::{RowId, TableId};
 use crate::schema::{ParamSchema, ViewLayout};
-use crate::value::{Value, sort_order, values_equal};
+use crate::value::{Key, Value, sort_order, values_equal};
 use crate::workbook::Workbook;
 use std::cmp::Ordering;
 
@@ -129,6 +129,15 @@ pub enum ViewError {
         /// Why the value does not fit.
         reason: String,
     },
+    /// The evaluation ran into a limit of its budget (steps, bytes, time,
+    /// cancelled): the view has no answer.
+    #[error("the view `{view}` was stopped: {reason}")]
+    Limit {
+        /// The view.
+        view: String,
+        /// The limit, as the budget names it.
+        reason: String,
+    },
 }
 
 /// What a view is: its name, table, parameters and description.
@@ -216,6 +225,18 @@ impl Workbook {
     /// as `Table/View` where several tables have a view of that name; a
     /// relation parameter may be given as its row or as the row's display text.
     pub fn view(&self, name: &str, params: &[(&str, Value)]) -> Result<ViewResult, ViewError> {
+        self.view_within(name, params, &crate::Budget::default())
+    }
+
+    /// [`Workbook::view`] under a budget: past a limit of the whole
+    /// evaluation (steps, bytes, time, cancelled) the view stops with
+    /// [`ViewError::Limit`]; a cell over a cap of one value shows the error.
+    pub fn view_within(
+        &self,
+        name: &str,
+        params: &[(&str, Value)],
+        budget: &crate::Budget,
+    ) -> Result<ViewResult, ViewError> {
         let index = find_view(&self.views, |t| self.table_name(t), name, None)?;
         let view = &self.views[index];
         for (given, _) in params {
@@ -239,14 +260,24 @@ impl Workbook {
                 });
             }
         }
-        self.evaluate_view(index, params)
+        self.evaluate_view(index, params, budget)
     }
 
     fn evaluate_view(
         &self,
         index: usize,
         params: &[(&str, Value)],
+        budget: &crate::Budget,
     ) -> Result<ViewResult, ViewError> {
+        let stopped = |view: &View| {
+            budget.error().map(|e| ViewError::Limit {
+                view: view.name.clone(),
+                reason: match e {
+                    Value::Error(e) => e.message.clone(),
+                    _ => String::new(),
+                },
+            })
+        };
         let view = &self.views[index];
         let mut values = Vec::with_capacity(view.params.len());
         for (p, target) in view.params.iter().zip(&view.param_targets) {
@@ -283,7 +314,10 @@ impl Workbook {
         }
         let mut entries = Vec::new();
         for &row in &data.table(table).order {
-            let mut cx = EvalCtx::with_params(data, Some((table, row)), &values);
+            if budget.step().is_err() {
+                break;
+            }
+            let mut cx = EvalCtx::with_params(data, Some((table, row)), &values, budget);
             if let Some(f) = &view.filter {
                 if !truthy(&cx.eval(f)).unwrap_or(false) {
                     continue;
@@ -299,6 +333,19 @@ impl Workbook {
                     .collect(),
                 group: view.group_by.as_ref().map_or(Value::Blank, |e| cx.eval(e)),
             });
+        }
+        if let Some(e) = stopped(view) {
+            return Err(e);
+        }
+        let n = entries.len();
+        if budget
+            .spend(n as u64 * u64::from(usize::BITS - n.leading_zeros()))
+            .is_err()
+        {
+            return Err(stopped(view).unwrap_or(ViewError::Limit {
+                view: view.name.clone(),
+                reason: String::new(),
+            }));
         }
         entries.sort_by(|a, b| {
             for (i, (_, descending)) in view.sort.iter().enumerate() {
@@ -319,10 +366,27 @@ impl Workbook {
                 });
             }
             let ordered = groups.len();
+            // Groups by key (agreeing with `=`); a key with no hashable form
+            // (an error) is looked for one by one.
+            let mut by_key: rustc_hash::FxHashMap<Key, usize> = rustc_hash::FxHashMap::default();
+            for (i, g) in groups.iter().enumerate() {
+                if let Some(k) = g.key.as_ref().and_then(Key::from_value) {
+                    by_key.entry(k).or_insert(i);
+                }
+            }
             for e in entries {
-                let at = groups
-                    .iter()
-                    .position(|g| g.key.as_ref().is_some_and(|k| values_equal(k, &e.group)));
+                let key = Key::from_value(&e.group);
+                let at = match &key {
+                    // The first group equal to it: its own key's, or that of
+                    // a key Blank's rules make equal.
+                    Some(k) => std::iter::once(k)
+                        .chain(k.blank_partners())
+                        .filter_map(|k| by_key.get(k).copied())
+                        .min(),
+                    None => groups
+                        .iter()
+                        .position(|g| g.key.as_ref().is_some_and(|k| values_equal(k, &e.group))),
+                };
                 let at = match at {
                     Some(i) => i,
                     None => {
@@ -330,6 +394,9 @@ impl Workbook {
                             key: Some(e.group.clone()),
                             rows: Vec::new(),
                         });
+                        if let Some(k) = key {
+                            by_key.insert(k, groups.len() - 1);
+                        }
                         groups.len() - 1
                     }
                 };
@@ -360,7 +427,7 @@ impl Workbook {
             .map(|(name, e)| {
                 (
                     name.clone(),
-                    EvalCtx::with_params(data, None, &values).eval(e),
+                    EvalCtx::with_params(data, None, &values, budget).eval(e),
                 )
             })
             .collect();
@@ -378,7 +445,10 @@ impl Workbook {
                     Some((p.name.as_str(), values[at].clone()))
                 })
                 .collect();
-            included.push(self.evaluate_view(i, &passed)?);
+            included.push(self.evaluate_view(i, &passed, budget)?);
+        }
+        if let Some(e) = stopped(view) {
+            return Err(e);
         }
         Ok(ViewResult {
             name: view.name.clone(),

@@ -194,7 +194,7 @@ impl Workbook {
     pub fn display(&self, value: &Value) -> String {
         match value {
             Value::Error(e) => e.to_string(),
-            v => EvalCtx::new(&self.data, None)
+            v => EvalCtx::new(&self.data, None, &crate::Budget::default())
                 .to_text(v)
                 .map(|s| s.into_owned())
                 .unwrap_or_default(),
@@ -208,7 +208,10 @@ impl Workbook {
 
     // ---- formulas -------------------------------------------------------
 
-    /// Evaluates a formula against the workbook, on `row` of `table` when given.
+    /// Evaluates a formula against the workbook, on `row` of `table` when given,
+    /// held to the caps of one value ([`Limits::default`](crate::Limits)).
+    /// A formula from someone else (a request to a service) should be
+    /// evaluated with [`Workbook::eval_within`] and a budget of steps and time.
     ///
     /// Parse and bind problems are a [`FormulaError`]; problems while
     /// evaluating are error values, as in cells.
@@ -216,6 +219,19 @@ impl Workbook {
         &self,
         formula: &str,
         row: Option<(TableId, RowId)>,
+    ) -> Result<Value, FormulaError> {
+        self.eval_within(formula, row, &crate::Budget::default())
+    }
+
+    /// [`Workbook::eval`] under a budget: past any of its limits the result
+    /// is an error value of kind [`ErrorKind::Limit`] naming the limit,
+    /// whatever the formula did with the error on the way (see
+    /// [`crate::Budget`] for an example).
+    pub fn eval_within(
+        &self,
+        formula: &str,
+        row: Option<(TableId, RowId)>,
+        budget: &crate::Budget,
     ) -> Result<Value, FormulaError> {
         let expr = self.bind_formula(formula, row.map(|(t, _)| t))?;
         if let Some((t, r)) = row {
@@ -226,7 +242,8 @@ impl Workbook {
                 ));
             }
         }
-        Ok(EvalCtx::new(&self.data, row).eval(&expr))
+        let value = EvalCtx::new(&self.data, row, budget).eval(&expr);
+        Ok(budget.error().unwrap_or(value))
     }
 
     /// Parses and binds a formula to be evaluated on rows of `table` (or on no

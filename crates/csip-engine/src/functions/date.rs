@@ -55,14 +55,17 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
                 return Ok(Value::Blank);
             };
             let days = whole(args[1], "the number of days")?;
-            let holidays = holidays(args.get(2).copied())?;
+            let holidays = holidays(args.get(2).copied(), cx)?;
+            // A day a step (each day is a step of the loop below).
+            cx.budget
+                .spend(days.unsigned_abs().min(MAX_WORKING_DAYS) * 7 / 5)?;
             work_day(start, days, &holidays).map(Value::Date)
         }
         Function::NetWorkingDays => {
             let (Some(start), Some(end)) = (to_date(args[0])?, to_date(args[1])?) else {
                 return Ok(Value::Blank);
             };
-            let holidays = holidays(args.get(2).copied())?;
+            let holidays = holidays(args.get(2).copied(), cx)?;
             let n = if start <= end {
                 working_days_between(start, end, &holidays)
             } else {
@@ -126,10 +129,12 @@ pub(crate) fn make_date(year: i64, month: i64, day: i64) -> R<NaiveDate> {
     }
 }
 
-fn holidays(v: Option<&Value>) -> R<HashSet<NaiveDate>> {
+fn holidays(v: Option<&Value>, cx: &EvalCtx<'_>) -> R<HashSet<NaiveDate>> {
     let mut out = HashSet::new();
     if let Some(v) = v {
-        for item in super::flatten(&[v]) {
+        let items = super::flatten(&[v]);
+        cx.budget.spend(items.len() as u64)?;
+        for item in items {
             if let Some(d) = to_date(item)? {
                 out.insert(d);
             }

@@ -1,16 +1,25 @@
 //! Lists, membership and aggregates: `HasAny`, `Count`, `Sort`, `Sum`, `Max`, ...
 
 use super::{Function, flatten as deep, whole};
+use crate::budget::Budget;
 use crate::eval::{R, err, mismatch, overflow, truthy};
 use crate::value::{ErrorKind, Key, Value, compare, sort_order, values_equal};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
+pub(crate) fn call(f: Function, args: &[&Value], budget: &Budget) -> R<Value> {
+    // What reading every item costs (the lists exist already; their items are
+    // steps of the loops below).
+    let items: u64 = args.iter().map(|a| a.elements().len().max(1) as u64).sum();
+    budget.spend(items)?;
     match f {
         Function::HasAny | Function::Contains => {
             let list = args[0].elements();
+            // Every item against every candidate.
+            budget.spend(
+                (list.len() as u64).saturating_mul(items.saturating_sub(list.len() as u64)),
+            )?;
             if !args[1..].iter().any(|a| matches!(a, Value::List(_))) {
                 return Ok(Value::Bool(
                     args[1..]
@@ -28,6 +37,7 @@ pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
         Function::HasAll => {
             let list = args[0].elements();
             let wanted = deep(&args[1..]);
+            budget.spend((list.len() as u64).saturating_mul(wanted.len() as u64))?;
             Ok(Value::Bool(
                 wanted
                     .iter()
@@ -36,11 +46,16 @@ pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
         }
         Function::In => {
             let candidates = deep(&args[1..]);
+            budget
+                .spend((args[0].elements().len() as u64).saturating_mul(candidates.len() as u64))?;
             Ok(Value::Bool(
                 candidates.iter().any(|c| values_equal(args[0], c)),
             ))
         }
-        Function::List => Ok(Value::list(args.iter().map(|v| (*v).clone()).collect())),
+        Function::List => {
+            budget.list(args.len())?;
+            Ok(Value::list(args.iter().map(|v| (*v).clone()).collect()))
+        }
         Function::Count => {
             let n = deep(args).iter().filter(|v| !v.is_blank()).count();
             Ok(Value::from(i64::try_from(n).unwrap_or(i64::MAX)))
@@ -80,6 +95,7 @@ pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
         Function::Unique => {
             let mut seen: HashSet<Key> = HashSet::new();
             let mut out = Vec::new();
+            budget.list(args[0].elements().len())?;
             for v in args[0].elements() {
                 match Key::from_value(v) {
                     Some(k) => {
@@ -93,6 +109,10 @@ pub(crate) fn call(f: Function, args: &[&Value]) -> R<Value> {
             Ok(Value::list(out))
         }
         Function::Sort => {
+            let n = args[0].elements().len();
+            budget.list(n)?;
+            // n log n comparisons.
+            budget.spend(n as u64 * u64::from(usize::BITS - n.leading_zeros()))?;
             let mut items: Vec<Value> = args[0].elements().to_vec();
             if let Some(e) = items.iter().find(|v| matches!(v, Value::Error(_))) {
                 return Err(e.clone());

@@ -117,20 +117,22 @@ fn power(x: Decimal, n: Decimal) -> R<Decimal> {
         return match (positive, n.is_sign_negative()) {
             (Some(p), false) => Ok(p),
             (Some(p), true) => Decimal::ONE.checked_div(p).ok_or_else(overflow),
-            (None, false) => {
-                if x.abs() == Decimal::ONE {
+            // An exponent beyond 2^64: ±1 stays ±1; a base above 1 grows
+            // beyond any decimal (its inverse rounds to 0), a base below 1
+            // shrinks to 0 (its inverse grows beyond any decimal).
+            (None, negative) => match x.abs().cmp(&Decimal::ONE) {
+                std::cmp::Ordering::Equal => {
                     let odd = exponent % Decimal::TWO == Decimal::ONE;
                     Ok(if x.is_sign_negative() && odd {
                         -Decimal::ONE
                     } else {
                         Decimal::ONE
                     })
-                } else {
-                    Err(overflow())
                 }
-            }
-            // |x| > 1 to a huge power, inverted: rounds to 0.
-            (None, true) => Ok(Decimal::ZERO),
+                std::cmp::Ordering::Greater if negative => Ok(Decimal::ZERO),
+                std::cmp::Ordering::Less if !negative => Ok(Decimal::ZERO),
+                _ => Err(overflow()),
+            },
         };
     }
     if x.is_sign_negative() {

@@ -357,7 +357,7 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> Value {
         | F::Sum
         | F::Average
         | F::Max
-        | F::Min => list::call(f, args),
+        | F::Min => list::call(f, args, cx.budget),
         F::Round | F::Abs | F::Floor | F::Ceiling | F::Mod | F::Power | F::Sqrt | F::ToNumber => {
             math::call(f, args)
         }

@@ -1,27 +1,36 @@
 //! Text: `Format`, `Concatenate`, `ToText`, `Len`, `Left`, `Split`, `Join`, ...
 
-use super::{Function, flatten, whole};
+use super::{Function, flatten};
 use crate::eval::{EvalCtx, R, invalid, mismatch, to_number, truthy};
 use crate::value::Value;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
     let text = |i: usize| cx.to_text(args[i]);
+    // A text built here, checked against the budget.
+    let built = |s: String| -> R<Value> {
+        cx.budget.text(s.len())?;
+        Ok(Value::from(s))
+    };
     match f {
         Function::Format => format(args, cx),
         Function::Concatenate => {
             let mut out = String::new();
             for a in args {
                 out.push_str(&cx.to_text(a)?);
+                cx.budget.text_so_far(out.len())?;
             }
-            Ok(Value::from(out))
+            built(out)
         }
-        Function::ToText => Ok(Value::from(text(0)?.into_owned())),
+        Function::ToText => match args[0] {
+            Value::Text(_) => Ok(args[0].clone()),
+            _ => built(text(0)?.into_owned()),
+        },
         Function::Len => Ok(Value::from(
             i64::try_from(text(0)?.chars().count()).unwrap_or(i64::MAX),
         )),
-        Function::Upper => Ok(Value::from(text(0)?.to_uppercase())),
-        Function::Lower => Ok(Value::from(text(0)?.to_lowercase())),
+        Function::Upper => built(text(0)?.to_uppercase()),
+        Function::Lower => built(text(0)?.to_lowercase()),
         Function::Left | Function::Right => {
             let t = text(0)?;
             let n = count(args[1])?;
@@ -35,11 +44,12 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
         }
         Function::Mid => {
             let t = text(0)?;
-            let start = whole(args[1], "the start")?;
-            if start < 1 {
+            let start = to_number(args[1])?.trunc();
+            if start < Decimal::ONE {
                 return Err(invalid(format!("`Mid` starts at 1, not {start}")));
             }
-            let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+            // A start past any text gives "".
+            let skip = count(args[1])?.saturating_sub(1);
             let s: String = match args.get(2) {
                 Some(c) => t.chars().skip(skip).take(count(c)?).collect(),
                 None => t.chars().skip(skip).collect(),
@@ -50,6 +60,13 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
         Function::Split => {
             let t = text(0)?;
             let d = text(1)?;
+            let count = if d.is_empty() {
+                t.chars().count()
+            } else {
+                t.matches(d.as_ref()).count() + 1
+            };
+            cx.budget.list(count)?;
+            cx.budget.text(t.len())?;
             let pieces: Vec<Value> = if d.is_empty() {
                 t.chars().map(|c| Value::from(c.to_string())).collect()
             } else {
@@ -59,11 +76,17 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
         }
         Function::Join => {
             let d = text(0)?;
-            let mut parts = Vec::new();
-            for v in flatten(&args[1..]) {
-                parts.push(cx.to_text(v)?.into_owned());
+            let items = flatten(&args[1..]);
+            cx.budget.spend(items.len() as u64)?;
+            let mut out = String::new();
+            for (i, v) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(&d);
+                }
+                out.push_str(&cx.to_text(v)?);
+                cx.budget.text_so_far(out.len())?;
             }
-            Ok(Value::from(parts.join(&d)))
+            built(out)
         }
         Function::ContainsText => {
             let (t, s) = (text(0)?, text(1)?);
@@ -83,15 +106,21 @@ pub(crate) fn call(f: Function, args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
     }
 }
 
-/// A character count: truncated toward zero; negative is an invalid argument.
+/// A character count: truncated toward zero; negative is an invalid argument;
+/// a count past any text (even `1e28`) is as good as the whole text.
 fn count(v: &Value) -> R<usize> {
-    let n = whole(v, "the count")?;
-    usize::try_from(n).map_err(|_| invalid(format!("a count cannot be negative ({n})")))
+    let n = to_number(v)?.trunc();
+    if n.is_sign_negative() && !n.is_zero() {
+        return Err(invalid(format!("a count cannot be negative ({n})")));
+    }
+    use rust_decimal::prelude::ToPrimitive;
+    Ok(n.to_usize().unwrap_or(usize::MAX))
 }
 
 fn format(args: &[&Value], cx: &EvalCtx<'_>) -> R<Value> {
     let mut out = TextBuf::default();
     format_into(args, cx, &mut out)?;
+    cx.budget.text(out.as_str().len())?;
     Ok(out.into_value())
 }
 
@@ -157,7 +186,7 @@ impl TextBuf {
 pub(crate) fn format_into(args: &[&Value], cx: &EvalCtx<'_>, out: &mut TextBuf) -> R<()> {
     if let Value::Text(template) = &args[0] {
         out.push_str(&format_template(template, &args[1..], cx)?);
-        return Ok(());
+        return cx.budget.text_so_far(out.as_str().len());
     }
     if args.len() != 2 {
         return Err(invalid(
@@ -176,26 +205,40 @@ pub(crate) fn format_into(args: &[&Value], cx: &EvalCtx<'_>, out: &mut TextBuf) 
 fn format_template(template: &str, values: &[&Value], cx: &EvalCtx<'_>) -> R<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
+    let mut nth = 0usize;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        if !digits.is_empty() && after[digits.len()..].starts_with('}') {
-            let i: usize = digits.parse().unwrap_or(0);
-            let v = i
-                .checked_sub(1)
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && after[digits..].starts_with('}') {
+            nth += 1;
+            let placeholder = &after[..digits];
+            let v = placeholder
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| i.checked_sub(1))
                 .and_then(|i| values.get(i))
                 .ok_or_else(|| {
-                    invalid(format!("`{{{i}}}` has no value: {} given", values.len()))
+                    let given = match values.len() {
+                        0 => "no value follows the template".to_string(),
+                        1 => "one value follows the template, `{1}`".to_string(),
+                        n => format!("{n} values follow the template, `{{1}}` to `{{{n}}}`"),
+                    };
+                    invalid(format!(
+                        "placeholder {nth} of the template, `{{{placeholder}}}`, has no value: {given}"
+                    ))
                 })?;
+            cx.budget.step()?;
             out.push_str(&cx.to_text(v)?);
-            rest = &after[digits.len() + 1..];
+            cx.budget.text_so_far(out.len())?;
+            rest = &after[digits + 1..];
         } else {
             out.push('{');
             rest = after;
         }
     }
     out.push_str(rest);
+    cx.budget.text_so_far(out.len())?;
     Ok(out)
 }
 
