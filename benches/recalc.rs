@@ -172,6 +172,8 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
             ms(t)
         ));
 
+        deletes(c, summary, &mut wb, &cells, size);
+
         let mut day = 0i64;
         let mut advance = |wb: &mut Workbook| {
             day += 1;
@@ -276,6 +278,82 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
 
         sqlite_side_by_side(c, summary, &wb, &cells, size);
     }
+}
+
+/// Deletes: 5,000 tasks in one transaction, and one task, each inserted
+/// (untimed) before it is deleted. A delete costs what it changes: no later
+/// row is recomputed (ids are `RowId`s, not positions).
+fn deletes(
+    c: &mut Criterion,
+    summary: &mut Summary,
+    wb: &mut Workbook,
+    cells: &Cells,
+    size: usize,
+) {
+    let tasks = wb.table_id("Tasks").expect("a Tasks table");
+    let title = wb.column_id(tasks, "Title").expect("Tasks.Title");
+    let account = wb.column_id(tasks, "Account").expect("Tasks.Account");
+    let insert = |wb: &mut Workbook, n: usize| -> Vec<csip_engine::RowId> {
+        let mut tx = Transaction::new();
+        for i in 0..n {
+            tx = tx.insert(
+                tasks,
+                vec![
+                    (title, Value::from(format!("Follow up {i}"))),
+                    (account, Value::Row(cells.accounts, cells.account(i))),
+                ],
+            );
+        }
+        let changes = wb.apply(tx).expect(
+            "a benchmark insert applies (a rejected one would be timed as if it were work)",
+        );
+        changes.inserted.iter().map(|(_, r)| *r).collect()
+    };
+    let delete = |wb: &mut Workbook, rows: &[csip_engine::RowId]| {
+        let mut tx = Transaction::new();
+        for &r in rows {
+            tx = tx.delete(tasks, r);
+        }
+        wb.apply(tx)
+            .expect("a benchmark delete applies (a rejected one would be timed as if it were work)")
+    };
+    // Deleted after other tasks, so that the rows after them are many.
+    let kept = insert(wb, 20_000);
+    let timed = |n: usize, iters: u64, wb: &mut Workbook| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let rows = insert(wb, n);
+            let t = Instant::now();
+            black_box(delete(wb, &rows));
+            total += t.elapsed();
+        }
+        total
+    };
+    let mut group = c.benchmark_group("delete");
+    group.sample_size(10);
+    group.bench_function(
+        BenchmarkId::new("5,000 tasks in one transaction", size),
+        |b| b.iter_custom(|iters| timed(5_000, iters, wb)),
+    );
+    group.sample_size(50);
+    group.bench_function(BenchmarkId::new("one task", size), |b| {
+        b.iter_custom(|iters| timed(1, iters, wb))
+    });
+    group.finish();
+    let mut runs: Vec<Duration> = (0..5).map(|_| timed(5_000, 1, wb)).collect();
+    runs.sort();
+    summary.add(format!(
+        "  delete 5,000 tasks in one transaction ({size} accounts, {} tasks): median {}",
+        kept.len() + 5_000,
+        ms(runs[2])
+    ));
+    let mut runs: Vec<Duration> = (0..101).map(|_| timed(1, 1, wb)).collect();
+    runs.sort();
+    summary.add(format!(
+        "  delete one task ({size} accounts): median {:.1} µs",
+        runs[50].as_secs_f64() * 1e6
+    ));
+    delete(wb, &kept);
 }
 
 /// SQLite with the same inputs and arithmetic, measured in the same run.

@@ -362,7 +362,7 @@ pub(crate) fn rows_named(data: &Data, table: TableId, name: &Value) -> Vec<RowId
         Some(ix) => data.index(ix).get(&key).to_vec(),
         None => data
             .table(table)
-            .order
+            .order()
             .iter()
             .copied()
             .filter(|r| Key::from_value(data.cell(display, *r)).as_ref() == Some(&key))

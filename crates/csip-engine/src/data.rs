@@ -38,11 +38,23 @@ impl Clock {
     }
 }
 
-/// Marks a dead row slot in [`Table::position`].
-pub(crate) const DEAD: u32 = u32::MAX;
-
+/// A table: what it is (shared by every snapshot until the schema changes)
+/// and its rows (shared copy-on-write: a clone of the table copies nothing
+/// until it inserts or deletes a row). Reads of the meta go through `Deref`,
+/// writes through `DerefMut`, which copies the meta if a snapshot shares it.
 #[derive(Clone, Debug)]
 pub(crate) struct Table {
+    meta: Arc<TableMeta>,
+    /// Live rows by position; ids grow with insertion, so in id order.
+    order: Arc<Vec<RowId>>,
+    /// A bit per row slot: set while the row lives.
+    live: Arc<Vec<u64>>,
+    /// Row slots, dead ones included: the next row's id.
+    slots: usize,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct TableMeta {
     pub(crate) name: String,
     /// The user's columns, in schema order.
     pub(crate) columns: Vec<ColumnId>,
@@ -50,19 +62,71 @@ pub(crate) struct Table {
     pub(crate) display: Option<ColumnId>,
     /// Index-key columns the engine added.
     pub(crate) hidden: Vec<ColumnId>,
-    /// Live rows by position.
-    pub(crate) order: Vec<RowId>,
-    /// For each row slot, its 0-based position in `order`, or [`DEAD`].
-    pub(crate) position: Vec<u32>,
+}
+
+impl std::ops::Deref for Table {
+    type Target = TableMeta;
+    fn deref(&self) -> &TableMeta {
+        &self.meta
+    }
+}
+
+impl std::ops::DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut TableMeta {
+        Arc::make_mut(&mut self.meta)
+    }
 }
 
 impl Table {
+    pub(crate) fn new(name: String) -> Table {
+        Table {
+            meta: Arc::new(TableMeta {
+                name,
+                columns: Vec::new(),
+                display: None,
+                hidden: Vec::new(),
+            }),
+            order: Arc::default(),
+            live: Arc::default(),
+            slots: 0,
+        }
+    }
+
     pub(crate) fn is_live(&self, row: RowId) -> bool {
-        self.position.get(row.index()).is_some_and(|p| *p != DEAD)
+        let i = row.index();
+        self.live
+            .get(i / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+
+    fn set_live(&mut self, row: RowId, live: bool) {
+        let i = row.index();
+        let words = Arc::make_mut(&mut self.live);
+        if words.len() <= i / 64 {
+            words.resize(i / 64 + 1, 0);
+        }
+        if live {
+            words[i / 64] |= 1 << (i % 64);
+        } else {
+            words[i / 64] &= !(1 << (i % 64));
+        }
     }
 
     pub(crate) fn slots(&self) -> usize {
-        self.position.len()
+        self.slots
+    }
+
+    /// Live rows by position.
+    pub(crate) fn order(&self) -> &[RowId] {
+        &self.order
+    }
+
+    /// The 0-based position of a live row.
+    pub(crate) fn position_of(&self, row: RowId) -> Option<usize> {
+        if !self.is_live(row) {
+            return None;
+        }
+        self.order.binary_search(&row).ok()
     }
 
     pub(crate) fn all_columns(&self) -> impl Iterator<Item = ColumnId> + '_ {
@@ -90,8 +154,18 @@ pub(crate) struct Formula {
     pub(crate) cyclic: bool,
 }
 
+/// A column: what it is (shared by every snapshot until the schema changes;
+/// read through `Deref`, written through `DerefMut`, which copies it if a
+/// snapshot shares it) and its cells (shared copy-on-write by chunk).
 #[derive(Clone, Debug)]
 pub(crate) struct Column {
+    meta: Arc<ColumnMeta>,
+    /// One value per row slot (dead slots hold Blank).
+    pub(crate) values: Store,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnMeta {
     pub(crate) table: TableId,
     pub(crate) name: String,
     pub(crate) schema: ColumnSchema,
@@ -101,11 +175,29 @@ pub(crate) struct Column {
     /// the binder found to give rows), if any.
     pub(crate) row_table: Option<TableId>,
     pub(crate) kind: ColumnKind,
-    /// One value per row slot (dead slots hold Blank).
-    pub(crate) values: Store,
+}
+
+impl std::ops::Deref for Column {
+    type Target = ColumnMeta;
+    fn deref(&self) -> &ColumnMeta {
+        &self.meta
+    }
+}
+
+impl std::ops::DerefMut for Column {
+    fn deref_mut(&mut self) -> &mut ColumnMeta {
+        Arc::make_mut(&mut self.meta)
+    }
 }
 
 impl Column {
+    pub(crate) fn new(meta: ColumnMeta, values: Store) -> Column {
+        Column {
+            meta: Arc::new(meta),
+            values,
+        }
+    }
+
     pub(crate) fn formula(&self) -> Option<&Arc<Formula>> {
         match &self.kind {
             ColumnKind::Data => None,
@@ -132,7 +224,7 @@ pub(crate) struct Data {
     pub(crate) columns: Vec<Column>,
     pub(crate) indexes: Vec<ColumnIndex>,
     /// For each column, the indexes over it.
-    pub(crate) indexes_on: Vec<Vec<IndexId>>,
+    pub(crate) indexes_on: Arc<Vec<Vec<IndexId>>>,
     pub(crate) clock: Clock,
 }
 
@@ -169,11 +261,11 @@ impl Data {
         let id = IndexId(u32::try_from(self.indexes.len()).unwrap_or(u32::MAX));
         let mut ix = ColumnIndex::new(mode);
         let col = &self.columns[column.index()];
-        for &r in &self.tables[col.table.index()].order {
+        for &r in self.tables[col.table.index()].order() {
             ix.insert(r, col.values.get(r.index()));
         }
         self.indexes.push(ix);
-        self.indexes_on[column.index()].push(id);
+        Arc::make_mut(&mut self.indexes_on)[column.index()].push(id);
         id
     }
 
@@ -202,7 +294,7 @@ impl Data {
         for &i in &self.indexes_on[c.index()] {
             let ix = &mut self.indexes[i.0 as usize];
             ix.clear();
-            for &r in &self.tables[table.index()].order {
+            for &r in self.tables[table.index()].order() {
                 ix.insert(r, self.columns[c.index()].values.get(r.index()));
             }
         }
@@ -212,11 +304,10 @@ impl Data {
     /// `indexed` false the indexes are left for [`Data::rebuild_indexes`] (bulk loads).
     pub(crate) fn push_row(&mut self, t: TableId, indexed: bool) -> RowId {
         let table = &mut self.tables[t.index()];
-        let row = RowId(u32::try_from(table.position.len()).unwrap_or(u32::MAX));
-        table
-            .position
-            .push(u32::try_from(table.order.len()).unwrap_or(DEAD));
-        table.order.push(row);
+        let row = RowId(u32::try_from(table.slots).unwrap_or(u32::MAX));
+        table.slots += 1;
+        table.set_live(row, true);
+        Arc::make_mut(&mut table.order).push(row);
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for c in cols {
             self.columns[c.index()].values.push(Value::Blank);
@@ -233,7 +324,7 @@ impl Data {
     /// Blank, in no order and no index.
     pub(crate) fn push_dead_slot(&mut self, t: TableId) {
         let table = &mut self.tables[t.index()];
-        table.position.push(DEAD);
+        table.slots += 1;
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for c in cols {
             self.columns[c.index()].values.push(Value::Blank);
@@ -267,22 +358,20 @@ impl Data {
             cells.push(old);
         }
         let table = &mut self.tables[t.index()];
-        let pos = table.position[r.index()];
-        table.order.remove(pos as usize);
-        table.position[r.index()] = DEAD;
-        for (p, row) in table.order.iter().enumerate().skip(pos as usize) {
-            table.position[row.index()] = u32::try_from(p).unwrap_or(DEAD);
+        let pos = table.position_of(r).unwrap_or(table.order.len());
+        if pos < table.order.len() {
+            Arc::make_mut(&mut table.order).remove(pos);
         }
-        (pos, cells)
+        table.set_live(r, false);
+        (u32::try_from(pos).unwrap_or(u32::MAX), cells)
     }
 
     /// Undoes [`Data::kill_row`]: the row comes back at its old position with its cells.
     pub(crate) fn revive_row(&mut self, t: TableId, r: RowId, pos: u32, cells: Vec<Value>) {
         let table = &mut self.tables[t.index()];
-        table.order.insert(pos as usize, r);
-        for (p, row) in table.order.iter().enumerate().skip(pos as usize) {
-            table.position[row.index()] = u32::try_from(p).unwrap_or(DEAD);
-        }
+        let order = Arc::make_mut(&mut table.order);
+        order.insert((pos as usize).min(order.len()), r);
+        table.set_live(r, true);
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for (c, v) in cols.into_iter().zip(cells) {
             for &i in &self.indexes_on[c.index()] {
@@ -297,8 +386,8 @@ impl Data {
     pub(crate) fn pop_row(&mut self, t: TableId, r: RowId, slots: usize) {
         self.kill_row(t, r);
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
-        while self.tables[t.index()].position.len() > slots {
-            self.tables[t.index()].position.pop();
+        while self.tables[t.index()].slots > slots {
+            self.tables[t.index()].slots -= 1;
             for &c in &cols {
                 self.columns[c.index()].values.pop();
             }
@@ -307,9 +396,8 @@ impl Data {
 
     /// The 1-based position of a live row.
     pub(crate) fn row_number(&self, t: TableId, r: RowId) -> Option<u32> {
-        match self.tables[t.index()].position.get(r.index()) {
-            Some(&p) if p != DEAD => Some(p + 1),
-            _ => None,
-        }
+        self.tables[t.index()]
+            .position_of(r)
+            .map(|p| u32::try_from(p + 1).unwrap_or(u32::MAX))
     }
 }

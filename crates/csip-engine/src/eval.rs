@@ -122,7 +122,7 @@ impl<'a> EvalCtx<'a> {
                 .cloned()
                 .unwrap_or_else(|| err(ErrorKind::UnknownName, "`CurrentValue` has no item here")),
             Expr::Table(t) => {
-                let rows = &self.data.table(*t).order;
+                let rows = self.data.table(*t).order();
                 if let Err(e) = self
                     .budget
                     .list(rows.len())
@@ -135,7 +135,7 @@ impl<'a> EvalCtx<'a> {
             Expr::Project { target, col } => {
                 if let Expr::Table(t) = **target {
                     // `[Table].[Column]`: read the column without building the row list.
-                    let rows = &self.data.table(t).order;
+                    let rows = self.data.table(t).order();
                     if let Err(e) = self.budget.spend(rows.len() as u64) {
                         return e;
                     }
@@ -700,7 +700,7 @@ impl<'a> EvalCtx<'a> {
         };
         match &**target {
             Expr::Table(t) => {
-                let rows = &data.table(*t).order;
+                let rows = data.table(*t).order();
                 if let Err(e) = self.budget.spend(rows.len() as u64) {
                     return e;
                 }
@@ -811,7 +811,7 @@ impl<'a> EvalCtx<'a> {
         match &fx.source {
             Expr::Table(t) => {
                 let data = self.data;
-                for &u in &data.table(*t).order {
+                for &u in data.table(*t).order() {
                     self.budget.step()?;
                     let item = Value::Row(*t, u);
                     if self.test(fx, item.clone(), 0)? && !on_match(item) {

@@ -8,6 +8,38 @@
 use crate::ids::RowId;
 use crate::value::{Key, Value};
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
+
+/// A sorted list of rows: a bucket, or the wildcard rows.
+trait RowList: std::ops::Deref<Target = [RowId]> {
+    fn push(&mut self, row: RowId);
+    fn insert(&mut self, at: usize, row: RowId);
+    fn remove(&mut self, at: usize) -> RowId;
+}
+
+impl RowList for Vec<RowId> {
+    fn push(&mut self, row: RowId) {
+        Vec::push(self, row);
+    }
+    fn insert(&mut self, at: usize, row: RowId) {
+        Vec::insert(self, at, row);
+    }
+    fn remove(&mut self, at: usize) -> RowId {
+        Vec::remove(self, at)
+    }
+}
+
+impl RowList for smallvec::SmallVec<[RowId; 2]> {
+    fn push(&mut self, row: RowId) {
+        smallvec::SmallVec::push(self, row);
+    }
+    fn insert(&mut self, at: usize, row: RowId) {
+        smallvec::SmallVec::insert(self, at, row);
+    }
+    fn remove(&mut self, at: usize) -> RowId {
+        smallvec::SmallVec::remove(self, at)
+    }
+}
 
 /// An index of a workbook: an index into its index list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,40 +58,99 @@ pub(crate) enum IndexMode {
     Guarded,
 }
 
+/// The rows of one key, sorted by row id; one or two inline.
+type Bucket = smallvec::SmallVec<[RowId; 2]>;
+type Shard = HashMap<Key, Bucket>;
+
+/// Keys per shard, on average, before the index splits its shards.
+const SHARD_KEYS: usize = 512;
+/// The most shards an index has.
+const MAX_SHARDS: usize = 1 << 12;
+
 /// Rows by key, each bucket sorted by row id (that is, by position).
+///
+/// The buckets sit in shards by key hash, each shared copy-on-write: a clone
+/// of the index (a snapshot of the workbook) costs a reference count per
+/// shard, and a write to a shard a snapshot still reads copies that shard
+/// alone (a few hundred keys).
 #[derive(Clone, Debug)]
 pub(crate) struct ColumnIndex {
     pub(crate) mode: IndexMode,
-    buckets: HashMap<Key, Vec<RowId>>,
+    /// A power of two of them.
+    shards: Vec<Arc<Shard>>,
+    keys: usize,
     /// Rows whose value is an error (whole mode): they may equal anything.
-    wildcard: Vec<RowId>,
+    wildcard: Arc<Vec<RowId>>,
+}
+
+fn hash(key: &Key) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
 }
 
 impl ColumnIndex {
     pub(crate) fn new(mode: IndexMode) -> ColumnIndex {
         ColumnIndex {
             mode,
-            buckets: HashMap::default(),
-            wildcard: Vec::new(),
+            shards: vec![Arc::default()],
+            keys: 0,
+            wildcard: Arc::default(),
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.buckets.clear();
-        self.wildcard.clear();
+        self.shards = vec![Arc::default()];
+        self.keys = 0;
+        self.wildcard = Arc::default();
+    }
+
+    /// The shard of a key: bits the maps inside do not use for their own
+    /// buckets (hashbrown takes the low bits and the top seven).
+    fn shard(&self, key: &Key) -> usize {
+        if self.shards.len() == 1 {
+            return 0;
+        }
+        (hash(key) >> 40) as usize & (self.shards.len() - 1)
     }
 
     pub(crate) fn insert(&mut self, row: RowId, value: &Value) {
         match self.mode {
             IndexMode::Guarded if matches!(value, Value::Blank) => {}
             IndexMode::Whole | IndexMode::Guarded => match Key::from_value(value) {
-                Some(k) => insert_sorted(self.buckets.entry(k).or_default(), row),
-                None => insert_sorted(&mut self.wildcard, row),
+                Some(k) => self.insert_key(k, row),
+                None => insert_sorted(Arc::make_mut(&mut self.wildcard), row),
             },
             IndexMode::Elements => {
                 for k in element_keys(value) {
-                    insert_sorted(self.buckets.entry(k).or_default(), row);
+                    self.insert_key(k, row);
                 }
+            }
+        }
+    }
+
+    fn insert_key(&mut self, key: Key, row: RowId) {
+        let at = self.shard(&key);
+        let shard = Arc::make_mut(&mut self.shards[at]);
+        let bucket = shard.entry(key).or_insert_with(|| {
+            self.keys += 1;
+            Bucket::new()
+        });
+        insert_sorted(bucket, row);
+        if self.keys > self.shards.len() * SHARD_KEYS * 2 && self.shards.len() < MAX_SHARDS {
+            self.split();
+        }
+    }
+
+    /// Four times the shards, every bucket moved (amortized: the index has
+    /// doubled its keys since the last split).
+    fn split(&mut self) {
+        let n = (self.shards.len() * 4).min(MAX_SHARDS);
+        let old = std::mem::replace(&mut self.shards, vec![Arc::default(); n]);
+        for shard in old {
+            let shard = Arc::try_unwrap(shard).unwrap_or_else(|s| (*s).clone());
+            for (key, bucket) in shard {
+                let at = self.shard(&key);
+                Arc::make_mut(&mut self.shards[at]).insert(key, bucket);
             }
         }
     }
@@ -69,7 +160,11 @@ impl ColumnIndex {
             IndexMode::Guarded if matches!(value, Value::Blank) => {}
             IndexMode::Whole | IndexMode::Guarded => match Key::from_value(value) {
                 Some(k) => self.remove_from(&k, row),
-                None => remove_sorted(&mut self.wildcard, row),
+                None => {
+                    if self.wildcard.binary_search(&row).is_ok() {
+                        remove_sorted(Arc::make_mut(&mut self.wildcard), row);
+                    }
+                }
             },
             IndexMode::Elements => {
                 for k in element_keys(value) {
@@ -80,17 +175,28 @@ impl ColumnIndex {
     }
 
     fn remove_from(&mut self, key: &Key, row: RowId) {
-        if let Some(bucket) = self.buckets.get_mut(key) {
+        let at = self.shard(key);
+        if self.shards[at]
+            .get(key)
+            .is_none_or(|b| b.binary_search(&row).is_err())
+        {
+            return; // nothing to copy for
+        }
+        let shard = Arc::make_mut(&mut self.shards[at]);
+        if let Some(bucket) = shard.get_mut(key) {
             remove_sorted(bucket, row);
             if bucket.is_empty() {
-                self.buckets.remove(key);
+                shard.remove(key);
+                self.keys -= 1;
             }
         }
     }
 
     /// The rows holding exactly this key.
     pub(crate) fn get(&self, key: &Key) -> &[RowId] {
-        self.buckets.get(key).map_or(&[], Vec::as_slice)
+        self.shards[self.shard(key)]
+            .get(key)
+            .map_or(&[], |b| b.as_slice())
     }
 
     /// Rows whose value is an error.
@@ -124,20 +230,29 @@ impl ColumnIndex {
 
     /// Bytes held (an estimate: buckets, their keys and row lists).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let per_bucket = std::mem::size_of::<Key>() + std::mem::size_of::<Vec<RowId>>() + 1;
-        self.buckets.capacity() * per_bucket
-            + self
-                .buckets
-                .values()
-                .map(|b| b.capacity() * 4)
-                .sum::<usize>()
+        let per_bucket = std::mem::size_of::<Key>() + std::mem::size_of::<Bucket>() + 1;
+        self.shards
+            .iter()
+            .map(|s| {
+                s.capacity() * per_bucket
+                    + s.values()
+                        .filter(|b| b.spilled())
+                        .map(|b| b.capacity() * 4)
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
             + self.wildcard.capacity() * 4
     }
 
     /// Number of entries, for tests and memory accounting.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.buckets.values().map(Vec::len).sum::<usize>() + self.wildcard.len()
+        self.shards
+            .iter()
+            .flat_map(|s| s.values())
+            .map(|b| b.len())
+            .sum::<usize>()
+            + self.wildcard.len()
     }
 }
 
@@ -158,7 +273,7 @@ fn element_keys(value: &Value) -> Vec<Key> {
     keys
 }
 
-fn insert_sorted(v: &mut Vec<RowId>, row: RowId) {
+fn insert_sorted<V: RowList>(v: &mut V, row: RowId) {
     match v.last() {
         None => v.push(row),
         Some(last) if *last < row => v.push(row),
@@ -170,7 +285,7 @@ fn insert_sorted(v: &mut Vec<RowId>, row: RowId) {
     }
 }
 
-fn remove_sorted(v: &mut Vec<RowId>, row: RowId) {
+fn remove_sorted<V: RowList>(v: &mut V, row: RowId) {
     if let Ok(i) = v.binary_search(&row) {
         v.remove(i);
     }

@@ -204,12 +204,12 @@ impl Propagator<'_> {
             let mut next: Vec<RowId> = Vec::new();
             match step {
                 Step::All => {
-                    out.extend_from_slice(&self.data.table(table).order);
+                    out.extend_from_slice(self.data.table(table).order());
                     return;
                 }
                 Step::Rev { column, target } => {
                     let Some(ix) = self.data.find_index(*column, IndexMode::Elements) else {
-                        out.extend_from_slice(&self.data.table(table).order);
+                        out.extend_from_slice(self.data.table(table).order());
                         return;
                     };
                     let ix = self.data.index(ix);
@@ -254,7 +254,7 @@ impl Propagator<'_> {
     fn outer_rows(&self, site: &FilterSite, table: TableId, key: &Value, out: &mut Vec<RowId>) {
         let Some(k) = Key::from_value(key) else {
             // An error key may equal anything.
-            out.extend_from_slice(&self.data.table(table).order);
+            out.extend_from_slice(self.data.table(table).order());
             return;
         };
         match site.outer {
@@ -267,9 +267,9 @@ impl Propagator<'_> {
             }
             OuterKey::Column(c) => match self.data.find_index(c, IndexMode::Whole) {
                 Some(ix) => out.extend_from_slice(&self.data.index(ix).matching(&k)),
-                None => out.extend_from_slice(&self.data.table(table).order),
+                None => out.extend_from_slice(self.data.table(table).order()),
             },
-            OuterKey::Evaluate => out.extend_from_slice(&self.data.table(table).order),
+            OuterKey::Evaluate => out.extend_from_slice(self.data.table(table).order()),
         }
     }
 }
@@ -350,7 +350,7 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
         let Some(formula) = column.formula().cloned() else {
             continue;
         };
-        let rows = &data.table(table).order;
+        let rows = data.table(table).order();
         let cycle = formula.cyclic.then(|| cycle_error(data, graph, col));
         let mut changed: Vec<(RowId, Value)> = Vec::new();
         for &r in rows {

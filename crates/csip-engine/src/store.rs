@@ -1,25 +1,41 @@
-//! One column's cells. Most columns hold few distinct values (a select, a
-//! relation to a thousand accounts, a status a formula gives, thresholds), so a
-//! column starts unallocated while every cell is Blank, then keeps a 4-byte
-//! code per cell into a dictionary of its distinct values, and only falls back
-//! to a value per cell when the values are mostly distinct (ids, names).
+//! One column's cells, in chunks shared copy-on-write between a workbook and
+//! its snapshots. Most columns hold few distinct values (a select, a relation
+//! to a thousand accounts, a status a formula gives, thresholds), so a chunk
+//! starts unallocated while every cell is Blank, then keeps a 2-byte code per
+//! cell into a dictionary of its distinct values, and only falls back to a
+//! value per cell when the values are mostly distinct (ids, names).
 
 use crate::value::{Key, Value};
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
-/// Past this many distinct values, a dictionary that holds more than a
-/// quarter as many values as cells becomes a plain vector.
-const DICT_LIMIT: usize = 4096;
+/// Cells per chunk: a write after a snapshot copies one chunk of this many cells.
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
 
+/// Past this many distinct values, a chunk's dictionary that holds more than
+/// a quarter as many values as cells becomes a plain vector.
+const DICT_LIMIT: usize = 64;
+
+/// One column's cells, in chunks of 4,096 shared copy-on-write: a clone of
+/// the column (a snapshot of the workbook) costs a reference count per chunk,
+/// and a write to a chunk a snapshot still reads copies that chunk alone.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Store {
+    len: usize,
+    chunks: Vec<Arc<Chunk>>,
+}
+
+/// Up to [`CHUNK`] cells.
 #[derive(Clone, Debug)]
-pub(crate) enum Store {
+enum Chunk {
     /// Every cell is Blank.
     Blank { len: usize },
     /// A code per cell; `values[code]` is the cell's value.
     Dict {
-        codes: Vec<u32>,
+        codes: Vec<u16>,
         values: Vec<Value>,
-        lookup: FxHashMap<(u8, Key), u32>,
+        lookup: FxHashMap<(u8, Key), u16>,
     },
     /// A value per cell.
     Plain(Vec<Value>),
@@ -47,140 +63,225 @@ fn dict_key(v: &Value) -> Option<(u8, Key)> {
 
 impl Store {
     pub(crate) fn blank(len: usize) -> Store {
-        Store::Blank { len }
+        let mut s = Store::default();
+        while s.len < len {
+            let n = (len - s.len).min(CHUNK);
+            s.chunks.push(Arc::new(Chunk::Blank { len: n }));
+            s.len += n;
+        }
+        s
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        match self {
-            Store::Blank { len } => *len,
-            Store::Dict { codes, .. } => codes.len(),
-            Store::Plain(v) => v.len(),
-        }
+        self.len
     }
 
     /// The value of cell `i`; Blank past the end.
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> &Value {
-        match self {
-            Store::Blank { .. } => &BLANK,
-            Store::Dict { codes, values, .. } => {
-                codes.get(i).map_or(&BLANK, |c| &values[*c as usize])
-            }
-            Store::Plain(v) => v.get(i).unwrap_or(&BLANK),
+        match self.chunks.get(i >> CHUNK_BITS) {
+            Some(c) => c.get(i & (CHUNK - 1)),
+            None => &BLANK,
         }
     }
 
     /// Stores `value` in cell `i` (which must exist); returns the old value.
     pub(crate) fn set(&mut self, i: usize, value: Value) -> Value {
-        if let Store::Blank { len } = self {
+        match self.chunks.get_mut(i >> CHUNK_BITS) {
+            Some(c) => {
+                if matches!(**c, Chunk::Blank { .. }) && value.identical(&Value::Blank) {
+                    return Value::Blank; // no copy of a chunk a snapshot shares
+                }
+                Arc::make_mut(c).set(i & (CHUNK - 1), value)
+            }
+            None => Value::Blank,
+        }
+    }
+
+    /// Appends a cell.
+    pub(crate) fn push(&mut self, value: Value) {
+        if self.len % CHUNK == 0 {
+            self.chunks.push(Arc::new(Chunk::Blank { len: 0 }));
+        }
+        if let Some(last) = self.chunks.last_mut() {
+            Arc::make_mut(last).push(value);
+        }
+        self.len += 1;
+    }
+
+    /// Removes the last cell.
+    pub(crate) fn pop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        if self.len % CHUNK == 0 {
+            self.chunks.pop();
+        } else if let Some(last) = self.chunks.last_mut() {
+            Arc::make_mut(last).pop();
+        }
+    }
+
+    /// Bytes held (cells and dictionaries; not the text the values point to).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Arc<Chunk>>()
+            + self.chunks.iter().map(|c| c.heap_bytes()).sum::<usize>()
+    }
+
+    /// The distinct values held, chunk by chunk (for accounting the text they
+    /// point to; a value shared by chunks comes once per chunk).
+    pub(crate) fn distinct(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.chunks.iter().flat_map(|c| c.distinct())
+    }
+}
+
+impl Chunk {
+    #[inline]
+    fn get(&self, i: usize) -> &Value {
+        match self {
+            Chunk::Blank { .. } => &BLANK,
+            Chunk::Dict { codes, values, .. } => {
+                codes.get(i).map_or(&BLANK, |c| &values[usize::from(*c)])
+            }
+            Chunk::Plain(v) => v.get(i).unwrap_or(&BLANK),
+        }
+    }
+
+    fn set(&mut self, i: usize, value: Value) -> Value {
+        if let Chunk::Blank { len } = self {
             if value.identical(&Value::Blank) {
                 return Value::Blank;
             }
-            *self = Store::Dict {
+            *self = Chunk::Dict {
                 codes: vec![0; *len],
                 values: vec![Value::Blank],
                 lookup: FxHashMap::from_iter([((0, Key::Blank), 0)]),
             };
         }
         match self {
-            Store::Blank { .. } => Value::Blank,
-            Store::Dict { .. } => {
+            Chunk::Blank { .. } => Value::Blank,
+            Chunk::Dict { .. } => {
                 let old = self.get(i).clone();
-                let code = self.intern(value);
-                if let Store::Dict { codes, .. } = self {
-                    codes[i] = code;
+                match self.intern(value) {
+                    Ok(code) => {
+                        if let Chunk::Dict { codes, .. } = self {
+                            codes[i] = code;
+                        }
+                        self.maybe_unfold();
+                    }
+                    // The dictionary is full and the chunk is plain now.
+                    Err(value) => {
+                        if let Chunk::Plain(v) = self {
+                            v[i] = value;
+                        }
+                    }
                 }
-                self.maybe_unfold();
                 old
             }
-            Store::Plain(v) => std::mem::replace(&mut v[i], value),
+            Chunk::Plain(v) => std::mem::replace(&mut v[i], value),
         }
     }
 
-    /// Appends a cell.
-    pub(crate) fn push(&mut self, value: Value) {
+    fn push(&mut self, value: Value) {
         match self {
-            Store::Blank { len } if value.identical(&Value::Blank) => *len += 1,
-            Store::Blank { len } => {
+            Chunk::Blank { len } if value.identical(&Value::Blank) => *len += 1,
+            Chunk::Blank { len } => {
                 let i = *len;
                 *len += 1;
                 self.set(i, value);
             }
-            Store::Dict { .. } => {
-                let code = self.intern(value);
-                if let Store::Dict { codes, .. } = self {
-                    codes.push(code);
+            Chunk::Dict { .. } => match self.intern(value) {
+                Ok(code) => {
+                    if let Chunk::Dict { codes, .. } = self {
+                        codes.push(code);
+                    }
+                    self.maybe_unfold();
                 }
-                self.maybe_unfold();
-            }
-            Store::Plain(v) => v.push(value),
+                Err(value) => {
+                    if let Chunk::Plain(v) = self {
+                        v.push(value);
+                    }
+                }
+            },
+            Chunk::Plain(v) => v.push(value),
         }
     }
 
-    /// Removes the last cell.
-    pub(crate) fn pop(&mut self) {
+    fn pop(&mut self) {
         match self {
-            Store::Blank { len } => *len = len.saturating_sub(1),
-            Store::Dict { codes, .. } => {
+            Chunk::Blank { len } => *len = len.saturating_sub(1),
+            Chunk::Dict { codes, .. } => {
                 codes.pop();
             }
-            Store::Plain(v) => {
+            Chunk::Plain(v) => {
                 v.pop();
             }
         }
     }
 
-    fn intern(&mut self, value: Value) -> u32 {
-        let Store::Dict { values, lookup, .. } = self else {
-            return 0;
+    /// The value's code; when the dictionary can take no more codes, the chunk
+    /// turns plain and the value comes back for the caller to store.
+    fn intern(&mut self, value: Value) -> Result<u16, Value> {
+        let Chunk::Dict { values, lookup, .. } = self else {
+            return Err(value);
         };
-        let next = u32::try_from(values.len()).unwrap_or(u32::MAX);
-        match dict_key(&value) {
-            Some(key) => *lookup.entry(key).or_insert_with(|| {
-                values.push(value);
-                next
-            }),
-            None => {
-                values.push(value);
-                next
-            }
+        let key = dict_key(&value);
+        if let Some(code) = key.as_ref().and_then(|k| lookup.get(k)) {
+            return Ok(*code);
         }
+        let Ok(next) = u16::try_from(values.len()) else {
+            self.unfold();
+            return Err(value);
+        };
+        values.push(value);
+        if let Some(key) = key {
+            lookup.insert(key, next);
+        }
+        Ok(next)
     }
 
     /// Mostly distinct values are cheaper one per cell.
     fn maybe_unfold(&mut self) {
-        if let Store::Dict { codes, values, .. } = self {
+        if let Chunk::Dict { codes, values, .. } = self {
             if values.len() > DICT_LIMIT && values.len() * 4 > codes.len() {
-                let plain = codes.iter().map(|c| values[*c as usize].clone()).collect();
-                *self = Store::Plain(plain);
+                self.unfold();
             }
         }
     }
 
-    /// Bytes held (cells and dictionary; not the text the values point to).
-    pub(crate) fn heap_bytes(&self) -> usize {
+    fn unfold(&mut self) {
+        if let Chunk::Dict { codes, values, .. } = self {
+            let plain = codes
+                .iter()
+                .map(|c| values[usize::from(*c)].clone())
+                .collect();
+            *self = Chunk::Plain(plain);
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
         let value = std::mem::size_of::<Value>();
         match self {
-            Store::Blank { .. } => 0,
-            Store::Dict {
+            Chunk::Blank { .. } => 0,
+            Chunk::Dict {
                 codes,
                 values,
                 lookup,
             } => {
-                codes.capacity() * 4
+                codes.capacity() * 2
                     + values.capacity() * value
-                    + lookup.capacity() * (std::mem::size_of::<(u8, Key)>() + 5)
+                    + lookup.capacity() * (std::mem::size_of::<(u8, Key)>() + 3)
             }
-            Store::Plain(v) => v.capacity() * value,
+            Chunk::Plain(v) => v.capacity() * value,
         }
     }
 
-    /// The distinct values held (for accounting the text they point to).
-    pub(crate) fn distinct(&self) -> Box<dyn Iterator<Item = &Value> + '_> {
+    fn distinct(&self) -> std::slice::Iter<'_, Value> {
         match self {
-            Store::Blank { .. } => Box::new(std::iter::empty()),
-            Store::Dict { values, .. } => Box::new(values.iter()),
-            Store::Plain(v) => Box::new(v.iter()),
+            Chunk::Blank { .. } => [].iter(),
+            Chunk::Dict { values, .. } => values.iter(),
+            Chunk::Plain(v) => v.iter(),
         }
     }
 }
@@ -189,13 +290,21 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn kind(s: &Store, i: usize) -> &'static str {
+        match &*s.chunks[i >> CHUNK_BITS] {
+            Chunk::Blank { .. } => "blank",
+            Chunk::Dict { .. } => "dict",
+            Chunk::Plain(_) => "plain",
+        }
+    }
+
     #[test]
     fn starts_blank_then_codes_then_plain() {
         let mut s = Store::blank(3);
-        assert!(matches!(s, Store::Blank { .. }));
+        assert_eq!(kind(&s, 0), "blank");
         assert_eq!(s.get(1), &Value::Blank);
         assert_eq!(s.set(1, Value::from("a")), Value::Blank);
-        assert!(matches!(s, Store::Dict { .. }));
+        assert_eq!(kind(&s, 0), "dict");
         s.push(Value::from("a"));
         assert_eq!(s.get(3), &Value::from("a"));
         assert_eq!(s.set(3, Value::from(5)), Value::from("a"));
@@ -203,11 +312,18 @@ mod tests {
         for i in 0..10_000 {
             s.push(Value::from(i64::from(i)));
         }
-        assert!(matches!(s, Store::Plain(_)));
+        assert_eq!(kind(&s, 0), "plain");
+        assert_eq!(kind(&s, 10_000), "plain");
         assert_eq!(s.get(3), &Value::from(5));
         assert_eq!(s.get(4 + 9_999), &Value::from(9_999));
         s.pop();
         assert_eq!(s.len(), 4 + 9_999);
+        assert_eq!(s.get(4 + 9_999), &Value::Blank, "past the end");
+        for _ in 0..(4 + 9_999) {
+            s.pop();
+        }
+        assert_eq!(s.len(), 0);
+        assert!(s.chunks.is_empty());
     }
 
     #[test]
@@ -218,5 +334,27 @@ mod tests {
         s.push(Value::DateTime(crate::value::midnight(d)));
         assert!(matches!(s.get(0), Value::Date(_)));
         assert!(matches!(s.get(1), Value::DateTime(_)));
+    }
+
+    #[test]
+    fn a_clone_keeps_its_cells_and_shares_what_is_not_written() {
+        let mut s = Store::blank(0);
+        for i in 0..(3 * CHUNK) {
+            s.push(Value::from(i64::try_from(i % 7).unwrap()));
+        }
+        let snapshot = s.clone();
+        s.set(5, Value::from("new"));
+        s.push(Value::from(99));
+        assert_eq!(snapshot.get(5), &Value::from(5));
+        assert_eq!(snapshot.get(3 * CHUNK), &Value::Blank);
+        assert_eq!(s.get(5), &Value::from("new"));
+        assert!(
+            !Arc::ptr_eq(&s.chunks[0], &snapshot.chunks[0]),
+            "the written chunk was copied"
+        );
+        assert!(
+            Arc::ptr_eq(&s.chunks[1], &snapshot.chunks[1]),
+            "the others are shared"
+        );
     }
 }

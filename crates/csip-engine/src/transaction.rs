@@ -504,7 +504,7 @@ impl Workbook {
             }
             p.propagate(Node::Rows(table), row, None);
             if !self.graph.dependents(Node::Position(table)).is_empty() {
-                let order = &self.data.table(table).order;
+                let order = self.data.table(table).order();
                 let pos = self.data.row_number(table, row).unwrap_or(0) as usize;
                 for &later in &order[pos..] {
                     p.propagate(Node::Position(table), later, None);

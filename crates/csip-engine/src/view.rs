@@ -313,7 +313,7 @@ impl Workbook {
             group: Value,
         }
         let mut entries = Vec::new();
-        for &row in &data.table(table).order {
+        for &row in data.table(table).order() {
             if budget.step().is_err() {
                 break;
             }

@@ -2,7 +2,7 @@
 //! transactions (see `transaction.rs`).
 
 use crate::bind::{self, BindError, Catalog, Scope, StaticTy};
-use crate::data::{Clock, Column, ColumnKind, Data, Formula, Table};
+use crate::data::{Clock, Column, ColumnKind, ColumnMeta, Data, Formula, Table};
 use crate::deps::{self, Node};
 use crate::error::{FormulaError, SchemaError, SchemaProblem};
 use crate::eval::EvalCtx;
@@ -21,19 +21,60 @@ use std::sync::Arc;
 /// Build one from a [`Schema`] with [`Workbook::new`], fill it with
 /// [`Workbook::import`] or [`Workbook::apply`], read cells with
 /// [`Workbook::value`], and move its clock with [`Workbook::set_clock`].
-#[derive(Clone, Debug)]
+///
+/// Cloning a workbook is cheap, and the clone is a snapshot: the two share
+/// every chunk of cells, every index shard and every row list, and a write to
+/// either copies only what it touches (copy on write). A service keeps one
+/// workbook for its writer and hands clones to readers on other threads,
+/// which see one consistent state however long they read, and which the
+/// writer never waits for.
+///
+/// ```
+/// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+/// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)));
+/// # let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// # let t = wb.table_id("T").unwrap();
+/// # let a = wb.column_id(t, "A").unwrap();
+/// # let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
+/// let snapshot = wb.clone();
+/// let reader = std::thread::spawn(move || snapshot.value(a, row).cloned());
+/// wb.apply(Transaction::new().set(a, row, 2))?;
+/// assert_eq!(reader.join().unwrap(), Some(Value::from(1)), "the snapshot reads the state it was taken at");
+/// assert_eq!(wb.value(a, row), Some(&Value::from(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
 pub struct Workbook {
     pub(crate) data: Data,
-    pub(crate) graph: Graph,
+    pub(crate) graph: Arc<Graph>,
+    /// Empty between operations.
     pub(crate) dirty: Dirty,
-    table_names: HashMap<String, TableId>,
-    column_names: Vec<HashMap<String, ColumnId>>,
+    table_names: Arc<HashMap<String, TableId>>,
+    column_names: Arc<Vec<HashMap<String, ColumnId>>>,
     /// The formula text of each formula column, as written.
-    sources: HashMap<ColumnId, String>,
+    sources: Arc<HashMap<ColumnId, String>>,
     /// What the binder knows of each formula column's rows.
-    static_types: HashMap<ColumnId, StaticTy>,
-    pub(crate) views: Vec<crate::view::View>,
+    static_types: Arc<HashMap<ColumnId, StaticTy>>,
+    pub(crate) views: Arc<Vec<crate::view::View>>,
     pub(crate) trace: Option<Vec<CellId>>,
+}
+
+impl Clone for Workbook {
+    fn clone(&self) -> Workbook {
+        Workbook {
+            data: self.data.clone(),
+            graph: self.graph.clone(),
+            // Nothing is dirty between operations: the clone starts clean
+            // instead of copying the original's (large, empty) bit sets.
+            dirty: Dirty::new(self.data.columns.len()),
+            table_names: self.table_names.clone(),
+            column_names: self.column_names.clone(),
+            sources: self.sources.clone(),
+            static_types: self.static_types.clone(),
+            views: self.views.clone(),
+            trace: self.trace.clone(),
+        }
+    }
 }
 
 fn fold(name: &str) -> String {
@@ -105,14 +146,14 @@ impl Workbook {
 
     /// The live rows of a table, in order.
     pub fn rows(&self, table: TableId) -> &[RowId] {
-        &self.data.table(table).order
+        self.data.table(table).order()
     }
 
     /// The row at 1-based `position`.
     pub fn row_at(&self, table: TableId, position: usize) -> Option<RowId> {
         self.data
             .table(table)
-            .order
+            .order()
             .get(position.checked_sub(1)?)
             .copied()
     }
@@ -321,7 +362,7 @@ impl Workbook {
         let mut out = Vec::new();
         for col in &self.graph.order {
             let table = self.data.column(*col).table;
-            for &r in &self.data.table(table).order {
+            for &r in self.data.table(table).order() {
                 let (a, b) = (self.data.cell(*col, r), fresh.data.cell(*col, r));
                 if !a.identical(b) {
                     out.push((
@@ -376,8 +417,8 @@ impl Workbook {
             }
             tables.push((
                 table.name.clone(),
-                table.order.len(),
-                cells + heap + table.position.capacity() * 8,
+                table.order().len(),
+                cells + heap + table.order().len() * 4 + table.slots() / 8,
             ));
         }
         MemoryUsage {
@@ -626,7 +667,7 @@ impl Builder {
                 tables: Vec::new(),
                 columns: Vec::new(),
                 indexes: Vec::new(),
-                indexes_on: Vec::new(),
+                indexes_on: Arc::default(),
                 clock,
             },
             table_names: HashMap::new(),
@@ -696,14 +737,14 @@ impl Builder {
             .collect();
         Ok(Workbook {
             data: b.data,
-            graph,
+            graph: Arc::new(graph),
             dirty: Dirty::new(columns),
-            table_names: b.table_names,
-            column_names: b.column_names,
-            sources: b.sources,
+            table_names: Arc::new(b.table_names),
+            column_names: Arc::new(b.column_names),
+            sources: Arc::new(b.sources),
             trace: None,
-            static_types,
-            views,
+            static_types: Arc::new(static_types),
+            views: Arc::new(views),
         })
     }
 
@@ -736,14 +777,7 @@ impl Builder {
             }
             let id = TableId(u32::try_from(self.data.tables.len()).unwrap_or(u32::MAX));
             self.table_names.insert(fold(name), id);
-            self.data.tables.push(Table {
-                name: name.to_string(),
-                columns: Vec::new(),
-                display: None,
-                hidden: Vec::new(),
-                order: Vec::new(),
-                position: Vec::new(),
-            });
+            self.data.tables.push(Table::new(name.to_string()));
             self.column_names.push(HashMap::new());
             if ts.columns.is_empty() {
                 self.problem(name, None, format!("table `{name}` has no columns"));
@@ -853,16 +887,18 @@ impl Builder {
         let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
         self.column_names[table.index()].insert(fold(name), id);
         self.data.tables[table.index()].columns.push(id);
-        self.data.columns.push(Column {
-            table,
-            name: name.to_string(),
-            schema: cs.clone(),
-            target,
-            row_table: target.map(|(t, _)| t),
-            kind: ColumnKind::Data,
-            values: crate::store::Store::blank(0),
-        });
-        self.data.indexes_on.push(Vec::new());
+        self.data.columns.push(Column::new(
+            ColumnMeta {
+                table,
+                name: name.to_string(),
+                schema: cs.clone(),
+                target,
+                row_table: target.map(|(t, _)| t),
+                kind: ColumnKind::Data,
+            },
+            crate::store::Store::blank(0),
+        ));
+        Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
         let state = match &cs.formula {
             None => BindState::Data,
             Some(text) => {
@@ -1374,20 +1410,22 @@ impl Builder {
         let n = self.data.table(table).hidden.len();
         let name = format!("#key{n}");
         let slots = self.data.table(table).slots();
-        self.data.columns.push(Column {
-            table,
-            name: name.clone(),
-            schema: ColumnSchema::data(name, ColumnType::Text),
-            target: None,
-            row_table: None,
-            kind: ColumnKind::Hidden(Arc::new(Formula {
-                expr,
-                rank: 0,
-                cyclic: false,
-            })),
-            values: crate::store::Store::blank(slots),
-        });
-        self.data.indexes_on.push(Vec::new());
+        self.data.columns.push(Column::new(
+            ColumnMeta {
+                table,
+                name: name.clone(),
+                schema: ColumnSchema::data(name, ColumnType::Text),
+                target: None,
+                row_table: None,
+                kind: ColumnKind::Hidden(Arc::new(Formula {
+                    expr,
+                    rank: 0,
+                    cyclic: false,
+                })),
+            },
+            crate::store::Store::blank(slots),
+        ));
+        Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
         self.data.tables[table.index()].hidden.push(id);
         id
     }

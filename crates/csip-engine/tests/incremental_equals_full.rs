@@ -221,6 +221,22 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
     })
 }
 
+/// Every row of every table with every cell, as a snapshot must keep them.
+fn cells(wb: &Workbook) -> Vec<(csip_engine::RowId, Vec<Value>)> {
+    let mut out = Vec::new();
+    for t in wb.tables() {
+        for &r in wb.rows(t) {
+            let values = wb
+                .columns(t)
+                .iter()
+                .map(|c| wb.value(*c, r).cloned().unwrap_or_default())
+                .collect();
+            out.push((r, values));
+        }
+    }
+    out
+}
+
 fn seed(wb: &mut Workbook) {
     let a = wb.table_id("A").unwrap();
     let b = wb.table_id("B").unwrap();
@@ -249,6 +265,9 @@ proptest! {
         let a = wb.table_id("A").unwrap();
         let b = wb.table_id("B").unwrap();
         for (step, batch) in spec.edits.iter().enumerate() {
+            // A snapshot taken before the step reads the same after it.
+            let snapshot = wb.clone();
+            let before = cells(&snapshot);
             if batch[0].0 % 13 == 12 {
                 let today = wb.clock().today + chrono::Duration::days(batch[0].3);
                 wb.set_clock(Clock::on(today));
@@ -273,6 +292,7 @@ proptest! {
                 "after step {} ({:?}): {} cells differ, first {:?} `{}`",
                 step, batch, diffs.len(), diffs[0], wb.column_name(diffs[0].0.column)
             );
+            prop_assert_eq!(cells(&snapshot), before, "step {} changed a snapshot taken before it", step);
         }
     }
 }
