@@ -327,7 +327,10 @@ fn main() -> ExitCode {
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    csip_engine::parse_date(s).ok_or_else(|| format!("`{s}` is not a date; write YYYY-MM-DD"))
+    csip_engine::parse_date(s).map_err(|e| match e {
+        csip_engine::DateTextError::Unreadable => format!("`{s}` is not a date; write YYYY-MM-DD"),
+        e => format!("`{s}` {e}"),
+    })
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
