@@ -38,7 +38,7 @@
 mod access;
 mod codec;
 
-pub use access::{CSM_TABLES, Role};
+pub use access::{CSM_TABLES, Principal, Role, Unfit};
 
 use codec::Codec;
 use csip_engine::{
@@ -109,6 +109,17 @@ pub enum StoreError {
     /// A token or person that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A token revoked before; nothing changed.
+    #[error(
+        "token {id} is already revoked{}; nothing changed",
+        .at.as_deref().map(|a| format!(" (since {a})")).unwrap_or_default()
+    )]
+    AlreadyRevoked {
+        /// The token's id.
+        id: i64,
+        /// When it was revoked, if known.
+        at: Option<String>,
+    },
     /// Another process changed the file since the transaction was built; the
     /// store has reloaded it. Build the transaction again.
     #[error(
@@ -162,15 +173,24 @@ pub struct AuditEntry {
     pub new: Option<String>,
 }
 
-/// Who a token belongs to.
+/// An API token as `csip token list` shows it: never the token or its hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// The token's id in the file (shown in the audit of token changes).
-    pub token_id: i64,
-    /// The People_Team member the token was issued to.
+pub struct TokenInfo {
+    /// Its id in the file (what `csip token revoke` takes).
+    pub id: i64,
+    /// The People_Team member it was issued to.
     pub person: String,
-    /// What they may do.
+    /// What it may do.
     pub role: Role,
+    /// When it was issued (ISO 8601, UTC, as the issuer's clock said).
+    pub created: String,
+    /// When it was last accepted, to the minute (see [`Tokens::authenticate`]);
+    /// `None` if never.
+    pub last_used: Option<String>,
+    /// Whether it is revoked: refused from then on.
+    pub revoked: bool,
+    /// When it was revoked, if `csip token revoke` did it.
+    pub revoked_at: Option<String>,
 }
 
 /// A workbook kept in a SQLite file; see the crate docs.
@@ -296,7 +316,8 @@ impl Store {
                  at TEXT NOT NULL, actor TEXT NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL,
                  column_name TEXT NOT NULL, old TEXT, new TEXT);
              CREATE TABLE csip_tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, person TEXT NOT NULL,
-                 role TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);",
+                 role TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+                 last_used TEXT, revoked_at TEXT);",
         )
         .map_err(sql)?;
         tx.execute_batch(ROW_IDS_TABLE).map_err(sql)?;
@@ -627,7 +648,10 @@ impl Store {
     /// every data cell it changed, every row it inserted or deleted, a commit
     /// record and an audit row per cell are written in one SQLite
     /// transaction, synced to disk before this returns. `actor` is who made
-    /// the change; `at` when (the caller's clock).
+    /// the change; `at` when (the caller's clock). A transaction that changes
+    /// nothing (a cell set to the value it holds) is answered with its empty
+    /// change set and writes nothing: no commit, no audit row, the same
+    /// [`Store::generation`].
     ///
     /// If the file cannot be written (disk full, file removed), the workbook
     /// is reloaded from the file (or, if that fails too, the store is marked
@@ -657,6 +681,11 @@ impl Store {
             })
             .collect();
         let changes = self.wb.apply(tx)?;
+        if changes.is_empty() {
+            // Nothing changed: no commit, no audit, and answers computed
+            // before stay right.
+            return Ok(changes);
+        }
         self.generation += 1;
         match self.persist(&changes, &doomed, actor, at) {
             Ok(()) => Ok(changes),
@@ -765,10 +794,10 @@ impl Store {
                 .old
                 .as_ref()
                 .filter(|v| !v.is_blank())
-                .map(|v| wb.display(v));
+                .map(|v| audit_text(wb, c.codec, v));
             let new = Some(&change.new)
                 .filter(|v| !v.is_blank())
-                .map(|v| wb.display(v));
+                .map(|v| audit_text(wb, c.codec, v));
             log(t, row, &c.name, old, new)?;
         }
         for &(table, row) in &changes.deleted {
@@ -814,6 +843,9 @@ impl Store {
             .wb
             .import_all_with_ids(tables, max_errors)
             .map_err(ImportError::Rejected)?;
+        if ids.iter().all(Vec::is_empty) {
+            return Ok(ids); // no rows: no commit
+        }
         self.generation += 1;
         let changes = ChangeSet {
             inserted: order
@@ -930,9 +962,87 @@ impl Store {
         insert_token(path, &conn, &name, role, at)
     }
 
-    /// The holder of a token, if it is one this file issued and has not revoked.
-    pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        self.with_conn(|c| holder(c, token))
+    /// The holder of a token, if it is one this file issued and has not
+    /// revoked; records `now` (the caller's clock) as its last use, as
+    /// [`Tokens::authenticate`] does.
+    pub fn authenticate(
+        &self,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<Option<Principal>, StoreError> {
+        self.with_conn(|c| holder(c, token, now))
+    }
+
+    /// The file's API tokens, oldest first, without loading its rows: who,
+    /// which role, when issued, last used and revoked. Never the token or
+    /// its hash.
+    pub fn tokens(path: &Path) -> Result<Vec<TokenInfo>, StoreError> {
+        let conn = open_conn(path)?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, person, role, created, last_used, revoked, revoked_at
+                 FROM csip_tokens ORDER BY id",
+            )
+            .map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let rows = stmt
+            .query_map([], token_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|source| StoreError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        rows.into_iter().map(|r| token_info(path, r)).collect()
+    }
+
+    /// Revokes token `id` as of `at`: every request with it is refused from
+    /// then on (each request reads the file; nothing caches a token). An
+    /// unknown id is [`StoreError::NotFound`]; a token revoked before is
+    /// [`StoreError::AlreadyRevoked`] and nothing changes.
+    pub fn revoke_token(path: &Path, id: i64, at: NaiveDateTime) -> Result<TokenInfo, StoreError> {
+        let mut conn = open_conn(path)?;
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let found = tx
+            .query_row(
+                "SELECT id, person, role, created, last_used, revoked, revoked_at
+                 FROM csip_tokens WHERE id = ?1",
+                params![id],
+                token_row,
+            )
+            .optional()
+            .map_err(sql)?;
+        let Some(row) = found else {
+            return Err(StoreError::NotFound(format!(
+                "{} has no token {id}; `csip token list --db {}` shows its tokens",
+                path.display(),
+                path.display()
+            )));
+        };
+        let mut info = token_info(path, row)?;
+        if info.revoked {
+            return Err(StoreError::AlreadyRevoked {
+                id,
+                at: info.revoked_at,
+            });
+        }
+        let stamp = timestamp(at);
+        tx.execute(
+            "UPDATE csip_tokens SET revoked = 1, revoked_at = ?1 WHERE id = ?2",
+            params![stamp, id],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        info.revoked = true;
+        info.revoked_at = Some(stamp);
+        Ok(info)
     }
 
     fn with_conn<T>(
@@ -983,31 +1093,125 @@ impl Tokens {
         })
     }
 
-    /// The holder of a token, as [`Store::authenticate`] tells it.
-    pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+    /// The holder of a token, if it is one this file issued and has not
+    /// revoked (read from the file on every call, so a revoke takes effect
+    /// at once). `now`, the caller's clock, is recorded as the token's last
+    /// use, at most once a minute per token; recording it never delays or
+    /// fails the answer (a file busy with a write skips it, and the next use
+    /// records it).
+    pub fn authenticate(
+        &self,
+        token: &str,
+        now: NaiveDateTime,
+    ) -> Result<Option<Principal>, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        holder(&conn, token).map_err(|source| StoreError::Sqlite {
+        holder(&conn, token, now).map_err(|source| StoreError::Sqlite {
             path: self.path.clone(),
             source,
         })
     }
 }
 
-/// The unrevoked holder of a token, by its hash.
-fn holder(conn: &Connection, token: &str) -> rusqlite::Result<Option<Principal>> {
-    let found: Option<(i64, String, String)> = conn
-        .prepare_cached("SELECT id, person, role FROM csip_tokens WHERE hash = ?1 AND revoked = 0")?
+/// The unrevoked holder of a token, by its hash; its use at `now` noted.
+fn holder(
+    conn: &Connection,
+    token: &str,
+    now: NaiveDateTime,
+) -> rusqlite::Result<Option<Principal>> {
+    let found: Option<(i64, String, String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT id, person, role, last_used FROM csip_tokens WHERE hash = ?1 AND revoked = 0",
+        )?
         .query_row(params![token_hash(token.trim())], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
-    Ok(found.and_then(|(token_id, person, role)| {
-        Some(Principal {
-            token_id,
-            person,
-            role: role.parse().ok()?,
-        })
+    let Some((token_id, person, role, last_used)) = found else {
+        return Ok(None);
+    };
+    let Ok(role) = role.parse() else {
+        return Ok(None);
+    };
+    note_use(conn, token_id, last_used.as_deref(), now);
+    Ok(Some(Principal {
+        token_id,
+        person,
+        role,
     }))
+}
+
+/// Records `now` as a token's last use unless the stored one is less than
+/// a minute older. Best effort: the file being busy with a write (it is
+/// not waited for) or any other failure leaves the old value, and the
+/// caller's request goes on.
+fn note_use(conn: &Connection, id: i64, last_used: Option<&str>, now: NaiveDateTime) {
+    // One write a minute per token at most, however many requests it sends.
+    let due = timestamp(
+        now.checked_sub_signed(csip_engine::TimeDelta::minutes(1))
+            .unwrap_or(now),
+    );
+    if last_used.is_some_and(|l| l > due.as_str()) {
+        return;
+    }
+    if conn.busy_timeout(std::time::Duration::ZERO).is_err() {
+        return;
+    }
+    let _ = conn
+        .prepare_cached(
+            "UPDATE csip_tokens SET last_used = ?1
+             WHERE id = ?2 AND (last_used IS NULL OR last_used <= ?3)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![timestamp(now), id, due]));
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+}
+
+/// A time as the file writes it: ISO 8601 to the second, which sorts as text.
+fn timestamp(at: NaiveDateTime) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// A `csip_tokens` row as read: id, person, role, created, last used,
+/// revoked, revoked at.
+type TokenRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    Option<String>,
+);
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get::<_, i64>(5)? != 0,
+        r.get(6)?,
+    ))
+}
+
+fn token_info(path: &Path, row: TokenRow) -> Result<TokenInfo, StoreError> {
+    let (id, person, role, created, last_used, revoked, revoked_at) = row;
+    let role = role.parse().map_err(|message| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        table: "csip_tokens".into(),
+        row: id,
+        column: "role".into(),
+        message,
+    })?;
+    Ok(TokenInfo {
+        id,
+        person,
+        role,
+        created,
+        last_used,
+        revoked,
+        revoked_at,
+    })
 }
 
 fn not_a_person(person: &str) -> StoreError {
@@ -1031,12 +1235,7 @@ fn insert_token(
     let token = format!("csip_{}", hex(&bytes));
     conn.execute(
         "INSERT INTO csip_tokens (hash, person, role, created) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            token_hash(&token),
-            person,
-            role.name(),
-            at.format("%Y-%m-%dT%H:%M:%S").to_string()
-        ],
+        params![token_hash(&token), person, role.name(), timestamp(at)],
     )
     .map_err(|source| StoreError::Sqlite {
         path: path.to_path_buf(),
@@ -1053,13 +1252,43 @@ fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // An insert per table and an update per data column stay compiled.
     conn.set_prepared_statement_cache_capacity(512);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    conn.busy_timeout(BUSY_TIMEOUT)
+}
+
+/// Columns `csip_tokens` gained within format 2, added to a file written
+/// before them (`ALTER TABLE ... ADD COLUMN`: older csip versions read the
+/// file as before and ignore them).
+const TOKEN_COLUMNS: [&str; 2] = ["last_used", "revoked_at"];
+
+fn add_token_columns(conn: &mut Connection) -> rusqlite::Result<()> {
+    let missing = |conn: &Connection| -> rusqlite::Result<Vec<&'static str>> {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('csip_tokens')")?;
+        let have = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(TOKEN_COLUMNS
+            .into_iter()
+            .filter(|c| !have.iter().any(|h| h.eq_ignore_ascii_case(c)))
+            .collect())
+    };
+    if missing(conn)?.is_empty() {
+        return Ok(());
+    }
+    // Checked again under the write lock: another process may be adding them.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for column in missing(&tx)? {
+        tx.execute_batch(&format!("ALTER TABLE csip_tokens ADD COLUMN {column} TEXT"))?;
+    }
+    tx.commit()
 }
 
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
@@ -1108,6 +1337,8 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
         }
     }
     configure(&conn).map_err(sql)?;
+    let mut conn = conn;
+    add_token_columns(&mut conn).map_err(sql)?;
     Ok(conn)
 }
 
@@ -1189,8 +1420,38 @@ fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// A row's non-blank data cells as a JSON object of displayed values (the
-/// audit log's record of a whole row).
+/// A data cell's value as the audit log writes it: as displayed, and a
+/// relation's rows each with its id (`Gard AS (row 1)`, a list as
+/// `Gard AS (row 1), Helix (row 2)`), so that an entry still says which row
+/// it meant after that row is renamed.
+fn audit_text(wb: &Workbook, codec: Codec, value: &Value) -> String {
+    if !matches!(codec, Codec::Row(_) | Codec::Rows(_)) {
+        return wb.display(value);
+    }
+    let rows: Vec<String> = value
+        .elements()
+        .iter()
+        .map(|e| match e {
+            Value::Row(t, r) => {
+                let name = wb
+                    .display_column(*t)
+                    .and_then(|c| wb.value(c, *r))
+                    .map(|v| wb.display(v))
+                    .unwrap_or_default();
+                if name.is_empty() {
+                    format!("row {}", r.get())
+                } else {
+                    format!("{name} (row {})", r.get())
+                }
+            }
+            other => wb.display(other),
+        })
+        .collect();
+    rows.join(", ")
+}
+
+/// A row's non-blank data cells as a JSON object of displayed values,
+/// relations with their row ids (the audit log's record of a whole row).
 fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
     use serde::ser::{SerializeMap, Serializer};
     let mut out = Vec::with_capacity(256);
@@ -1199,7 +1460,7 @@ fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
         for c in &t.columns {
             let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
             if !v.is_blank() {
-                m.serialize_entry(&c.name, &wb.display(v))?;
+                m.serialize_entry(&c.name, &audit_text(wb, c.codec, v))?;
             }
         }
         m.end()
