@@ -1,10 +1,65 @@
 //! Rows as CSV files, both ways: the header names columns, a cell is its
 //! displayed text (what [`Workbook::parse_text`] reads back).
+//!
+//! Three rules keep a file safe to open and faithful to read back:
+//! - a cell that a spreadsheet would run as a formula (it begins with `=`,
+//!   `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV-injection rule)
+//!   is written with a `'` before it, unless it holds a number (csip writes
+//!   numbers itself; `-5` stays a number). Reading drops that `'` again. A
+//!   cell that already begins with `'` before such a character gets one `'`
+//!   more, so every text comes back as it was;
+//! - `row_id`, first, is each row's id, which an import gives the row again;
+//! - a quote that opens a field and never closes is reported at the line it
+//!   opened, instead of swallowing the rest of the file into one cell.
 
 use crate::progress::bar;
-use csip_engine::{ColumnId, ColumnType, RowValues, TableId, Value, Workbook};
+use csip_engine::{ColumnId, ColumnType, RowId, RowsWithIds, TableId, Value, Workbook};
 use indicatif::ProgressBar;
+use std::borrow::Cow;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// The header of the column that carries row ids.
+pub(crate) const ROW_ID: &str = "row_id";
+
+/// How rows are written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WriteOptions {
+    /// Add the formula columns.
+    pub(crate) computed: bool,
+    /// Start each row with its id, in a column `row_id`.
+    pub(crate) row_ids: bool,
+    /// Write every cell as it is: no `'` before formula-looking text.
+    pub(crate) raw: bool,
+}
+
+/// The first characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `text` is escaped on the way out: it begins, after any `'`,
+/// with a formula character. (Counting the `'`s in makes escaping one-to-one:
+/// `'=x` is written `''=x` and read back as `'=x`.)
+fn needs_escape(text: &str) -> bool {
+    text.trim_start_matches('\'')
+        .starts_with(|c: char| FORMULA_START.contains(&c))
+}
+
+/// A cell's text as written: `'` before formula-looking text.
+fn escape(text: String) -> String {
+    if needs_escape(&text) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// A cell's text as read: the `'` that [`escape`] added, dropped.
+fn unescape(field: &str) -> Cow<'_, str> {
+    match field.strip_prefix('\'') {
+        Some(rest) if needs_escape(rest) => Cow::Borrowed(rest),
+        _ => Cow::Borrowed(field),
+    }
+}
 
 /// The columns a CSV file of `table` carries: its data columns, and its
 /// formula columns too when `computed`; never buttons.
@@ -20,13 +75,13 @@ pub(crate) fn columns(wb: &Workbook, table: TableId, computed: bool) -> Vec<Colu
 }
 
 /// Writes `DIR/<Table>.csv` for each table (its data columns, and its
-/// formula columns when `computed`), with one progress bar over all rows;
-/// returns each file with its row count.
+/// formula columns when `options.computed`), with one progress bar over all
+/// rows; returns each file with its row count.
 pub(crate) fn write_tables(
     wb: &Workbook,
     tables: &[TableId],
     out: &Path,
-    computed: bool,
+    options: WriteOptions,
 ) -> Result<Vec<(PathBuf, usize)>, String> {
     std::fs::create_dir_all(out)
         .map_err(|e| format!("error: cannot create {}: {e}", out.display()))?;
@@ -39,7 +94,14 @@ pub(crate) fn write_tables(
     for &t in tables {
         bar.set_message(wb.table_name(t).to_string());
         let path = out.join(format!("{}.csv", wb.table_name(t)));
-        write_table(wb, t, &columns(wb, t, computed), &path, &bar)?;
+        write_table(
+            wb,
+            t,
+            &columns(wb, t, options.computed),
+            options,
+            &path,
+            &bar,
+        )?;
         written.push((path, wb.rows(t).len()));
     }
     bar.finish_and_clear();
@@ -51,23 +113,35 @@ fn write_table(
     wb: &Workbook,
     table: TableId,
     columns: &[ColumnId],
+    options: WriteOptions,
     path: &Path,
     bar: &ProgressBar,
 ) -> Result<(), String> {
     let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
     let mut writer = csv::Writer::from_path(path).map_err(|e| fail(&e))?;
+    let ids = options.row_ids.then_some(ROW_ID);
     writer
-        .write_record(columns.iter().map(|c| wb.column_name(*c)))
+        .write_record(
+            ids.into_iter()
+                .chain(columns.iter().map(|c| wb.column_name(*c))),
+        )
         .map_err(|e| fail(&e))?;
-    let mut record = Vec::with_capacity(columns.len());
+    let mut record = Vec::with_capacity(columns.len() + 1);
     let rows = wb.rows(table);
     for (i, &row) in rows.iter().enumerate() {
         record.clear();
-        record.extend(
-            columns
-                .iter()
-                .map(|c| wb.display(wb.value(*c, row).unwrap_or(&Value::Blank))),
-        );
+        if options.row_ids {
+            record.push(row.get().to_string());
+        }
+        record.extend(columns.iter().map(|c| {
+            let value = wb.value(*c, row).unwrap_or(&Value::Blank);
+            let text = wb.display(value);
+            if options.raw || matches!(value, Value::Number(_)) {
+                text
+            } else {
+                escape(text)
+            }
+        }));
         writer.write_record(&record).map_err(|e| fail(&e))?;
         if i % 4096 == 0 {
             bar.inc(4096.min(rows.len() - i) as u64);
@@ -76,15 +150,18 @@ fn write_table(
     writer.flush().map_err(|e| fail(&e))
 }
 
-/// The rows of a CSV file for a table, each with the line it starts on.
+/// The rows of a CSV file for a table (each with the id its `row_id` cell
+/// gives, if any), each with the line it starts on.
 pub(crate) struct ReadRows {
-    pub(crate) rows: Vec<RowValues>,
+    pub(crate) rows: RowsWithIds,
     pub(crate) lines: Vec<u64>,
 }
 
 /// Reads a CSV file of rows for `table`: the header must name columns of
-/// the table (formula columns are refused, or skipped when `skip_computed`);
-/// every cell is read by its column's type. Every bad line is reported.
+/// the table (formula columns are refused, or skipped when `skip_computed`),
+/// and may name `row_id`; every cell is read by its column's type, without
+/// the `'` an export puts before formula-looking text. Every bad line is
+/// reported; a quote never closed, at the line it opened.
 pub(crate) fn read_table(
     wb: &Workbook,
     table: TableId,
@@ -93,6 +170,16 @@ pub(crate) fn read_table(
 ) -> Result<ReadRows, Vec<String>> {
     let name = path.display();
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let opened = std::fs::File::open(path).and_then(unclosed_quote);
+    match opened {
+        Ok(None) => {}
+        Ok(Some(line)) => {
+            return Err(vec![format!(
+                "line {line}: a quote opened here is never closed; end the field with \" (a quote inside a quoted field is written \"\")"
+            )]);
+        }
+        Err(e) => return Err(vec![format!("cannot read {name}: {e}")]),
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_path(path)
@@ -103,8 +190,20 @@ pub(crate) fn read_table(
         .clone();
     let mut problems = Vec::new();
     let mut columns: Vec<Option<ColumnId>> = Vec::with_capacity(header.len());
+    let mut id_field: Option<usize> = None;
     for (i, h) in header.iter().enumerate() {
         let h = h.trim().trim_start_matches('\u{feff}');
+        if h.eq_ignore_ascii_case(ROW_ID) && wb.column_id(table, h).is_none() {
+            if id_field.is_some() {
+                problems.push(format!(
+                    "line 1, field {}: `{ROW_ID}` is named twice",
+                    i + 1
+                ));
+            }
+            id_field.get_or_insert(i);
+            columns.push(None);
+            continue;
+        }
         match wb.column_id(table, h) {
             Some(c) if wb.is_formula(c) && skip_computed => columns.push(None),
             Some(c) if wb.is_formula(c) => {
@@ -158,10 +257,22 @@ pub(crate) fn read_table(
             }
         }
         let line = record.position().map_or(0, |p| p.line());
+        let id = match id_field.and_then(|i| record.get(i)).map(str::trim) {
+            None | Some("") => None,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if n >= 1 => Some(RowId::from_raw(n)),
+                _ => {
+                    problems.push(format!(
+                        "line {line}: `{ROW_ID}`: \"{text}\" is not a row id (a whole number from 1, as `csip export` writes it); leave it empty to give the row a new id"
+                    ));
+                    None
+                }
+            },
+        };
         let mut values = Vec::with_capacity(columns.len());
         for (c, field) in columns.iter().zip(record.iter()) {
             let Some(c) = c else { continue };
-            match wb.parse_text(*c, field) {
+            match wb.parse_text(*c, &unescape(field)) {
                 Ok(v) if v.is_blank() => {}
                 Ok(v) => values.push((*c, v)),
                 Err(m) => {
@@ -169,7 +280,7 @@ pub(crate) fn read_table(
                 }
             }
         }
-        out.rows.push(values);
+        out.rows.push((id, values));
         out.lines.push(line);
         n += 1;
         if n % 4096 == 0 {
@@ -181,5 +292,85 @@ pub(crate) fn read_table(
         Ok(out)
     } else {
         Err(problems)
+    }
+}
+
+/// Where a quote opened a field that never closes, as a 1-based line, if
+/// one does. CSV as the reader parses it: a quote opens a field only at its
+/// start, `""` inside one is a quote, and a field ends at `,` or a line end.
+fn unclosed_quote(mut input: impl Read) -> std::io::Result<Option<u64>> {
+    #[derive(Clone, Copy)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        /// A quote inside a quoted field: its end, or the first of `""`.
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let (mut line, mut opened) = (1u64, 0u64);
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        for &b in &buffer[..n] {
+            state = match (state, b) {
+                (State::Quoted, b'"') => State::QuoteInQuoted,
+                (State::Quoted, _) => State::Quoted,
+                (State::QuoteInQuoted, b'"') => State::Quoted,
+                (State::FieldStart, b'"') => {
+                    opened = line;
+                    State::Quoted
+                }
+                (_, b',' | b'\n' | b'\r') => State::FieldStart,
+                _ => State::Unquoted,
+            };
+            if b == b'\n' {
+                line += 1;
+            }
+        }
+    }
+    Ok(matches!(state, State::Quoted).then_some(opened))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_looking_text_is_escaped_one_to_one() {
+        for (text, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+47 22 00 00 00", "'+47 22 00 00 00"),
+            ("-- see notes", "'-- see notes"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\rcmd", "'\rcmd"),
+            ("'=x", "''=x"),
+            ("'quoted'", "'quoted'"),
+            ("Gard AS", "Gard AS"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(escape(text.to_string()), written, "{text:?}");
+            assert_eq!(unescape(written), text, "{written:?}");
+        }
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_found_where_it_opened() {
+        let at = |text: &str| unclosed_quote(text.as_bytes()).ok().flatten();
+        assert_eq!(at("a,b\n1,\"two\nlines\"\n3,\"x\"\"y\"\n"), None);
+        assert_eq!(at("a,b\n1,2\n3,\"four\n5,6\n"), Some(3));
+        assert_eq!(at("a,b\r\n1,x\"y\n\"open,2\n"), Some(3));
+        assert_eq!(
+            at("a,b\n1,\"\"\"\n"),
+            Some(2),
+            "an escaped quote is not a close"
+        );
     }
 }

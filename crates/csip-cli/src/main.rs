@@ -8,9 +8,10 @@
 //! - `csip check FILE...` runs formula case files and prints `N passed, N failed` last;
 //! - `csip synth --accounts N --out DIR` writes a synthetic portfolio as CSV files;
 //! - `csip init --db FILE [--sample]` creates a workbook file (SQLite);
-//!   `csip import`, `csip export` move rows in and out of it as CSV;
-//!   `csip token create` issues API tokens; `csip upgrade` moves it to new
-//!   table files; `csip serve` runs the HTTP service on it.
+//!   `csip import`, `csip export` move rows in and out of it as CSV (with
+//!   their row ids);
+//!   `csip token create`, `list` and `revoke` manage API tokens; `csip upgrade`
+//!   moves it to new table files; `csip serve` runs the HTTP service on it.
 //!
 //! The binary reads files, the clock and arguments, and prints; everything
 //! else is the engine's.
@@ -71,7 +72,9 @@ enum Command {
         day: Day,
     },
     /// Append the rows of a CSV file (header = column names) to a table, or of
-    /// every `<Table>.csv` of a folder to their tables; all or nothing.
+    /// every `<Table>.csv` of a folder to their tables; all or nothing. A
+    /// `row_id` column gives each row the id it had (as `csip export` writes
+    /// it); a `'` that export put before formula-looking text is dropped.
     Import {
         /// The workbook file.
         #[arg(long)]
@@ -95,7 +98,9 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
-    /// Write rows as CSV: one `<Table>.csv` per table, or one table.
+    /// Write rows as CSV: one `<Table>.csv` per table, or one table. Each row
+    /// starts with its `row_id`; text that a spreadsheet would run as a formula
+    /// (beginning with = + - @, a tab or CR) is written with a `'` before it.
     Export {
         /// The workbook file.
         #[arg(long)]
@@ -108,6 +113,9 @@ enum Command {
         /// Add the computed (formula) columns.
         #[arg(long)]
         computed: bool,
+        /// Write every cell as it is, without the `'` before formula-looking text.
+        #[arg(long)]
+        raw: bool,
         #[command(flatten)]
         day: Day,
     },
@@ -221,6 +229,20 @@ enum TokenCommand {
         #[arg(long)]
         role: csip_store::Role,
     },
+    /// List the tokens: id, person, role, created, last used, revoked (never the token).
+    List {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Revoke a token: every request with it is refused from then on.
+    Revoke {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The token's id, as `csip token list` shows it.
+        id: i64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -248,11 +270,14 @@ fn main() -> ExitCode {
             table,
             out,
             computed,
+            raw,
             day,
-        } => stored::export(&db, table.as_deref(), &out, computed, today(&day)),
-        Command::Token {
-            command: TokenCommand::Create { db, person, role },
-        } => stored::token(&db, &person, role),
+        } => stored::export(&db, table.as_deref(), &out, computed, raw, today(&day)),
+        Command::Token { command } => match command {
+            TokenCommand::Create { db, person, role } => stored::token(&db, &person, role),
+            TokenCommand::List { db } => stored::token_list(&db),
+            TokenCommand::Revoke { db, id } => stored::token_revoke(&db, id),
+        },
         Command::Upgrade { db, schema, day } => {
             // The upgrade's commit is stamped with the machine's time unless a day is pinned.
             let clock = day.today.map_or_else(
@@ -327,7 +352,10 @@ fn main() -> ExitCode {
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
-    csip_engine::parse_date(s).ok_or_else(|| format!("`{s}` is not a date; write YYYY-MM-DD"))
+    csip_engine::parse_date(s).map_err(|e| match e {
+        csip_engine::DateTextError::Unreadable => format!("`{s}` is not a date; write YYYY-MM-DD"),
+        e => format!("`{s}` {e}"),
+    })
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

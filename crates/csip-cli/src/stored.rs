@@ -1,8 +1,9 @@
 //! The commands that work on a workbook file: `init`, `import`, `export`,
-//! `token create`, `upgrade` and `serve`.
+//! `token create`, `token list`, `token revoke`, `upgrade` and `serve`.
 
 use crate::csvio;
 use crate::progress::{seconds, spinner};
+use crate::table::Align;
 use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TransactionError};
 use csip_store::{ImportError, Role, Store};
 use std::path::{Path, PathBuf};
@@ -62,7 +63,8 @@ pub(crate) enum Files {
     Folder(PathBuf),
 }
 
-/// `csip import`: appends the rows of CSV files to their tables, all or nothing.
+/// `csip import`: appends the rows of CSV files to their tables, all or
+/// nothing; a row with a `row_id` gets that id (one the table has never given).
 pub(crate) fn import(
     db: &Path,
     files: Files,
@@ -109,10 +111,7 @@ pub(crate) fn import(
     for (t, file) in &inputs {
         match csvio::read_table(store.workbook(), *t, file, skip_computed) {
             Ok(read) => {
-                tables.push((
-                    *t,
-                    read.rows.into_iter().map(|r| (None, r)).collect::<Vec<_>>(),
-                ));
+                tables.push((*t, read.rows));
                 lines.push(read.lines);
             }
             Err(p) => problems.extend(p.into_iter().map(|p| format!("{}: {p}", file.display()))),
@@ -183,12 +182,14 @@ fn refused(problems: &[String]) -> String {
     out
 }
 
-/// `csip export`: one CSV file per table (or one table) into `out`.
+/// `csip export`: one CSV file per table (or one table) into `out`, each row
+/// with its id; formula-looking text escaped unless `raw`.
 pub(crate) fn export(
     db: &Path,
     table: Option<&str>,
     out: &Path,
     computed: bool,
+    raw: bool,
     today: NaiveDate,
 ) -> Result<String, String> {
     let store = open(db, today)?;
@@ -200,7 +201,12 @@ pub(crate) fn export(
         ],
         None => wb.tables().collect(),
     };
-    let written = csvio::write_tables(wb, &tables, out, computed)?;
+    let options = csvio::WriteOptions {
+        computed,
+        row_ids: true,
+        raw,
+    };
+    let written = csvio::write_tables(wb, &tables, out, options)?;
     let total: usize = written.iter().map(|(_, n)| n).sum();
     let written: Vec<String> = written
         .iter()
@@ -220,6 +226,58 @@ pub(crate) fn token(db: &Path, person: &str, role: Role) -> Result<String, Strin
         Store::issue_token(db, person, role, system_now()).map_err(|e| format!("error: {e}"))?;
     Ok(format!(
         "{token}\n\nA {role} token for {person}. It is shown this once; the file keeps only its hash.\nUse it as: Authorization: Bearer {token}\n"
+    ))
+}
+
+/// `csip token list`: one line per token — id, person, role, created, last
+/// used, revoked — never the token or its hash.
+pub(crate) fn token_list(db: &Path) -> Result<String, String> {
+    let tokens = Store::tokens(db).map_err(|e| format!("error: {e}"))?;
+    if tokens.is_empty() {
+        return Ok(format!(
+            "{} has no tokens; issue one with `csip token create --db {} --person NAME --role ROLE`\n",
+            db.display(),
+            db.display()
+        ));
+    }
+    let header: Vec<String> = ["id", "person", "role", "created", "last used", "revoked"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.person.clone(),
+                t.role.to_string(),
+                t.created.clone(),
+                t.last_used.clone().unwrap_or_else(|| "never".into()),
+                match (&t.revoked_at, t.revoked) {
+                    (Some(at), _) => at.clone(),
+                    (None, true) => "yes".into(),
+                    (None, false) => "no".into(),
+                },
+            ]
+        })
+        .collect();
+    let align = [
+        Align::Right,
+        Align::Left,
+        Align::Left,
+        Align::Left,
+        Align::Left,
+        Align::Left,
+    ];
+    Ok(crate::table::render(&header, &rows, &align, 60))
+}
+
+/// `csip token revoke`: refuses token `id` from now on.
+pub(crate) fn token_revoke(db: &Path, id: i64) -> Result<String, String> {
+    let t = Store::revoke_token(db, id, system_now()).map_err(|e| format!("error: {e}"))?;
+    Ok(format!(
+        "revoked token {} ({}, {}); every request with it is refused from now on\n",
+        t.id, t.person, t.role
     ))
 }
 

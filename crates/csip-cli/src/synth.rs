@@ -70,7 +70,14 @@ pub(crate) fn synth(
         }
     };
     let tables: Vec<_> = wb.tables().filter(|t| !wb.rows(*t).is_empty()).collect();
-    let written = crate::csvio::write_tables(&wb, &tables, out, false)?;
+    // No row ids: a synthetic portfolio has no rows of its own to keep, and
+    // is imported into workbooks that may hold rows already.
+    let options = crate::csvio::WriteOptions {
+        computed: false,
+        row_ids: false,
+        raw: false,
+    };
+    let written = crate::csvio::write_tables(&wb, &tables, out, options)?;
     let rows: usize = written.iter().map(|(_, n)| n).sum();
     let written: Vec<PathBuf> = written.into_iter().map(|(p, _)| p).collect();
     Ok(format!(

@@ -9,7 +9,7 @@
 //! with a list element by element. After its edits, every case also checks that
 //! the incrementally maintained workbook equals a recalculation from scratch.
 
-use crate::coerce::{parse_date, parse_datetime};
+use crate::coerce::{DateTextError, parse_date, parse_datetime};
 use crate::data::Clock;
 use crate::ids::TableId;
 use crate::load::{RawColumn, cell_value, column_of, float_decimal};
@@ -328,21 +328,25 @@ fn clock_of(
     now: Option<&Spanned<toml::Value>>,
 ) -> Result<Clock, CaseFileError> {
     let date = |v: &Spanned<toml::Value>| -> Result<NaiveDate, CaseFileError> {
-        text_of(v.get_ref())
-            .as_deref()
-            .and_then(parse_date)
-            .ok_or_else(|| l.error(v.span(), "`today` must be a date written YYYY-MM-DD"))
+        match text_of(v.get_ref()).as_deref().map(parse_date) {
+            Some(Ok(d)) => Ok(d),
+            Some(Err(e @ DateTextError::YearOutOfRange(_))) => {
+                Err(l.error(v.span(), format!("`today` {e}")))
+            }
+            _ => Err(l.error(v.span(), "`today` must be a date written YYYY-MM-DD")),
+        }
     };
     let datetime = |v: &Spanned<toml::Value>| -> Result<NaiveDateTime, CaseFileError> {
-        text_of(v.get_ref())
-            .as_deref()
-            .and_then(parse_datetime)
-            .ok_or_else(|| {
-                l.error(
-                    v.span(),
-                    "`now` must be a date and time written YYYY-MM-DDTHH:MM:SSZ",
-                )
-            })
+        match text_of(v.get_ref()).as_deref().map(parse_datetime) {
+            Some(Ok(d)) => Ok(d),
+            Some(Err(e @ DateTextError::YearOutOfRange(_))) => {
+                Err(l.error(v.span(), format!("`now` {e}")))
+            }
+            _ => Err(l.error(
+                v.span(),
+                "`now` must be a date and time written YYYY-MM-DDTHH:MM:SSZ",
+            )),
+        }
     };
     Ok(match (today, now) {
         (Some(t), Some(n)) => Clock {
@@ -569,14 +573,14 @@ fn expected_of(v: &toml::Value, ty: Option<&str>) -> Result<Expected, String> {
         (v, Some("date")) => Expected::Date(
             text_of(v)
                 .as_deref()
-                .and_then(parse_date)
-                .ok_or("`expect_type = \"date\"` needs `expect` written YYYY-MM-DD")?,
+                .and_then(|t| parse_date(t).ok())
+                .ok_or("`expect_type = \"date\"` needs `expect` written YYYY-MM-DD, years 1 to 9999")?,
         ),
         (v, Some("datetime")) => Expected::DateTime(
             text_of(v)
                 .as_deref()
-                .and_then(parse_datetime)
-                .ok_or("`expect_type = \"datetime\"` needs `expect` written YYYY-MM-DDTHH:MM:SS")?,
+                .and_then(|t| parse_datetime(t).ok())
+                .ok_or("`expect_type = \"datetime\"` needs `expect` written YYYY-MM-DDTHH:MM:SS, years 1 to 9999")?,
         ),
         (toml::Value::String(s), None | Some("text")) => Expected::Text(s.clone()),
         (toml::Value::Integer(i), None | Some("number")) => Expected::Number(Decimal::from(*i)),
@@ -585,8 +589,11 @@ fn expected_of(v: &toml::Value, ty: Option<&str>) -> Result<Expected, String> {
         (toml::Value::Datetime(d), None) => {
             let text = d.to_string();
             match (parse_date(&text), parse_datetime(&text)) {
-                (Some(date), _) => Expected::Date(date),
-                (None, Some(dt)) => Expected::DateTime(dt),
+                (Ok(date), _) => Expected::Date(date),
+                (_, Ok(dt)) => Expected::DateTime(dt),
+                (_, Err(e @ DateTextError::YearOutOfRange(_))) => {
+                    return Err(format!("the date {text} {e}"));
+                }
                 _ => return Err(format!("cannot read the date {text}")),
             }
         }

@@ -107,12 +107,17 @@ pub(crate) fn coerce_to(
         ColumnType::Date => match &value {
             Value::Date(_) => Ok(value),
             Value::DateTime(d) if d.time() == chrono::NaiveTime::MIN => Ok(Value::Date(d.date())),
-            Value::Text(t) => parse_date(t).map(Value::Date).ok_or_else(|| {
-                reject(
+            Value::Text(t) => match parse_date(t) {
+                Ok(d) => Ok(Value::Date(d)),
+                Err(e @ DateTextError::YearOutOfRange(_)) => Err(reject(
+                    K::OutOfRange,
+                    format!("takes a date, and \"{t}\" {e}"),
+                )),
+                Err(DateTextError::Unreadable) => Err(reject(
                     K::WrongType,
                     format!("takes a date, and \"{t}\" is not one (write YYYY-MM-DD)"),
-                )
-            }),
+                )),
+            },
             other => Err(reject(
                 K::WrongType,
                 format!("takes a date, not {}", describe(other)),
@@ -121,14 +126,19 @@ pub(crate) fn coerce_to(
         ColumnType::DateTime => match &value {
             Value::DateTime(_) => Ok(value),
             Value::Date(d) => Ok(Value::DateTime(midnight(*d))),
-            Value::Text(t) => parse_datetime(t).map(Value::DateTime).ok_or_else(|| {
-                reject(
+            Value::Text(t) => match parse_datetime(t) {
+                Ok(d) => Ok(Value::DateTime(d)),
+                Err(e @ DateTextError::YearOutOfRange(_)) => Err(reject(
+                    K::OutOfRange,
+                    format!("takes a date and time, and \"{t}\" {e}"),
+                )),
+                Err(DateTextError::Unreadable) => Err(reject(
                     K::WrongType,
                     format!(
                         "takes a date and time, and \"{t}\" is not one (write YYYY-MM-DDTHH:MM:SS)"
                     ),
-                )
-            }),
+                )),
+            },
             other => Err(reject(
                 K::WrongType,
                 format!("takes a date and time, not {}", describe(other)),
@@ -301,6 +311,11 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
 /// checkboxes take true/false, yes/no, 1/0; lists (multi-selects,
 /// multi-relations, attachments) are separated by commas; everything else
 /// stays text, which the write then checks (dates, options, relations by name).
+///
+/// Nothing is changed silently: a number with more digits than csip keeps
+/// exactly (28 significant digits, 28 after the point) and a date whose year
+/// is outside 1 to 9999 are refused here, where the caller can still name
+/// the line and column.
 pub(crate) fn from_text(ty: &ColumnType, multiple: bool, text: &str) -> Result<Value, String> {
     let t = text.trim();
     if t.is_empty() {
@@ -329,12 +344,70 @@ pub(crate) fn from_text(ty: &ColumnType, multiple: bool, text: &str) -> Result<V
         },
         ColumnType::MultiSelect(_) | ColumnType::Attachment => Ok(list()),
         ColumnType::Relation { .. } | ColumnType::People { .. } if multiple => Ok(list()),
+        ColumnType::Date | ColumnType::DateTime => match date_year(t) {
+            Some(year) if !YEARS.contains(&year) => {
+                Err(format!("\"{t}\" {}", DateTextError::YearOutOfRange(year)))
+            }
+            // Read by the write, which names what to write instead.
+            _ => Ok(Value::from(t)),
+        },
         _ => Ok(Value::from(t)),
     }
 }
 
+/// The most significant digits, and the most digits after the point, that
+/// a number keeps exactly (`rust_decimal` rounds beyond them).
+const MAX_DIGITS: usize = 28;
+
+/// Refuses a number written with more digits than csip keeps exactly:
+/// `rust_decimal` would round them away without a word. Text that is not a
+/// plain decimal (`1e6` aside) is left to the parser to refuse.
+fn exact_digits(t: &str) -> Result<(), String> {
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => match body[i + 1..].parse::<i64>() {
+            Ok(e) => (&body[..i], e),
+            Err(_) => return Ok(()),
+        },
+        None => (body, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !whole
+        .bytes()
+        .chain(fraction.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return Ok(());
+    }
+    // The digits from the first non-zero one to the last non-zero one.
+    let digits: Vec<u8> = whole.bytes().chain(fraction.bytes()).collect();
+    let (Some(first), Some(last)) = (
+        digits.iter().position(|b| *b != b'0'),
+        digits.iter().rposition(|b| *b != b'0'),
+    ) else {
+        return Ok(()); // zero
+    };
+    let significant = last - first + 1;
+    if significant > MAX_DIGITS {
+        return Err(format!(
+            "\"{t}\" has {significant} significant digits; csip keeps at most {MAX_DIGITS} exactly (round it, or store it as text)"
+        ));
+    }
+    // Places after the point down to the last non-zero digit, once the exponent is applied.
+    let places = i64::try_from(last + 1).unwrap_or(i64::MAX)
+        - i64::try_from(whole.len()).unwrap_or(0)
+        - exponent;
+    if places > i64::try_from(MAX_DIGITS).unwrap_or(i64::MAX) {
+        return Err(format!(
+            "\"{t}\" has {places} digits after the decimal point; csip keeps at most {MAX_DIGITS} exactly (round it)"
+        ));
+    }
+    Ok(())
+}
+
 fn number(t: &str) -> Result<rust_decimal::Decimal, String> {
     use std::str::FromStr;
+    exact_digits(t)?;
     rust_decimal::Decimal::from_str(t)
         .or_else(|_| rust_decimal::Decimal::from_scientific(t))
         .map_err(|_| {
@@ -385,15 +458,61 @@ fn is_email(t: &str) -> bool {
     }
 }
 
-/// `YYYY-MM-DD`.
-pub fn parse_date(t: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()
+/// The years a date read from text may have: 0 and five-digit years are
+/// refused rather than stored (no file, form or spreadsheet means them).
+const YEARS: std::ops::RangeInclusive<i64> = 1..=9999;
+
+/// Why text is not a date (or date-time) csip takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DateTextError {
+    /// Not written `YYYY-MM-DD` (with a time, for a date-time).
+    #[error("is not written YYYY-MM-DD")]
+    Unreadable,
+    /// Written as a date, with a year outside 1 to 9999.
+    #[error("has the year {0}; csip takes years 1 to 9999")]
+    YearOutOfRange(i64),
+}
+
+/// The year of text written as a date (`YYYY-MM-DD...`, any number of year
+/// digits, an optional sign), if it is written so.
+fn date_year(t: &str) -> Option<i64> {
+    let t = t.trim();
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (year, rest) = body.split_once('-')?;
+    let month_starts = rest.bytes().next().is_some_and(|b| b.is_ascii_digit());
+    if year.is_empty() || !year.bytes().all(|b| b.is_ascii_digit()) || !month_starts {
+        return None;
+    }
+    // A year too long for an i64 is far outside the range all the same.
+    Some(year.parse::<i64>().map_or(i64::MAX, |y| sign * y))
+}
+
+/// `YYYY-MM-DD`, with a year from 1 to 9999.
+///
+/// ```
+/// use csip_engine::{parse_date, DateTextError};
+/// assert!(parse_date("2026-11-24").is_ok());
+/// assert_eq!(parse_date("10000-01-01"), Err(DateTextError::YearOutOfRange(10000)));
+/// assert_eq!(parse_date("24/11/2026"), Err(DateTextError::Unreadable));
+/// ```
+pub fn parse_date(t: &str) -> Result<NaiveDate, DateTextError> {
+    let t = t.trim();
+    if let Some(year) = date_year(t).filter(|y| !YEARS.contains(y)) {
+        return Err(DateTextError::YearOutOfRange(year));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| DateTextError::Unreadable)
 }
 
 /// `YYYY-MM-DDTHH:MM[:SS[.fff]]` with an optional `Z`, or a space for the `T`;
-/// a bare date is its midnight.
-pub fn parse_datetime(t: &str) -> Option<NaiveDateTime> {
+/// a bare date is its midnight. The year is from 1 to 9999.
+pub fn parse_datetime(t: &str) -> Result<NaiveDateTime, DateTextError> {
     let t = t.trim();
+    if let Some(year) = date_year(t).filter(|y| !YEARS.contains(y)) {
+        return Err(DateTextError::YearOutOfRange(year));
+    }
     let t = t
         .strip_suffix('Z')
         .or_else(|| t.strip_suffix("+00:00"))
@@ -405,7 +524,7 @@ pub fn parse_datetime(t: &str) -> Option<NaiveDateTime> {
         "%Y-%m-%d %H:%M",
     ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Some(d);
+            return Ok(d);
         }
     }
     parse_date(t).map(midnight)
@@ -426,12 +545,89 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(
-            parse_date("2026-11-24"),
+            parse_date("2026-11-24").ok(),
             NaiveDate::from_ymd_opt(2026, 11, 24)
         );
-        assert_eq!(parse_date("24/11/2026"), None);
-        assert!(parse_datetime("2026-11-24T09:30:00Z").is_some());
-        assert!(parse_datetime("2026-11-24 09:30").is_some());
-        assert!(parse_datetime("2026-11-24").is_some());
+        assert_eq!(parse_date("24/11/2026"), Err(DateTextError::Unreadable));
+        assert!(parse_datetime("2026-11-24T09:30:00Z").is_ok());
+        assert!(parse_datetime("2026-11-24 09:30").is_ok());
+        assert!(parse_datetime("2026-11-24").is_ok());
+        assert!(parse_date("0001-01-01").is_ok() && parse_date("9999-12-31").is_ok());
+    }
+
+    #[test]
+    fn years_outside_1_to_9999_are_refused_not_stored() {
+        for (text, year) in [
+            ("0000-01-01", 0),
+            ("10000-01-01", 10000),
+            ("+10000-01-01", 10000),
+            ("-0001-06-30", -1),
+            ("99999999999999999999999-01-01", i64::MAX),
+        ] {
+            assert_eq!(
+                parse_date(text),
+                Err(DateTextError::YearOutOfRange(year)),
+                "{text}"
+            );
+            assert_eq!(
+                parse_datetime(&format!("{text}T08:00:00")),
+                Err(DateTextError::YearOutOfRange(year)),
+                "{text}"
+            );
+        }
+        // Read from a CSV field or a JSON string: the message names the year and the range.
+        let message = from_text(&ColumnType::Date, false, "10000-01-01").unwrap_err();
+        assert!(
+            message.contains("10000-01-01") && message.contains("years 1 to 9999"),
+            "{message}"
+        );
+        assert!(from_text(&ColumnType::DateTime, false, "0000-03-01T08:00:00").is_err());
+        // A date written otherwise is the write's to refuse, as before.
+        assert_eq!(
+            from_text(&ColumnType::Date, false, "next week"),
+            Ok(Value::from("next week"))
+        );
+    }
+
+    #[test]
+    fn numbers_that_would_be_rounded_are_refused() {
+        let read = |t: &str| from_text(&ColumnType::Number, false, t);
+        // 28 significant digits: kept exactly.
+        let exact = "1234567890.123456789012345678";
+        let Ok(Value::Number(n)) = read(exact) else {
+            panic!("{exact} is read")
+        };
+        assert_eq!(n.to_string(), exact);
+        // 29 and 31: refused, with the count.
+        for (t, digits) in [
+            ("1234567890.1234567890123456789", 29),
+            ("-0.1000000000000000000000000000001", 31),
+            ("1.2345678901234567890123456789e3", 29),
+        ] {
+            let message = read(t).unwrap_err();
+            assert!(
+                message.contains(&format!("has {digits} significant digits"))
+                    && message.contains("at most 28"),
+                "{t}: {message}"
+            );
+        }
+        // One digit, but 29 places after the point: rounded to 0 otherwise.
+        let message = read("0.00000000000000000000000000001").unwrap_err();
+        assert!(
+            message.contains("29 digits after the decimal point"),
+            "{message}"
+        );
+        assert!(read("1e-29").is_err());
+        // Trailing zeros carry no digit that could be lost.
+        assert!(read("1.0000000000000000000000000000000000").is_ok());
+        assert_eq!(read("1.5e3"), Ok(Value::from(1500)));
+        assert!(
+            from_text(
+                &ColumnType::Percent,
+                false,
+                "12.34567890123456789012345678901%"
+            )
+            .is_err()
+        );
     }
 }

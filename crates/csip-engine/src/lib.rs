@@ -81,7 +81,7 @@ mod workbook;
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
 pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-pub use coerce::{parse_date, parse_datetime};
+pub use coerce::{DateTextError, parse_date, parse_datetime};
 pub use csip_formula::Diagnostic;
 pub use data::Clock;
 pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};

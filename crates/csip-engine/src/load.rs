@@ -3,7 +3,7 @@
 //! files' text; the caller reads them. Every problem is reported with its file,
 //! line and column.
 
-use crate::coerce::{parse_date, parse_datetime};
+use crate::coerce::{DateTextError, parse_date, parse_datetime};
 use crate::error::{FileError, LoadError};
 use crate::ids::{ColumnId, RowId, TableId};
 use crate::schema::{
@@ -419,8 +419,11 @@ pub(crate) fn cell_value(v: &toml::Value) -> Result<Value, String> {
         toml::Value::Datetime(d) => {
             let text = d.to_string();
             match (parse_date(&text), parse_datetime(&text)) {
-                (Some(date), _) => Value::Date(date),
-                (None, Some(dt)) => Value::DateTime(dt),
+                (Ok(date), _) => Value::Date(date),
+                (_, Ok(dt)) => Value::DateTime(dt),
+                (_, Err(e @ DateTextError::YearOutOfRange(_))) => {
+                    return Err(format!("the date {text} {e}"));
+                }
                 _ => return Err(format!("cannot read the date {text}")),
             }
         }

@@ -44,7 +44,7 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
 
 fn authenticate(app: &App, token: &str) -> Result<Principal, ApiError> {
     app.tokens
-        .authenticate(token)
+        .authenticate(token, now())
         .map_err(ApiError::from)?
         .ok_or_else(|| {
             ApiError::unauthorized("this token is not valid here; ask an admin for a new one")

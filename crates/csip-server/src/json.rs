@@ -301,7 +301,10 @@ pub(crate) fn to_json(wb: &Workbook, value: &Value) -> Json {
 }
 
 /// A JSON value written to `column`, as the write takes it; the error is a
-/// sentence about the value.
+/// sentence about the value (the caller names the field). Numbers and
+/// strings are read as [`Workbook::parse_text`] reads text: a number with
+/// more than 28 significant digits, or a date whose year is outside 1 to
+/// 9999, is refused rather than rounded or stored.
 pub(crate) fn from_json(wb: &Workbook, column: ColumnId, json: &Json) -> Result<Value, String> {
     Ok(match json {
         Json::Null => Value::Blank,
@@ -379,5 +382,57 @@ mod tests {
         );
         assert!(from_json(&wb, n, &serde_json::json!("twelve")).is_err());
         assert!(from_json(&wb, n, &serde_json::json!({"row_id": 1})).is_err());
+    }
+
+    #[test]
+    fn numbers_and_dates_that_would_change_are_refused() {
+        let schema = Schema::new().with_table(
+            TableSchema::new("T")
+                .with_column(ColumnSchema::data("N", ColumnType::Number))
+                .with_column(ColumnSchema::data("D", ColumnType::Date))
+                .with_column(ColumnSchema::data("At", ColumnType::DateTime)),
+        );
+        let today = csip_engine::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default();
+        let Ok(wb) = csip_engine::Workbook::new(&schema, Clock::on(today)) else {
+            panic!("the schema binds")
+        };
+        let t = wb.table_id("T").unwrap_or_else(|| panic!("T"));
+        let column = |name: &str| wb.column_id(t, name).unwrap_or_else(|| panic!("{name}"));
+        let body = |text: &str| -> Json {
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+        };
+        // Every digit of a JSON number reaches the check (arbitrary precision).
+        let message = from_json(&wb, column("N"), &body("0.12345678901234567890123456789"))
+            .expect_err("29 significant digits");
+        assert!(
+            message.contains("has 29 significant digits; csip keeps at most 28 exactly"),
+            "{message}"
+        );
+        assert!(
+            from_json(
+                &wb,
+                column("N"),
+                &body(r#""12345678901234567890123456789""#)
+            )
+            .is_err()
+        );
+        let Ok(Value::Number(kept)) =
+            from_json(&wb, column("N"), &body("0.1234567890123456789012345678"))
+        else {
+            panic!("28 significant digits are kept")
+        };
+        assert_eq!(kept.to_string(), "0.1234567890123456789012345678");
+        for (c, text) in [
+            ("D", r#""10000-01-01""#),
+            ("D", r#""0000-12-31""#),
+            ("At", r#""10000-01-01T08:00:00""#),
+        ] {
+            let message = from_json(&wb, column(c), &body(text)).expect_err(text);
+            assert!(
+                message.contains("csip takes years 1 to 9999"),
+                "{text}: {message}"
+            );
+        }
+        assert!(from_json(&wb, column("D"), &body(r#""9999-12-31""#)).is_ok());
     }
 }

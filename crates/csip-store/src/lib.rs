@@ -37,8 +37,10 @@
 
 mod access;
 mod codec;
+mod tokens;
 
-pub use access::{CSM_TABLES, Role};
+pub use access::{CSM_TABLES, Principal, Role, Unfit};
+pub use tokens::{TokenInfo, Tokens};
 
 use codec::Codec;
 use csip_engine::{
@@ -46,7 +48,6 @@ use csip_engine::{
     SourceFile, TableId, Transaction, TransactionError, Value, Workbook, schema_from_files,
 };
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -109,6 +110,17 @@ pub enum StoreError {
     /// A token or person that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A token revoked before; nothing changed.
+    #[error(
+        "token {id} is already revoked{}; nothing changed",
+        .at.as_deref().map(|a| format!(" (since {a})")).unwrap_or_default()
+    )]
+    AlreadyRevoked {
+        /// The token's id.
+        id: i64,
+        /// When it was revoked, if known.
+        at: Option<String>,
+    },
     /// Another process changed the file since the transaction was built; the
     /// store has reloaded it. Build the transaction again.
     #[error(
@@ -160,17 +172,6 @@ pub struct AuditEntry {
     pub old: Option<String>,
     /// The value after, as displayed (`None` for a deleted row).
     pub new: Option<String>,
-}
-
-/// Who a token belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// The token's id in the file (shown in the audit of token changes).
-    pub token_id: i64,
-    /// The People_Team member the token was issued to.
-    pub person: String,
-    /// What they may do.
-    pub role: Role,
 }
 
 /// A workbook kept in a SQLite file; see the crate docs.
@@ -296,7 +297,8 @@ impl Store {
                  at TEXT NOT NULL, actor TEXT NOT NULL, table_name TEXT NOT NULL, row_id INTEGER NOT NULL,
                  column_name TEXT NOT NULL, old TEXT, new TEXT);
              CREATE TABLE csip_tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, person TEXT NOT NULL,
-                 role TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);",
+                 role TEXT NOT NULL, created TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+                 last_used TEXT, revoked_at TEXT);",
         )
         .map_err(sql)?;
         tx.execute_batch(ROW_IDS_TABLE).map_err(sql)?;
@@ -627,7 +629,10 @@ impl Store {
     /// every data cell it changed, every row it inserted or deleted, a commit
     /// record and an audit row per cell are written in one SQLite
     /// transaction, synced to disk before this returns. `actor` is who made
-    /// the change; `at` when (the caller's clock).
+    /// the change; `at` when (the caller's clock). A transaction that changes
+    /// nothing (a cell set to the value it holds) is answered with its empty
+    /// change set and writes nothing: no commit, no audit row, the same
+    /// [`Store::generation`].
     ///
     /// If the file cannot be written (disk full, file removed), the workbook
     /// is reloaded from the file (or, if that fails too, the store is marked
@@ -657,6 +662,11 @@ impl Store {
             })
             .collect();
         let changes = self.wb.apply(tx)?;
+        if changes.is_empty() {
+            // Nothing changed: no commit, no audit, and answers computed
+            // before stay right.
+            return Ok(changes);
+        }
         self.generation += 1;
         match self.persist(&changes, &doomed, actor, at) {
             Ok(()) => Ok(changes),
@@ -765,10 +775,10 @@ impl Store {
                 .old
                 .as_ref()
                 .filter(|v| !v.is_blank())
-                .map(|v| wb.display(v));
+                .map(|v| audit_text(wb, c.codec, v));
             let new = Some(&change.new)
                 .filter(|v| !v.is_blank())
-                .map(|v| wb.display(v));
+                .map(|v| audit_text(wb, c.codec, v));
             log(t, row, &c.name, old, new)?;
         }
         for &(table, row) in &changes.deleted {
@@ -814,6 +824,9 @@ impl Store {
             .wb
             .import_all_with_ids(tables, max_errors)
             .map_err(ImportError::Rejected)?;
+        if ids.iter().all(Vec::is_empty) {
+            return Ok(ids); // no rows: no commit
+        }
         self.generation += 1;
         let changes = ChangeSet {
             inserted: order
@@ -867,74 +880,6 @@ impl Store {
         })
     }
 
-    /// Issues an API token for a People_Team member (by name) with a role,
-    /// and returns it: this is the only time it is shown; the file keeps its
-    /// SHA-256 hash.
-    pub fn create_token(
-        &mut self,
-        person: &str,
-        role: Role,
-        at: NaiveDateTime,
-    ) -> Result<String, StoreError> {
-        let people = self
-            .wb
-            .table_id("People_Team")
-            .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
-        let name = canonical_name(&self.wb, people, person)?;
-        let path = self.path.clone();
-        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        insert_token(&path, conn, &name, role, at)
-    }
-
-    /// [`Store::create_token`] on a file, without loading its rows: the
-    /// person is looked up in SQL (by the People_Team display column).
-    pub fn issue_token(
-        path: &Path,
-        person: &str,
-        role: Role,
-        at: NaiveDateTime,
-    ) -> Result<String, StoreError> {
-        let conn = open_conn(path)?;
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let schema = stored_schema(path, &conn)?;
-        let probe = Workbook::new(&schema, Clock::at(at)).map_err(|e| StoreError::Load {
-            path: path.to_path_buf(),
-            source: Box::new(e.into()),
-        })?;
-        let people = probe
-            .table_id("People_Team")
-            .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
-        let name = match probe.display_column(people) {
-            Some(c) if !probe.is_formula(c) => conn
-                .query_row(
-                    &format!(
-                        "SELECT {col} FROM {} WHERE trim({col}) = trim(?1) COLLATE NOCASE LIMIT 1",
-                        quote(probe.table_name(people)),
-                        col = quote(probe.column_name(c))
-                    ),
-                    params![person],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .map_err(sql)?
-                .ok_or_else(|| not_a_person(person))?,
-            // A computed name needs the workbook calculated.
-            _ => {
-                let store = Store::open(path, Clock::at(at))?;
-                canonical_name(&store.wb, people, person)?
-            }
-        };
-        insert_token(path, &conn, &name, role, at)
-    }
-
-    /// The holder of a token, if it is one this file issued and has not revoked.
-    pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        self.with_conn(|c| holder(c, token))
-    }
-
     fn with_conn<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -953,105 +898,8 @@ fn last_commit(conn: &Connection) -> rusqlite::Result<i64> {
     })
 }
 
-/// The person's name as People_Team writes it.
-fn canonical_name(wb: &Workbook, people: TableId, person: &str) -> Result<String, StoreError> {
-    let row = *wb
-        .find_rows(people, person)
-        .first()
-        .ok_or_else(|| not_a_person(person))?;
-    Ok(wb
-        .display_column(people)
-        .and_then(|c| wb.value(c, row))
-        .map_or_else(|| person.trim().to_string(), |v| wb.display(v)))
-}
-
-/// Checks API tokens against a workbook file on a connection of its own, so
-/// that a service can tell who is calling without waiting for the workbook
-/// (a write holds it while it syncs).
-#[derive(Debug)]
-pub struct Tokens {
-    path: PathBuf,
-    conn: Mutex<Connection>,
-}
-
-impl Tokens {
-    /// Opens the file's tokens.
-    pub fn open(path: &Path) -> Result<Tokens, StoreError> {
-        Ok(Tokens {
-            path: path.to_path_buf(),
-            conn: Mutex::new(open_conn(path)?),
-        })
-    }
-
-    /// The holder of a token, as [`Store::authenticate`] tells it.
-    pub fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        holder(&conn, token).map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
-    }
-}
-
-/// The unrevoked holder of a token, by its hash.
-fn holder(conn: &Connection, token: &str) -> rusqlite::Result<Option<Principal>> {
-    let found: Option<(i64, String, String)> = conn
-        .prepare_cached("SELECT id, person, role FROM csip_tokens WHERE hash = ?1 AND revoked = 0")?
-        .query_row(params![token_hash(token.trim())], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    Ok(found.and_then(|(token_id, person, role)| {
-        Some(Principal {
-            token_id,
-            person,
-            role: role.parse().ok()?,
-        })
-    }))
-}
-
-fn not_a_person(person: &str) -> StoreError {
-    StoreError::NotFound(format!(
-        "`{person}` is not in People_Team; add them first, or check the spelling"
-    ))
-}
-
-fn insert_token(
-    path: &Path,
-    conn: &Connection,
-    person: &str,
-    role: Role,
-    at: NaiveDateTime,
-) -> Result<String, StoreError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::NotAWorkbook {
-        path: path.to_path_buf(),
-        message: format!("no randomness for a token: {e}"),
-    })?;
-    let token = format!("csip_{}", hex(&bytes));
-    conn.execute(
-        "INSERT INTO csip_tokens (hash, person, role, created) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            token_hash(&token),
-            person,
-            role.name(),
-            at.format("%Y-%m-%dT%H:%M:%S").to_string()
-        ],
-    )
-    .map_err(|source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(token)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // An insert per table and an update per data column stay compiled.
@@ -1059,7 +907,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    conn.busy_timeout(BUSY_TIMEOUT)
 }
 
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
@@ -1108,6 +956,8 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
         }
     }
     configure(&conn).map_err(sql)?;
+    let mut conn = conn;
+    tokens::add_token_columns(&mut conn).map_err(sql)?;
     Ok(conn)
 }
 
@@ -1189,8 +1039,38 @@ fn write_schema(conn: &Connection, files: &[SourceFile]) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// A row's non-blank data cells as a JSON object of displayed values (the
-/// audit log's record of a whole row).
+/// A data cell's value as the audit log writes it: as displayed, and a
+/// relation's rows each with its id (`Gard AS (row 1)`, a list as
+/// `Gard AS (row 1), Helix (row 2)`), so that an entry still says which row
+/// it meant after that row is renamed.
+fn audit_text(wb: &Workbook, codec: Codec, value: &Value) -> String {
+    if !matches!(codec, Codec::Row(_) | Codec::Rows(_)) {
+        return wb.display(value);
+    }
+    let rows: Vec<String> = value
+        .elements()
+        .iter()
+        .map(|e| match e {
+            Value::Row(t, r) => {
+                let name = wb
+                    .display_column(*t)
+                    .and_then(|c| wb.value(c, *r))
+                    .map(|v| wb.display(v))
+                    .unwrap_or_default();
+                if name.is_empty() {
+                    format!("row {}", r.get())
+                } else {
+                    format!("{name} (row {})", r.get())
+                }
+            }
+            other => wb.display(other),
+        })
+        .collect();
+    rows.join(", ")
+}
+
+/// A row's non-blank data cells as a JSON object of displayed values,
+/// relations with their row ids (the audit log's record of a whole row).
 fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
     use serde::ser::{SerializeMap, Serializer};
     let mut out = Vec::with_capacity(256);
@@ -1199,7 +1079,7 @@ fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
         for c in &t.columns {
             let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
             if !v.is_blank() {
-                m.serialize_entry(&c.name, &wb.display(v))?;
+                m.serialize_entry(&c.name, &audit_text(wb, c.codec, v))?;
             }
         }
         m.end()

@@ -385,19 +385,22 @@ fn tokens_are_issued_to_people_and_stored_hashed() {
     let token = store
         .create_token(&person, Role::Csm, at())
         .expect("issued");
-    let who = store.authenticate(&token).expect("reads").expect("known");
+    let who = store
+        .authenticate(&token, at())
+        .expect("reads")
+        .expect("known");
     assert_eq!(
         (who.person.as_str(), who.role),
         (person.as_str(), Role::Csm)
     );
-    assert_eq!(store.authenticate("csip_0000").expect("reads"), None);
+    assert_eq!(store.authenticate("csip_0000", at()).expect("reads"), None);
     // A second connection tells the same, without the store.
     let tokens = csip_store::Tokens::open(&path).expect("opens");
     assert_eq!(
-        tokens.authenticate(&token).expect("reads"),
+        tokens.authenticate(&token, at()).expect("reads"),
         Some(who.clone())
     );
-    assert_eq!(tokens.authenticate("csip_0000").expect("reads"), None);
+    assert_eq!(tokens.authenticate("csip_0000", at()).expect("reads"), None);
     assert!(matches!(
         store.create_token("Nobody Atall", Role::Admin, at()),
         Err(StoreError::NotFound(_))
@@ -493,7 +496,10 @@ fn a_token_is_issued_on_a_file_without_loading_it() {
     drop(pilot_store(&path));
     let token = Store::issue_token(&path, "kari nordmann ", Role::Viewer, at()).expect("issued");
     let store = Store::open(&path, Clock::on(today())).expect("opens");
-    let who = store.authenticate(&token).expect("reads").expect("known");
+    let who = store
+        .authenticate(&token, at())
+        .expect("reads")
+        .expect("known");
     assert_eq!(
         (who.person.as_str(), who.role),
         ("Kari Nordmann", Role::Viewer)
@@ -502,4 +508,380 @@ fn a_token_is_issued_on_a_file_without_loading_it() {
         Store::issue_token(&path, "Nobody", Role::Admin, at()),
         Err(StoreError::NotFound(_))
     ));
+}
+
+#[test]
+fn a_transaction_that_changes_nothing_writes_no_commit() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    let arr = wb.column_id(accounts, "ARR").expect("ARR");
+    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let same_arr = wb.value(arr, gard).cloned().expect("a cell");
+    // One real change first, so that there is a commit to stay at.
+    let name = wb.column_id(accounts, "Account_Name").expect("name");
+    store
+        .commit(Transaction::new().set(name, gard, "Gard"), "admin", at())
+        .expect("commits");
+    let (commit, generation) = (store.last_commit().expect("reads"), store.generation());
+    let audited = store.audit(0, 1000).expect("reads").len();
+
+    let changes = store
+        .commit(Transaction::new().set(arr, gard, same_arr), "admin", at())
+        .expect("answered");
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(store.last_commit().expect("reads"), commit, "no commit row");
+    assert_eq!(store.commit_id(), commit);
+    assert_eq!(store.generation(), generation, "cached answers stay valid");
+    assert_eq!(
+        store.audit(0, 1000).expect("reads").len(),
+        audited,
+        "no audit row"
+    );
+    // An import of no rows is the same.
+    let tasks = store.workbook().table_id("Tasks").expect("tasks");
+    store
+        .import(vec![(tasks, Vec::new())], 10, "admin", at())
+        .expect("answered");
+    assert_eq!(store.last_commit().expect("reads"), commit);
+}
+
+#[test]
+fn the_audit_log_names_related_rows_by_id_and_still_reads_right_after_a_rename() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let people = wb.table_id("People_Team").expect("people");
+    let full_name = wb.column_id(people, "Full_Name").expect("Full_Name");
+    let kari = wb.find_rows(people, "Kari Nordmann")[0];
+    let james = wb.find_rows(people, "James Carter")[0];
+    let log = wb.table_id("Engagement_Log").expect("engagements");
+    let attendees = wb
+        .column_id(log, "MuleSoft_Attendees")
+        .expect("MuleSoft_Attendees");
+    let engagement = wb.rows(log)[0];
+    let tasks = wb.table_id("Tasks").expect("tasks");
+    let title = wb.column_id(tasks, "Title").expect("Title");
+    let assigned = wb.column_id(tasks, "Assigned_To").expect("Assigned_To");
+
+    store
+        .commit(
+            Transaction::new()
+                .set(
+                    attendees,
+                    engagement,
+                    Value::list(vec![Value::Row(people, kari), Value::Row(people, james)]),
+                )
+                .insert(
+                    tasks,
+                    vec![
+                        (title, Value::from("Prepare QBR")),
+                        (assigned, Value::Row(people, james)),
+                    ],
+                ),
+            "admin",
+            at(),
+        )
+        .expect("commits");
+    // James is renamed: the entries written before still say which row they meant.
+    store
+        .commit(
+            Transaction::new().set(full_name, james, "James Carter-Lund"),
+            "admin",
+            at(),
+        )
+        .expect("renamed");
+    let entries = store.audit(0, 100).expect("reads");
+    let cell = entries
+        .iter()
+        .find(|e| e.table == "Engagement_Log" && e.column == "MuleSoft_Attendees")
+        .expect("the attendees are audited");
+    let (k, j) = (kari.get(), james.get());
+    assert_eq!(
+        cell.new.as_deref(),
+        Some(format!("Kari Nordmann (row {k}), James Carter (row {j})").as_str())
+    );
+    let row = entries
+        .iter()
+        .find(|e| e.table == "Tasks" && e.column == "*")
+        .expect("the insert is audited");
+    let inserted = row.new.as_deref().unwrap_or_default();
+    assert!(
+        inserted.contains(&format!("\"Assigned_To\":\"James Carter (row {j})\"")),
+        "{inserted}"
+    );
+    let rename = entries
+        .iter()
+        .find(|e| e.table == "People_Team" && e.column == "Full_Name")
+        .expect("the rename is audited");
+    assert_eq!(
+        (rename.row, rename.old.as_deref(), rename.new.as_deref()),
+        (j, Some("James Carter"), Some("James Carter-Lund"))
+    );
+    // A relation cell changed after the rename names the new name, the same id.
+    store
+        .commit(
+            Transaction::new().set(attendees, engagement, Value::Row(people, kari)),
+            "admin",
+            at(),
+        )
+        .expect("commits");
+    let last = store.audit(0, 100).expect("reads").pop().expect("entries");
+    assert_eq!(
+        (last.old.as_deref(), last.new.as_deref()),
+        (
+            Some(format!("Kari Nordmann (row {k}), James Carter-Lund (row {j})").as_str()),
+            Some(format!("Kari Nordmann (row {k})").as_str())
+        )
+    );
+}
+
+/// A token's row as `csip token list` shows it.
+fn listed(path: &Path, id: i64) -> csip_store::TokenInfo {
+    Store::tokens(path)
+        .expect("the tokens read")
+        .into_iter()
+        .find(|t| t.id == id)
+        .expect("listed")
+}
+
+#[test]
+fn tokens_record_their_last_use_once_a_minute_and_are_listed_and_revoked() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    let token = Store::issue_token(&path, "Kari Nordmann", Role::Csm, at()).expect("issued");
+    let tokens = csip_store::Tokens::open(&path).expect("opens");
+    let id = tokens
+        .authenticate(&token, at())
+        .expect("reads")
+        .expect("known")
+        .token_id;
+    let first = listed(&path, id);
+    assert_eq!(
+        (
+            first.person.as_str(),
+            first.role,
+            first.created.as_str(),
+            first.last_used.as_deref(),
+            first.revoked
+        ),
+        (
+            "Kari Nordmann",
+            Role::Csm,
+            "2026-11-24T09:30:00",
+            Some("2026-11-24T09:30:00"),
+            false
+        )
+    );
+    assert!(
+        !format!("{first:?}").contains(&token[5..]),
+        "never the secret"
+    );
+    // Within the minute: not written again. After it: written.
+    let later = |seconds: i64| at() + csip_engine::TimeDelta::seconds(seconds);
+    tokens.authenticate(&token, later(59)).expect("reads");
+    assert_eq!(
+        listed(&path, id).last_used.as_deref(),
+        Some("2026-11-24T09:30:00")
+    );
+    tokens.authenticate(&token, later(61)).expect("reads");
+    assert_eq!(
+        listed(&path, id).last_used.as_deref(),
+        Some("2026-11-24T09:31:01")
+    );
+    // A caller whose clock is behind does not move it back.
+    tokens.authenticate(&token, later(-3600)).expect("reads");
+    assert_eq!(
+        listed(&path, id).last_used.as_deref(),
+        Some("2026-11-24T09:31:01")
+    );
+
+    // While another process holds the file's write lock, a request is
+    // answered at once; its use is simply not recorded.
+    let mut other = rusqlite::Connection::open(&path).expect("opens");
+    let lock = other
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .expect("the write lock");
+    let started = std::time::Instant::now();
+    let who = tokens
+        .authenticate(&token, later(600))
+        .expect("not failed by the lock");
+    assert!(who.is_some());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(lock);
+    assert_eq!(
+        listed(&path, id).last_used.as_deref(),
+        Some("2026-11-24T09:31:01")
+    );
+
+    // Revoked: refused at once, on a connection opened before the revoke.
+    let revoked = Store::revoke_token(&path, id, later(700)).expect("revoked");
+    assert!(revoked.revoked);
+    assert_eq!(revoked.revoked_at.as_deref(), Some("2026-11-24T09:41:40"));
+    assert_eq!(
+        tokens.authenticate(&token, later(701)).expect("reads"),
+        None
+    );
+    assert_eq!(
+        listed(&path, id).revoked_at.as_deref(),
+        Some("2026-11-24T09:41:40")
+    );
+    let twice = Store::revoke_token(&path, id, later(800)).expect_err("already revoked");
+    assert!(
+        matches!(twice, StoreError::AlreadyRevoked { .. }),
+        "{twice:?}"
+    );
+    assert!(
+        twice
+            .to_string()
+            .contains("already revoked (since 2026-11-24T09:41:40)"),
+        "{twice}"
+    );
+    let unknown = Store::revoke_token(&path, 999, at()).expect_err("no such token");
+    assert!(matches!(unknown, StoreError::NotFound(_)), "{unknown:?}");
+    assert!(unknown.to_string().contains("csip token list"), "{unknown}");
+}
+
+#[test]
+fn a_file_written_before_last_used_gains_the_columns_when_opened() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    let token = Store::issue_token(&path, "Kari Nordmann", Role::Admin, at()).expect("issued");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("opens");
+        conn.execute_batch(
+            "ALTER TABLE csip_tokens DROP COLUMN last_used;
+             ALTER TABLE csip_tokens DROP COLUMN revoked_at;",
+        )
+        .expect("the columns go, as in a file written before them");
+    }
+    let tokens = csip_store::Tokens::open(&path).expect("opens and adds them");
+    let who = tokens
+        .authenticate(&token, at())
+        .expect("reads")
+        .expect("known");
+    assert_eq!(
+        listed(&path, who.token_id).last_used.as_deref(),
+        Some("2026-11-24T09:30:00")
+    );
+    let store = Store::open(&path, Clock::on(today())).expect("the rows load as before");
+    assert!(store.authenticate(&token, at()).expect("reads").is_some());
+}
+
+#[test]
+fn a_token_whose_person_left_went_inactive_or_changed_role_no_longer_fits() {
+    use csip_store::{Principal, Unfit};
+    let mut wb = csip_workbook::pilot(today()).expect("the pilot workbook loads");
+    let people = wb.table_id("People_Team").expect("people");
+    let role = wb.column_id(people, "Role").expect("Role");
+    let active = wb
+        .column_id(people, "Active_Status")
+        .expect("Active_Status");
+    let kari = wb.find_rows(people, "Kari Nordmann")[0];
+    let lars = wb.find_rows(people, "Lars Berg")[0];
+    let token = |person: &str, role: Role| Principal {
+        token_id: 1,
+        person: person.into(),
+        role,
+    };
+    // As issued: the name as People_Team writes it, in any case and spacing.
+    for r in [Role::Admin, Role::Csm, Role::Viewer] {
+        assert_eq!(
+            token("  kari   NORDMANN ", r).still_fits(&wb),
+            Ok(()),
+            "{r}"
+        );
+    }
+    // Lars is an AE: not a csm.
+    assert_eq!(
+        token("Lars Berg", Role::Csm).still_fits(&wb),
+        Err(Unfit::NotACsm {
+            person: "Lars Berg".into(),
+            role: "the role AE".into()
+        })
+    );
+    assert_eq!(token("Lars Berg", Role::Viewer).still_fits(&wb), Ok(()));
+    // Kari's role changes: her csm token no longer fits; a viewer token does.
+    wb.apply(Transaction::new().set(role, kari, "AE"))
+        .expect("applies");
+    assert!(matches!(
+        token("Kari Nordmann", Role::Csm).still_fits(&wb),
+        Err(Unfit::NotACsm { .. })
+    ));
+    assert_eq!(token("Kari Nordmann", Role::Viewer).still_fits(&wb), Ok(()));
+    // Inactive: no token fits.
+    wb.apply(Transaction::new().set(active, kari, false))
+        .expect("applies");
+    for r in [Role::Admin, Role::Csm, Role::Viewer] {
+        let e = token("Kari Nordmann", r)
+            .still_fits(&wb)
+            .expect_err("inactive");
+        assert!(matches!(e, Unfit::Inactive(_)), "{r}: {e:?}");
+        assert!(e.to_string().contains("not active"), "{e}");
+    }
+    // Deleted from People_Team: gone.
+    wb.apply(Transaction::new().delete(people, lars))
+        .expect("deleted");
+    let e = token("Lars Berg", Role::Admin)
+        .still_fits(&wb)
+        .expect_err("gone");
+    assert_eq!(e, Unfit::Gone("Lars Berg".into()));
+    assert!(e.to_string().contains("no longer in People_Team"), "{e}");
+}
+
+#[test]
+fn a_csm_delete_that_would_clear_cells_a_csm_may_not_write_is_refused_naming_them() {
+    let wb = csip_workbook::pilot(today()).expect("the pilot workbook loads");
+    let objectives = wb.table_id("Strategic_Objectives").expect("objectives");
+    // An objective other tables link to, outside what a csm writes.
+    let (objective, outside) = wb
+        .rows(objectives)
+        .iter()
+        .map(|&r| {
+            let outside: Vec<String> = wb
+                .references_to(objectives, r)
+                .iter()
+                .map(|(c, _)| wb.column_table(*c))
+                .filter(|t| !csip_store::CSM_TABLES.contains(&wb.table_name(*t)))
+                .map(|t| format!("`{}`.", wb.table_name(t)))
+                .collect();
+            (r, outside)
+        })
+        .find(|(_, outside)| !outside.is_empty())
+        .expect("a linked objective");
+    let delete = Transaction::new().delete(objectives, objective);
+    let refused = Role::Csm.check(&wb, &delete).expect_err("refused");
+    assert!(
+        refused.starts_with("operation 1: deleting this `Strategic_Objectives` row"),
+        "{refused}"
+    );
+    for table in &outside {
+        assert!(refused.contains(table.as_str()), "{table} in {refused}");
+    }
+    assert!(
+        refused.contains("`Initiatives`.`Linked_Objectives` (1 row)"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("an admin can make this delete"),
+        "{refused}"
+    );
+    assert_eq!(Role::Admin.check(&wb, &delete), Ok(()));
+    // A delete that clears only cells a csm writes (or none) is the csm's to make.
+    let tasks = wb.table_id("Tasks").expect("tasks");
+    let task = wb.rows(tasks)[0];
+    assert!(wb.references_to(tasks, task).is_empty());
+    assert_eq!(
+        Role::Csm.check(&wb, &Transaction::new().delete(tasks, task)),
+        Ok(())
+    );
 }
