@@ -28,29 +28,55 @@
 //! moves. Store work runs on tokio's blocking pool.
 
 mod api;
+mod edge;
 mod error;
+mod input;
 mod json;
 
 pub use error::ApiError;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use csip_engine::{Clock, NaiveDate, NaiveDateTime};
 use csip_store::Store;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::RwLock;
 
-/// How the service runs.
+/// How the service runs. The limits are the edge's defence against slow and
+/// careless clients; `docs/api.md` lists them with their defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The largest request body accepted, in bytes (larger ones get 413).
+    /// The largest request body accepted, in bytes (larger ones get 413); 1 MiB.
     pub body_limit: usize,
     /// Read the workbook as of this day instead of the machine's date (tests, demos).
     pub today: Option<NaiveDate>,
     /// Keep views' answers until the workbook changes (on by default).
     pub view_cache: bool,
+    /// A request's head (request line and headers) must arrive whole within
+    /// this, counted from the connection's start or, on a kept-alive
+    /// connection, from the request's first byte; else the connection is
+    /// closed. 10 s.
+    pub header_timeout: Duration,
+    /// A kept-alive connection that sends no byte of a next request for this
+    /// long is closed; so is one that takes no byte of its answer for this
+    /// long. 60 s.
+    pub idle_timeout: Duration,
+    /// A request body must arrive whole within this, counted from when its
+    /// handler starts reading it (after the token is checked); else 408. 30 s.
+    pub body_timeout: Duration,
+    /// At most this many connections are open at once; past it new
+    /// connections wait in the kernel's listen backlog. 1,024.
+    pub max_connections: usize,
+    /// On shutdown, requests in progress may finish within this; what still
+    /// runs then is dropped. 10 s.
+    pub shutdown_timeout: Duration,
+    /// At most this many operations in one transaction (more get 413). 10,000.
+    pub max_operations: usize,
+    /// A transaction's answer lists at most this many changed cells, with
+    /// counts and `"truncated": true` when there are more. 1,000.
+    pub max_changes: usize,
 }
 
 impl Default for Config {
@@ -59,6 +85,13 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             today: None,
             view_cache: true,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(10),
+            max_operations: 10_000,
+            max_changes: 1_000,
         }
     }
 }
@@ -73,6 +106,8 @@ pub struct App {
     views: Arc<std::sync::Mutex<ViewCache>>,
     /// One view evaluation per core at a time.
     evaluations: Arc<tokio::sync::Semaphore>,
+    /// Set when shutdown begins.
+    shutdown: Arc<AtomicBool>,
 }
 
 /// Views' answers as written, for the store generation they were computed
@@ -128,12 +163,21 @@ impl App {
             evaluations: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            shutdown: Arc::default(),
         })
     }
 
-    /// The routes, ready for `axum::serve`.
+    /// A flag set once shutdown begins (a signal, or [`serve`]'s `shutdown`
+    /// future completing): long work can watch it and stop early.
+    pub fn shutdown_token(&self) -> Arc<AtomicBool> {
+        self.shutdown.clone()
+    }
+
+    /// The routes with their layers: the token checked first on every
+    /// `/api` route, errors in one JSON shape, panics caught, requests
+    /// logged. [`serve`] runs them behind the edge's limits.
     pub fn router(&self) -> Router {
-        Router::new()
+        let routes = Router::new()
             .route("/healthz", get(api::healthz))
             .route("/api/v1/tables", get(api::tables))
             .route("/api/v1/tables/{table}/rows", get(api::rows))
@@ -145,9 +189,11 @@ impl App {
             .route("/api/v1/audit", get(api::audit))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
-            .layer(DefaultBodyLimit::max(self.config.body_limit))
-            .layer(axum::middleware::from_fn(log_request))
-            .with_state(self.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                api::authenticate,
+            ));
+        answer_layers(routes).with_state(self.clone())
     }
 
     /// Housekeeping, every 30 seconds: reloads the workbook when another
@@ -167,6 +213,17 @@ impl App {
             self.store.blocking_write().set_clock(Clock::on(today));
         }
     }
+}
+
+/// The layers every answer passes through, innermost first: errors that
+/// are not yet JSON made so, a panic turned into a 500, the request log.
+fn answer_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
+        .layer(axum::middleware::map_response(error::json_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panicked,
+        ))
+        .layer(axum::middleware::from_fn(log_request))
 }
 
 /// One line per request (`tracing`, target `csip::http`): method, path,
@@ -189,8 +246,13 @@ async fn log_request(
     response
 }
 
-/// Serves the API on `listener` until `shutdown` completes; keeps the
-/// workbook's `Today()` on the machine's date.
+/// Serves the API on `listener` until `shutdown` completes, behind the
+/// edge's limits (`edge.rs`); keeps the workbook's `Today()` on the
+/// machine's date. On shutdown: sets [`App::shutdown_token`], stops
+/// accepting, lets requests in progress finish within
+/// `Config::shutdown_timeout`, drops the rest, then drops the store (its
+/// SQLite connections closed) once no request holds it, or leaves it at the
+/// deadline.
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
@@ -204,11 +266,29 @@ pub async fn serve(
             let _ = tokio::task::spawn_blocking(move || t.tick()).await;
         }
     });
-    let result = axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let flag = app.shutdown_token();
+    let shutdown = async move {
+        shutdown.await;
+        flag.store(true, Ordering::SeqCst);
+        tracing::info!(target: "csip::edge", "shutting down");
+    };
+    let config = app.config.clone();
+    let deadline = edge::run(listener, app.router(), &config, shutdown).await;
     clock.abort();
-    result
+    let _ = clock.await;
+    // Requests dropped at the deadline may still run on the blocking pool,
+    // each with its handle on the store.
+    while Arc::strong_count(&app.store) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if Arc::strong_count(&app.store) > 1 {
+        tracing::warn!(
+            target: "csip::edge",
+            "a request was still using the workbook at the shutdown deadline; it is left to finish or be cut off (the file stays consistent)"
+        );
+    }
+    drop(app);
+    Ok(())
 }
 
 /// The machine's time, UTC: the adapter's job, never the engine's.
