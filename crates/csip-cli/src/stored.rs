@@ -5,6 +5,7 @@ use crate::csvio;
 use crate::progress::{seconds, spinner};
 use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TransactionError};
 use csip_store::{ImportError, Role, Store};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -374,7 +375,6 @@ pub(crate) fn serve(
             db.display(),
             seconds(started.elapsed())
         );
-        use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let app = csip_server::App::new(store, config).map_err(|e| format!("error: {e}"))?;
         csip_server::serve(app, listener, shutdown())
@@ -385,7 +385,10 @@ pub(crate) fn serve(
     // thread: do not wait for them.
     runtime.shutdown_background();
     served?;
-    Ok("csip serve: stopped\n".into())
+    // Whoever read "listening on" may be gone (a closed pipe): a clean stop
+    // is still exit 0.
+    let _ = writeln!(std::io::stdout(), "csip serve: stopped");
+    Ok(String::new())
 }
 
 async fn shutdown() {

@@ -295,3 +295,96 @@ pub async fn serve(
 pub fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests may panic
+
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// `request` sent on a fresh connection to `addr`; the whole answer.
+    async fn ask(addr: std::net::SocketAddr, request: &'static str) -> String {
+        tokio::task::spawn_blocking(move || {
+            let mut socket = std::net::TcpStream::connect(addr).unwrap();
+            socket.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            socket.read_to_string(&mut answer).unwrap();
+            answer
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handler_that_panics_answers_500_in_the_api_shape_and_the_service_goes_on() {
+        async fn boom() -> &'static str {
+            panic!("the secret detail")
+        }
+        let routes = answer_layers(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "fine" })),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            edge::run(listener, routes, &Config::default(), async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let answer = ask(
+            addr,
+            "GET /boom HTTP/1.1\r\nHost: csip\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["error"]["status"], 500);
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(
+            !body.to_string().contains("secret"),
+            "the panic stays in the log: {body}"
+        );
+        let answer = ask(
+            addr,
+            "GET /fine HTTP/1.1\r\nHost: csip\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_sets_the_token_then_serve_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let today = csip_workbook::sample_today();
+        let store = Store::create(
+            &dir.path().join("csip.db"),
+            csip_workbook::table_files(),
+            csip_workbook::pilot(today).unwrap(),
+        )
+        .unwrap();
+        let app = App::new(store, Config::default()).unwrap();
+        let token = app.shutdown_token();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(app, listener, async {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!token.load(Ordering::SeqCst), "not while serving");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        assert!(token.load(Ordering::SeqCst), "set once shutdown began");
+    }
+}
