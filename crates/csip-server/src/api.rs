@@ -407,6 +407,9 @@ pub(crate) async fn view(
 /// twice is refused by [`Params`].) The view is found as `Workbook::view`
 /// finds it; an unknown or ambiguous name is left for it to report.
 fn view_params(wb: &Workbook, name: &str, params: &[(String, String)]) -> Result<(), ApiError> {
+    if params.iter().all(|(_, value)| !value.trim().is_empty()) {
+        return Ok(());
+    }
     let name = name.trim();
     let (table, bare) = match name.split_once('/') {
         Some((t, v)) => (Some(t.trim()), v.trim()),

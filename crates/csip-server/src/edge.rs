@@ -252,7 +252,11 @@ async fn connection(
             Ok::<_, Infallible>(response.map(|body| Tracked { body, watch }))
         }
     });
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    // hyper's own header timeout would also cut an idle kept-alive
+    // connection at the header timeout: the watchdog below does both.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .header_read_timeout(None)
+        .serve_connection(io, service);
     let mut conn = std::pin::pin!(conn);
     let mut stop = *stopping.borrow();
     if stop {

@@ -9,15 +9,22 @@
 //! | `GET /api/v1/tables/{table}/rows/{row_id}` | any token | one row |
 //! | `GET /api/v1/views` | any token | the views and their parameters |
 //! | `GET /api/v1/views/{view}?param=value` | any token | a view's rows, groups and tiles |
-//! | `POST /api/v1/transactions` | csm, admin | `set` / `insert` / `delete` operations, all or none; answers the change set |
+//! | `POST /api/v1/transactions` | csm, admin | `set` / `insert` / `delete` operations, all or none; answers the change set (its first `max_changes` cells, with counts) |
 //! | `POST /api/v1/eval` | any token | a formula's value, on a row when given |
-//! | `GET /api/v1/audit?after=&limit=` | admin | the audit log |
+//! | `GET /api/v1/audit?after=&limit=&commit=` | admin | the audit log, or one commit's part of it |
 //!
 //! Every `/api` request carries `Authorization: Bearer <token>` (`csip token
-//! create`). Errors are JSON — `{"error": {"status", "code", "message"}}` —
-//! with 400 for bad input, 401 for a missing or unknown token, 403 for a
-//! write the role may not make, 404 for an unknown table, row or view, 409
-//! for a unique value already taken, 413 for a body over the limit.
+//! create`), checked before anything else about the request (its body, its
+//! path, its query). Errors are JSON — `{"error": {"status", "code",
+//! "message"}}` — whoever answers them: a handler, a rejected extractor, an
+//! unknown route or method, a body over the limit or late, a panic (see
+//! `docs/api.md` for the statuses). Ambiguous input is refused, naming the
+//! field: a key twice in a JSON object, a query parameter twice, a row given
+//! both by `row_id` and by `row`, a required view parameter given empty.
+//!
+//! The edge (`edge.rs`) is our own accept loop on hyper's HTTP/1.1: header,
+//! idle and body timeouts, a cap on connections, and a shutdown that lets
+//! requests in progress finish within a deadline ([`Config`] has the limits).
 //!
 //! The store sits behind a fair (first come, first served) read-write lock:
 //! reads run side by side, a write holds the lock while it applies the
