@@ -294,6 +294,8 @@ pub async fn serve(
             "a request was still using the workbook at the shutdown deadline; it is left to finish or be cut off (the file stays consistent)"
         );
     }
+    // The last handle: the store is dropped, its SQLite connections closed
+    // (dropping a 1,000-account workbook takes 80 ms in a debug build).
     drop(app);
     Ok(())
 }
