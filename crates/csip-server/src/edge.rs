@@ -264,7 +264,11 @@ async fn connection(
     }
     loop {
         let (phase, deadline) = watch.deadline(limits);
-        if stop && matches!(phase, Phase::Head | Phase::Idle) {
+        // At shutdown a head still coming is let go (hyper would wait for
+        // it). An idle connection hyper closes itself on `graceful_shutdown`,
+        // once the last answer is flushed: closing it here could cut that
+        // answer's tail.
+        if stop && phase == Phase::Head {
             tracing::debug!(target: "csip::edge", %peer, "closed at shutdown: no request in progress");
             return;
         }
