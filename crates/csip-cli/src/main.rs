@@ -137,7 +137,7 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
-    /// Serve the REST API on a workbook file until Ctrl-C.
+    /// Serve the REST API on a workbook file until Ctrl-C or SIGTERM.
     Serve {
         /// The workbook file.
         #[arg(long)]
@@ -145,13 +145,12 @@ enum Command {
         /// The address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
-        /// The largest request body accepted, in bytes.
-        #[arg(long, default_value_t = 1024 * 1024)]
-        body_limit: usize,
         /// Evaluate every view request afresh instead of keeping answers
         /// until the workbook changes (for measuring).
         #[arg(long)]
         no_view_cache: bool,
+        #[command(flatten)]
+        limits: stored::Limits,
         #[command(flatten)]
         day: Day,
     },
@@ -289,17 +288,13 @@ fn main() -> ExitCode {
         Command::Serve {
             db,
             addr,
-            body_limit,
             no_view_cache,
+            limits,
             day,
         } => stored::serve(
             &db,
             &addr,
-            csip_server::Config {
-                body_limit,
-                today: day.today,
-                view_cache: !no_view_cache,
-            },
+            limits.config(day.today, !no_view_cache),
             system_today(),
         ),
         Command::View {

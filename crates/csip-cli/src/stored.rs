@@ -6,8 +6,9 @@ use crate::progress::{seconds, spinner};
 use crate::table::Align;
 use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TransactionError};
 use csip_store::{ImportError, Role, Store};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The machine's time, UTC: the adapter's job, never the engine's.
 pub(crate) fn system_now() -> NaiveDateTime {
@@ -327,7 +328,78 @@ fn table_files(dir: &Path) -> Result<Vec<SourceFile>, String> {
         .collect()
 }
 
-/// `csip serve`: the HTTP service until Ctrl-C or SIGTERM.
+/// `csip serve`'s limits (`csip_server::Config`; docs/api.md lists them).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct Limits {
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, value_parser = at_least_one)]
+    body_limit: usize,
+    /// Seconds a request's head may take to arrive, from the connection's
+    /// start or the request's first byte; then the connection is closed.
+    #[arg(long, default_value = "10", value_parser = seconds_arg)]
+    header_timeout: Duration,
+    /// Seconds a kept-alive connection may wait for its next request (or
+    /// leave its answer unread) before it is closed.
+    #[arg(long, default_value = "60", value_parser = seconds_arg)]
+    idle_timeout: Duration,
+    /// Seconds a request body may take to arrive whole (then 408).
+    #[arg(long, default_value = "30", value_parser = seconds_arg)]
+    body_timeout: Duration,
+    /// Connections open at once; more wait in the kernel's listen backlog.
+    #[arg(long, default_value_t = 1024, value_parser = at_least_one)]
+    max_connections: usize,
+    /// Seconds requests in progress may take to finish after Ctrl-C or
+    /// SIGTERM; then they are dropped.
+    #[arg(long, default_value = "10", value_parser = seconds_arg)]
+    shutdown_timeout: Duration,
+    /// Operations one transaction may hold (more get 413).
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
+    max_operations: usize,
+    /// Changed cells a transaction's answer lists; past it, counts and
+    /// `"truncated": true`.
+    #[arg(long, default_value_t = 1_000)]
+    max_changes: usize,
+}
+
+impl Limits {
+    /// The service's configuration with these limits.
+    pub(crate) fn config(self, today: Option<NaiveDate>, view_cache: bool) -> csip_server::Config {
+        csip_server::Config {
+            body_limit: self.body_limit,
+            today,
+            view_cache,
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections,
+            shutdown_timeout: self.shutdown_timeout,
+            max_operations: self.max_operations,
+            max_changes: self.max_changes,
+        }
+    }
+}
+
+/// A count of at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a whole number from 1")),
+    }
+}
+
+/// Seconds, more than 0 (`10`, `0.5`).
+fn seconds_arg(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds above 0"))
+}
+
+/// `csip serve`: the HTTP service until Ctrl-C or SIGTERM; then it stops
+/// accepting, lets requests in progress finish (within the shutdown
+/// timeout), closes the workbook file and exits 0.
 pub(crate) fn serve(
     db: &Path,
     addr: &str,
@@ -351,7 +423,7 @@ pub(crate) fn serve(
         .enable_all()
         .build()
         .map_err(|e| format!("error: cannot start the service: {e}"))?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("error: cannot listen on {addr}: {e}"))?;
@@ -361,14 +433,20 @@ pub(crate) fn serve(
             db.display(),
             seconds(started.elapsed())
         );
-        use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let app = csip_server::App::new(store, config).map_err(|e| format!("error: {e}"))?;
         csip_server::serve(app, listener, shutdown())
             .await
             .map_err(|e| format!("error: the service stopped: {e}"))
-    })?;
-    Ok("csip serve: stopped\n".into())
+    });
+    // Requests dropped at the shutdown deadline may still hold a blocking
+    // thread: do not wait for them.
+    runtime.shutdown_background();
+    served?;
+    // Whoever read "listening on" may be gone (a closed pipe): a clean stop
+    // is still exit 0.
+    let _ = writeln!(std::io::stdout(), "csip serve: stopped");
+    Ok(String::new())
 }
 
 async fn shutdown() {

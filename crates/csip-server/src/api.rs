@@ -1,13 +1,17 @@
-//! The handlers. Each one reads the token, then does its store work on the
-//! blocking pool under the store's lock, and answers JSON.
+//! The handlers. The token of every `/api` request is checked first
+//! ([`authenticate`], before a body is read or a lock taken); each handler
+//! then reads its input (`input.rs`), does its store work on the blocking
+//! pool under the store's lock, and answers JSON.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, failed};
+use crate::input::{ApiPath, Params};
 use crate::json::{Names, TableRow, View, from_json, layout_name, to_json};
 use crate::{App, now};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::Extension;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use csip_engine::{
     ChangeSet, ColumnId, ColumnType, RowId, TableId, Transaction, Value, ViewResult, Workbook,
@@ -15,7 +19,6 @@ use csip_engine::{
 use csip_store::{Principal, Role, Store};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
-use std::collections::HashMap;
 
 type Answer = Result<axum::Json<Json>, ApiError>;
 
@@ -42,67 +45,61 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
-fn authenticate(app: &App, token: &str) -> Result<Principal, ApiError> {
-    app.tokens
-        .authenticate(token, now())
+/// Middleware: the caller of every `/api` request, told from its bearer
+/// token on the tokens' own connection (`csip_store::Tokens`), before its
+/// body is read, its route's input checked or any lock taken: a missing or
+/// bad token is 401 whatever else is wrong. The caller goes on in the
+/// request's extensions.
+pub(crate) async fn authenticate(
+    State(app): State<App>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let path = request.uri().path();
+    if path != "/api" && !path.starts_with("/api/") {
+        return Ok(next.run(request).await);
+    }
+    let token = bearer(request.headers())?;
+    let tokens = app.tokens.clone();
+    let caller = tokio::task::spawn_blocking(move || tokens.authenticate(&token, now()))
+        .await
+        .map_err(failed)?
         .map_err(ApiError::from)?
         .ok_or_else(|| {
             ApiError::unauthorized("this token is not valid here; ask an admin for a new one")
-        })
+        })?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
 }
 
-/// Runs `f` on the blocking pool with the caller known (before any lock is
-/// taken) and the store read-locked.
+/// Runs `f` on the blocking pool with the store read-locked.
 async fn read<T: Send + 'static>(
     app: &App,
-    headers: &HeaderMap,
+    caller: Principal,
     f: impl FnOnce(&Store, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let token = bearer(headers)?;
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        let caller = authenticate(&app, &token)?;
         let store = app.store.blocking_read();
         f(&store, &caller)
     })
     .await
-    .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
+    .map_err(failed)?
 }
 
-/// Runs `f` on the blocking pool with the caller known (before any lock is
-/// taken: a bad token never waits) and the store write-locked.
+/// Runs `f` on the blocking pool with the store write-locked.
 async fn write<T: Send + 'static>(
     app: &App,
-    headers: &HeaderMap,
+    caller: Principal,
     f: impl FnOnce(&mut Store, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let token = bearer(headers)?;
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        let caller = authenticate(&app, &token)?;
         let mut store = app.store.blocking_write();
         f(&mut store, &caller)
     })
     .await
-    .map_err(|e| ApiError::internal(format!("the request failed: {e}")))?
-}
-
-/// A JSON body, or the right error: 413 over the limit, 400 unreadable.
-fn body<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is larger than this service accepts; send fewer operations per transaction",
-            )
-        } else {
-            ApiError::bad_request(format!("the request body could not be read: {e}"))
-        }
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not the JSON this takes: {e}")))
+    .map_err(failed)?
 }
 
 fn table(wb: &Workbook, name: &str) -> Result<TableId, ApiError> {
@@ -126,7 +123,8 @@ fn column(wb: &Workbook, t: TableId, name: &str) -> Result<ColumnId, ApiError> {
     })
 }
 
-/// A row given by id, or by its display name.
+/// A row given by id, or by its display name (not both: they could name
+/// two rows).
 fn find_row(
     wb: &Workbook,
     t: TableId,
@@ -134,7 +132,10 @@ fn find_row(
     name: Option<&str>,
 ) -> Result<RowId, ApiError> {
     match (id, name) {
-        (Some(id), _) => {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "both \"row_id\" and \"row\" are given; give the row one way, by \"row_id\" or by \"row\"",
+        )),
+        (Some(id), None) => {
             let r = RowId::from_raw(id);
             if wb.contains_row(t, r) {
                 Ok(r)
@@ -164,11 +165,7 @@ fn find_row(
 }
 
 /// A whole number from the query string, or `default` when it is absent.
-fn number<T: std::str::FromStr>(
-    query: &HashMap<String, String>,
-    key: &str,
-    default: T,
-) -> Result<T, ApiError> {
+fn number<T: std::str::FromStr>(query: &Params, key: &str, default: T) -> Result<T, ApiError> {
     query.get(key).map_or(Ok(default), |v| {
         v.parse().map_err(|_| {
             ApiError::bad_request(format!("`{key}` must be a whole number, not `{v}`"))
@@ -177,7 +174,7 @@ fn number<T: std::str::FromStr>(
 }
 
 /// `limit` from the query string: 1 to 1000, 100 when absent.
-fn page_limit(query: &HashMap<String, String>) -> Result<usize, ApiError> {
+fn page_limit(query: &Params) -> Result<usize, ApiError> {
     match number(query, "limit", 100)? {
         n @ 1..=1000 => Ok(n),
         _ => Err(ApiError::bad_request("`limit` must be from 1 to 1000")),
@@ -209,8 +206,11 @@ pub(crate) async fn healthz(State(app): State<App>) -> Answer {
     .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
-pub(crate) async fn tables(State(app): State<App>, headers: HeaderMap) -> Answer {
-    read(&app, &headers, |store, _| {
+pub(crate) async fn tables(
+    State(app): State<App>,
+    Extension(caller): Extension<Principal>,
+) -> Answer {
+    read(&app, caller, |store, _| {
         let wb = store.workbook();
         let tables: Vec<Json> = wb
             .tables()
@@ -245,13 +245,13 @@ pub(crate) async fn tables(State(app): State<App>, headers: HeaderMap) -> Answer
 
 pub(crate) async fn rows(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Extension(caller): Extension<Principal>,
+    ApiPath(name): ApiPath<String>,
+    query: Params,
 ) -> Result<Response, ApiError> {
     let offset = number(&query, "offset", 0)?;
     let limit = page_limit(&query)?;
-    read(&app, &headers, move |store, _| {
+    read(&app, caller, move |store, _| {
         let wb = store.workbook();
         let t = table(wb, &name)?;
         let all = wb.rows(t);
@@ -282,10 +282,10 @@ pub(crate) async fn rows(
 
 pub(crate) async fn row(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path((name, id)): Path<(String, String)>,
+    Extension(caller): Extension<Principal>,
+    ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    read(&app, &headers, move |store, _| {
+    read(&app, caller, move |store, _| {
         let wb = store.workbook();
         let t = table(wb, &name)?;
         let id: u32 = id.parse().map_err(|_| {
@@ -299,8 +299,11 @@ pub(crate) async fn row(
     .await
 }
 
-pub(crate) async fn views(State(app): State<App>, headers: HeaderMap) -> Answer {
-    read(&app, &headers, |store, _| {
+pub(crate) async fn views(
+    State(app): State<App>,
+    Extension(caller): Extension<Principal>,
+) -> Answer {
+    read(&app, caller, |store, _| {
         let wb = store.workbook();
         let views: Vec<Json> = wb
             .views()
@@ -327,9 +330,9 @@ pub(crate) async fn views(State(app): State<App>, headers: HeaderMap) -> Answer 
 
 pub(crate) async fn view(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
+    Extension(caller): Extension<Principal>,
+    ApiPath(name): ApiPath<String>,
+    Params(params): Params,
 ) -> Result<Response, ApiError> {
     enum Found {
         Cached(Bytes),
@@ -350,7 +353,8 @@ pub(crate) async fn view(
         .acquire_owned()
         .await
         .map_err(|_| ApiError::internal("the service is shutting down"))?;
-    let found = read(&app, &headers, move |store, _| {
+    let found = read(&app, caller, move |store, _| {
+        view_params(store.workbook(), &lookup.0, &lookup.1)?;
         let generation = store.generation();
         let cached = if use_cache {
             cache
@@ -392,10 +396,47 @@ pub(crate) async fn view(
                 Ok::<Bytes, ApiError>(bytes)
             })
             .await
-            .map_err(|e| ApiError::internal(format!("the request failed: {e}")))??
+            .map_err(failed)??
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// Refuses view parameters a view would read ambiguously: a required one
+/// given empty (it would be Blank, and match nothing). (A parameter given
+/// twice is refused by [`Params`].) The view is found as `Workbook::view`
+/// finds it; an unknown or ambiguous name is left for it to report.
+fn view_params(wb: &Workbook, name: &str, params: &[(String, String)]) -> Result<(), ApiError> {
+    if params.iter().all(|(_, value)| !value.trim().is_empty()) {
+        return Ok(());
+    }
+    let name = name.trim();
+    let (table, bare) = match name.split_once('/') {
+        Some((t, v)) => (Some(t.trim()), v.trim()),
+        None => (None, name),
+    };
+    let views = wb.views();
+    let mut found = views.iter().filter(|v| {
+        v.name.eq_ignore_ascii_case(bare)
+            && table.is_none_or(|t| wb.table_name(v.table).eq_ignore_ascii_case(t))
+    });
+    let (Some(view), None) = (found.next(), found.next()) else {
+        return Ok(());
+    };
+    for (given, value) in params {
+        let required = view
+            .params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(given))
+            .is_some_and(|p| p.required);
+        if required && value.trim().is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "the view `{}` needs its parameter `{given}`, and it is given empty; give a value",
+                view.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One operation of `POST /api/v1/transactions`.
@@ -473,10 +514,16 @@ fn transaction(wb: &Workbook, ops: &[OpBody]) -> Result<Transaction, ApiError> {
     Ok(tx)
 }
 
-fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet) -> Json {
+/// The answer to a transaction: its commit, the changed cells (at most
+/// `max` of them), the inserted and deleted rows, and how many cells
+/// changed in each table. Past `max`, `"truncated": true` and `rest` say
+/// where the others are: the data cells in the audit log, by commit; the
+/// formula cells in the rows of their tables (they are not kept per commit).
+fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet, max: usize) -> Json {
     let cells: Vec<Json> = changes
         .changes
         .iter()
+        .take(max)
         .map(|c| {
             json!({
                 "table": wb.table_name(c.table),
@@ -492,26 +539,74 @@ fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet) -> Json {
             .map(|(t, r)| json!({"table": wb.table_name(*t), "row_id": r.get()}))
             .collect()
     };
-    json!({
+    let mut counted = std::collections::HashMap::<TableId, usize>::new();
+    for c in &changes.changes {
+        *counted.entry(c.table).or_default() += 1;
+    }
+    let by_table: Map<String, Json> = wb
+        .tables()
+        .filter_map(|t| Some((wb.table_name(t).to_string(), (*counted.get(&t)?).into())))
+        .collect();
+    let truncated = changes.changes.len() > max;
+    let mut answer = json!({
         "commit": commit,
         "changes": cells,
         "inserted": rows(&changes.inserted),
         "deleted": rows(&changes.deleted),
-    })
+        "counts": {"changes": changes.changes.len(), "by_table": by_table},
+        "truncated": truncated,
+    });
+    if truncated {
+        let tables: Vec<String> = by_table
+            .keys()
+            .map(|t| format!("/api/v1/tables/{}/rows", path_segment(t)))
+            .collect();
+        answer["rest"] = json!({
+            "data_cells": format!("/api/v1/audit?commit={commit}"),
+            "formula_cells": tables,
+        });
+    }
+    answer
+}
+
+/// A name as one path segment: anything but letters, digits and `-._~`
+/// percent-encoded.
+fn path_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub(crate) async fn transactions(
     State(app): State<App>,
+    Extension(caller): Extension<Principal>,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    raw: Body,
 ) -> Answer {
-    let request: TransactionBody = body(raw)?;
+    let request: TransactionBody = crate::input::json(&app.config, &headers, raw).await?;
     if request.operations.is_empty() {
         return Err(ApiError::bad_request(
             "`operations` is empty; give at least one set, insert or delete",
         ));
     }
-    write(&app, &headers, move |store, caller| {
+    let max = app.config.max_operations;
+    if request.operations.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "this transaction has {} operations and one takes at most {max}; send them in several transactions",
+                request.operations.len()
+            ),
+        ));
+    }
+    let max_changes = app.config.max_changes;
+    write(&app, caller, move |store, caller| {
         if caller.role == Role::Viewer {
             return Err(ApiError::forbidden(format!(
                 "{} holds a viewer token, which reads only; ask an admin for a csm or admin token to write",
@@ -540,7 +635,12 @@ pub(crate) async fn transactions(
             deleted = changes.deleted.len(),
             "transaction committed"
         );
-        Ok(axum::Json(changes_json(store.workbook(), commit, &changes)))
+        Ok(axum::Json(changes_json(
+            store.workbook(),
+            commit,
+            &changes,
+            max_changes,
+        )))
     })
     .await
 }
@@ -556,11 +656,12 @@ struct EvalBody {
 
 pub(crate) async fn eval(
     State(app): State<App>,
+    Extension(caller): Extension<Principal>,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    raw: Body,
 ) -> Answer {
-    let request: EvalBody = body(raw)?;
-    read(&app, &headers, move |store, _| {
+    let request: EvalBody = crate::input::json(&app.config, &headers, raw).await?;
+    read(&app, caller, move |store, _| {
         let wb = store.workbook();
         let on = match &request.table {
             Some(tn) => {
@@ -584,16 +685,35 @@ pub(crate) async fn eval(
 
 pub(crate) async fn audit(
     State(app): State<App>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    Extension(caller): Extension<Principal>,
+    query: Params,
 ) -> Answer {
     let after: i64 = number(&query, "after", 0)?;
     let limit = page_limit(&query)?;
-    read(&app, &headers, move |store, caller| {
+    let commit: Option<i64> = match query.get("commit") {
+        None => None,
+        Some(_) => match number(&query, "commit", 0)? {
+            id @ 1.. => Some(id),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "`commit` must be a commit's number, from 1",
+                ));
+            }
+        },
+    };
+    read(&app, caller, move |store, caller| {
         if !caller.role.reads_audit() {
             return Err(ApiError::forbidden("only an admin reads the audit log"));
         }
-        let entries = store.audit(after, limit).map_err(ApiError::from)?;
+        let entries = match commit {
+            None => store.audit(after, limit).map_err(ApiError::from)?,
+            Some(commit) => {
+                let start = commit_start(store, commit)?.max(after);
+                let mut entries = store.audit(start, limit).map_err(ApiError::from)?;
+                entries.retain(|e| e.commit == commit);
+                entries
+            }
+        };
         let next = entries.last().map_or(after, |e| e.id);
         let entries: Vec<Json> = entries
             .into_iter()
@@ -605,6 +725,41 @@ pub(crate) async fn audit(
         Ok(axum::Json(json!({"entries": entries, "next": next})))
     })
     .await
+}
+
+/// The audit position just before `commit`'s first entry: the smallest
+/// `after` whose next entry is the commit's (or a later one's). Entries are
+/// numbered in commit order (a commit's entries are written in its own
+/// SQLite transaction, one writer at a time), so this is a search over the
+/// log's numbering: a doubling then a halving, about 2·log₂(entries) reads
+/// of one entry each, on the log's primary key.
+fn commit_start(store: &Store, commit: i64) -> Result<i64, ApiError> {
+    // Whether the first entry after `at` belongs to `commit` or later (or
+    // there is none).
+    let reached = |at: i64| -> Result<bool, ApiError> {
+        Ok(store
+            .audit(at, 1)
+            .map_err(ApiError::from)?
+            .first()
+            .is_none_or(|e| e.commit >= commit))
+    };
+    if reached(0)? {
+        return Ok(0);
+    }
+    let (mut below, mut above) = (0_i64, 1_i64);
+    while !reached(above)? {
+        below = above;
+        above = above.saturating_mul(2);
+    }
+    while above - below > 1 {
+        let middle = below + (above - below) / 2;
+        if reached(middle)? {
+            above = middle;
+        } else {
+            below = middle;
+        }
+    }
+    Ok(above)
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -74,6 +74,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// `csip serve` with more flags (`--header-timeout 1`, ...).
+    pub fn start_with(db: &Path, flags: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_csip"))
             .args([
                 "serve",
@@ -84,6 +89,7 @@ impl Server {
                 "--today",
                 TODAY,
             ])
+            .args(flags)
             .env("CSIP_LOG", "warn") // access logs would flood the test output
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -108,6 +114,11 @@ impl Server {
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// `127.0.0.1:PORT`, for raw sockets.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
     }
 
     pub fn url(&self, path: &str) -> String {
