@@ -359,6 +359,10 @@ pub(crate) struct Limits {
     /// `"truncated": true`.
     #[arg(long, default_value_t = 1_000)]
     max_changes: usize,
+    /// Seconds a formula (`/api/v1/eval`) or view may take, from the
+    /// request's arrival; then its evaluation stops and the answer is 422.
+    #[arg(long, default_value = "2", value_parser = seconds_arg)]
+    eval_time_limit: Duration,
 }
 
 impl Limits {
@@ -375,6 +379,8 @@ impl Limits {
             shutdown_timeout: self.shutdown_timeout,
             max_operations: self.max_operations,
             max_changes: self.max_changes,
+            eval_time_limit: self.eval_time_limit,
+            ..csip_server::Config::default()
         }
     }
 }

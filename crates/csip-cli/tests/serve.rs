@@ -1510,3 +1510,76 @@ fn ambiguous_input_is_refused_with_a_message_naming_the_field() {
     );
     assert_eq!(status, 200, "{answer}");
 }
+
+#[test]
+fn a_token_whose_person_left_or_changed_role_is_refused() {
+    let wb = pilot();
+    let s = Server::start(&wb.db);
+    let (status, answer) = s.get("/api/v1/tables", Some(&wb.csm));
+    assert_eq!(status, 200, "{answer}");
+    // Kari Nordmann moves to sales: her csm token no longer fits.
+    let (status, answer) = s.post(
+        "/api/v1/transactions",
+        &wb.admin,
+        &ops(json!([{"op": "set", "table": "People_Team", "row": "Kari Nordmann", "column": "Role", "value": "AE"}])),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = s.get("/api/v1/tables", Some(&wb.csm));
+    assert_eq!(status, 401, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Kari Nordmann"), "{message}");
+    // A person who is no longer active: their viewer token is refused too.
+    let (status, answer) = s.post(
+        "/api/v1/transactions",
+        &wb.admin,
+        &ops(json!([{"op": "set", "table": "People_Team", "row": "James Carter", "column": "Active_Status", "value": false}])),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = s.get("/api/v1/tables", Some(&wb.viewer));
+    assert_eq!(status, 401, "{answer}");
+    // Back in her role, Kari's token works again.
+    let (status, _) = s.post(
+        "/api/v1/transactions",
+        &wb.admin,
+        &ops(json!([{"op": "set", "table": "People_Team", "row": "Kari Nordmann", "column": "Role", "value": "CSM"}])),
+    );
+    assert_eq!(status, 200);
+    let (status, answer) = s.get("/api/v1/tables", Some(&wb.csm));
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[test]
+fn sigterm_stops_a_long_evaluation_through_its_budget_and_exits_0_at_once() {
+    let wb = pilot();
+    // A time limit of a minute: only the shutdown can stop this one soon.
+    let mut s = Server::start_with(&wb.db, &["--eval-time-limit", "60"]);
+    let mut formula = "[Title] != \"\"".to_string();
+    for _ in 0..14 {
+        formula = format!("CountIf([Tasks], {formula}) > 0");
+    }
+    let body = json!({ "formula": formula }).to_string();
+    let mut eval = Raw::connect(&s);
+    let head = post_head(
+        "/api/v1/eval",
+        Some(&wb.viewer),
+        body.len(),
+        "Content-Type: application/json\r\n",
+    );
+    assert!(eval.send(format!("{head}{body}").as_bytes()));
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&s, "TERM");
+    let signalled = Instant::now();
+    let answer = eval
+        .answer(Duration::from_secs(5))
+        .expect("the evaluation is answered, not dropped");
+    assert_eq!(answer.status, 422, "{:?}", answer.body);
+    let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cancelled"), "{message}");
+    let (status, exited) = exit_within(&mut s, Duration::from_secs(15)).expect("it exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        exited - signalled < Duration::from_secs(5),
+        "the evaluation did not hold the shutdown for its minute: {:?}",
+        exited - signalled
+    );
+}

@@ -120,6 +120,8 @@ pub struct Budget {
     deadline: Option<Deadline>,
     /// Steps left before the next look at the totals, the flag and the deadline.
     countdown: Cell<u32>,
+    /// The steps the current countdown began with.
+    window: Cell<u32>,
     /// Steps spent before the current countdown began.
     steps: Cell<u64>,
     bytes: Cell<u64>,
@@ -143,7 +145,10 @@ impl Budget {
             limits,
             cancel: None,
             deadline: None,
-            countdown: Cell::new(WINDOW),
+            // The first step looks at once: a deadline already passed (a
+            // request that waited for its turn) stops it before any work.
+            countdown: Cell::new(0),
+            window: Cell::new(0),
             steps: Cell::new(0),
             bytes: Cell::new(0),
             exceeded: Cell::new(None),
@@ -183,7 +188,8 @@ impl Budget {
 
     /// Steps spent so far (to within a few thousand).
     pub fn steps(&self) -> u64 {
-        self.steps.get() + u64::from(WINDOW - self.countdown.get().min(WINDOW))
+        self.steps.get()
+            + u64::from(self.window.get() - self.countdown.get().min(self.window.get()))
     }
 
     /// The error value of the limit the evaluation ran into, if it did.
@@ -215,10 +221,11 @@ impl Budget {
         if let Some(e) = self.exceeded.get() {
             return Err(self.limit_error(e));
         }
-        let spent = u64::from(WINDOW - self.countdown.get().min(WINDOW));
+        let spent = u64::from(self.window.get() - self.countdown.get().min(self.window.get()));
         let total = self.steps.get().saturating_add(spent).saturating_add(n);
         self.steps.set(total);
         self.countdown.set(WINDOW);
+        self.window.set(WINDOW);
         if self.limits.max_steps.is_some_and(|max| total > max) {
             return Err(self.trip(Exceeded::Steps));
         }
@@ -286,6 +293,7 @@ impl Budget {
     fn trip(&self, e: Exceeded) -> Value {
         self.exceeded.set(Some(e));
         self.countdown.set(0);
+        self.window.set(0);
         self.limit_error(e)
     }
 
@@ -410,8 +418,9 @@ mod tests {
         assert!(steps <= WINDOW as usize);
         assert_eq!(b.exceeded(), Some(Exceeded::Cancelled));
         let b = Budget::default().with_deadline("2 s", || true);
-        let e = (0..=WINDOW).find_map(|_| b.step().err()).unwrap();
+        let e = b.step().unwrap_err();
         assert!(format!("{e:?}").contains("time limit (2 s)"), "{e:?}");
+        assert_eq!(b.steps(), 1, "looked at before any work");
     }
 
     #[test]

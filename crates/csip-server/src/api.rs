@@ -1,12 +1,13 @@
 //! The handlers. The token of every `/api` request is checked first
 //! ([`authenticate`], before a body is read or a lock taken); each handler
-//! then reads its input (`input.rs`), does its store work on the blocking
-//! pool under the store's lock, and answers JSON.
+//! then reads its input (`input.rs`), does its work on the blocking pool —
+//! a read on the latest snapshot, a write with the writer's store — and
+//! answers JSON.
 
 use crate::error::{ApiError, failed};
 use crate::input::{ApiPath, Params};
 use crate::json::{Names, TableRow, View, from_json, layout_name, to_json};
-use crate::{App, now};
+use crate::{App, Snapshot, now};
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -14,11 +15,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use csip_engine::{
-    ChangeSet, ColumnId, ColumnType, RowId, TableId, Transaction, Value, ViewResult, Workbook,
+    Budget, ChangeSet, ColumnId, ColumnType, ErrorKind, RowId, TableId, Transaction, Value,
+    ViewResult, Workbook,
 };
 use csip_store::{Principal, Role, Store};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
+use std::time::Instant;
 
 type Answer = Result<axum::Json<Json>, ApiError>;
 
@@ -61,45 +64,94 @@ pub(crate) async fn authenticate(
     }
     let token = bearer(request.headers())?;
     let tokens = app.tokens.clone();
-    let caller = tokio::task::spawn_blocking(move || tokens.authenticate(&token, now()))
-        .await
-        .map_err(failed)?
-        .map_err(ApiError::from)?
-        .ok_or_else(|| {
-            ApiError::unauthorized("this token is not valid here; ask an admin for a new one")
-        })?;
+    let snapshot = app.snapshot();
+    let caller = tokio::task::spawn_blocking(move || {
+        let caller = tokens
+            .authenticate(&token, now())
+            .map_err(ApiError::from)?
+            .ok_or_else(|| {
+                ApiError::unauthorized("this token is not valid here; ask an admin for a new one")
+            })?;
+        // The person must still be in People_Team, active, in a role that fits.
+        caller
+            .still_fits(&snapshot.wb)
+            .map_err(|unfit| ApiError::unauthorized(unfit.to_string()))?;
+        Ok::<Principal, ApiError>(caller)
+    })
+    .await
+    .map_err(failed)??;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
 
-/// Runs `f` on the blocking pool with the store read-locked.
+/// Runs `f` on the blocking pool with the latest snapshot: it never waits
+/// for a writer, nor a writer for it.
 async fn read<T: Send + 'static>(
     app: &App,
     caller: Principal,
-    f: impl FnOnce(&Store, &Principal) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&Snapshot, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || {
-        let store = app.store.blocking_read();
-        f(&store, &caller)
-    })
-    .await
-    .map_err(failed)?
+    let snapshot = app.snapshot();
+    tokio::task::spawn_blocking(move || f(&snapshot, &caller))
+        .await
+        .map_err(failed)?
 }
 
-/// Runs `f` on the blocking pool with the store write-locked.
+/// Runs `f` on the blocking pool with the writer's store (one writer at a
+/// time); a snapshot of what it changed is published for readers.
 async fn write<T: Send + 'static>(
     app: &App,
     caller: Principal,
     f: impl FnOnce(&mut Store, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let app = app.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut store = app.store.blocking_write();
-        f(&mut store, &caller)
+    tokio::task::spawn_blocking(move || app.with_writer(|store| f(store, &caller)))
+        .await
+        .map_err(failed)?
+}
+
+/// An evaluation a client asked for (a view or a formula): it waits for one
+/// of the service's evaluation slots (one per core), then runs `f` on the
+/// latest snapshot under a budget — the configured limits, the time left of
+/// `Config::eval_time_limit` counted from `arrived`, and the shutdown flag.
+/// A request that gets no slot within its time limit is 503.
+async fn evaluate<T: Send + 'static>(
+    app: &App,
+    caller: Principal,
+    arrived: Instant,
+    f: impl FnOnce(&Snapshot, &Principal, &Budget) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let limit = app.config.eval_time_limit;
+    let permit = tokio::time::timeout(
+        limit.saturating_sub(arrived.elapsed()),
+        app.evaluations.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "every evaluation slot stayed busy for this request's time limit ({}); try again shortly",
+                seconds(limit)
+            ),
+        )
+    })?
+    .map_err(|_| ApiError::internal("the service is shutting down"))?;
+    let budget_limits = app.config.eval_limits;
+    let cancel = app.shutdown_token();
+    read(app, caller, move |snapshot, caller| {
+        let _permit = permit;
+        let budget = Budget::new(budget_limits)
+            .with_cancel(cancel)
+            .with_deadline(seconds(limit), move || arrived.elapsed() > limit);
+        f(snapshot, caller, &budget)
     })
     .await
-    .map_err(failed)?
+}
+
+/// "2 s", "0.5 s".
+fn seconds(d: std::time::Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 fn table(wb: &Workbook, name: &str) -> Result<TableId, ApiError> {
@@ -190,28 +242,24 @@ fn json_body(body: &impl serde::Serialize) -> Result<Response, ApiError> {
 
 // ---- routes ------------------------------------------------------------------------
 
+/// Answered from the latest snapshot, without a thread, a lock held or I/O:
+/// it answers while evaluations and writes run.
 pub(crate) async fn healthz(State(app): State<App>) -> Answer {
-    let store = app.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let store = store.blocking_read();
-        let commits = store.last_commit().map_err(ApiError::from)?;
-        Ok(axum::Json(json!({
-            "status": "ok",
-            "tables": store.workbook().tables().count(),
-            "last_commit": commits,
-            "today": store.workbook().clock().today.to_string(),
-        })))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
+    let snapshot = app.snapshot();
+    Ok(axum::Json(json!({
+        "status": "ok",
+        "tables": snapshot.wb.tables().count(),
+        "last_commit": snapshot.commit,
+        "today": snapshot.wb.clock().today.to_string(),
+    })))
 }
 
 pub(crate) async fn tables(
     State(app): State<App>,
     Extension(caller): Extension<Principal>,
 ) -> Answer {
-    read(&app, caller, |store, _| {
-        let wb = store.workbook();
+    read(&app, caller, |snapshot, _| {
+        let wb = &snapshot.wb;
         let tables: Vec<Json> = wb
             .tables()
             .map(|t| {
@@ -251,8 +299,8 @@ pub(crate) async fn rows(
 ) -> Result<Response, ApiError> {
     let offset = number(&query, "offset", 0)?;
     let limit = page_limit(&query)?;
-    read(&app, caller, move |store, _| {
-        let wb = store.workbook();
+    read(&app, caller, move |snapshot, _| {
+        let wb = &snapshot.wb;
         let t = table(wb, &name)?;
         let all = wb.rows(t);
         let page: Vec<TableRow<'_>> = all
@@ -285,8 +333,8 @@ pub(crate) async fn row(
     Extension(caller): Extension<Principal>,
     ApiPath((name, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    read(&app, caller, move |store, _| {
-        let wb = store.workbook();
+    read(&app, caller, move |snapshot, _| {
+        let wb = &snapshot.wb;
         let t = table(wb, &name)?;
         let id: u32 = id.parse().map_err(|_| {
             ApiError::not_found(format!(
@@ -303,8 +351,8 @@ pub(crate) async fn views(
     State(app): State<App>,
     Extension(caller): Extension<Principal>,
 ) -> Answer {
-    read(&app, caller, |store, _| {
-        let wb = store.workbook();
+    read(&app, caller, |snapshot, _| {
+        let wb = &snapshot.wb;
         let views: Vec<Json> = wb
             .views()
             .into_iter()
@@ -338,24 +386,27 @@ pub(crate) async fn view(
         Cached(Bytes),
         Fresh(u64, Box<(ViewResult, Names)>),
     }
+    let arrived = Instant::now();
     let key = (name, params);
     let cache = app.views.clone();
     let use_cache = app.config.view_cache;
     let lookup = key.clone();
-    // The view is evaluated under the lock (unless its answer for this state
-    // of the store is cached); its answer is written after, from the names it
-    // needs, so that writers wait only for the evaluation. At most one
-    // evaluation per core holds the lock: more would only share the cores,
-    // each finishing later and keeping writers waiting longer.
-    let permit = app
-        .evaluations
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::internal("the service is shutting down"))?;
-    let found = read(&app, caller, move |store, _| {
-        view_params(store.workbook(), &lookup.0, &lookup.1)?;
-        let generation = store.generation();
+    // A cached answer for this snapshot is served without an evaluation slot.
+    let snapshot = app.snapshot();
+    view_params(&snapshot.wb, &key.0, &key.1)?;
+    if use_cache {
+        if let Some(bytes) = cache
+            .lock()
+            .map_or(None, |mut c| c.get(snapshot.generation, &key))
+        {
+            return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
+        }
+    }
+    drop(snapshot);
+    // Evaluated on the latest snapshot under its budget; its answer is written
+    // after, from the names it needs, outside the evaluation slot.
+    let found = evaluate(&app, caller, arrived, move |snapshot, _, budget| {
+        let generation = snapshot.generation;
         let cached = if use_cache {
             cache
                 .lock()
@@ -366,18 +417,17 @@ pub(crate) async fn view(
         if let Some(bytes) = cached {
             return Ok(Found::Cached(bytes));
         }
-        let wb = store.workbook();
+        let wb = &snapshot.wb;
         let (name, params) = &lookup;
         let params: Vec<(&str, Value)> = params
             .iter()
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
             .collect();
-        let result = wb.view(name, &params)?;
+        let result = wb.view_within(name, &params, budget)?;
         let names = Names::of_view(wb, &result);
         Ok(Found::Fresh(generation, Box::new((result, names))))
     })
     .await?;
-    drop(permit);
     let bytes = match found {
         Found::Cached(bytes) => bytes,
         Found::Fresh(generation, fresh) => {
@@ -660,9 +710,10 @@ pub(crate) async fn eval(
     headers: HeaderMap,
     raw: Body,
 ) -> Answer {
+    let arrived = Instant::now();
     let request: EvalBody = crate::input::json(&app.config, &headers, raw).await?;
-    read(&app, caller, move |store, _| {
-        let wb = store.workbook();
+    evaluate(&app, caller, arrived, move |snapshot, _, budget| {
+        let wb = &snapshot.wb;
         let on = match &request.table {
             Some(tn) => {
                 let t = table(wb, tn)?;
@@ -674,8 +725,13 @@ pub(crate) async fn eval(
             None => None,
         };
         let value = wb
-            .eval(&request.formula, on)
+            .eval_within(&request.formula, on, budget)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Value::Error(e) = &value {
+            if e.kind == ErrorKind::Limit {
+                return Err(ApiError::limit(&e.message));
+            }
+        }
         Ok(axum::Json(
             json!({"value": to_json(wb, &value), "display": wb.display(&value)}),
         ))
@@ -701,19 +757,14 @@ pub(crate) async fn audit(
             }
         },
     };
-    read(&app, caller, move |store, caller| {
-        if !caller.role.reads_audit() {
-            return Err(ApiError::forbidden("only an admin reads the audit log"));
-        }
-        let entries = match commit {
-            None => store.audit(after, limit).map_err(ApiError::from)?,
-            Some(commit) => {
-                let start = commit_start(store, commit)?.max(after);
-                let mut entries = store.audit(start, limit).map_err(ApiError::from)?;
-                entries.retain(|e| e.commit == commit);
-                entries
-            }
-        };
+    if !caller.role.reads_audit() {
+        return Err(ApiError::forbidden("only an admin reads the audit log"));
+    }
+    let log = app.audit.clone();
+    tokio::task::spawn_blocking(move || {
+        let entries = log
+            .entries(after, limit, commit)
+            .map_err(ApiError::from)?;
         let next = entries.last().map_or(after, |e| e.id);
         let entries: Vec<Json> = entries
             .into_iter()
@@ -725,41 +776,7 @@ pub(crate) async fn audit(
         Ok(axum::Json(json!({"entries": entries, "next": next})))
     })
     .await
-}
-
-/// The audit position just before `commit`'s first entry: the smallest
-/// `after` whose next entry is the commit's (or a later one's). Entries are
-/// numbered in commit order (a commit's entries are written in its own
-/// SQLite transaction, one writer at a time), so this is a search over the
-/// log's numbering: a doubling then a halving, about 2·log₂(entries) reads
-/// of one entry each, on the log's primary key.
-fn commit_start(store: &Store, commit: i64) -> Result<i64, ApiError> {
-    // Whether the first entry after `at` belongs to `commit` or later (or
-    // there is none).
-    let reached = |at: i64| -> Result<bool, ApiError> {
-        Ok(store
-            .audit(at, 1)
-            .map_err(ApiError::from)?
-            .first()
-            .is_none_or(|e| e.commit >= commit))
-    };
-    if reached(0)? {
-        return Ok(0);
-    }
-    let (mut below, mut above) = (0_i64, 1_i64);
-    while !reached(above)? {
-        below = above;
-        above = above.saturating_mul(2);
-    }
-    while above - below > 1 {
-        let middle = below + (above - below) / 2;
-        if reached(middle)? {
-            above = middle;
-        } else {
-            below = middle;
-        }
-    }
-    Ok(above)
+    .map_err(failed)?
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -44,6 +44,15 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, message)
     }
 
+    /// An evaluation that ran into a limit of its budget (422, `limit`): the
+    /// message names the limit.
+    pub(crate) fn limit(message: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the evaluation was stopped: {message}"),
+        )
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
@@ -60,6 +69,7 @@ impl ApiError {
             StatusCode::CONFLICT => "conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "limit",
             StatusCode::INTERNAL_SERVER_ERROR => "internal",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             // Any other status (none is answered today): its reason phrase.
@@ -169,6 +179,7 @@ impl From<ViewError> for ApiError {
     fn from(e: ViewError) -> ApiError {
         let status = match e {
             ViewError::UnknownView { .. } => StatusCode::NOT_FOUND,
+            ViewError::Limit { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, e.to_string())

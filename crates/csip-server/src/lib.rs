@@ -26,13 +26,19 @@
 //! idle and body timeouts, a cap on connections, and a shutdown that lets
 //! requests in progress finish within a deadline ([`Config`] has the limits).
 //!
-//! The store sits behind a fair (first come, first served) read-write lock:
-//! reads run side by side, a write holds the lock while it applies the
-//! transaction and syncs it to disk, so a write is acknowledged only once it
-//! is durable and writes never interleave; a stream of writes cannot starve
-//! readers, nor readers writers. At most one view evaluation per core holds
-//! the lock at a time; a view's answer is kept until the store's generation
-//! moves. Store work runs on tokio's blocking pool.
+//! **Readers never hold up the writer.** One writer at a time holds the
+//! store (a mutex), applies its transaction, syncs it to disk (a write is
+//! acknowledged only once it is durable) and publishes a snapshot of the
+//! workbook as it now is: a clone, which shares every cell with the writer's
+//! workbook copy-on-write (`csip_engine::Workbook`'s `Clone`). Every read —
+//! rows, views, formulas, `/healthz` — takes the latest snapshot (a pointer
+//! copied under a lock held for nanoseconds) and evaluates it on the
+//! blocking pool for as long as it needs, while the writer goes on. Every
+//! evaluation of a formula or view runs under a budget
+//! (`csip_engine::Budget`: steps, bytes, [`Config::eval_time_limit`], and the
+//! shutdown flag); past it the answer is 422 `limit`. At most one evaluation
+//! per core runs at a time; one that cannot start within its time limit is
+//! 503. A view's answer is kept until the snapshot's generation moves.
 
 mod api;
 mod edge;
@@ -44,12 +50,10 @@ pub use error::ApiError;
 
 use axum::Router;
 use axum::routing::{get, post};
-use csip_engine::{Clock, NaiveDate, NaiveDateTime};
+use csip_engine::{CancelFlag, Clock, Limits, NaiveDate, NaiveDateTime, Workbook};
 use csip_store::Store;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::RwLock;
 
 /// How the service runs. The limits are the edge's defence against slow and
 /// careless clients; `docs/api.md` lists them with their defaults.
@@ -84,6 +88,13 @@ pub struct Config {
     /// A transaction's answer lists at most this many changed cells, with
     /// counts and `"truncated": true` when there are more. 1,000.
     pub max_changes: usize,
+    /// A formula (`/api/v1/eval`) or view a client asks for must be answered
+    /// within this, counted from when the request arrives; past it the
+    /// evaluation stops (its budget's deadline) and the answer is 422. 2 s.
+    pub eval_time_limit: Duration,
+    /// The rest of such an evaluation's budget: steps, bytes, the size of
+    /// one text or list ([`Limits::request`]).
+    pub eval_limits: Limits,
 }
 
 impl Default for Config {
@@ -99,6 +110,8 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             max_operations: 10_000,
             max_changes: 1_000,
+            eval_time_limit: Duration::from_secs(2),
+            eval_limits: Limits::request(),
         }
     }
 }
@@ -106,15 +119,42 @@ impl Default for Config {
 /// The shared state of the service.
 #[derive(Clone, Debug)]
 pub struct App {
-    store: Arc<RwLock<Store>>,
-    /// Who is calling, told without the workbook's lock.
+    /// The writer's store: one writer at a time, on the blocking pool.
+    store: Arc<Mutex<Store>>,
+    /// What readers read: the workbook as of the last change, published by
+    /// the writer after each one.
+    current: Arc<RwLock<Arc<Snapshot>>>,
+    /// Who is calling, told without the writer.
     tokens: Arc<csip_store::Tokens>,
+    /// The audit log, read without the writer.
+    audit: Arc<csip_store::AuditLog>,
     config: Arc<Config>,
-    views: Arc<std::sync::Mutex<ViewCache>>,
-    /// One view evaluation per core at a time.
+    views: Arc<Mutex<ViewCache>>,
+    /// One evaluation (of a view or a formula) per core at a time.
     evaluations: Arc<tokio::sync::Semaphore>,
-    /// Set when shutdown begins.
-    shutdown: Arc<AtomicBool>,
+    /// Set when shutdown begins; every evaluation's budget watches it.
+    shutdown: CancelFlag,
+}
+
+/// The workbook as of one state of the store, for readers: a clone that
+/// shares its cells with the writer's workbook copy-on-write.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) wb: Workbook,
+    /// The store's generation it was taken at (see `Store::generation`).
+    pub(crate) generation: u64,
+    /// The last commit it reflects.
+    pub(crate) commit: i64,
+}
+
+impl Snapshot {
+    fn of(store: &Store) -> Snapshot {
+        Snapshot {
+            wb: store.workbook().clone(),
+            generation: store.generation(),
+            commit: store.commit_id(),
+        }
+    }
 }
 
 /// Views' answers as written, for the store generation they were computed
@@ -164,20 +204,45 @@ impl App {
     pub fn new(store: Store, config: Config) -> Result<App, csip_store::StoreError> {
         Ok(App {
             tokens: Arc::new(csip_store::Tokens::open(store.path())?),
-            store: Arc::new(RwLock::new(store)),
+            audit: Arc::new(csip_store::AuditLog::open(store.path())?),
+            current: Arc::new(RwLock::new(Arc::new(Snapshot::of(&store)))),
+            store: Arc::new(Mutex::new(store)),
             config: Arc::new(config),
             views: Arc::default(),
             evaluations: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
-            shutdown: Arc::default(),
+            shutdown: CancelFlag::new(),
         })
     }
 
     /// A flag set once shutdown begins (a signal, or [`serve`]'s `shutdown`
-    /// future completing): long work can watch it and stop early.
-    pub fn shutdown_token(&self) -> Arc<AtomicBool> {
+    /// future completing): every evaluation's budget watches it and stops
+    /// within a few thousand steps; other long work can too.
+    pub fn shutdown_token(&self) -> CancelFlag {
         self.shutdown.clone()
+    }
+
+    /// The latest snapshot.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` with the writer's store (on the calling thread: a blocking
+    /// one), then publishes a snapshot if the store changed. Readers never
+    /// wait for this; writers wait for each other.
+    pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let before = store.generation();
+        let out = f(&mut store);
+        if store.generation() != before {
+            let snapshot = Arc::new(Snapshot::of(&store));
+            *self.current.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+        }
+        out
     }
 
     /// The routes with their layers: the token checked first on every
@@ -208,17 +273,16 @@ impl App {
     /// the machine's date when the day has turned (unless the config pins a
     /// day). Blocks: call it from a blocking thread.
     pub fn tick(&self) {
-        if self.store.blocking_read().is_stale().unwrap_or(false) {
-            let _ = self.store.blocking_write().refresh();
-        }
-        if self.config.today.is_some() {
-            return;
-        }
         let today = now().date();
-        let turned = self.store.blocking_read().workbook().clock().today != today;
-        if turned {
-            self.store.blocking_write().set_clock(Clock::on(today));
-        }
+        let pinned = self.config.today.is_some();
+        self.with_writer(|store| {
+            if store.is_stale().unwrap_or(false) {
+                let _ = store.refresh();
+            }
+            if !pinned && store.workbook().clock().today != today {
+                store.set_clock(Clock::on(today));
+            }
+        });
     }
 }
 
@@ -276,7 +340,7 @@ pub async fn serve(
     let flag = app.shutdown_token();
     let shutdown = async move {
         shutdown.await;
-        flag.store(true, Ordering::SeqCst);
+        flag.cancel();
         tracing::info!(target: "csip::edge", "shutting down");
     };
     let config = app.config.clone();
@@ -284,7 +348,8 @@ pub async fn serve(
     clock.abort();
     let _ = clock.await;
     // Requests dropped at the deadline may still run on the blocking pool,
-    // each with its handle on the store.
+    // each with its handle on the store (readers hold snapshots, not the
+    // store, and their evaluations stop on the shutdown flag).
     while Arc::strong_count(&app.store) > 1 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -391,9 +456,9 @@ mod tests {
             let _ = stopped.await;
         }));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!token.load(Ordering::SeqCst), "not while serving");
+        assert!(!token.is_cancelled(), "not while serving");
         let _ = stop.send(());
         server.await.unwrap().unwrap();
-        assert!(token.load(Ordering::SeqCst), "set once shutdown began");
+        assert!(token.is_cancelled(), "set once shutdown began");
     }
 }

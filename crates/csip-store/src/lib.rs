@@ -36,10 +36,12 @@
 //! ```
 
 mod access;
+mod audit;
 mod codec;
 mod tokens;
 
 pub use access::{CSM_TABLES, Principal, Role, Unfit};
+pub use audit::AuditLog;
 pub use tokens::{TokenInfo, Tokens};
 
 use codec::Codec;
@@ -302,6 +304,7 @@ impl Store {
         )
         .map_err(sql)?;
         tx.execute_batch(ROW_IDS_TABLE).map_err(sql)?;
+        audit::add_commit_index(&tx).map_err(sql)?;
         tx.execute(
             "INSERT INTO csip_meta (key, value) VALUES ('format', ?1)",
             params![FORMAT.to_string()],
@@ -855,29 +858,7 @@ impl Store {
 
     /// The audit log after entry `after` (0 for the start), oldest first, at most `limit` entries.
     pub fn audit(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.with_conn(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, commit_id, at, actor, table_name, row_id, column_name, old, new
-                 FROM csip_audit WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(
-                params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(AuditEntry {
-                        id: r.get(0)?,
-                        commit: r.get(1)?,
-                        at: r.get(2)?,
-                        actor: r.get(3)?,
-                        table: r.get(4)?,
-                        row: r.get(5)?,
-                        column: r.get(6)?,
-                        old: r.get(7)?,
-                        new: r.get(8)?,
-                    })
-                },
-            )?;
-            rows.collect()
-        })
+        self.with_conn(|c| audit::entries(c, after, limit, None))
     }
 
     fn with_conn<T>(
@@ -910,7 +891,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)
 }
 
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::NotAWorkbook {
             path: path.to_path_buf(),
@@ -958,6 +939,7 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     configure(&conn).map_err(sql)?;
     let mut conn = conn;
     tokens::add_token_columns(&mut conn).map_err(sql)?;
+    audit::add_commit_index(&conn).map_err(sql)?;
     Ok(conn)
 }
 
