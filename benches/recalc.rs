@@ -173,6 +173,7 @@ fn edits(c: &mut Criterion, summary: &mut Summary) {
         ));
 
         deletes(c, summary, &mut wb, &cells, size);
+        snapshots(c, summary, &mut wb, &cells, size);
 
         let mut day = 0i64;
         let mut advance = |wb: &mut Workbook| {
@@ -354,6 +355,41 @@ fn deletes(
         runs[50].as_secs_f64() * 1e6
     ));
     delete(wb, &kept);
+}
+
+/// Snapshots, as `csip serve` takes them: a clone of the workbook (what a
+/// reader gets), and a metric edit right after one (the writer then copies
+/// the chunks and index shards the edit touches, since the snapshot shares
+/// them).
+fn snapshots(
+    c: &mut Criterion,
+    summary: &mut Summary,
+    wb: &mut Workbook,
+    cells: &Cells,
+    size: usize,
+) {
+    let mut group = c.benchmark_group("snapshot");
+    group.sample_size(30);
+    group.bench_function(BenchmarkId::new("clone of the workbook", size), |b| {
+        b.iter(|| black_box(wb.clone()))
+    });
+    group.finish();
+    let t = median(101, || drop(black_box(wb.clone())));
+    let mut samples = Vec::with_capacity(LATENCY_EDITS / 4);
+    for i in 0..LATENCY_EDITS / 4 {
+        let snapshot = wb.clone();
+        let (row, value) = cells.metric_edit(wb, i);
+        let started = Instant::now();
+        wb.apply(Transaction::new().set(cells.current_value, row, value))
+            .expect("a benchmark edit applies (a rejected one would be timed as if it were work)");
+        samples.push(started.elapsed());
+        drop(snapshot);
+    }
+    let (p50, p99, _) = percentiles(samples);
+    summary.add(format!(
+        "  snapshot ({size} accounts): a clone of the workbook, median {:.1} µs; a metric edit right after one (copying what it touches): p50 {p50:.1} µs, p99 {p99:.1} µs",
+        t.as_secs_f64() * 1e6
+    ));
 }
 
 /// SQLite with the same inputs and arithmetic, measured in the same run.

@@ -373,4 +373,52 @@ mod tests {
             "an escaped quote is not a close"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        /// Any bytes as a Tasks CSV file: rows or located problems, never a
+        /// panic; every problem names a line.
+        #[test]
+        fn any_csv_is_read_or_refused_with_lines(
+            picks in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..60),
+            header in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 1..5),
+        ) {
+            const FIELDS: &[&str] = &[
+                ",", ",", "\n", "\r\n", "\"", "\"\"", "'", "'=", "=SUM(A1)", "-5", "1,000",
+                "99999999999999999999999999999", "0.00000000000000000000000000001",
+                "1234567890123456789012345678", "2026-11-24", "0000-01-01", "10000-01-01",
+                "2026-13-45", "Gard AS", "Nobody", "Open", "Done", "Urgent", "x", "é", "🔴",
+                "true", "\u{feff}", "\t", " ", "", "row_id", "7", "0", "-1", "4294967296",
+            ];
+            const HEADER: &[&str] = &[
+                "Title", "Account", "Assigned_To", "Due_Date", "Status", "Priority", "row_id",
+                "Task_ID", "Nope", "title",
+            ];
+            static PILOT: std::sync::OnceLock<Workbook> = std::sync::OnceLock::new();
+            let wb = PILOT.get_or_init(|| csip_workbook::pilot(csip_workbook::sample_today()).unwrap());
+            let tasks = wb.table_id("Tasks").unwrap();
+            let mut text: String = header
+                .iter()
+                .map(|i| *i.get(HEADER))
+                .collect::<Vec<_>>()
+                .join(",");
+            text.push('\n');
+            for i in &picks {
+                text.push_str(FIELDS[i.index(FIELDS.len())]);
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("Tasks.csv");
+            std::fs::write(&path, &text).unwrap();
+            match read_table(wb, tasks, &path, false) {
+                Ok(read) => proptest::prop_assert_eq!(read.rows.len(), read.lines.len()),
+                Err(problems) => {
+                    proptest::prop_assert!(!problems.is_empty());
+                    for p in &problems {
+                        proptest::prop_assert!(p.contains("line "), "{}: {}", text, p);
+                    }
+                }
+            }
+        }
+    }
 }

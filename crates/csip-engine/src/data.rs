@@ -261,9 +261,12 @@ impl Data {
         let id = IndexId(u32::try_from(self.indexes.len()).unwrap_or(u32::MAX));
         let mut ix = ColumnIndex::new(mode);
         let col = &self.columns[column.index()];
-        for &r in self.tables[col.table.index()].order() {
-            ix.insert(r, col.values.get(r.index()));
-        }
+        ix.rebuild(
+            self.tables[col.table.index()]
+                .order()
+                .iter()
+                .map(|r| (*r, col.values.get(r.index()))),
+        );
         self.indexes.push(ix);
         Arc::make_mut(&mut self.indexes_on)[column.index()].push(id);
         id
@@ -291,12 +294,10 @@ impl Data {
     /// Rebuilds a column's indexes from its values (after a full recalculation).
     pub(crate) fn reindex_column(&mut self, c: ColumnId) {
         let table = self.columns[c.index()].table;
+        let values = &self.columns[c.index()].values;
+        let order = self.tables[table.index()].order();
         for &i in &self.indexes_on[c.index()] {
-            let ix = &mut self.indexes[i.0 as usize];
-            ix.clear();
-            for &r in self.tables[table.index()].order() {
-                ix.insert(r, self.columns[c.index()].values.get(r.index()));
-            }
+            self.indexes[i.0 as usize].rebuild(order.iter().map(|r| (*r, values.get(r.index()))));
         }
     }
 

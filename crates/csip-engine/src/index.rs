@@ -98,34 +98,40 @@ impl ColumnIndex {
         }
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.shards = vec![Arc::default()];
-        self.keys = 0;
-        self.wildcard = Arc::default();
-    }
-
     /// The shard of a key: bits the maps inside do not use for their own
     /// buckets (hashbrown takes the low bits and the top seven).
     fn shard(&self, key: &Key) -> usize {
-        if self.shards.len() == 1 {
-            return 0;
-        }
-        (hash(key) >> 40) as usize & (self.shards.len() - 1)
+        shard_of(key, self.shards.len())
     }
 
     pub(crate) fn insert(&mut self, row: RowId, value: &Value) {
-        match self.mode {
-            IndexMode::Guarded if matches!(value, Value::Blank) => {}
-            IndexMode::Whole | IndexMode::Guarded => match Key::from_value(value) {
-                Some(k) => self.insert_key(k, row),
-                None => insert_sorted(Arc::make_mut(&mut self.wildcard), row),
-            },
-            IndexMode::Elements => {
-                for k in element_keys(value) {
-                    self.insert_key(k, row);
-                }
-            }
+        each_key(self.mode, value, |key| match key {
+            Some(k) => self.insert_key(k, row),
+            None => insert_sorted(Arc::make_mut(&mut self.wildcard), row),
+        });
+    }
+
+    /// The index afresh from a column's rows (in row order): built whole
+    /// and then shared, instead of one copy-on-write insert at a time.
+    pub(crate) fn rebuild<'v>(&mut self, rows: impl Iterator<Item = (RowId, &'v Value)>) {
+        let mut all: Shard = HashMap::default();
+        let mut wildcard = Vec::new();
+        for (row, value) in rows {
+            each_key(self.mode, value, |key| match key {
+                Some(k) => insert_sorted(all.entry(k).or_default(), row),
+                None => insert_sorted(&mut wildcard, row),
+            });
         }
+        let n = (all.len() / SHARD_KEYS)
+            .next_power_of_two()
+            .clamp(1, MAX_SHARDS);
+        let mut shards: Vec<Shard> = (0..n).map(|_| Shard::default()).collect();
+        self.keys = all.len();
+        for (key, bucket) in all {
+            shards[shard_of(&key, n)].insert(key, bucket);
+        }
+        self.shards = shards.into_iter().map(Arc::new).collect();
+        self.wildcard = Arc::new(wildcard);
     }
 
     fn insert_key(&mut self, key: Key, row: RowId) {
@@ -253,6 +259,28 @@ impl ColumnIndex {
             .map(|b| b.len())
             .sum::<usize>()
             + self.wildcard.len()
+    }
+}
+
+/// The shard of `key` among `n` (a power of two).
+fn shard_of(key: &Key, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    (hash(key) >> 40) as usize & (n - 1)
+}
+
+/// Calls `f` with each key a value is indexed under in `mode` (`None`: the
+/// value is an error, a wildcard); not at all for a value the mode leaves out.
+fn each_key(mode: IndexMode, value: &Value, mut f: impl FnMut(Option<Key>)) {
+    match mode {
+        IndexMode::Guarded if matches!(value, Value::Blank) => {}
+        IndexMode::Whole | IndexMode::Guarded => f(Key::from_value(value)),
+        IndexMode::Elements => {
+            for k in element_keys(value) {
+                f(Some(k));
+            }
+        }
     }
 }
 

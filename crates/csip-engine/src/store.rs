@@ -63,13 +63,10 @@ fn dict_key(v: &Value) -> Option<(u8, Key)> {
 
 impl Store {
     pub(crate) fn blank(len: usize) -> Store {
-        let mut s = Store::default();
-        while s.len < len {
-            let n = (len - s.len).min(CHUNK);
-            s.chunks.push(Arc::new(Chunk::Blank { len: n }));
-            s.len += n;
+        Store {
+            len,
+            chunks: Vec::new(),
         }
-        s
     }
 
     #[cfg(test)]
@@ -77,7 +74,9 @@ impl Store {
         self.len
     }
 
-    /// The value of cell `i`; Blank past the end.
+    /// The value of cell `i`; Blank past the end. (Chunks hold their cells up
+    /// to the last one written: Blank cells after it, and whole chunks of
+    /// them at the end, take no room and no write.)
     #[inline]
     pub(crate) fn get(&self, i: usize) -> &Value {
         match self.chunks.get(i >> CHUNK_BITS) {
@@ -88,26 +87,30 @@ impl Store {
 
     /// Stores `value` in cell `i` (which must exist); returns the old value.
     pub(crate) fn set(&mut self, i: usize, value: Value) -> Value {
-        match self.chunks.get_mut(i >> CHUNK_BITS) {
-            Some(c) => {
-                if matches!(**c, Chunk::Blank { .. }) && value.identical(&Value::Blank) {
-                    return Value::Blank; // no copy of a chunk a snapshot shares
-                }
-                Arc::make_mut(c).set(i & (CHUNK - 1), value)
-            }
-            None => Value::Blank,
+        if i >= self.len {
+            return Value::Blank;
         }
+        let at = i >> CHUNK_BITS;
+        if self.chunks.len() <= at {
+            if value.identical(&Value::Blank) {
+                return Value::Blank;
+            }
+            self.chunks
+                .resize_with(at + 1, || Arc::new(Chunk::Blank { len: 0 }));
+        }
+        let chunk = &mut self.chunks[at];
+        if matches!(**chunk, Chunk::Blank { .. }) && value.identical(&Value::Blank) {
+            return Value::Blank; // no copy of a chunk a snapshot shares
+        }
+        Arc::make_mut(chunk).set(i & (CHUNK - 1), value)
     }
 
-    /// Appends a cell.
+    /// Appends a cell. A Blank one costs no write.
     pub(crate) fn push(&mut self, value: Value) {
-        if self.len % CHUNK == 0 {
-            self.chunks.push(Arc::new(Chunk::Blank { len: 0 }));
-        }
-        if let Some(last) = self.chunks.last_mut() {
-            Arc::make_mut(last).push(value);
-        }
         self.len += 1;
+        if !value.identical(&Value::Blank) {
+            self.set(self.len - 1, value);
+        }
     }
 
     /// Removes the last cell.
@@ -116,10 +119,14 @@ impl Store {
             return;
         }
         self.len -= 1;
-        if self.len % CHUNK == 0 {
-            self.chunks.pop();
-        } else if let Some(last) = self.chunks.last_mut() {
-            Arc::make_mut(last).pop();
+        let (at, within) = (self.len >> CHUNK_BITS, self.len & (CHUNK - 1));
+        self.chunks.truncate(at + usize::from(within > 0));
+        if within > 0 {
+            if let Some(last) = self.chunks.get_mut(at) {
+                if last.len() > within {
+                    Arc::make_mut(last).truncate(within);
+                }
+            }
         }
     }
 
@@ -148,20 +155,42 @@ impl Chunk {
         }
     }
 
+    /// Cells held (up to the last one written).
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Blank { len } => *len,
+            Chunk::Dict { codes, .. } => codes.len(),
+            Chunk::Plain(v) => v.len(),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Chunk::Blank { len } => *len = (*len).min(n),
+            Chunk::Dict { codes, .. } => codes.truncate(n),
+            Chunk::Plain(v) => v.truncate(n),
+        }
+    }
+
+    /// Stores a value in cell `i`, holding the Blank cells before it if it
+    /// lies past the cells held; returns the old value.
     fn set(&mut self, i: usize, value: Value) -> Value {
         if let Chunk::Blank { len } = self {
             if value.identical(&Value::Blank) {
                 return Value::Blank;
             }
             *self = Chunk::Dict {
-                codes: vec![0; *len],
+                codes: vec![0; (*len).max(i + 1)],
                 values: vec![Value::Blank],
                 lookup: FxHashMap::from_iter([((0, Key::Blank), 0)]),
             };
         }
         match self {
             Chunk::Blank { .. } => Value::Blank,
-            Chunk::Dict { .. } => {
+            Chunk::Dict { codes, .. } => {
+                if codes.len() <= i {
+                    codes.resize(i + 1, 0);
+                }
                 let old = self.get(i).clone();
                 match self.intern(value) {
                     Ok(code) => {
@@ -179,43 +208,11 @@ impl Chunk {
                 }
                 old
             }
-            Chunk::Plain(v) => std::mem::replace(&mut v[i], value),
-        }
-    }
-
-    fn push(&mut self, value: Value) {
-        match self {
-            Chunk::Blank { len } if value.identical(&Value::Blank) => *len += 1,
-            Chunk::Blank { len } => {
-                let i = *len;
-                *len += 1;
-                self.set(i, value);
-            }
-            Chunk::Dict { .. } => match self.intern(value) {
-                Ok(code) => {
-                    if let Chunk::Dict { codes, .. } = self {
-                        codes.push(code);
-                    }
-                    self.maybe_unfold();
-                }
-                Err(value) => {
-                    if let Chunk::Plain(v) = self {
-                        v.push(value);
-                    }
-                }
-            },
-            Chunk::Plain(v) => v.push(value),
-        }
-    }
-
-    fn pop(&mut self) {
-        match self {
-            Chunk::Blank { len } => *len = len.saturating_sub(1),
-            Chunk::Dict { codes, .. } => {
-                codes.pop();
-            }
             Chunk::Plain(v) => {
-                v.pop();
+                if v.len() <= i {
+                    v.resize(i + 1, Value::Blank);
+                }
+                std::mem::replace(&mut v[i], value)
             }
         }
     }
@@ -223,22 +220,27 @@ impl Chunk {
     /// The value's code; when the dictionary can take no more codes, the chunk
     /// turns plain and the value comes back for the caller to store.
     fn intern(&mut self, value: Value) -> Result<u16, Value> {
+        let Chunk::Dict { values, .. } = self else {
+            return Err(value);
+        };
+        if values.len() > usize::from(u16::MAX) {
+            self.unfold();
+            return Err(value);
+        }
         let Chunk::Dict { values, lookup, .. } = self else {
             return Err(value);
         };
-        let key = dict_key(&value);
-        if let Some(code) = key.as_ref().and_then(|k| lookup.get(k)) {
-            return Ok(*code);
-        }
-        let Ok(next) = u16::try_from(values.len()) else {
-            self.unfold();
-            return Err(value);
-        };
-        values.push(value);
-        if let Some(key) = key {
-            lookup.insert(key, next);
-        }
-        Ok(next)
+        let next = u16::try_from(values.len()).unwrap_or(u16::MAX);
+        Ok(match dict_key(&value) {
+            Some(key) => *lookup.entry(key).or_insert_with(|| {
+                values.push(value);
+                next
+            }),
+            None => {
+                values.push(value);
+                next
+            }
+        })
     }
 
     /// Mostly distinct values are cheaper one per cell.
@@ -291,17 +293,18 @@ mod tests {
     use super::*;
 
     fn kind(s: &Store, i: usize) -> &'static str {
-        match &*s.chunks[i >> CHUNK_BITS] {
-            Chunk::Blank { .. } => "blank",
-            Chunk::Dict { .. } => "dict",
-            Chunk::Plain(_) => "plain",
+        match s.chunks.get(i >> CHUNK_BITS).map(|c| &**c) {
+            None => "none",
+            Some(Chunk::Blank { .. }) => "blank",
+            Some(Chunk::Dict { .. }) => "dict",
+            Some(Chunk::Plain(_)) => "plain",
         }
     }
 
     #[test]
     fn starts_blank_then_codes_then_plain() {
         let mut s = Store::blank(3);
-        assert_eq!(kind(&s, 0), "blank");
+        assert_eq!(kind(&s, 0), "none", "blank cells take no room");
         assert_eq!(s.get(1), &Value::Blank);
         assert_eq!(s.set(1, Value::from("a")), Value::Blank);
         assert_eq!(kind(&s, 0), "dict");
@@ -324,6 +327,23 @@ mod tests {
         }
         assert_eq!(s.len(), 0);
         assert!(s.chunks.is_empty());
+        // Blank cells pushed after the last value written take no room.
+        s.push(Value::from(1));
+        for _ in 0..(2 * CHUNK) {
+            s.push(Value::Blank);
+        }
+        assert_eq!(s.chunks.len(), 1);
+        assert_eq!(s.get(2 * CHUNK), &Value::Blank);
+        assert_eq!(s.set(2 * CHUNK, Value::from(2)), Value::Blank);
+        assert_eq!(s.chunks.len(), 3);
+        assert_eq!(s.get(2 * CHUNK), &Value::from(2));
+        s.pop();
+        assert_eq!(s.get(2 * CHUNK), &Value::Blank, "popped");
+        assert_eq!(
+            s.set(2 * CHUNK, Value::from(3)),
+            Value::Blank,
+            "past the end: nothing"
+        );
     }
 
     #[test]

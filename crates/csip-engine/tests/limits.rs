@@ -244,3 +244,81 @@ proptest! {
         }
     }
 }
+
+/// Formulas from the grammar: literals (huge counts among them), columns,
+/// operators, every function with up to four arguments, predicates over
+/// Tasks and Format templates, nested up to eight deep.
+fn formula() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(vec![
+        "1",
+        "0",
+        "-3",
+        "2.5",
+        "1000000",
+        "10000000000000000000000000000",
+        "\"a\"",
+        "\"\"",
+        "\"{1}{1}{1}{1}{1}{1}{1}{1}{1}{1}\"",
+        "[N]",
+        "[Title]",
+        "[Kind]",
+        "[Tasks]",
+        "[Tasks].[Title]",
+        "thisRow",
+        "CurrentValue",
+        "Today()",
+        "true",
+        "Date(9999, 12, 31)",
+    ])
+    .prop_map(str::to_string);
+    let functions: Vec<&'static str> = Function::names().collect();
+    leaf.prop_recursive(8, 512, 4, move |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                inner.clone(),
+                prop::sample::select(vec!["+", "-", "*", "/", "&", "=", ">", " AND ", " OR "]),
+            )
+                .prop_map(|(a, b, op)| format!("({a}{op}{b})")),
+            (
+                prop::sample::select(functions.clone()),
+                prop::collection::vec(inner.clone(), 0..4),
+            )
+                .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
+            inner.clone().prop_map(|a| format!("Filter([Tasks], {a})")),
+            inner.clone().prop_map(|a| format!("CountIf([Tasks], {a})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!(
+                "Format(\"{{1}}{{1}}{{1}}{{1}}{{1}}{{2}}{{2}}{{2}}\", {a}, {b})"
+            )),
+            inner.clone().prop_map(|a| format!("({a}).[N]")),
+            inner.prop_map(|a| format!("NOT {a}")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The same, over formulas built from the grammar rather than from
+    /// tokens: they parse more often, so they reach deeper into the evaluator.
+    #[test]
+    fn no_formula_from_the_grammar_overruns_its_budget(formula in formula()) {
+        let wb = tasks(300);
+        let budget = Budget::new(Limits {
+            max_steps: Some(200_000),
+            max_bytes: Some(16 << 20),
+            ..Limits::default()
+        });
+        let tasks = wb.table_id("Tasks").unwrap();
+        let on = Some((tasks, wb.rows(tasks)[0]));
+        if let Ok(v) = wb.eval_within(&formula, on, &budget) {
+            let _ = wb.display(&v);
+            if budget.exceeded().is_some() {
+                prop_assert!(limit(&v).is_some(), "{formula}: {v:?}");
+            }
+        }
+        if budget.exceeded().is_none() {
+            prop_assert!(budget.steps() <= 200_000 + 8192, "{formula}: {} steps", budget.steps());
+        }
+    }
+}

@@ -791,3 +791,96 @@ pub(crate) async fn method_not_allowed() -> ApiError {
         "this route does not take that method",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests may panic
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "op", "op", "table", "table", "row_id", "row", "column", "value", "values", "extra",
+    ];
+    const VALUES: &[&str] = &[
+        "\"set\"",
+        "\"insert\"",
+        "\"delete\"",
+        "\"upsert\"",
+        "\"Tasks\"",
+        "\"Account_Master\"",
+        "\"Platform_Health_Metrics\"",
+        "\"Nope\"",
+        "\"Title\"",
+        "\"ARR\"",
+        "\"Current_Value\"",
+        "\"Status\"",
+        "\"Gard AS\"",
+        "\"Kari Nordmann\"",
+        "1",
+        "0",
+        "-1",
+        "4294967296",
+        "1e400",
+        "99999999999999999999999999999",
+        "0.1000000000000000000000000001",
+        "null",
+        "true",
+        "\"2026-11-24\"",
+        "\"0000-01-01\"",
+        "{\"row_id\": 1}",
+        "{\"row_id\": 0}",
+        "{\"Title\": \"x\", \"Title\": \"y\"}",
+        "{\"Title\": \"x\", \"Account\": \"Gard AS\"}",
+        "[1, 2]",
+        "\"\"",
+    ];
+
+    /// A transactions body, written as text so that it may repeat keys,
+    /// miss them or give them the wrong type.
+    fn body() -> impl Strategy<Value = String> {
+        let field = (prop::sample::select(KEYS), prop::sample::select(VALUES))
+            .prop_map(|(k, v)| format!("\"{k}\": {v}"));
+        let op = prop::collection::vec(field, 0..6).prop_map(|f| format!("{{{}}}", f.join(", ")));
+        prop::collection::vec(op, 0..5)
+            .prop_map(|ops| format!("{{\"operations\": [{}]}}", ops.join(", ")))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Any body, through everything `POST /api/v1/transactions` does with
+        /// it short of the file: repeated keys, shape, names, values, role,
+        /// the engine. Applied or refused; never a panic, and a refused
+        /// transaction changes nothing.
+        #[test]
+        fn any_transaction_body_is_applied_or_refused(body in body()) {
+            static PILOT: std::sync::OnceLock<Workbook> = std::sync::OnceLock::new();
+            let wb = PILOT
+                .get_or_init(|| csip_workbook::pilot(csip_workbook::sample_today()).unwrap())
+                .clone();
+            if crate::input::unique_keys(body.as_bytes()).is_err() {
+                return Ok(());
+            }
+            let Ok(request) = serde_json::from_slice::<TransactionBody>(body.as_bytes()) else {
+                return Ok(());
+            };
+            let Ok(tx) = transaction(&wb, &request.operations) else {
+                return Ok(());
+            };
+            let _ = Role::Csm.check(&wb, &tx);
+            let mut after = wb.clone();
+            match after.apply(tx) {
+                Ok(changes) => {
+                    let answer = changes_json(&after, 1, &changes, 10);
+                    prop_assert!(answer["counts"]["changes"].as_u64().is_some());
+                }
+                Err(_) => {
+                    for t in wb.tables() {
+                        prop_assert_eq!(wb.rows(t), after.rows(t));
+                    }
+                }
+            }
+        }
+    }
+}
