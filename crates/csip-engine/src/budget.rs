@@ -245,8 +245,10 @@ impl Budget {
     /// Checks a text being built, grown to `len` bytes so far.
     #[inline]
     pub(crate) fn text_so_far(&self, len: usize) -> Result<(), Value> {
+        // A limit of one value: that value is the error, and the evaluation
+        // goes on (the error propagates like any other; no `IfError` catches it).
         if len > self.limits.max_text_bytes {
-            return Err(self.local(Exceeded::Text));
+            return Err(self.limit_error(Exceeded::Text));
         }
         Ok(())
     }
@@ -262,7 +264,7 @@ impl Budget {
     #[inline]
     pub(crate) fn list(&self, items: usize) -> Result<(), Value> {
         if items > self.limits.max_list_items {
-            return Err(self.local(Exceeded::List));
+            return Err(self.limit_error(Exceeded::List));
         }
         self.bytes((items as u64).saturating_mul(std::mem::size_of::<Value>() as u64))
     }
@@ -280,13 +282,6 @@ impl Budget {
             return Err(self.trip(Exceeded::Bytes));
         }
         Ok(())
-    }
-
-    /// A limit of one value (text or list size): that value is the error; the
-    /// evaluation goes on (the error propagates like any other, but no
-    /// `IfError` catches it).
-    fn local(&self, e: Exceeded) -> Value {
-        self.limit_error(e)
     }
 
     /// A limit of the whole evaluation: every later check fails too.
