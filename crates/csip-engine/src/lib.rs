@@ -57,6 +57,7 @@
 
 mod bind;
 mod budget;
+mod build;
 mod casefile;
 mod coerce;
 mod data;
