@@ -207,6 +207,8 @@ impl Builder {
             trace: None,
             static_types: Arc::new(static_types),
             views: Arc::new(views),
+            history: crate::history::History::new(crate::history::DEFAULT_UNDO_LIMIT),
+            feed: crate::history::Feed::default(),
         })
     }
 

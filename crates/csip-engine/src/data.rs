@@ -348,7 +348,7 @@ impl Data {
 
     /// Removes a live row from the order and from every index; its cells are
     /// returned (in `all_columns` order) and its slot left Blank and dead.
-    pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> (u32, Vec<Value>) {
+    pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> Vec<Value> {
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
         let mut cells = Vec::with_capacity(cols.len());
         for c in cols {
@@ -359,19 +359,21 @@ impl Data {
             cells.push(old);
         }
         let table = &mut self.tables[t.index()];
-        let pos = table.position_of(r).unwrap_or(table.order.len());
-        if pos < table.order.len() {
+        if let Some(pos) = table.position_of(r) {
             Arc::make_mut(&mut table.order).remove(pos);
         }
         table.set_live(r, false);
-        (u32::try_from(pos).unwrap_or(u32::MAX), cells)
+        cells
     }
 
-    /// Undoes [`Data::kill_row`]: the row comes back at its old position with its cells.
-    pub(crate) fn revive_row(&mut self, t: TableId, r: RowId, pos: u32, cells: Vec<Value>) {
+    /// Undoes [`Data::kill_row`]: the row comes back, in its place by id, with
+    /// its cells (in `all_columns` order).
+    pub(crate) fn revive_row(&mut self, t: TableId, r: RowId, cells: Vec<Value>) {
         let table = &mut self.tables[t.index()];
         let order = Arc::make_mut(&mut table.order);
-        order.insert((pos as usize).min(order.len()), r);
+        if let Err(pos) = order.binary_search(&r) {
+            order.insert(pos, r);
+        }
         table.set_live(r, true);
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for (c, v) in cols.into_iter().zip(cells) {

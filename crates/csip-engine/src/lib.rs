@@ -67,6 +67,7 @@ mod error;
 mod eval;
 mod expr;
 mod functions;
+mod history;
 mod ids;
 mod index;
 mod load;
@@ -87,6 +88,7 @@ pub use csip_formula::Diagnostic;
 pub use data::Clock;
 pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
+pub use history::{Change, ChangeCause, DEFAULT_UNDO_LIMIT, MAX_UNDO_STEPS};
 pub use ids::{CellId, ColumnId, RowId, TableId};
 pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
@@ -96,7 +98,7 @@ pub use schema::{
     TableSchema, TileSchema, ViewLayout, ViewSchema,
 };
 pub use transaction::{
-    ChangeSet, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
+    ChangeSet, DeletedRow, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
     TransactionErrorKind,
 };
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};

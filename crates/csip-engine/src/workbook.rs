@@ -57,6 +57,10 @@ pub struct Workbook {
     pub(crate) static_types: Arc<HashMap<ColumnId, StaticTy>>,
     pub(crate) views: Arc<Vec<crate::view::View>>,
     pub(crate) trace: Option<Vec<CellId>>,
+    /// Undo and redo.
+    pub(crate) history: crate::history::History,
+    /// The version and the change feed's subscribers.
+    pub(crate) feed: crate::history::Feed,
 }
 
 impl Clone for Workbook {
@@ -73,6 +77,10 @@ impl Clone for Workbook {
             static_types: self.static_types.clone(),
             views: self.views.clone(),
             trace: self.trace.clone(),
+            // A snapshot reads; the history and the subscribers stay with
+            // the workbook that writes.
+            history: crate::history::History::new(self.history.limit()),
+            feed: self.feed.detached(),
         }
     }
 }
@@ -452,10 +460,44 @@ impl Workbook {
             &mut changes,
             self.trace.as_mut(),
         );
-        crate::ChangeSet {
+        let changes = crate::ChangeSet {
             changes,
             ..Default::default()
-        }
+        };
+        self.feed
+            .publish(crate::history::ChangeCause::Clock, &changes);
+        changes
+    }
+
+    /// The workbook's version: 0 when built, one more with every commit (an
+    /// applied transaction, an undo or redo, an import, a clock move).
+    pub fn version(&self) -> u64 {
+        self.feed.version()
+    }
+
+    /// The change feed: every commit from now on, in order, as a
+    /// [`Change`](crate::Change) (its version, its cause and its change set),
+    /// sent on the returned channel as the commit returns. The engine runs no
+    /// thread of its own: the host reads the channel where it likes (a
+    /// thread, a task); dropping the receiver unsubscribes. A clone of the
+    /// workbook (a snapshot) has no subscribers.
+    ///
+    /// ```
+    /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+    /// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)));
+    /// # let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// # let t = wb.table_id("T").unwrap();
+    /// # let a = wb.column_id(t, "A").unwrap();
+    /// let feed = wb.subscribe();
+    /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
+    /// wb.apply(Transaction::new().set(a, row, 2))?;
+    /// let versions: Vec<u64> = feed.try_iter().map(|c| c.version).collect();
+    /// assert_eq!(versions, [1, 2]);
+    /// assert_eq!(wb.version(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn subscribe(&mut self) -> std::sync::mpsc::Receiver<Arc<crate::Change>> {
+        self.feed.subscribe()
     }
 
     /// A formula column's formula, as written in the schema.

@@ -271,6 +271,10 @@ proptest! {
             if batch[0].0 % 13 == 12 {
                 let today = wb.clock().today + chrono::Duration::days(batch[0].3);
                 wb.set_clock(Clock::on(today));
+            } else if batch[0].0 % 13 == 11 {
+                wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo refused: {e}")))?;
+            } else if batch[0].0 % 13 == 10 {
+                wb.redo().map_err(|e| TestCaseError::fail(format!("step {step}: redo refused: {e}")))?;
             } else {
                 // Each operation is drawn against the state the batch has reached.
                 let mut tx = Transaction::new();
@@ -285,6 +289,16 @@ proptest! {
                 }
                 // Every generated edit is valid, so the batch must be accepted.
                 wb.apply(tx.clone()).map_err(|e| TestCaseError::fail(format!("step {step}: {tx:?} rejected: {e}")))?;
+                // Undone, the batch leaves the workbook as it was before it;
+                // redone, as it was after (rows, ids and every cell).
+                if batch[0].1 % 3 == 0 && !tx.is_empty() {
+                    let after = cells(&wb);
+                    wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo refused: {e}")))?;
+                    prop_assert_eq!(&cells(&wb), &before, "step {}: undo of {:?}", step, tx);
+                    prop_assert!(wb.differences_from_full_recalc().is_empty(), "step {}: after the undo", step);
+                    wb.redo().map_err(|e| TestCaseError::fail(format!("step {step}: redo refused: {e}")))?;
+                    prop_assert_eq!(&cells(&wb), &after, "step {}: redo of {:?}", step, tx);
+                }
             }
             let diffs = wb.differences_from_full_recalc();
             prop_assert!(
