@@ -56,6 +56,8 @@ fn locate(schema: &Schema, p: &mut SchemaProblem) {
 }
 
 enum BindState {
+    /// A column a schema change removed (or a hidden column no longer needed).
+    Removed,
     Data,
     Pending(Box<csip_formula::Expr>),
     InProgress,
@@ -63,7 +65,23 @@ enum BindState {
     Failed,
 }
 
-pub(crate) struct Builder {
+/// What a rebuild keeps of the workbook it replaces (a schema change): the
+/// ids of its tables and columns, by their names in the new schema; its rows
+/// and cells; its hidden key columns and indexes where the new schema needs
+/// the same ones.
+pub(crate) struct Carry<'w> {
+    pub(crate) old: &'w Workbook,
+    /// Folded table name (as the new schema writes it) to its id.
+    pub(crate) tables: HashMap<String, TableId>,
+    /// Table and folded column name (new) to its id.
+    pub(crate) columns: HashMap<(TableId, String), ColumnId>,
+}
+
+pub(crate) struct Builder<'w> {
+    /// What a rebuild keeps of the workbook it replaces.
+    carry: Option<Carry<'w>>,
+    /// Columns whose cells were taken over from the workbook replaced.
+    carried: HashSet<ColumnId>,
     /// Text literals, one copy each.
     texts: HashMap<String, Arc<str>>,
     data: Data,
@@ -74,7 +92,7 @@ pub(crate) struct Builder {
     sources: HashMap<ColumnId, String>,
 }
 
-impl Catalog for Builder {
+impl Catalog for Builder<'_> {
     fn table_by_name(&self, name: &str) -> Option<TableId> {
         self.table_names.get(&fold(name)).copied()
     }
@@ -121,9 +139,24 @@ impl Catalog for Builder {
     }
 }
 
-impl Builder {
+impl<'w> Builder<'w> {
     pub(crate) fn build(schema: &Schema, clock: Clock) -> Result<Workbook, SchemaError> {
+        Builder::build_with(schema, clock, None)
+    }
+
+    /// Builds `schema` into a workbook; with `carry`, one that takes the
+    /// place of `carry.old`: every table and column the carry names keeps
+    /// its id and its cells, new ones get new ids, the ids of what is gone
+    /// stay unused, and hidden key columns and indexes the new schema needs
+    /// as before are taken over. (The caller recomputes what changed.)
+    pub(crate) fn build_with(
+        schema: &Schema,
+        clock: Clock,
+        carry: Option<Carry<'w>>,
+    ) -> Result<Workbook, SchemaError> {
         let mut b = Builder {
+            carry,
+            carried: HashSet::new(),
             texts: HashMap::new(),
             data: Data {
                 tables: Vec::new(),
@@ -138,8 +171,10 @@ impl Builder {
             problems: Vec::new(),
             sources: HashMap::new(),
         };
+        b.reserve_old_ids();
         b.declare_tables(schema);
         b.declare_columns(schema);
+        b.carry_cells();
         for i in 0..b.states.len() {
             if matches!(b.states[i], BindState::Pending(_)) {
                 b.bind_column(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
@@ -209,7 +244,75 @@ impl Builder {
             views: Arc::new(views),
             history: crate::history::History::new(crate::history::DEFAULT_UNDO_LIMIT),
             feed: crate::history::Feed::default(),
+            schema: Arc::new(schema.clone()),
         })
+    }
+
+    /// In a rebuild, every id the old workbook gave is held first: tables
+    /// and columns the new schema keeps take theirs back as they are
+    /// declared; the rest stay removed, never given to another.
+    fn reserve_old_ids(&mut self) {
+        let Some(carry) = &self.carry else { return };
+        let old = &carry.old.data;
+        for t in &old.tables {
+            self.data.tables.push(Table::new(t.name.clone()));
+            self.column_names.push(HashMap::new());
+        }
+        for c in &old.columns {
+            self.data.columns.push(Column::new(
+                ColumnMeta {
+                    kind: ColumnKind::Removed,
+                    ..(**c).clone()
+                },
+                crate::store::Store::default(),
+            ));
+            Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
+            self.states.push(BindState::Removed);
+        }
+    }
+
+    /// In a rebuild, the rows of every old table and the cells of every
+    /// column kept; a new column of an old table starts Blank on its rows.
+    fn carry_cells(&mut self) {
+        let Some(carry) = &self.carry else { return };
+        let old = &carry.old.data;
+        for (i, t) in old.tables.iter().enumerate() {
+            self.data.tables[i].take_rows(t);
+        }
+        for i in 0..self.data.columns.len() {
+            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            if matches!(self.states[i], BindState::Removed) {
+                continue;
+            }
+            let keeps = old
+                .columns
+                .get(i)
+                .is_some_and(|o| !matches!(o.kind, ColumnKind::Removed));
+            if keeps {
+                self.data.columns[i].values = old.columns[i].values.clone();
+                self.carried.insert(c);
+            } else {
+                let slots = self.data.table(self.data.column(c).table).slots();
+                self.data.columns[i].values = crate::store::Store::blank(slots);
+            }
+        }
+    }
+
+    /// The index of a column in a mode: the one the replaced workbook had,
+    /// when the column's cells were taken over, else one built now.
+    fn index(&mut self, column: ColumnId, mode: IndexMode) -> crate::index::IndexId {
+        if let Some(i) = self.data.find_index(column, mode) {
+            return i;
+        }
+        if self.carried.contains(&column) {
+            if let Some(carry) = &self.carry {
+                let old = &carry.old.data;
+                if let Some(i) = old.find_index(column, mode) {
+                    return self.data.adopt_index(column, old.index(i).clone());
+                }
+            }
+        }
+        self.data.ensure_index(column, mode)
     }
 
     fn problem(&mut self, table: &str, column: Option<&str>, message: String) {
@@ -239,10 +342,22 @@ impl Builder {
                 );
                 continue;
             }
-            let id = TableId(u32::try_from(self.data.tables.len()).unwrap_or(u32::MAX));
+            let kept = self
+                .carry
+                .as_ref()
+                .and_then(|c| c.tables.get(&fold(name)).copied());
+            let id = match kept {
+                Some(id) => {
+                    self.data.tables[id.index()] = Table::new(name.to_string());
+                    id
+                }
+                None => {
+                    self.data.tables.push(Table::new(name.to_string()));
+                    self.column_names.push(HashMap::new());
+                    TableId(u32::try_from(self.data.tables.len() - 1).unwrap_or(u32::MAX))
+                }
+            };
             self.table_names.insert(fold(name), id);
-            self.data.tables.push(Table::new(name.to_string()));
-            self.column_names.push(HashMap::new());
             if ts.columns.is_empty() {
                 self.problem(name, None, format!("table `{name}` has no columns"));
             }
@@ -348,10 +463,11 @@ impl Builder {
                 format!("formula column `{name}` cannot be required, unique or have a default: its value is computed"),
             );
         }
-        let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
-        self.column_names[table.index()].insert(fold(name), id);
-        self.data.tables[table.index()].columns.push(id);
-        self.data.columns.push(Column::new(
+        let kept = self
+            .carry
+            .as_ref()
+            .and_then(|c| c.columns.get(&(table, fold(name))).copied());
+        let column = Column::new(
             ColumnMeta {
                 table,
                 name: name.to_string(),
@@ -361,8 +477,21 @@ impl Builder {
                 kind: ColumnKind::Data,
             },
             crate::store::Store::blank(0),
-        ));
-        Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
+        );
+        let id = match kept {
+            Some(id) => {
+                self.data.columns[id.index()] = column;
+                id
+            }
+            None => {
+                self.data.columns.push(column);
+                Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
+                self.states.push(BindState::Removed);
+                ColumnId(u32::try_from(self.data.columns.len() - 1).unwrap_or(u32::MAX))
+            }
+        };
+        self.column_names[table.index()].insert(fold(name), id);
+        self.data.tables[table.index()].columns.push(id);
         let state = match &cs.formula {
             None => BindState::Data,
             Some(text) => {
@@ -387,7 +516,7 @@ impl Builder {
                 }
             }
         };
-        self.states.push(state);
+        self.states[id.index()] = state;
         if let Some(default) = &cs.default {
             if cs.formula.is_none() && target.is_none() {
                 if let Err(r) = crate::coerce::coerce(&self.data, id, default.clone()) {
@@ -496,15 +625,15 @@ impl Builder {
             let column = self.data.column(c);
             if let (ColumnKind::Data, Some((target, _))) = (&column.kind, column.target) {
                 let unique = column.schema.unique;
-                self.data.ensure_index(c, IndexMode::Elements);
+                self.index(c, IndexMode::Elements);
                 if let Some(display) = self.data.table(target).display {
-                    self.data.ensure_index(display, IndexMode::Whole);
+                    self.index(display, IndexMode::Whole);
                 }
                 if unique {
-                    self.data.ensure_index(c, IndexMode::Whole);
+                    self.index(c, IndexMode::Whole);
                 }
             } else if column.schema.unique {
-                self.data.ensure_index(c, IndexMode::Whole);
+                self.index(c, IndexMode::Whole);
             }
         }
     }
@@ -775,7 +904,7 @@ impl Builder {
                     Expr::Col(c) => *c,
                     other => b.hidden_column(u, other.clone()),
                 };
-                let item_index = b.data.ensure_index(item_column, IndexMode::Whole);
+                let item_index = b.index(item_column, IndexMode::Whole);
                 key.plan = Some(IndexPlan {
                     item_index,
                     item_column,
@@ -831,14 +960,14 @@ impl Builder {
             other => OuterKey::Column(self.hidden_column(table, other.clone())),
         };
         if let OuterKey::Column(c) = outer {
-            self.data.ensure_index(c, IndexMode::Whole);
+            self.index(c, IndexMode::Whole);
         }
         let mode = if guarded > 0 {
             IndexMode::Guarded
         } else {
             IndexMode::Whole
         };
-        let item_index = self.data.ensure_index(item_column, mode);
+        let item_index = self.index(item_column, mode);
         key.plan = Some(IndexPlan {
             item_index,
             item_column,
@@ -868,6 +997,22 @@ impl Builder {
                 if f.expr == expr {
                     return h;
                 }
+            }
+        }
+        // In a rebuild, the replaced workbook's column for the same key, with
+        // its cells (recomputed if what it reads changed).
+        if let Some(carry) = &self.carry {
+            let old = &carry.old.data;
+            let reuse = old.table(table).hidden.iter().copied().find(|h| {
+                matches!(&old.column(*h).kind, ColumnKind::Hidden(f) if f.expr == expr)
+                    && matches!(self.states[h.index()], BindState::Removed)
+            });
+            if let Some(h) = reuse {
+                self.data.columns[h.index()] = old.column(h).clone();
+                self.states[h.index()] = BindState::Data;
+                self.carried.insert(h);
+                self.data.tables[table.index()].hidden.push(h);
+                return h;
             }
         }
         let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
@@ -918,7 +1063,7 @@ impl Builder {
             for (node, path) in deps::dependencies(&self.data, table, &f.expr) {
                 for step in &path {
                     if let deps::Step::Rev { column, .. } = step {
-                        self.data.ensure_index(*column, IndexMode::Elements);
+                        self.index(*column, IndexMode::Elements);
                     }
                 }
                 let n = graph.node_index(node);
@@ -951,7 +1096,7 @@ impl Builder {
                 let column = &mut self.data.columns[i];
                 let f = match &mut column.kind {
                     ColumnKind::Formula(f) | ColumnKind::Hidden(f) => f,
-                    ColumnKind::Data => continue,
+                    ColumnKind::Data | ColumnKind::Removed => continue,
                 };
                 let f = Arc::make_mut(f);
                 f.rank = rank;

@@ -121,6 +121,13 @@ impl Table {
         &self.order
     }
 
+    /// Takes over another table's rows (a schema change's rebuild).
+    pub(crate) fn take_rows(&mut self, other: &Table) {
+        self.order = other.order.clone();
+        self.live = other.live.clone();
+        self.slots = other.slots;
+    }
+
     /// The 0-based position of a live row.
     pub(crate) fn position_of(&self, row: RowId) -> Option<usize> {
         if !self.is_live(row) {
@@ -143,6 +150,9 @@ pub(crate) enum ColumnKind {
     Formula(Arc<Formula>),
     /// Computed by a formula the engine derived (an index key); not in change sets.
     Hidden(Arc<Formula>),
+    /// Removed by a schema change (or a hidden column no longer needed): its
+    /// id is never given again, and nothing reads or writes it.
+    Removed,
 }
 
 #[derive(Clone, Debug)]
@@ -200,7 +210,7 @@ impl Column {
 
     pub(crate) fn formula(&self) -> Option<&Arc<Formula>> {
         match &self.kind {
-            ColumnKind::Data => None,
+            ColumnKind::Data | ColumnKind::Removed => None,
             ColumnKind::Formula(f) | ColumnKind::Hidden(f) => Some(f),
         }
     }
@@ -213,6 +223,10 @@ impl Column {
 
     pub(crate) fn is_hidden(&self) -> bool {
         matches!(self.kind, ColumnKind::Hidden(_))
+    }
+
+    pub(crate) fn is_removed(&self) -> bool {
+        matches!(self.kind, ColumnKind::Removed)
     }
 }
 
@@ -268,6 +282,15 @@ impl Data {
                 .map(|r| (*r, col.values.get(r.index()))),
         );
         self.indexes.push(ix);
+        Arc::make_mut(&mut self.indexes_on)[column.index()].push(id);
+        id
+    }
+
+    /// Takes over an index built elsewhere (by the workbook a schema change
+    /// replaces) for a column whose cells it indexes as they are.
+    pub(crate) fn adopt_index(&mut self, column: ColumnId, index: ColumnIndex) -> IndexId {
+        let id = IndexId(u32::try_from(self.indexes.len()).unwrap_or(u32::MAX));
+        self.indexes.push(index);
         Arc::make_mut(&mut self.indexes_on)[column.index()].push(id);
         id
     }

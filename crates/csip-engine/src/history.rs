@@ -133,6 +133,8 @@ pub enum ChangeCause {
     Import,
     /// [`crate::Workbook::set_clock`].
     Clock,
+    /// A transaction of schema changes; `changes.schema` is the new schema.
+    Schema,
 }
 
 /// One commit on the change feed ([`crate::Workbook::subscribe`]).

@@ -74,6 +74,7 @@ mod load;
 mod num;
 mod recalc;
 mod schema;
+mod schema_change;
 mod store;
 mod transaction;
 mod value;
@@ -97,6 +98,7 @@ pub use schema::{
     ColumnSchema, ColumnType, FieldSchema, FormulaText, ParamSchema, Schema, SortKey, SourceOrigin,
     TableSchema, TileSchema, ViewLayout, ViewSchema,
 };
+pub use schema_change::SchemaChange;
 pub use transaction::{
     ChangeSet, DeletedRow, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
     TransactionErrorKind,

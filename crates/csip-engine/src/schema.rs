@@ -353,6 +353,42 @@ impl Schema {
         self.tables.push(table);
         self
     }
+
+    /// Adds a view; returns the schema for chaining.
+    pub fn with_view(mut self, view: ViewSchema) -> Schema {
+        self.views.push(view);
+        self
+    }
+}
+
+impl ViewSchema {
+    /// A view named `name` over `table`, showing every row and column (set
+    /// its `filter`, `sort`, `fields`, ... as needed).
+    pub fn new(name: impl Into<String>, table: impl Into<String>) -> ViewSchema {
+        ViewSchema {
+            name: name.into(),
+            table: table.into(),
+            ..ViewSchema::default()
+        }
+    }
+}
+
+impl FieldSchema {
+    /// A field that shows a column.
+    pub fn column(name: impl Into<String>) -> FieldSchema {
+        FieldSchema {
+            name: name.into(),
+            formula: None,
+        }
+    }
+
+    /// A field computed by a formula on each row.
+    pub fn computed(name: impl Into<String>, formula: impl Into<String>) -> FieldSchema {
+        FieldSchema {
+            name: name.into(),
+            formula: Some(FormulaText::new(formula)),
+        }
+    }
 }
 
 impl TableSchema {

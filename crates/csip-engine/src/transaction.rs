@@ -8,11 +8,13 @@ use crate::history::ChangeCause;
 use crate::ids::{CellId, ColumnId, RowId, TableId};
 use crate::index::IndexMode;
 use crate::recalc::{self, CellChange, Propagator};
+use crate::schema_change::SchemaChange;
 use crate::value::{Key, Value};
 use crate::workbook::Workbook;
 use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// The values of one row: data columns and what to store in them.
 pub type RowValues = Vec<(ColumnId, Value)>;
@@ -57,6 +59,11 @@ pub enum Op {
         /// The row.
         row: RowId,
     },
+    /// Change the schema: add a table or a column, change a formula, rename
+    /// a table or a column, remove a column. A transaction that changes the
+    /// schema changes nothing else (send data edits in a transaction of
+    /// their own).
+    Schema(Box<SchemaChange>),
 }
 
 impl Transaction {
@@ -107,6 +114,33 @@ impl Transaction {
         self
     }
 
+    /// Adds a schema change; returns the transaction for chaining.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, SchemaChange, TableSchema, Transaction, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+    /// );
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("T").unwrap();
+    /// let a = wb.column_id(t, "A").unwrap();
+    /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(21))]))?.inserted[0].1;
+    /// let added = wb.apply(Transaction::new().change_schema(SchemaChange::AddColumn {
+    ///     table: t,
+    ///     column: ColumnSchema::formula("Twice", ColumnType::Number, "[A] * 2"),
+    /// }))?;
+    /// let twice = wb.column_id(t, "Twice").unwrap();
+    /// assert_eq!(added.get(twice, row).unwrap().new, Value::from(42));
+    /// wb.apply(Transaction::new().change_schema(SchemaChange::RenameColumn { column: a, name: "Amount".into() }))?;
+    /// assert_eq!(wb.formula(twice), Some("[Amount] * 2"), "the formula follows the rename");
+    /// assert_eq!(wb.column_id(t, "Amount"), Some(a), "and the id stays");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn change_schema(mut self, change: SchemaChange) -> Transaction {
+        self.ops.push(Op::Schema(Box::new(change)));
+        self
+    }
+
     /// Adds any operation.
     pub fn push(&mut self, op: Op) {
         self.ops.push(op);
@@ -134,6 +168,8 @@ pub struct ChangeSet {
     pub inserted: Vec<(TableId, RowId)>,
     /// Rows deleted, in order, each with the values it held.
     pub deleted: Vec<DeletedRow>,
+    /// The schema after the change, when the change was to the schema.
+    pub schema: Option<Arc<crate::Schema>>,
 }
 
 /// A row a transaction deleted, with the values it held then.
@@ -227,6 +263,9 @@ pub enum TransactionErrorKind {
     UnknownReference,
     /// A relation written as text that names several rows.
     AmbiguousReference,
+    /// A schema change that cannot be made (a name taken, a column that
+    /// something reads, a formula that does not bind, ...).
+    Schema,
 }
 
 /// One step that undoes part of a transaction (for a rollback, and kept
@@ -251,6 +290,9 @@ pub(crate) enum Undo {
         /// Every cell, in `all_columns` order.
         cells: Vec<Value>,
     },
+    /// The whole workbook as it was before a schema change (shared
+    /// copy-on-write with the workbook after it).
+    Schema(crate::schema_change::Saved),
 }
 
 /// The bookkeeping of a running transaction.
@@ -292,6 +334,9 @@ impl Workbook {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&mut self, tx: Transaction) -> Result<ChangeSet, TransactionError> {
+        if tx.ops.iter().any(|op| matches!(op, Op::Schema(_))) {
+            return self.apply_schema_transaction(tx);
+        }
         let mut batch = Batch::default();
         for (i, op) in tx.ops.into_iter().enumerate() {
             if let Err(mut e) = self.apply_op(op, &mut batch) {
@@ -308,6 +353,27 @@ impl Workbook {
         let changes = self.commit(batch);
         self.history.record(steps);
         self.feed.publish(ChangeCause::Edit, &changes);
+        Ok(changes)
+    }
+
+    fn apply_schema_transaction(&mut self, tx: Transaction) -> Result<ChangeSet, TransactionError> {
+        let mut changes = Vec::with_capacity(tx.ops.len());
+        for (i, op) in tx.ops.into_iter().enumerate() {
+            match op {
+                Op::Schema(change) => changes.push(*change),
+                _ => {
+                    let mut e = self.error_of(
+                        TransactionErrorKind::Schema,
+                        "a transaction that changes the schema changes nothing else; send the data edits in a transaction of their own".into(),
+                    );
+                    e.op = Some(i);
+                    return Err(e);
+                }
+            }
+        }
+        let (changes, before) = self.apply_schema(changes)?;
+        self.history.record(vec![Undo::Schema(before)]);
+        self.feed.publish(ChangeCause::Schema, &changes);
         Ok(changes)
     }
 
@@ -392,6 +458,10 @@ impl Workbook {
     /// batch: what it changed, and the steps that invert it in turn. On a
     /// refusal nothing changes.
     fn revert(&mut self, steps: &[Undo]) -> Result<(ChangeSet, Vec<Undo>), TransactionError> {
+        if let [Undo::Schema(saved)] = steps {
+            let (changes, current) = self.restore_schema(Box::new((**saved).clone()));
+            return Ok((changes, vec![Undo::Schema(current)]));
+        }
         let mut batch = Batch::default();
         for step in steps.iter().rev() {
             let done = match step {
@@ -404,6 +474,8 @@ impl Workbook {
                     self.revive(*table, *row, cells, &mut batch);
                     Ok(())
                 }
+                // Alone in its transaction's steps (above).
+                Undo::Schema(_) => Ok(()),
             };
             if let Err(e) = done {
                 self.rollback(batch);
@@ -544,6 +616,11 @@ impl Workbook {
                 }
                 self.delete_row(table, row, batch)
             }
+            // `apply` sends transactions with schema changes elsewhere.
+            Op::Schema(_) => Err(self.error_of(
+                TransactionErrorKind::Schema,
+                "a schema change cannot be part of a bulk load".into(),
+            )),
         }
     }
 
@@ -593,6 +670,19 @@ impl Workbook {
         value: Value,
         batch: &mut Batch,
     ) -> Result<(), TransactionError> {
+        if self.data.column(column).is_removed() {
+            return Err(self.error(
+                TransactionErrorKind::UnknownColumn,
+                Some(table),
+                None,
+                None,
+                format!(
+                    "`{}` no longer has the column {column:?} (`{}`): a schema change removed it",
+                    self.table_name(table),
+                    self.data.column(column).name
+                ),
+            ));
+        }
         if !matches!(self.data.column(column).kind, ColumnKind::Data) {
             return Err(self.error(
                 TransactionErrorKind::NotWritable,
@@ -829,6 +919,8 @@ impl Workbook {
                 }
                 Undo::Insert { table, row, slots } => self.data.pop_row(table, row, slots),
                 Undo::Delete { table, row, cells } => self.data.revive_row(table, row, cells),
+                // Schema changes keep the state before them whole instead.
+                Undo::Schema(_) => {}
             }
         }
         self.dirty.clear();
@@ -923,7 +1015,13 @@ impl Workbook {
                 .filter(|(t, r)| self.data.is_live(*t, *r))
                 .collect(),
             deleted: batch.deleted,
+            schema: None,
         }
+    }
+
+    /// An error of the transaction as a whole (no table, row or column).
+    pub(crate) fn error_of(&self, kind: TransactionErrorKind, message: String) -> TransactionError {
+        self.error(kind, None, None, None, message)
     }
 
     fn error(

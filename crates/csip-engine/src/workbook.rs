@@ -57,6 +57,8 @@ pub struct Workbook {
     pub(crate) static_types: Arc<HashMap<ColumnId, StaticTy>>,
     pub(crate) views: Arc<Vec<crate::view::View>>,
     pub(crate) trace: Option<Vec<CellId>>,
+    /// The schema as it now is (after every schema change).
+    pub(crate) schema: Arc<Schema>,
     /// Undo and redo.
     pub(crate) history: crate::history::History,
     /// The version and the change feed's subscribers.
@@ -79,6 +81,7 @@ impl Clone for Workbook {
             trace: self.trace.clone(),
             // A snapshot reads; the history and the subscribers stay with
             // the workbook that writes.
+            schema: self.schema.clone(),
             history: crate::history::History::new(self.history.limit()),
             feed: self.feed.detached(),
         }
@@ -203,7 +206,7 @@ impl Workbook {
     /// A cell's value; `None` when the row does not exist.
     pub fn value(&self, column: ColumnId, row: RowId) -> Option<&Value> {
         let c = self.data.columns.get(column.index())?;
-        if !self.data.is_live(c.table, row) {
+        if c.is_removed() || !self.data.is_live(c.table, row) {
             return None;
         }
         Some(self.data.cell(column, row))
@@ -523,8 +526,8 @@ impl MemoryUsage {
 }
 
 /// Binding against a built workbook: column types are known.
-struct ReadCatalog<'a> {
-    wb: &'a Workbook,
+pub(crate) struct ReadCatalog<'a> {
+    pub(crate) wb: &'a Workbook,
 }
 
 impl Catalog for ReadCatalog<'_> {

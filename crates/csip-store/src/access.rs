@@ -201,6 +201,10 @@ impl Role {
                     (*table, values.iter().map(|(c, _)| *c).collect())
                 }
                 Op::Delete { table, .. } => (*table, Vec::new()),
+                // Also what csip-store's own `upgrade` does, with the file in hand.
+                _ => {
+                    return Err(format!("operation {n}: only an admin changes the schema"));
+                }
             };
             let name = wb.table_name(table);
             if !CSM_TABLES.iter().any(|t| t.eq_ignore_ascii_case(name)) {

@@ -46,8 +46,8 @@ pub use tokens::{TokenInfo, Tokens};
 
 use codec::Codec;
 use csip_engine::{
-    ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, RowId, RowsWithIds, Schema, SourceFile,
-    TableId, Transaction, TransactionError, Value, Workbook, schema_from_files,
+    ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, Op, RowId, RowsWithIds, Schema,
+    SourceFile, TableId, Transaction, TransactionError, Value, Workbook, schema_from_files,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -657,6 +657,11 @@ impl Store {
         // applied to a newer one: reload, and let the caller rebuild it.
         if self.refresh()? {
             return Err(StoreError::Stale(self.path.clone()));
+        }
+        if tx.ops().iter().any(|op| matches!(op, Op::Schema(_))) {
+            return Err(StoreError::Upgrade(
+                "a workbook file changes its schema through `csip upgrade` (Store::upgrade), not a transaction".into(),
+            ));
         }
         let changes = self.wb.apply(tx)?;
         if changes.is_empty() {
