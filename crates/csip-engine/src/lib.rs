@@ -68,6 +68,8 @@ mod expr;
 mod functions;
 mod ids;
 mod index;
+#[cfg(feature = "serde")]
+mod json;
 mod load;
 mod num;
 mod recalc;
@@ -77,6 +79,7 @@ mod transaction;
 mod value;
 mod view;
 mod workbook;
+mod write;
 
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
@@ -101,3 +104,4 @@ pub use transaction::{
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
+pub use write::{SchemaWriteError, SchemaWriteProblem};
