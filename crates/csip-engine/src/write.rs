@@ -94,7 +94,7 @@ impl Schema {
             match self
                 .tables
                 .iter()
-                .position(|t| t.name.eq_ignore_ascii_case(&view.table))
+                .position(|t| same_name(&t.name, &view.table))
             {
                 Some(i) => views[i].push(view),
                 None => problems.push(SchemaWriteProblem {
@@ -131,13 +131,18 @@ impl Schema {
     }
 }
 
+/// Whether two names are the same to the workbook (without regard to case).
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
 /// `NN_name.toml`: the table's place (from 1) and its name in lower case,
-/// with anything but ASCII letters and digits as `_`.
+/// with anything but letters and digits as `_`.
 fn file_name(index: usize, table: &str) -> String {
     let mut slug = String::new();
     for c in table.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
+        if c.is_alphanumeric() {
+            slug.extend(c.to_lowercase());
         } else if !slug.ends_with('_') {
             slug.push('_');
         }
@@ -514,7 +519,7 @@ mod tests {
     #[test]
     fn file_names_are_numbered_and_plain() {
         assert_eq!(file_name(0, "Account_Master"), "01_account_master.toml");
-        assert_eq!(file_name(11, "Før & etter"), "12_f_r_etter.toml");
+        assert_eq!(file_name(11, "Før & etter"), "12_før_etter.toml");
         assert_eq!(file_name(99, "🙂"), "100_table.toml");
     }
 

@@ -34,16 +34,32 @@ impl Serialize for Transaction {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TransactionJson {
-    ops: Vec<Op>,
-}
-
 impl<'de> Deserialize<'de> for Transaction {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_struct("Transaction", &["ops"], TransactionVisitor)
+    }
+}
+
+struct TransactionVisitor;
+
+impl<'de> de::Visitor<'de> for TransactionVisitor {
+    type Value = Transaction;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a transaction: {\"ops\": [...]}")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Transaction, A::Error> {
+        let mut ops: Option<Vec<Op>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "ops" if ops.is_none() => ops = Some(map.next_value()?),
+                "ops" => return Err(de::Error::duplicate_field("ops")),
+                other => return Err(de::Error::unknown_field(other, &["ops"])),
+            }
+        }
         let mut t = Transaction::new();
-        for op in TransactionJson::deserialize(deserializer)?.ops {
+        for op in ops.ok_or_else(|| de::Error::missing_field("ops"))? {
             t.push(op);
         }
         Ok(t)
