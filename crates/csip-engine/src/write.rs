@@ -221,10 +221,10 @@ impl Writer<'_> {
         self.line("name", &basic(&c.name));
         self.line("type", &basic(type_name(&c.ty)));
         match &c.ty {
-            ColumnType::Select(options) | ColumnType::MultiSelect(options) => {
-                if !options.is_empty() {
-                    self.line("options", &string_list(options));
-                }
+            ColumnType::Select(options) | ColumnType::MultiSelect(options)
+                if !options.is_empty() =>
+            {
+                self.line("options", &string_list(options));
             }
             ColumnType::Relation { table, multiple } | ColumnType::People { table, multiple } => {
                 self.line("table", &basic(table));

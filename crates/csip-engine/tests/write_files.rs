@@ -3,6 +3,8 @@
 //! of it, and nothing is written. (The CSIP workbook's own table files are
 //! written back in csip-workbook's `tests/schema_files.rs`.)
 
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
 use csip_engine::{
     ColumnSchema, ColumnType, Decimal, ErrorKind, FieldSchema, FormulaText, NaiveDate, ParamSchema,
     RowId, Schema, SchemaWriteProblem, SortKey, SourceFile, TableSchema, TileSchema, Value,

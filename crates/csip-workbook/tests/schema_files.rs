@@ -2,6 +2,8 @@
 //! and as JSON (csip-engine's `serde` feature) reads back equal. Here rather
 //! than in csip-engine, which cannot depend on this crate.
 
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
 use csip_engine::{Clock, Schema, Workbook, schema_from_files};
 
 /// The schema without where each piece sits in its file, which writing and
