@@ -25,7 +25,8 @@ use std::fmt::{self, Write as _};
 /// every problem found.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct SchemaWriteError {
-    /// The problems, in the order of the schema.
+    /// The problems, table by table (each with its views), then the views
+    /// whose table is not in the schema.
     pub problems: Vec<SchemaWriteProblem>,
 }
 
@@ -89,6 +90,7 @@ impl Schema {
     /// ```
     pub fn to_table_files(&self) -> Result<Vec<SourceFile>, SchemaWriteError> {
         let mut problems = Vec::new();
+        let mut homeless = Vec::new();
         let mut views: Vec<Vec<&ViewSchema>> = vec![Vec::new(); self.tables.len()];
         for view in &self.views {
             match self
@@ -97,7 +99,7 @@ impl Schema {
                 .position(|t| same_name(&t.name, &view.table))
             {
                 Some(i) => views[i].push(view),
-                None => problems.push(SchemaWriteProblem {
+                None => homeless.push(SchemaWriteProblem {
                     table: view.table.clone(),
                     column: None,
                     view: Some(view.name.clone()),
@@ -123,6 +125,7 @@ impl Schema {
                 SourceFile::new(file_name(i, &table.name), writer.out)
             })
             .collect();
+        problems.append(&mut homeless);
         if problems.is_empty() {
             Ok(files)
         } else {

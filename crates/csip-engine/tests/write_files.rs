@@ -357,7 +357,6 @@ fn what_cannot_be_read_back_equal_is_reported_all_at_once() {
     assert_eq!(
         said,
         [
-            "error: in view `Lost`: the view's table `Nowhere` is not in the schema, and a view is written in its table's file",
             "error: in ` Padded`: the table name \" Padded\" starts or ends with white space, which the loader trims",
             "error: in ` Padded.Ref`: the default: a row, which a table file has no way to write",
             "error: in ` Padded.Empty`: the default: empty text, which a table file cannot tell from Blank",
@@ -368,6 +367,7 @@ fn what_cannot_be_read_back_equal_is_reported_all_at_once() {
             "error: in view `V`: the parameter `many` holds several rows, which a table file cannot say of a parameter",
             "error: in view `V`: the parameter `range` has a slider range, which a table file cannot give a parameter (it reads 0 to 100)",
             "error: in view `V`: the sort field \"Big \" starts or ends with white space, which the loader trims",
+            "error: in view `Lost`: the view's table `Nowhere` is not in the schema, and a view is written in its table's file",
         ]
     );
 }
