@@ -50,7 +50,12 @@
 //! Where to look: values and `=` in `value.rs`; the function library in
 //! `functions/`; binding in `bind.rs`; the interpreter in `eval.rs`; what a
 //! formula depends on in `deps.rs`; recalculation in `recalc.rs`; transactions
-//! in `transaction.rs`; case files in `casefile.rs`.
+//! in `transaction.rs`; case files in `casefile.rs`; the table files read in
+//! `load.rs` and written back ([`Schema::to_table_files`]) in `write.rs`.
+//!
+//! With the `serde` feature, the schema, values, ids, transactions and change
+//! sets are `Serialize` and `Deserialize` in stable JSON shapes
+//! (`docs/engine-json.md`; the impls in `json/`).
 //!
 //! This crate does no I/O and reads no clock: loaders take text, and the host
 //! passes the time in.
@@ -70,6 +75,8 @@ mod functions;
 mod history;
 mod ids;
 mod index;
+#[cfg(feature = "serde")]
+mod json;
 mod load;
 mod num;
 mod recalc;
@@ -80,6 +87,7 @@ mod transaction;
 mod value;
 mod view;
 mod workbook;
+mod write;
 
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
@@ -106,3 +114,4 @@ pub use transaction::{
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
+pub use write::{SchemaWriteError, SchemaWriteProblem};
