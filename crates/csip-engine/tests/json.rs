@@ -7,9 +7,10 @@
 
 use chrono::Datelike;
 use csip_engine::{
-    CellChange, CellId, ChangeSet, Clock, ColumnId, ColumnSchema, ColumnType, Decimal, ErrorKind,
-    FieldSchema, FormulaText, NaiveDate, NaiveDateTime, Op, ParamSchema, RowId, Schema, SortKey,
-    TableId, TableSchema, TileSchema, Transaction, Value, ViewLayout, ViewSchema, Workbook,
+    CellChange, CellId, ChangeSet, Clock, ColumnId, ColumnSchema, ColumnType, Decimal, DeletedRow,
+    ErrorKind, FieldSchema, FormulaText, NaiveDate, NaiveDateTime, Op, ParamSchema, RowId, Schema,
+    SchemaChange, SortKey, TableId, TableSchema, TileSchema, Transaction, Value, ViewLayout,
+    ViewSchema, Workbook,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -77,7 +78,7 @@ fn the_documented_examples_read_and_write_as_shown() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 6, "the examples checked");
+    assert_eq!(checked, 7, "the examples checked");
 }
 
 fn check_example<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
@@ -429,6 +430,20 @@ fn ops() -> impl Strategy<Value = Op> {
             table: table(t),
             row: RowId::from_raw(r),
         }),
+        ids().prop_map(|(t, c)| Transaction::new()
+            .change_schema(SchemaChange::RenameColumn {
+                column: column(c),
+                name: format!("C{t}"),
+            })
+            .ops()[0]
+            .clone()),
+        any::<u32>().prop_map(|t| Transaction::new()
+            .change_schema(SchemaChange::AddColumn {
+                table: table(t),
+                column: ColumnSchema::formula("Tax", ColumnType::Number, "[Amount] / 4"),
+            })
+            .ops()[0]
+            .clone()),
     ]
 }
 
@@ -451,13 +466,33 @@ fn change_sets() -> impl Strategy<Value = ChangeSet> {
             new,
         },
     );
-    (prop::collection::vec(change, 0..6), rows(), rows()).prop_map(
-        |(changes, inserted, deleted)| ChangeSet {
+    let deleted = (ids(), prop::collection::vec((any::<u32>(), values()), 0..3)).prop_map(
+        |((t, r), values)| DeletedRow {
+            table: table(t),
+            row: RowId::from_raw(r),
+            values: values.into_iter().map(|(c, v)| (column(c), v)).collect(),
+        },
+    );
+    (
+        prop::collection::vec(change, 0..6),
+        rows(),
+        prop::collection::vec(deleted, 0..3),
+        any::<bool>(),
+    )
+        .prop_map(|(changes, inserted, deleted, renamed)| ChangeSet {
             changes,
             inserted,
             deleted,
-        },
-    )
+            // A schema change's answer carries the schema after it.
+            schema: renamed.then(|| {
+                std::sync::Arc::new(
+                    Schema::new().with_table(
+                        TableSchema::new("Deals")
+                            .with_column(ColumnSchema::data("Gross", ColumnType::Number)),
+                    ),
+                )
+            }),
+        })
 }
 
 proptest! {

@@ -16,13 +16,16 @@ use super::present;
 use super::value::RowRef;
 use crate::ids::{CellId, ColumnId, RowId, TableId};
 use crate::recalc::CellChange;
-use crate::transaction::{ChangeSet, Op, Transaction};
+use crate::schema::{ColumnSchema, Schema, TableSchema};
+use crate::schema_change::SchemaChange;
+use crate::transaction::{ChangeSet, DeletedRow, Op, Transaction};
 use crate::value::Value;
 use serde::de::{self, Deserialize, Deserializer};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
+use std::sync::Arc;
 
 /// The tags a reader of this version knows.
-const OPS: &str = "set, insert, delete";
+const OPS: &str = "set, insert, delete, schema";
 
 // ---- transactions -----------------------------------------------------------------
 
@@ -84,6 +87,56 @@ enum OpOut<'a> {
         table: TableId,
         row: RowId,
     },
+    Schema {
+        change: &'a SchemaChange,
+    },
+}
+
+/// A schema change: an object with one key naming the change.
+///
+/// ```json
+/// {"add_column": {"table": 1, "column": {"name": "Tax", "type": "number", "formula": "[Amount] / 4"}}}
+/// {"rename_column": {"column": 3, "name": "Gross"}}
+/// ```
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(
+    remote = "SchemaChange",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+enum SchemaChangeDef {
+    AddTable(TableSchema),
+    AddColumn {
+        table: TableId,
+        column: ColumnSchema,
+    },
+    SetFormula {
+        column: ColumnId,
+        formula: String,
+    },
+    RenameTable {
+        table: TableId,
+        name: String,
+    },
+    RenameColumn {
+        column: ColumnId,
+        name: String,
+    },
+    RemoveColumn {
+        column: ColumnId,
+    },
+}
+
+impl Serialize for SchemaChange {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SchemaChangeDef::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemaChange {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        SchemaChangeDef::deserialize(deserializer)
+    }
 }
 
 impl Serialize for Op {
@@ -103,6 +156,7 @@ impl Serialize for Op {
                 table: *table,
                 row: *row,
             },
+            Op::Schema(change) => OpOut::Schema { change },
         };
         out.serialize(serializer)
     }
@@ -127,6 +181,8 @@ struct OpJson {
     id: Option<Option<RowId>>,
     #[serde(default)]
     values: Option<Vec<(ColumnId, Value)>>,
+    #[serde(default)]
+    change: Option<SchemaChange>,
 }
 
 impl<'de> Deserialize<'de> for Op {
@@ -139,6 +195,7 @@ impl<'de> Deserialize<'de> for Op {
             ("value", j.value.is_some()),
             ("id", j.id.is_some()),
             ("values", j.values.is_some()),
+            ("change", j.change.is_some()),
         ];
         let keys = |allowed: &[&str]| -> Result<(), D::Error> {
             match given.iter().find(|(k, is)| *is && !allowed.contains(k)) {
@@ -177,6 +234,12 @@ impl<'de> Deserialize<'de> for Op {
                     row: j.row.ok_or_else(|| missing("row"))?,
                 })
             }
+            "schema" => {
+                keys(&["change"])?;
+                Ok(Op::Schema(Box::new(
+                    j.change.ok_or_else(|| missing("change"))?,
+                )))
+            }
             other => Err(de::Error::custom(format!(
                 "unknown operation `{other}`; the operations are: {OPS}"
             ))),
@@ -188,10 +251,14 @@ impl<'de> Deserialize<'de> for Op {
 
 impl Serialize for ChangeSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("ChangeSet", 3)?;
+        let mut s = serializer.serialize_struct("ChangeSet", 4)?;
         s.serialize_field("changes", &self.changes)?;
         s.serialize_field("inserted", &Rows(&self.inserted))?;
-        s.serialize_field("deleted", &Rows(&self.deleted))?;
+        s.serialize_field("deleted", &self.deleted)?;
+        match &self.schema {
+            Some(schema) => s.serialize_field("schema", &**schema)?,
+            None => s.skip_field("schema")?,
+        }
         s.end()
     }
 }
@@ -213,7 +280,9 @@ struct ChangeSetJson {
     #[serde(default)]
     inserted: Vec<RowRef>,
     #[serde(default)]
-    deleted: Vec<RowRef>,
+    deleted: Vec<DeletedRow>,
+    #[serde(default)]
+    schema: Option<Schema>,
 }
 
 impl<'de> Deserialize<'de> for ChangeSet {
@@ -223,8 +292,31 @@ impl<'de> Deserialize<'de> for ChangeSet {
         Ok(ChangeSet {
             changes: j.changes,
             inserted: rows(j.inserted),
-            deleted: rows(j.deleted),
+            deleted: j.deleted,
+            schema: j.schema.map(Arc::new),
         })
+    }
+}
+
+/// A deleted row: `{"table": 1, "row": 7, "values": [[3, {"number": "40"}], ...]}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(remote = "DeletedRow", deny_unknown_fields)]
+struct DeletedRowDef {
+    table: TableId,
+    row: RowId,
+    #[serde(default)]
+    values: Vec<(ColumnId, Value)>,
+}
+
+impl Serialize for DeletedRow {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeletedRowDef::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeletedRow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        DeletedRowDef::deserialize(deserializer)
     }
 }
 
