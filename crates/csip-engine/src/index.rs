@@ -59,7 +59,7 @@ pub(crate) enum IndexMode {
 }
 
 /// The rows of one key, sorted by row id; one or two inline.
-type Bucket = smallvec::SmallVec<[RowId; 2]>;
+pub(crate) type Bucket = smallvec::SmallVec<[RowId; 2]>;
 type Shard = HashMap<Key, Bucket>;
 
 /// Keys per shard, on average, before the index splits its shards.
@@ -132,6 +132,41 @@ impl ColumnIndex {
         }
         self.shards = shards.into_iter().map(Arc::new).collect();
         self.wildcard = Arc::new(wildcard);
+    }
+
+    /// Every key with its rows, in no particular order (for a snapshot to
+    /// write; `snapshot.rs`).
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = (&Key, &[RowId])> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().map(|(k, b)| (k, b.as_slice())))
+    }
+
+    /// An index from the buckets and wildcard rows a snapshot read (each
+    /// sorted by row id; the caller checks), sharded as
+    /// [`ColumnIndex::rebuild`] shards: each key is hashed once, into its
+    /// shard, instead of once per row.
+    pub(crate) fn from_buckets(
+        mode: IndexMode,
+        buckets: Vec<(Key, Bucket)>,
+        wildcard: Vec<RowId>,
+    ) -> ColumnIndex {
+        let n = (buckets.len() / SHARD_KEYS)
+            .next_power_of_two()
+            .clamp(1, MAX_SHARDS);
+        let per_shard = buckets.len() / n + buckets.len() / n / 8 + 1;
+        let mut shards: Vec<Shard> = (0..n)
+            .map(|_| Shard::with_capacity_and_hasher(per_shard, Default::default()))
+            .collect();
+        for (key, bucket) in buckets {
+            shards[shard_of(&key, n)].insert(key, bucket);
+        }
+        ColumnIndex {
+            mode,
+            keys: shards.iter().map(|s| s.len()).sum(),
+            shards: shards.into_iter().map(Arc::new).collect(),
+            wildcard: Arc::new(wildcard),
+        }
     }
 
     fn insert_key(&mut self, key: Key, row: RowId) {
