@@ -1,10 +1,12 @@
 //! Snapshots: a whole workbook's data as bytes
 //! ([`Workbook::write_snapshot`]), read back into a workbook
 //! ([`Workbook::read_snapshot`]) without parsing a cell's text or evaluating
-//! a formula: every table's rows, every column's cells (data, formula and the
-//! engine's hidden key columns) and every index are copied in as they were.
-//! The schema is bound as usual (binding is fast); only what it computes is
-//! not computed again.
+//! a formula: every table's rows and every column's cells (data, formula
+//! and the engine's hidden key columns) are copied in as they were, chunk
+//! by chunk, and every index is built from the cells in the same pass
+//! (keyed once per dictionary code and chunk, where a chunk has a
+//! dictionary). The schema is bound as usual (binding is fast); only what
+//! it computes is not computed again.
 //!
 //! A snapshot holds computed values, so a read trusts nothing it cannot
 //! check. It is refused, with a [`SnapshotError`] and nothing built, when
@@ -22,8 +24,9 @@
 //! damaged or hostile bytes are refused, never a panic and never an
 //! allocation larger than a small multiple of the input. What a checksum
 //! cannot rule out is a snapshot made up on purpose with a right checksum:
-//! its cells and indexes are taken as written (as a file's rows are), so it
-//! can make values and lookups wrong, never read out of bounds.
+//! its cells are taken as written (as a file's rows are) and only sampled,
+//! so it can make values wrong, never read out of bounds; indexes always
+//! agree with the cells, since they are built from them.
 //!
 //! A snapshot is of one day: it holds its clock, the workbook is built on
 //! it, and a read for another clock then moves the clock
@@ -43,12 +46,14 @@
 //! schema    varint n, then n × (path str, text str): Schema::to_table_files
 //! layout    u32      digest (CRC-32) of the workbook's ids and bound formulas
 //! clock     i32 today (days from 0001-01-01 = day 1), i64 now (Unix seconds), u32 nanoseconds
-//! strings   varint n, then n × str: every text, error message and error
-//!           kind name the values below hold, each once; values name them
-//!           by position
+//! strings   varint n, then n × str: the texts the cells hold more than once
+//!           (values, list items, error kinds and messages), each once
 //! tables    varint n (the workbook's), then per table: varint slots (row
 //!           ids issued), ceil(slots / 64) × u64 liveness words (bit i of
 //!           word w: row id 64w + i lives; bits past `slots` clear)
+//! indexes   varint n (the workbook's), then per index: varint column, u8
+//!           mode (0 whole, 1 elements, 2 guarded), varint keys (how many
+//!           it had: a hint to size it by; its contents come from the cells)
 //! columns   varint n (the workbook's, hidden ones included), then per
 //!           column its chunks of up to 4,096 cells (a column holds a cell
 //!           per row slot; cells past its last chunk are Blank):
@@ -57,22 +62,19 @@
 //!             1 Dict   varint len, varint values, the values (the first
 //!                      Blank), len × u16 codes into them
 //!             2 Plain  varint len, len × value
-//! indexes   varint n (the workbook's), then per index: varint column, u8
-//!           mode (0 whole, 1 elements, 2 guarded), varint keys, then per
-//!           key: the key (as a value) and its rows; then the wildcard rows
-//!           (rows: varint n, the first id, then n - 1 gaps to the next, each
-//!           at least 1 — ascending, every row a live row of the column's table)
 //! checksum  u32      CRC-32 (IEEE) of every byte before it
 //! ```
 //!
-//! A value is a tag u8 and its content:
+//! A value is a tag u8 and its content; a `text` is a varint, 1 + its
+//! place in the string table, or 0 followed by the text (a str) for a text
+//! held once:
 //!
 //! ```text
 //! 0 Blank                   5 Date      i32 days from CE
 //! 1 Number  16 bytes        6 DateTime  i64 Unix seconds, u32 nanoseconds
-//!   (rust_decimal's         7 Row       varint table, varint row id
+//!   (rust_decimal's         7 Row       varint table, varint row slot (id - 1)
 //!   serialize())            8 List      varint n, n × value
-//! 2 Text    varint string   9 Error     varint string (kind name), varint string (message)
+//! 2 Text    text            9 Error     text (the kind's name), text (message)
 //! 3 false   4 true         10 Integer   zigzag (scale 0)
 //!                          11 Decimal   u8 scale, zigzag mantissa (one that fits 64 bits)
 //! ```
@@ -85,10 +87,10 @@
 use crate::data::{Clock, ColumnKind};
 use crate::eval::EvalCtx;
 use crate::ids::{ColumnId, RowId, TableId};
-use crate::index::{Bucket, ColumnIndex, IndexMode};
+use crate::index::{ColumnIndex, IndexBuilder, IndexMode};
 use crate::schema::Schema;
 use crate::store::{ChunkView, Store};
-use crate::value::{ErrorKind, EvalError, Key, Value};
+use crate::value::{ErrorKind, EvalError, Value};
 use crate::workbook::Workbook;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -103,6 +105,8 @@ pub(crate) const FORMAT: u32 = 1;
 
 const MAGIC: &[u8; 8] = b"CSIPSNAP";
 const ENGINE: &str = env!("CARGO_PKG_VERSION");
+/// The most threads a read decodes columns on.
+const MAX_THREADS: usize = 8;
 /// How deep lists may nest in a snapshot.
 const MAX_DEPTH: usize = 32;
 /// Cells per chunk (as `store.rs` holds them).
@@ -274,8 +278,20 @@ impl Workbook {
             w.flush_if_full()?;
         }
 
+        let columns = index_columns(self);
+        w.varint(data.indexes.len());
+        for (ix, column) in data.indexes.iter().zip(&columns) {
+            w.varint(column.index());
+            w.u8(mode_tag(ix.mode));
+            w.varint(ix.key_count());
+        }
+
         w.varint(data.columns.len());
         for c in &data.columns {
+            // Its length first (filled in after), so that a reader can find
+            // every column before it reads one, and read several at once.
+            let start = w.buf.len();
+            w.u64(0);
             let chunks: Vec<ChunkView<'_>> = c.values.chunk_views().collect();
             w.varint(chunks.len());
             for chunk in chunks {
@@ -303,23 +319,12 @@ impl Workbook {
                         }
                     }
                 }
-                w.flush_if_full()?;
             }
+            let len = (w.buf.len() - start - 8) as u64;
+            w.buf[start..start + 8].copy_from_slice(&len.to_le_bytes());
+            w.flush_if_full()?;
         }
 
-        let columns = index_columns(self);
-        w.varint(data.indexes.len());
-        for (ix, column) in data.indexes.iter().zip(&columns) {
-            w.varint(column.index());
-            w.u8(mode_tag(ix.mode));
-            w.varint(ix.buckets().count());
-            for (key, rows) in ix.buckets() {
-                w.key(key, &strings);
-                w.rows(rows);
-                w.flush_if_full()?;
-            }
-            w.rows(ix.wildcard());
-        }
         w.finish()?;
         Ok(())
     }
@@ -400,14 +405,10 @@ impl Workbook {
         for _ in 0..n {
             strings.push(Arc::<str>::from(input.str()?));
         }
-        let mut values = Values {
-            strings,
-            slots: Vec::new(),
-            live: Vec::new(),
-            errors: FxHashMap::default(),
-        };
+        let mut table_slots = Vec::new();
 
         let n = input.count(1, "the number of tables")?;
+        let mut lives: Vec<Vec<u64>> = Vec::with_capacity(n);
         if n != wb.data.tables.len() {
             return Err(layout("tables", wb.data.tables.len(), n));
         }
@@ -430,62 +431,79 @@ impl Workbook {
             if slots % 64 != 0 && live.last().is_some_and(|w| w >> (slots % 64) != 0) {
                 return Err(input.corrupt("a row past a table's slots lives"));
             }
-            values.slots.push(slots);
-            values.live.push(live);
+            table_slots.push(slots);
+            lives.push(live);
         }
 
-        let n = input.count(1, "the number of columns")?;
-        if n != wb.data.columns.len() {
-            return Err(layout("columns", wb.data.columns.len(), n));
-        }
-        for c in 0..n {
-            let table = wb.data.columns[c].table;
-            let len = values.slots[table.index()];
-            let chunks = input.count(2, "a column's chunks")?;
-            if chunks > len.div_ceil(CHUNK) {
-                return Err(input.corrupt("a column has more chunks than its table has rows for"));
-            }
-            let mut views = Vec::with_capacity(chunks);
-            for _ in 0..chunks {
-                views.push(values.chunk(&mut input)?);
-            }
-            let store = Store::from_chunks(len, views).map_err(|m| input.corrupt(m))?;
-            wb.data.columns[c].values = store;
-        }
+        let slots = table_slots;
 
         let columns = index_columns(&wb);
         let n = input.count(3, "the number of indexes")?;
         if n != wb.data.indexes.len() {
             return Err(layout("indexes", wb.data.indexes.len(), n));
         }
-        let mut indexes = Vec::with_capacity(n);
-        for (ix, expected) in wb.data.indexes.iter().zip(&columns) {
+        let mut builders = Vec::with_capacity(n);
+        for (i, (ix, expected)) in wb.data.indexes.iter().zip(&columns).enumerate() {
             let column = input.varint("an index's column")?;
             let mode = input.u8()?;
             if column != expected.index() || mode != mode_tag(ix.mode) {
                 return Err(SnapshotError::Layout(format!(
-                    "index {} is of another column or kind",
-                    indexes.len()
+                    "index {i} is of another column or kind"
                 )));
             }
-            let table = wb.data.columns[column].table;
-            let keys = input.count(2, "an index's keys")?;
-            let mut buckets = Vec::with_capacity(keys);
-            for _ in 0..keys {
-                let key = values.value(&mut input, 0)?;
-                let key = Key::from_value(&key)
-                    .ok_or_else(|| input.corrupt("an index key is an error value"))?;
-                buckets.push((key, values.rows(&mut input, table)?));
-            }
-            let wildcard = values.rows(&mut input, table)?.into_vec();
-            indexes.push(ColumnIndex::from_buckets(ix.mode, buckets, wildcard));
-        }
-        if input.pos != input.bytes.len() {
-            return Err(input.corrupt("bytes follow the last index"));
+            // A key is at least a byte of some cell: no more keys than bytes.
+            let keys = input.count(1, "an index's keys")?;
+            builders.push(Some(IndexBuilder::new(ix.mode, keys)));
         }
 
+        let n = input.count(9, "the number of columns")?;
+        if n != wb.data.columns.len() {
+            return Err(layout("columns", wb.data.columns.len(), n));
+        }
+        // Every column's bytes, then the columns read on the machine's
+        // cores, each with the indexes over it.
+        let mut jobs = Vec::with_capacity(n);
+        for c in 0..n {
+            let len = usize::try_from(input.u64()?)
+                .map_err(|_| input.corrupt("a column's length is too large"))?;
+            let start = input.pos;
+            input.take(len, "a column")?;
+            let table = wb.data.columns[c].table;
+            jobs.push(Job {
+                column: c,
+                bytes: start..start + len,
+                table,
+                builders: wb.data.indexes_on[c]
+                    .iter()
+                    .filter_map(|i| Some((i.0 as usize, builders.get_mut(i.0 as usize)?.take()?)))
+                    .collect(),
+            });
+        }
+        if input.pos != input.bytes.len() {
+            return Err(input.corrupt("bytes follow the last column"));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let context = Context {
+            body: input.bytes,
+            strings: &strings,
+            slots: &slots,
+            lives: &lives,
+        };
+        for done in read_columns(&context, jobs, cores.clamp(1, MAX_THREADS))? {
+            wb.data.columns[done.column].values = done.store;
+            for (i, b) in done.builders {
+                if let Some(slot) = builders.get_mut(i) {
+                    *slot = Some(b);
+                }
+            }
+        }
+        let indexes: Vec<ColumnIndex> = builders
+            .into_iter()
+            .map(|b| b.map_or_else(|| ColumnIndex::new(IndexMode::Whole), IndexBuilder::finish))
+            .collect();
+
         wb.data.indexes = indexes;
-        for (t, (live, slots)) in values.live.into_iter().zip(values.slots).enumerate() {
+        for (t, (live, slots)) in lives.into_iter().zip(slots).enumerate() {
             wb.data.tables[t].restore_rows(live, slots);
         }
         check_sample(&wb)?;
@@ -598,70 +616,67 @@ fn check_sample(wb: &Workbook) -> Result<(), SnapshotError> {
     Ok(())
 }
 
-/// Every text the values hold (cells, list items, error kinds and
-/// messages, index keys), each once, in the order first met.
+/// The texts the values hold (cells, list items, error kinds and
+/// messages) more than once: written once in the string table, in the
+/// order first met, and named by their place; a text held once is written
+/// where it is held.
 struct Strings<'w> {
-    ids: FxHashMap<&'w str, u32>,
+    /// Every text met, with how often; then the shared ones' places.
+    seen: FxHashMap<&'w str, u32>,
     list: Vec<&'w str>,
 }
 
 impl<'w> Strings<'w> {
     fn of(wb: &'w Workbook) -> Strings<'w> {
         let mut s = Strings {
-            ids: FxHashMap::default(),
+            seen: FxHashMap::default(),
             list: Vec::new(),
         };
+        let mut order = Vec::new();
         for c in &wb.data.columns {
             for v in c.values.distinct() {
-                s.value(v);
+                s.value(v, &mut order);
             }
         }
-        for ix in &wb.data.indexes {
-            for (key, _) in ix.buckets() {
-                s.key(key);
+        for text in order {
+            if s.seen.get(text).is_some_and(|n| *n > 1) {
+                let place = u32::try_from(s.list.len() + 1).unwrap_or(u32::MAX);
+                s.seen.insert(text, place);
+                s.list.push(text);
+            } else {
+                s.seen.remove(text);
             }
         }
         s
     }
 
-    fn add(&mut self, text: &'w str) {
-        let next = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
-        if let std::collections::hash_map::Entry::Vacant(e) = self.ids.entry(text) {
-            e.insert(next);
-            self.list.push(text);
+    fn add(&mut self, text: &'w str, order: &mut Vec<&'w str>) {
+        let n = self.seen.entry(text).or_insert(0);
+        if *n == 0 {
+            order.push(text);
         }
+        *n = n.saturating_add(1);
     }
 
-    fn value(&mut self, v: &'w Value) {
+    fn value(&mut self, v: &'w Value, order: &mut Vec<&'w str>) {
         match v {
-            Value::Text(t) => self.add(t),
+            Value::Text(t) => self.add(t, order),
             Value::List(items) => {
                 for item in items.iter() {
-                    self.value(item);
+                    self.value(item, order);
                 }
             }
             Value::Error(e) => {
-                self.add(e.kind.name());
-                self.add(&e.message);
+                self.add(e.kind.name(), order);
+                self.add(&e.message, order);
             }
             _ => {}
         }
     }
 
-    fn key(&mut self, k: &'w Key) {
-        match k {
-            Key::Text(t) => self.add(t),
-            Key::List(items) => {
-                for item in items.iter() {
-                    self.key(item);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn id(&self, text: &str) -> usize {
-        self.ids.get(text).map_or(0, |i| *i as usize)
+    /// 1 + a shared text's place in the table, or 0 (written in place).
+    fn place(&self, text: &str) -> usize {
+        self.seen.get(text).map_or(0, |i| *i as usize)
     }
 }
 
@@ -763,7 +778,7 @@ impl Out<'_> {
             Value::Number(n) => self.number(n),
             Value::Text(t) => {
                 self.u8(T_TEXT);
-                self.varint(strings.id(t));
+                self.text(t, strings);
             }
             Value::Bool(false) => self.u8(T_FALSE),
             Value::Bool(true) => self.u8(T_TRUE),
@@ -791,45 +806,20 @@ impl Out<'_> {
             }
             Value::Error(e) => {
                 self.u8(T_ERROR);
-                self.varint(strings.id(e.kind.name()));
-                self.varint(strings.id(&e.message));
+                self.text(e.kind.name(), strings);
+                self.text(&e.message, strings);
             }
         }
     }
 
-    /// A key, as the value it keys (the reader takes the key of that value).
-    fn key(&mut self, k: &Key, strings: &Strings<'_>) {
-        match k {
-            Key::Blank => self.u8(T_BLANK),
-            Key::Number(n) => self.number(n),
-            Key::Text(t) => {
-                self.u8(T_TEXT);
-                self.varint(strings.id(t));
+    /// A text: 1 + its place in the string table, or 0 and the text.
+    fn text(&mut self, text: &str, strings: &Strings<'_>) {
+        match strings.place(text) {
+            0 => {
+                self.varint(0);
+                self.str(text);
             }
-            Key::Bool(b) => self.u8(if *b { T_TRUE } else { T_FALSE }),
-            Key::Date(d) => self.value(&Value::Date(*d), strings),
-            Key::DateTime(dt) => self.value(&Value::DateTime(*dt), strings),
-            Key::Row(t, r) => self.value(&Value::Row(*t, *r), strings),
-            Key::List(items) => {
-                self.u8(T_LIST);
-                self.varint(items.len());
-                for item in items.iter() {
-                    self.key(item, strings);
-                }
-            }
-        }
-    }
-
-    /// Ascending rows: their number, the first, then the gaps.
-    fn rows(&mut self, rows: &[RowId]) {
-        self.varint(rows.len());
-        let mut last = None;
-        for r in rows {
-            match last {
-                None => self.varint(r.index()),
-                Some(l) => self.varint(r.index().saturating_sub(l)),
-            }
-            last = Some(r.index());
+            place => self.varint(place),
         }
     }
 }
@@ -874,6 +864,10 @@ impl<'b> Input<'b> {
 
     fn u32(&mut self) -> Result<u32, SnapshotError> {
         Ok(u32::from_le_bytes(self.array("a 32-bit number")?))
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        Ok(u64::from_le_bytes(self.array("a 64-bit number")?))
     }
 
     fn i32(&mut self) -> Result<i32, SnapshotError> {
@@ -936,29 +930,48 @@ impl<'b> Input<'b> {
 
 /// What reading values needs: the strings, and each table's rows (row ids
 /// in values and indexes are checked against them).
-struct Values {
-    strings: Vec<Arc<str>>,
-    slots: Vec<usize>,
-    live: Vec<Vec<u64>>,
+struct Values<'a> {
+    strings: &'a [Arc<str>],
+    slots: &'a [usize],
     /// Error values read, shared: one `Arc` per kind and message.
-    errors: FxHashMap<(ErrorKind, usize), Value>,
+    errors: FxHashMap<(ErrorKind, Arc<str>), Value>,
 }
 
-impl Values {
-    fn string(&self, input: &Input<'_>, id: usize) -> Result<&Arc<str>, SnapshotError> {
-        self.strings
-            .get(id)
-            .ok_or_else(|| input.corrupt("a value names a string that is not there"))
+impl Values<'_> {
+    /// A text: shared (1 + its place in the string table) or in place (0,
+    /// then the text).
+    fn text(&self, input: &mut Input<'_>) -> Result<Arc<str>, SnapshotError> {
+        match input.varint("a text")? {
+            0 => Ok(Arc::from(input.str()?)),
+            place => self
+                .strings
+                .get(place - 1)
+                .cloned()
+                .ok_or_else(|| input.corrupt("a value names a string that is not there")),
+        }
     }
 
-    fn chunk<'v>(&mut self, input: &mut Input<'_>) -> Result<ChunkView<'v>, SnapshotError> {
+    /// A chunk (of slots from `lo`), fed to the column's indexes: `rows`,
+    /// its live rows, are what they index.
+    fn chunk<'v>(
+        &mut self,
+        input: &mut Input<'_>,
+        lo: usize,
+        rows: &[RowId],
+        feeding: &mut [IndexBuilder],
+    ) -> Result<ChunkView<'v>, SnapshotError> {
         let tag = input.u8()?;
         let len = input.varint("a chunk's length")?;
         if len > CHUNK {
             return Err(input.corrupt("a chunk holds more than 4,096 cells"));
         }
         Ok(match tag {
-            C_BLANK => ChunkView::Blank { len },
+            C_BLANK => {
+                for builder in feeding.iter_mut() {
+                    builder.add(rows, &Value::Blank);
+                }
+                ChunkView::Blank { len }
+            }
             C_DICT => {
                 let n = input.count(1, "a chunk's dictionary")?;
                 let mut values = Vec::with_capacity(n);
@@ -970,6 +983,12 @@ impl Values {
                     .chunks_exact(2)
                     .map(|c| u16::from_le_bytes([c[0], c[1]]))
                     .collect();
+                if codes.iter().any(|c| usize::from(*c) >= values.len()) {
+                    return Err(input.corrupt("a cell's code lies past its chunk's dictionary"));
+                }
+                if !feeding.is_empty() {
+                    feed_dict(feeding, lo, rows, &codes, &values);
+                }
                 ChunkView::Dict {
                     codes: Cow::Owned(codes),
                     values: Cow::Owned(values),
@@ -979,9 +998,22 @@ impl Values {
                 if len > input.remaining() {
                     return Err(input.corrupt("a chunk's values run past the end"));
                 }
+                // Each value is indexed as it is read, while it is at hand.
                 let mut values = Vec::with_capacity(len);
-                for _ in 0..len {
-                    values.push(self.value(input, 0)?);
+                let mut next = 0;
+                for slot in lo..lo + len {
+                    let v = self.value(input, 0)?;
+                    if let Some(row) = rows.get(next).filter(|r| r.index() == slot) {
+                        for builder in feeding.iter_mut() {
+                            builder.add(std::slice::from_ref(row), &v);
+                        }
+                        next += 1;
+                    }
+                    values.push(v);
+                }
+                let rest = rows.get(next..).unwrap_or(&[]);
+                for builder in feeding.iter_mut() {
+                    builder.add(rest, &Value::Blank);
                 }
                 ChunkView::Plain(Cow::Owned(values))
             }
@@ -1009,10 +1041,7 @@ impl Values {
                 }
                 Value::Number(Decimal::deserialize(b))
             }
-            T_TEXT => {
-                let id = input.varint("a string's number")?;
-                Value::Text(self.string(input, id)?.clone())
-            }
+            T_TEXT => Value::Text(self.text(input)?),
             T_FALSE => Value::Bool(false),
             T_TRUE => Value::Bool(true),
             T_DATE => {
@@ -1053,42 +1082,211 @@ impl Values {
                 Value::list(items)
             }
             T_ERROR => {
-                let kind = input.varint("an error's kind")?;
-                let message = input.varint("an error's message")?;
-                let kind = ErrorKind::from_name(self.string(input, kind)?)
+                let kind = self.text(input)?;
+                let kind = ErrorKind::from_name(&kind)
                     .ok_or_else(|| input.corrupt("an error of an unknown kind"))?;
-                if let Some(v) = self.errors.get(&(kind, message)) {
+                let message = self.text(input)?;
+                // One value per kind and message, shared by the cells.
+                let key = (kind, message);
+                if let Some(v) = self.errors.get(&key) {
                     return Ok(v.clone());
                 }
                 let v = Value::Error(Arc::new(EvalError {
                     kind,
-                    message: self.string(input, message)?.to_string(),
+                    message: key.1.to_string(),
                 }));
-                self.errors.insert((kind, message), v.clone());
+                self.errors.insert(key, v.clone());
                 v
             }
             _ => return Err(input.corrupt("a value of an unknown kind")),
         })
     }
+}
 
-    /// Ascending live rows of `table`.
-    fn rows(&self, input: &mut Input<'_>, table: TableId) -> Result<Bucket, SnapshotError> {
-        let n = input.count(1, "an index's rows")?;
-        let (slots, live) = (self.slots[table.index()], &self.live[table.index()]);
-        let mut rows = Bucket::with_capacity(n);
-        let mut next = 0usize;
-        for i in 0..n {
-            let gap = input.varint("a row id")?;
-            if i > 0 && gap == 0 {
-                return Err(input.corrupt("an index's rows are not in ascending order"));
+/// What every column's read shares: the bytes, the shared texts, and each
+/// table's row slots and liveness.
+struct Context<'a> {
+    body: &'a [u8],
+    strings: &'a [Arc<str>],
+    slots: &'a [usize],
+    lives: &'a [Vec<u64>],
+}
+
+/// One column to read: where its bytes are, and the indexes over it (by
+/// their place in the workbook's list) to feed.
+struct Job {
+    column: usize,
+    bytes: std::ops::Range<usize>,
+    table: TableId,
+    builders: Vec<(usize, IndexBuilder)>,
+}
+
+/// A column read.
+struct Done {
+    column: usize,
+    store: Store,
+    builders: Vec<(usize, IndexBuilder)>,
+}
+
+/// Reads the columns on up to `threads` threads (scoped: none outlives
+/// the call), the largest first, each to the thread with the least bytes
+/// so far; the first error by column order, if any.
+fn read_columns(
+    context: &Context<'_>,
+    mut jobs: Vec<Job>,
+    threads: usize,
+) -> Result<Vec<Done>, SnapshotError> {
+    let read_all = |jobs: Vec<Job>| -> Vec<Result<Done, (usize, SnapshotError)>> {
+        let mut values = Values {
+            strings: context.strings,
+            slots: context.slots,
+            errors: FxHashMap::default(),
+        };
+        jobs.into_iter()
+            .map(|job| {
+                let column = job.column;
+                read_column(context, &mut values, job).map_err(|e| (column, e))
+            })
+            .collect()
+    };
+    let results = if threads <= 1 || jobs.len() <= 1 {
+        read_all(jobs)
+    } else {
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.bytes.len()));
+        let mut shares: Vec<(usize, Vec<Job>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+        for job in jobs {
+            if let Some(least) = shares.iter_mut().min_by_key(|s| s.0) {
+                least.0 += job.bytes.len();
+                least.1.push(job);
             }
-            next = next
-                .checked_add(gap)
-                .filter(|r| *r < slots && live[r / 64] & (1 << (r % 64)) != 0)
-                .ok_or_else(|| input.corrupt("an index holds a row that does not live"))?;
-            rows.push(RowId(u32::try_from(next).unwrap_or(u32::MAX)));
         }
-        Ok(rows)
+        std::thread::scope(|scope| {
+            let running: Vec<_> = shares
+                .into_iter()
+                .map(|(_, share)| scope.spawn(|| read_all(share)))
+                .collect();
+            running
+                .into_iter()
+                .flat_map(|t| {
+                    // A thread that panicked (a bug) refuses the snapshot
+                    // rather than leave its columns unread.
+                    t.join().unwrap_or_else(|_| {
+                        vec![Err((
+                            0,
+                            SnapshotError::Corrupt {
+                                offset: 0,
+                                message: "reading a column failed".into(),
+                            },
+                        ))]
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut done = Vec::with_capacity(results.len());
+    let mut first: Option<(usize, SnapshotError)> = None;
+    for r in results {
+        match r {
+            Ok(d) => done.push(d),
+            Err((c, e)) if first.as_ref().is_none_or(|f| c < f.0) => first = Some((c, e)),
+            Err(_) => {}
+        }
+    }
+    match first {
+        Some((_, e)) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Reads one column's chunks, feeding the indexes over it chunk by chunk
+/// while its cells are at hand.
+fn read_column(
+    context: &Context<'_>,
+    values: &mut Values<'_>,
+    job: Job,
+) -> Result<Done, SnapshotError> {
+    let mut input = Input {
+        bytes: &context.body[..job.bytes.end],
+        pos: job.bytes.start,
+    };
+    let len = context.slots[job.table.index()];
+    let live = &context.lives[job.table.index()];
+    let chunks = input.count(2, "a column's chunks")?;
+    if chunks > len.div_ceil(CHUNK) {
+        return Err(input.corrupt("a column has more chunks than its table has rows for"));
+    }
+    let (places, mut feeding): (Vec<usize>, Vec<IndexBuilder>) = job.builders.into_iter().unzip();
+    let mut rows = Vec::with_capacity(if feeding.is_empty() { 0 } else { CHUNK });
+    let mut views = Vec::with_capacity(chunks);
+    for at in 0..len.div_ceil(CHUNK) {
+        let lo = at * CHUNK;
+        if !feeding.is_empty() {
+            live_rows(live, lo, (lo + CHUNK).min(len), &mut rows);
+        }
+        if at < chunks {
+            views.push(values.chunk(&mut input, lo, &rows, &mut feeding)?);
+        } else {
+            for builder in &mut feeding {
+                builder.add(&rows, &Value::Blank);
+            }
+        }
+    }
+    if input.pos != input.bytes.len() {
+        return Err(input.corrupt("a column's bytes hold more than its cells"));
+    }
+    let store = Store::from_chunks(len, views).map_err(|m| input.corrupt(m))?;
+    Ok(Done {
+        column: job.column,
+        store,
+        builders: places.into_iter().zip(feeding).collect(),
+    })
+}
+
+/// The live rows among slots `lo..hi` of a table, ascending, into `out`.
+fn live_rows(live: &[u64], lo: usize, hi: usize, out: &mut Vec<RowId>) {
+    out.clear();
+    for w in lo / 64..hi.div_ceil(64) {
+        let mut bits = live.get(w).copied().unwrap_or(0);
+        while bits != 0 {
+            let r = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if (lo..hi).contains(&r) {
+                out.push(RowId(u32::try_from(r).unwrap_or(u32::MAX)));
+            }
+        }
+    }
+}
+
+/// Feeds indexes the live `rows` of a dictionary chunk (of slots from
+/// `lo`): grouped by code, and keyed once per code; cells past the codes
+/// are Blank (code 0). The reader has checked every code.
+fn feed_dict(
+    feeding: &mut [IndexBuilder],
+    lo: usize,
+    rows: &[RowId],
+    codes: &[u16],
+    values: &[Value],
+) {
+    let code = |r: &RowId| usize::from(codes.get(r.index() - lo).copied().unwrap_or(0));
+    // A counting sort of the rows by code.
+    let mut starts = vec![0usize; values.len() + 1];
+    for r in rows {
+        starts[code(r) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut sorted = vec![RowId(0); rows.len()];
+    for r in rows {
+        let c = code(r);
+        sorted[next[c]] = *r;
+        next[c] += 1;
+    }
+    for builder in feeding {
+        for (c, v) in values.iter().enumerate() {
+            builder.add(&sorted[starts[c]..starts[c + 1]], v);
+        }
     }
 }
 

@@ -63,26 +63,31 @@ fn save_in_parts(
     Ok(parts.written)
 }
 
-/// The snapshot bytes of `commit`, if the file holds them.
+/// The snapshot bytes of `commit`, if the file holds them: each part read
+/// straight into its place (SQLite's incremental blob reads: no copy of a
+/// part in between). A part that is not a blob gives bytes the engine will
+/// refuse.
 pub(crate) fn load(conn: &Connection, commit: i64) -> rusqlite::Result<Option<Vec<u8>>> {
     if !exists(conn, commit)? {
         return Ok(None);
     }
-    let total: i64 = conn.query_row(
-        "SELECT coalesce(sum(length(bytes)), 0) FROM csip_snapshot WHERE commit_id = ?1",
-        params![commit],
-        |r| r.get(0),
+    let mut stmt = conn.prepare(
+        "SELECT part, length(bytes), typeof(bytes) = 'blob' FROM csip_snapshot WHERE commit_id = ?1 ORDER BY part",
     )?;
-    let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    let mut stmt =
-        conn.prepare("SELECT bytes FROM csip_snapshot WHERE commit_id = ?1 ORDER BY part")?;
-    let mut rows = stmt.query(params![commit])?;
-    while let Some(row) = rows.next()? {
-        match row.get_ref(0)? {
-            rusqlite::types::ValueRef::Blob(part) => bytes.extend_from_slice(part),
-            // Not the bytes a save writes: nothing the engine would take.
-            _ => return Ok(Some(Vec::new())),
-        }
+    let parts: Vec<(i64, i64, bool)> = stmt
+        .query_map(params![commit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if parts.iter().any(|p| !p.2 || p.1 < 0) {
+        return Ok(Some(Vec::new()));
+    }
+    let total: i64 = parts.iter().map(|p| p.1).sum();
+    let mut bytes = vec![0u8; usize::try_from(total).unwrap_or(0)];
+    let mut at = 0usize;
+    for (part, len, _) in parts {
+        let len = usize::try_from(len).unwrap_or(0);
+        let blob = conn.blob_open("main", "csip_snapshot", "bytes", part, true)?;
+        blob.read_at_exact(&mut bytes[at..at + len], 0)?;
+        at += len;
     }
     Ok(Some(bytes))
 }
