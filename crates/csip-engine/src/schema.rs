@@ -440,6 +440,37 @@ impl ColumnSchema {
         }
     }
 
+    /// A data column that holds one row of `table` (a relation): written as
+    /// the row, or as the text of the target's display column.
+    ///
+    /// ```
+    /// use csip_engine::{ColumnSchema, ColumnType};
+    /// let c = ColumnSchema::relation("Account", "Accounts");
+    /// assert_eq!(c.ty, ColumnType::Relation { table: "Accounts".into(), multiple: false });
+    /// assert_eq!(ColumnSchema::relations("Accounts", "Accounts").ty,
+    ///     ColumnType::Relation { table: "Accounts".into(), multiple: true });
+    /// ```
+    pub fn relation(name: impl Into<String>, table: impl Into<String>) -> ColumnSchema {
+        ColumnSchema::data(
+            name,
+            ColumnType::Relation {
+                table: table.into(),
+                multiple: false,
+            },
+        )
+    }
+
+    /// A data column that holds a list of rows of `table`.
+    pub fn relations(name: impl Into<String>, table: impl Into<String>) -> ColumnSchema {
+        ColumnSchema::data(
+            name,
+            ColumnType::Relation {
+                table: table.into(),
+                multiple: true,
+            },
+        )
+    }
+
     /// Marks the column required.
     pub fn required(mut self) -> ColumnSchema {
         self.required = true;
