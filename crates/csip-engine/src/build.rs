@@ -181,6 +181,7 @@ impl<'w> Builder<'w> {
             }
         }
         let mut views = b.bind_views(schema);
+        b.check_formula_types();
         if !b.problems.is_empty() {
             // In schema order, whatever stage found them.
             let place = |p: &SchemaProblem| {
@@ -579,6 +580,61 @@ impl<'w> Builder<'w> {
                 message: e.diagnostic.message.clone(),
                 diagnostic: Some(e.diagnostic),
                 origin: origin.clone(),
+            });
+        }
+    }
+
+    /// What binding knows of a formula's type against its column's: rows of
+    /// one table in a column that holds rows of another, or no rows at all;
+    /// a literal of another type. (The rest shows in the cells: a value the
+    /// column cannot hold is a `type mismatch` there.)
+    fn check_formula_types(&mut self) {
+        let mut found = Vec::new();
+        for i in 0..self.states.len() {
+            let BindState::Bound(expr, ty) = &self.states[i] else {
+                continue;
+            };
+            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let column = self.data.column(c);
+            let table = self.data.table(column.table).name.clone();
+            let relation_to = match column.schema.ty {
+                ColumnType::Relation { .. } | ColumnType::People { .. } => {
+                    column.target.map(|(t, _)| t)
+                }
+                _ => None,
+            };
+            let problem = match (ty, relation_to) {
+                (StaticTy::Row(t) | StaticTy::Rows(t), Some(u)) if *t != u => Some(format!(
+                    "its formula gives rows of `{}`, but the column relates to `{}`",
+                    self.data.table(*t).name,
+                    self.data.table(u).name
+                )),
+                (StaticTy::Row(t) | StaticTy::Rows(t), None) => Some(format!(
+                    "its formula gives rows of `{0}`, but it is a {1} column: make it a relation to `{0}`, or read a column of the rows (`.[Name]`)",
+                    self.data.table(*t).name,
+                    column.schema.ty
+                )),
+                _ => match expr {
+                    Expr::Lit(v) => match crate::coerce::conform(&self.data, c, v.clone()) {
+                        Value::Error(e) if !matches!(v, Value::Error(_)) => Some(e.message.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+            };
+            if let Some(message) = problem {
+                found.push((table, column.name.clone(), message));
+            }
+        }
+        for (table, name, message) in found {
+            self.problems.push(SchemaProblem {
+                table,
+                column: Some(name),
+                view: None,
+                kind: ErrorKind::TypeMismatch,
+                message,
+                diagnostic: None,
+                origin: None,
             });
         }
     }

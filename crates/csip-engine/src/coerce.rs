@@ -26,6 +26,9 @@ fn reject(kind: K, message: impl Into<String>) -> Rejected {
 
 fn describe(v: &Value) -> String {
     match v {
+        Value::Text(t) if t.chars().count() > 60 => {
+            format!("text \"{}…\"", t.chars().take(60).collect::<String>())
+        }
         Value::Text(t) => format!("text \"{t}\""),
         Value::Number(n) => format!("the number {}", number_to_text(*n)),
         Value::Bool(b) => format!("{b}"),
@@ -528,6 +531,108 @@ pub fn parse_datetime(t: &str) -> Result<NaiveDateTime, DateTextError> {
         }
     }
     parse_date(t).map(midnight)
+}
+
+/// A formula's value as its column's declared type holds it: the value
+/// itself when it is of that type (Blank and error values always are); a
+/// list of one item read as that item and an empty list as Blank where one
+/// value is held, and one item as a list of it where a list is held; a date
+/// as a date-time at midnight; "" as Blank. Anything else is a `type mismatch` error
+/// naming the column, its type and what the formula gave.
+pub(crate) fn conform(data: &Data, col: ColumnId, v: Value) -> Value {
+    let column = data.column(col);
+    if column.is_hidden() {
+        return v; // an index key of whatever type it keys on
+    }
+    let fits = |v: &Value| -> bool {
+        match (&column.schema.ty, v) {
+            (_, Value::Blank | Value::Error(_)) => true,
+            (
+                ColumnType::Number
+                | ColumnType::Currency
+                | ColumnType::Percent
+                | ColumnType::Slider { .. },
+                Value::Number(_),
+            ) => true,
+            (
+                ColumnType::Text | ColumnType::Email | ColumnType::Canvas | ColumnType::Select(_),
+                Value::Text(_),
+            ) => true,
+            (ColumnType::Date, Value::Date(_)) => true,
+            (ColumnType::DateTime, Value::DateTime(_)) => true,
+            (ColumnType::Checkbox, Value::Bool(_)) => true,
+            (ColumnType::Relation { .. } | ColumnType::People { .. }, v) => match column.target {
+                Some((t, false)) => matches!(v, Value::Row(u, _) if *u == t),
+                Some((t, true)) => matches!(v, Value::List(items)
+                    if items.iter().all(|i| matches!(i, Value::Row(u, _) if *u == t))),
+                None => true,
+            },
+            (ColumnType::MultiSelect(_) | ColumnType::Attachment, Value::List(items)) => {
+                items.iter().all(|i| matches!(i, Value::Text(_)))
+            }
+            (ColumnType::Button, _) => true,
+            _ => false,
+        }
+    };
+    if fits(&v) {
+        return v;
+    }
+    let holds_list = matches!(
+        column.schema.ty,
+        ColumnType::MultiSelect(_) | ColumnType::Attachment
+    ) || column.target.is_some_and(|(_, many)| many);
+    let adapted = match (&v, holds_list) {
+        (Value::Text(t), _) if t.is_empty() => Some(Value::Blank), // "" is blank, as `IsBlank` says
+        (Value::List(items), false) if items.is_empty() => Some(Value::Blank),
+        (Value::List(items), false) if items.len() == 1 => Some(items[0].clone()),
+        (Value::List(_), true) => None,
+        (single, true) => Some(Value::list(vec![single.clone()])),
+        _ => None,
+    };
+    let adapted = match (adapted, &v, &column.schema.ty) {
+        (None, Value::Date(d), ColumnType::DateTime) => {
+            Some(Value::DateTime(crate::value::midnight(*d)))
+        }
+        (a, _, _) => a,
+    };
+    if let Some(a) = adapted {
+        if fits(&a) {
+            return a;
+        }
+    }
+    // No names in the message: a rename must not make the cell's value stale.
+    Value::error(
+        crate::value::ErrorKind::TypeMismatch,
+        format!(
+            "this column holds {}, but its formula gave {}",
+            holds(&column.schema.ty),
+            describe(&v)
+        ),
+    )
+}
+
+/// "a number", "text", "a row", ... for a type mismatch.
+fn holds(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Number
+        | ColumnType::Currency
+        | ColumnType::Percent
+        | ColumnType::Slider { .. } => "a number".into(),
+        ColumnType::Text | ColumnType::Email | ColumnType::Canvas => "text".into(),
+        ColumnType::Select(_) => "text (an option)".into(),
+        ColumnType::Date => "a date".into(),
+        ColumnType::DateTime => "a date-time".into(),
+        ColumnType::Checkbox => "true or false".into(),
+        ColumnType::Relation { multiple, .. } | ColumnType::People { multiple, .. } => {
+            if *multiple {
+                "rows of the table it relates to".into()
+            } else {
+                "a row of the table it relates to".into()
+            }
+        }
+        ColumnType::MultiSelect(_) | ColumnType::Attachment => "a list of text".into(),
+        ColumnType::Button => "nothing".into(),
+    }
 }
 
 #[cfg(test)]

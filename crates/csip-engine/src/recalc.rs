@@ -4,6 +4,7 @@
 //! from scratch.
 
 use crate::budget::Budget;
+use crate::coerce::conform;
 use crate::data::Data;
 use crate::deps::{FilterSite, Node, Path, Step};
 use crate::eval::EvalCtx;
@@ -316,10 +317,17 @@ pub(crate) fn run(
             let is_fresh = fresh.contains(table, r);
             let mut cx = EvalCtx::new(data, Some((table, r)), &budget);
             let new = if is_fresh {
-                cx.eval(&formula.expr)
+                conform(data, col, cx.eval(&formula.expr))
             } else {
                 match cx.eval_changed(&formula.expr, data.cell(col, r)) {
-                    Some(new) => new,
+                    Some(new) => {
+                        // What the column holds of it may be what it holds.
+                        let new = conform(data, col, new);
+                        if new.identical(data.cell(col, r)) {
+                            continue;
+                        }
+                        new
+                    }
                     None => continue,
                 }
             };
@@ -366,7 +374,9 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
             let new = match &cycle {
                 Some(e) => (!current.identical(e)).then(|| e.clone()),
                 None => EvalCtx::new(data, Some((table, r)), &budget)
-                    .eval_changed(&formula.expr, current),
+                    .eval_changed(&formula.expr, current)
+                    .map(|v| conform(data, col, v))
+                    .filter(|v| !v.identical(current)),
             };
             if let Some(new) = new {
                 changed.push((r, new));
