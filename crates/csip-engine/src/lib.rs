@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! The csip formula engine: a workbook of linked tables with formula columns,
 //! recalculated incrementally.
 //!

@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! Syntax of the csip formula language (DESIGN §2): the pest grammar, the AST
 //! with byte spans, and parse diagnostics.
 //!
