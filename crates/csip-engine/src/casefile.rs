@@ -1,4 +1,4 @@
-//! Formula case files (`shared/formula-cases.md`): a small workbook and
+//! Formula case files (the format `fixtures/cases/format_example.toml` shows): a small workbook and
 //! formulas with the values they must give. The loader takes the file's text;
 //! the caller reads the file.
 //!

@@ -59,6 +59,7 @@
 
 mod bind;
 mod budget;
+#[cfg(feature = "cases")]
 mod casefile;
 mod coerce;
 mod data;
@@ -70,6 +71,7 @@ mod expr;
 mod functions;
 mod ids;
 mod index;
+#[cfg(feature = "files")]
 mod load;
 mod num;
 mod recalc;
@@ -81,6 +83,7 @@ mod view;
 mod workbook;
 
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
+#[cfg(feature = "cases")]
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
 pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 pub use coerce::{DateTextError, parse_date, parse_datetime};
@@ -89,6 +92,7 @@ pub use data::Clock;
 pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
 pub use ids::{CellId, ColumnId, RowId, TableId};
+#[cfg(feature = "files")]
 pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
 pub use rust_decimal::Decimal;
