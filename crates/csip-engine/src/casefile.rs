@@ -85,6 +85,7 @@ enum Edit {
 
 /// The result of one case.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct CaseOutcome {
     /// The case's name.
     pub name: String,
@@ -104,6 +105,7 @@ pub struct CaseOutcome {
 
 /// The results of a case file.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CaseReport {
     /// The file.
     pub path: String,

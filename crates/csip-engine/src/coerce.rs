@@ -464,6 +464,7 @@ const YEARS: std::ops::RangeInclusive<i64> = 1..=9999;
 
 /// Why text is not a date (or date-time) csip takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DateTextError {
     /// Not written `YYYY-MM-DD` (with a time, for a date-time).
     #[error("is not written YYYY-MM-DD")]

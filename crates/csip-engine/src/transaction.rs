@@ -27,6 +27,7 @@ pub struct Transaction {
 
 /// One edit.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Op {
     /// Store a value in a data cell.
     Set {
@@ -156,6 +157,7 @@ impl ChangeSet {
 
 /// Why a transaction was rejected. Nothing of it was applied.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct TransactionError {
     /// What kind of problem.
     pub kind: TransactionErrorKind,
@@ -182,6 +184,7 @@ impl fmt::Display for TransactionError {
 
 /// The kinds of [`TransactionError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransactionErrorKind {
     /// No such table.
     UnknownTable,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 /// The kinds of error values, named as every csip engine names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `x / 0`, `Mod(x, 0)`, `Power(0, -1)`.
     DivisionByZero,

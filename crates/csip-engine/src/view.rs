@@ -31,6 +31,7 @@ pub(crate) struct View {
 
 /// A view evaluated: its rows, grouped, with the fields' values.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ViewResult {
     /// The view's name.
     pub name: String,
@@ -84,6 +85,7 @@ impl ViewResult {
 
 /// A view that cannot be evaluated as asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ViewError {
     /// No view has that name.
     #[error("there is no view `{name}`{}", hint.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
@@ -142,6 +144,7 @@ pub enum ViewError {
 
 /// What a view is: its name, table, parameters and description.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ViewInfo {
     /// The view's name.
     pub name: String,

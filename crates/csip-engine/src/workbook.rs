@@ -514,6 +514,7 @@ fn locate(schema: &Schema, p: &mut SchemaProblem) {
 
 /// Where a workbook's memory goes (estimates, in bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryUsage {
     /// Per table: its name, its rows, and the bytes its cells hold.
     pub tables: Vec<(String, usize, usize)>,

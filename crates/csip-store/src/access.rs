@@ -201,6 +201,12 @@ impl Role {
                     (*table, values.iter().map(|(c, _)| *c).collect())
                 }
                 Op::Delete { table, .. } => (*table, Vec::new()),
+                // `Op` is non-exhaustive: an operation this check does not
+                // know (a schema change, say) is an admin's until it is
+                // given a rule here.
+                _ => {
+                    return Err(format!("operation {n}: only an admin can make this change"));
+                }
             };
             let name = wb.table_name(table);
             if !CSM_TABLES.iter().any(|t| t.eq_ignore_ascii_case(name)) {
