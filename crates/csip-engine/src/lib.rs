@@ -57,6 +57,11 @@
 //! This crate does no I/O and reads no clock: loaders take text, and the host
 //! passes the time in.
 
+// The README's examples run as doctests, so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod bind;
 mod budget;
 #[cfg(feature = "cases")]

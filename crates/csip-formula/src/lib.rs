@@ -25,6 +25,11 @@
 //! # Ok::<(), csip_formula::ParseError>(())
 //! ```
 
+// The README's examples run as doctests, so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod ast;
 mod diagnostic;
 mod parser;
