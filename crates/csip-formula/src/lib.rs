@@ -1,7 +1,8 @@
 #![warn(missing_docs)]
 
-//! Syntax of the csip formula language (DESIGN §2): the pest grammar, the AST
-//! with byte spans, and parse diagnostics.
+//! Syntax of the csip formula language (specified in `docs/formula-language.md`
+//! of the csip source): the pest grammar, the AST with byte spans, and parse
+//! diagnostics.
 //!
 //! This crate does not evaluate anything and knows nothing of tables: names stay
 //! names until `csip-engine` binds them. It must not depend on the engine.
