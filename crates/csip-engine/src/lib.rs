@@ -56,6 +56,23 @@
 //!
 //! This crate does no I/O and reads no clock: loaders take text, and the host
 //! passes the time in.
+//!
+//! # Features
+//!
+//! - `files` (default): the table and data file formats (TOML, one table per
+//!   file): `schema_from_files`, `SourceFile`, `Workbook::load_files` and
+//!   `Workbook::import_files`. Brings in `toml` and `serde`.
+//! - `cases` (default, needs `files`): the formula case-file harness,
+//!   `CaseFile` and its report; a test tool.
+//!
+//! A service that builds its [`Schema`] in code needs neither:
+//! `csip-engine = { version = "0.1", default-features = false }`.
+//!
+//! # The language
+//!
+//! The formula language, every function with examples (which a test of this
+//! crate evaluates), is specified in `docs/formula-language.md` of the csip
+//! source; [`Function`] lists the functions.
 
 // The README's examples run as doctests, so that they cannot go stale.
 #[cfg(doctest)]
