@@ -186,6 +186,12 @@ impl Loader<'_> {
 
 impl CaseFile {
     /// Parses a case file and builds its workbook. `path` is only used in messages.
+    ///
+    /// # Errors
+    ///
+    /// A [`CaseFileError`] at the line and column of the first problem: TOML
+    /// that does not parse, an unknown key, a value of the wrong type for its
+    /// column, a schema that does not bind, a case that names no table or row.
     pub fn parse(path: &str, text: &str) -> Result<CaseFile, CaseFileError> {
         let l = Loader { path, source: text };
         let raw: RawFile = toml::from_str(text).map_err(|e| {

@@ -378,6 +378,11 @@ fn normalized(v: &Value) -> &Value {
 /// regard to case (ties broken by exact text), dates and date-times in time,
 /// false before true; Blank reads as 0 against numbers, "" against text, false
 /// against booleans, and sorts before every date. Other pairs are a type mismatch.
+///
+/// # Errors
+///
+/// The `type mismatch` error value for a pair that has no order (a number
+/// and a text, a row and anything): what `<` gives in a formula.
 pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
     use Value::*;
     Ok(match (a, b) {

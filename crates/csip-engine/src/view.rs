@@ -227,6 +227,14 @@ impl Workbook {
     /// Evaluates a view with its parameters. The view is named by its name, or
     /// as `Table/View` where several tables have a view of that name; a
     /// relation parameter may be given as its row or as the row's display text.
+    ///
+    /// # Errors
+    ///
+    /// A [`ViewError`]: no view of that name (with the closest name), a name
+    /// several tables use (with the `Table/View` names to choose from), a
+    /// parameter the view does not take, a required one missing, or a value
+    /// that does not fit its parameter's type. A formula of the view that
+    /// fails is not an error of the view: its cell shows the error value.
     pub fn view(&self, name: &str, params: &[(&str, Value)]) -> Result<ViewResult, ViewError> {
         self.view_within(name, params, &crate::Budget::default())
     }
@@ -234,6 +242,11 @@ impl Workbook {
     /// [`Workbook::view`] under a budget: past a limit of the whole
     /// evaluation (steps, bytes, time, cancelled) the view stops with
     /// [`ViewError::Limit`]; a cell over a cap of one value shows the error.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Workbook::view`], and [`ViewError::Limit`] naming the limit
+    /// the evaluation ran into.
     pub fn view_within(
         &self,
         name: &str,
