@@ -88,19 +88,33 @@ pub(crate) fn bind(
     scope: Scope<'_>,
     catalog: &mut dyn Catalog,
 ) -> Result<(Expr, StaticTy), Vec<BindError>> {
-    let mut binder = Binder {
-        catalog,
-        this_table: scope.this_table,
-        params: scope.params,
-        items: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut binder = Binder::new(scope, catalog);
     let (expr, ty) = binder.expr(ast);
     if binder.errors.is_empty() {
         Ok((expr, ty))
     } else {
         Err(binder.errors)
     }
+}
+
+/// What a `[Name]` (or `.[Column]`) written in a formula resolved to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NameRef {
+    Column(ColumnId),
+    Table(TableId),
+}
+
+/// Every name a formula names, with where it is written (brackets
+/// included) and what it resolved to, as binding resolves them; names that
+/// do not resolve are left out.
+pub(crate) fn references(
+    ast: &csip_formula::Expr,
+    scope: Scope<'_>,
+    catalog: &mut dyn Catalog,
+) -> Vec<(Span, NameRef)> {
+    let mut binder = Binder::new(scope, catalog);
+    binder.expr(ast);
+    binder.refs
 }
 
 struct Binder<'c> {
@@ -110,11 +124,24 @@ struct Binder<'c> {
     /// The item tables of the enclosing predicates, innermost last.
     items: Vec<Option<TableId>>,
     errors: Vec<BindError>,
+    /// The names resolved, where they are written.
+    refs: Vec<(Span, NameRef)>,
 }
 
 const POISON: Expr = Expr::Lit(Value::Blank);
 
-impl Binder<'_> {
+impl<'c> Binder<'c> {
+    fn new(scope: Scope<'c>, catalog: &'c mut dyn Catalog) -> Binder<'c> {
+        Binder {
+            catalog,
+            this_table: scope.this_table,
+            params: scope.params,
+            items: Vec::new(),
+            errors: Vec::new(),
+            refs: Vec::new(),
+        }
+    }
+
     /// `Param("name")` and `CurrentUser()` (the parameter `user`).
     fn param(&mut self, name: Option<&str>, span: Span) -> (Expr, StaticTy) {
         let Some(name) = name else {
@@ -213,6 +240,7 @@ impl Binder<'_> {
                 let Some(col) = self.catalog.column_by_name(table, &column.text) else {
                     return self.unknown_column(table, &column.text, column.span, false);
                 };
+                self.refs.push((column.span, NameRef::Column(col)));
                 let col_ty = self.catalog.column_ty(col);
                 let result_ty = match (ty, col_ty) {
                     (StaticTy::Row(_), t) => t,
@@ -255,12 +283,14 @@ impl Binder<'_> {
         if let Some(item_table) = self.items.last().copied() {
             if let Some(table) = item_table {
                 if let Some(col) = self.catalog.column_by_name(table, text) {
+                    self.refs.push((span, NameRef::Column(col)));
                     let ty = self.catalog.column_ty(col);
                     let level = self.level();
                     return (Expr::ItemCol { level, col }, ty);
                 }
             }
             if let Some(t) = self.catalog.table_by_name(text) {
+                self.refs.push((span, NameRef::Table(t)));
                 return (Expr::Table(t), StaticTy::Rows(t));
             }
             return match item_table {
@@ -278,15 +308,18 @@ impl Binder<'_> {
         }
         if let Some(table) = self.this_table {
             if let Some(col) = self.catalog.column_by_name(table, text) {
+                self.refs.push((span, NameRef::Column(col)));
                 let ty = self.catalog.column_ty(col);
                 return (Expr::Col(col), ty);
             }
             if let Some(t) = self.catalog.table_by_name(text) {
+                self.refs.push((span, NameRef::Table(t)));
                 return (Expr::Table(t), StaticTy::Rows(t));
             }
             return self.unknown_column(table, text, span, false);
         }
         if let Some(t) = self.catalog.table_by_name(text) {
+            self.refs.push((span, NameRef::Table(t)));
             return (Expr::Table(t), StaticTy::Rows(t));
         }
         let mut d =
@@ -455,7 +488,10 @@ impl Binder<'_> {
             FilterPredicate::ColumnEquals(column, _) => {
                 let item_col = match item_table {
                     Some(table) => match self.catalog.column_by_name(table, &column.text) {
-                        Some(col) => Expr::ItemCol { level, col },
+                        Some(col) => {
+                            self.refs.push((column.span, NameRef::Column(col)));
+                            Expr::ItemCol { level, col }
+                        }
                         None => {
                             self.unknown_column(table, &column.text, column.span, true)
                                 .0

@@ -121,6 +121,13 @@ impl Table {
         &self.order
     }
 
+    /// Takes over another table's rows (a schema change's rebuild).
+    pub(crate) fn take_rows(&mut self, other: &Table) {
+        self.order = other.order.clone();
+        self.live = other.live.clone();
+        self.slots = other.slots;
+    }
+
     /// The 0-based position of a live row.
     pub(crate) fn position_of(&self, row: RowId) -> Option<usize> {
         if !self.is_live(row) {
@@ -143,6 +150,9 @@ pub(crate) enum ColumnKind {
     Formula(Arc<Formula>),
     /// Computed by a formula the engine derived (an index key); not in change sets.
     Hidden(Arc<Formula>),
+    /// Removed by a schema change (or a hidden column no longer needed): its
+    /// id is never given again, and nothing reads or writes it.
+    Removed,
 }
 
 #[derive(Clone, Debug)]
@@ -200,7 +210,7 @@ impl Column {
 
     pub(crate) fn formula(&self) -> Option<&Arc<Formula>> {
         match &self.kind {
-            ColumnKind::Data => None,
+            ColumnKind::Data | ColumnKind::Removed => None,
             ColumnKind::Formula(f) | ColumnKind::Hidden(f) => Some(f),
         }
     }
@@ -213,6 +223,10 @@ impl Column {
 
     pub(crate) fn is_hidden(&self) -> bool {
         matches!(self.kind, ColumnKind::Hidden(_))
+    }
+
+    pub(crate) fn is_removed(&self) -> bool {
+        matches!(self.kind, ColumnKind::Removed)
     }
 }
 
@@ -268,6 +282,15 @@ impl Data {
                 .map(|r| (*r, col.values.get(r.index()))),
         );
         self.indexes.push(ix);
+        Arc::make_mut(&mut self.indexes_on)[column.index()].push(id);
+        id
+    }
+
+    /// Takes over an index built elsewhere (by the workbook a schema change
+    /// replaces) for a column whose cells it indexes as they are.
+    pub(crate) fn adopt_index(&mut self, column: ColumnId, index: ColumnIndex) -> IndexId {
+        let id = IndexId(u32::try_from(self.indexes.len()).unwrap_or(u32::MAX));
+        self.indexes.push(index);
         Arc::make_mut(&mut self.indexes_on)[column.index()].push(id);
         id
     }
@@ -348,7 +371,7 @@ impl Data {
 
     /// Removes a live row from the order and from every index; its cells are
     /// returned (in `all_columns` order) and its slot left Blank and dead.
-    pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> (u32, Vec<Value>) {
+    pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> Vec<Value> {
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
         let mut cells = Vec::with_capacity(cols.len());
         for c in cols {
@@ -359,19 +382,21 @@ impl Data {
             cells.push(old);
         }
         let table = &mut self.tables[t.index()];
-        let pos = table.position_of(r).unwrap_or(table.order.len());
-        if pos < table.order.len() {
+        if let Some(pos) = table.position_of(r) {
             Arc::make_mut(&mut table.order).remove(pos);
         }
         table.set_live(r, false);
-        (u32::try_from(pos).unwrap_or(u32::MAX), cells)
+        cells
     }
 
-    /// Undoes [`Data::kill_row`]: the row comes back at its old position with its cells.
-    pub(crate) fn revive_row(&mut self, t: TableId, r: RowId, pos: u32, cells: Vec<Value>) {
+    /// Undoes [`Data::kill_row`]: the row comes back, in its place by id, with
+    /// its cells (in `all_columns` order).
+    pub(crate) fn revive_row(&mut self, t: TableId, r: RowId, cells: Vec<Value>) {
         let table = &mut self.tables[t.index()];
         let order = Arc::make_mut(&mut table.order);
-        order.insert((pos as usize).min(order.len()), r);
+        if let Err(pos) = order.binary_search(&r) {
+            order.insert(pos, r);
+        }
         table.set_live(r, true);
         let cols: Vec<ColumnId> = table.all_columns().collect();
         for (c, v) in cols.into_iter().zip(cells) {

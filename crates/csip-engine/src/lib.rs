@@ -52,7 +52,12 @@
 //! Where to look: values and `=` in `value.rs`; the function library in
 //! `functions/`; binding in `bind.rs`; the interpreter in `eval.rs`; what a
 //! formula depends on in `deps.rs`; recalculation in `recalc.rs`; transactions
-//! in `transaction.rs`; case files in `casefile.rs`.
+//! in `transaction.rs`; case files in `casefile.rs`; the table files read in
+//! `load.rs` and written back (`Schema::to_table_files`) in `write.rs`.
+//!
+//! With the `serde` feature, the schema, values, ids, transactions and change
+//! sets are `Serialize` and `Deserialize` in stable JSON shapes
+//! (`docs/engine-json.md`; the impls in `json/`).
 //!
 //! This crate does no I/O and reads no clock: loaders take text, and the host
 //! passes the time in.
@@ -60,13 +65,16 @@
 //! # Features
 //!
 //! - `files` (default): the table and data file formats (TOML, one table per
-//!   file): `schema_from_files`, `SourceFile`, `Workbook::load_files` and
-//!   `Workbook::import_files`. Brings in `toml` and `serde`.
+//!   file): `schema_from_files`, `SourceFile`, `Workbook::load_files`,
+//!   `Workbook::import_files`, and `Schema::to_table_files` to write a schema
+//!   back. Brings in `toml` and `serde`.
 //! - `cases` (default, needs `files`): the formula case-file harness,
 //!   `CaseFile` and its report; a test tool.
+//! - `serde` (off by default): `Serialize` and `Deserialize` in the JSON
+//!   shapes above.
 //!
-//! A service that builds its [`Schema`] in code needs neither:
-//! `csip-engine = { version = "0.1", default-features = false }`.
+//! A service that builds its [`Schema`] in code needs neither `files` nor
+//! `cases`: `csip-engine = { version = "0.1", default-features = false }`.
 //!
 //! # The language
 //!
@@ -81,6 +89,7 @@ struct ReadmeDoctests;
 
 mod bind;
 mod budget;
+mod build;
 #[cfg(feature = "cases")]
 mod casefile;
 mod coerce;
@@ -91,18 +100,24 @@ mod error;
 mod eval;
 mod expr;
 mod functions;
+mod history;
 mod ids;
 mod index;
+#[cfg(feature = "serde")]
+mod json;
 #[cfg(feature = "files")]
 mod load;
 mod num;
 mod recalc;
 mod schema;
+mod schema_change;
 mod store;
 mod transaction;
 mod value;
 mod view;
 mod workbook;
+#[cfg(feature = "files")]
+mod write;
 
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
 #[cfg(feature = "cases")]
@@ -113,6 +128,7 @@ pub use csip_formula::Diagnostic;
 pub use data::Clock;
 pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
+pub use history::{Change, ChangeCause, DEFAULT_UNDO_LIMIT, MAX_UNDO_STEPS};
 pub use ids::{CellId, ColumnId, RowId, TableId};
 #[cfg(feature = "files")]
 pub use load::{SourceFile, schema_from_files};
@@ -122,10 +138,13 @@ pub use schema::{
     ColumnSchema, ColumnType, FieldSchema, FormulaText, ParamSchema, Schema, SortKey, SourceOrigin,
     TableSchema, TileSchema, ViewLayout, ViewSchema,
 };
+pub use schema_change::SchemaChange;
 pub use transaction::{
-    ChangeSet, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
+    ChangeSet, DeletedRow, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
     TransactionErrorKind,
 };
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
+#[cfg(feature = "files")]
+pub use write::{SchemaWriteError, SchemaWriteProblem};

@@ -16,10 +16,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// The rows a running transaction inserted. Inserts append and ids grow, so
-/// they are, per table, every id from the first one inserted on.
+/// they are, per table, every id from the first one inserted on — and the
+/// deleted rows an undo brings back, one by one.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Fresh {
     first: Vec<u32>,
+    revived: rustc_hash::FxHashSet<(TableId, RowId)>,
 }
 
 impl Fresh {
@@ -37,8 +39,14 @@ impl Fresh {
         *first = (*first).min(row.0);
     }
 
+    /// Notes a deleted row brought back (its id lies among older rows').
+    pub(crate) fn note_revived(&mut self, table: TableId, row: RowId) {
+        self.revived.insert((table, row));
+    }
+
     pub(crate) fn contains(&self, table: TableId, row: RowId) -> bool {
         self.first.get(table.index()).is_some_and(|f| row.0 >= *f)
+            || (!self.revived.is_empty() && self.revived.contains(&(table, row)))
     }
 }
 

@@ -104,6 +104,19 @@ impl ViewLayout {
     }
 }
 
+/// The name a table file gives a layout (`layout = "..."`) and the JSON
+/// shapes give a layout. Here, not in `write.rs`, so that the `serde`
+/// feature does not need the `files` one.
+#[cfg(any(feature = "files", feature = "serde"))]
+pub(crate) fn layout_name(layout: ViewLayout) -> &'static str {
+    match layout {
+        ViewLayout::Grid => "grid",
+        ViewLayout::Cards => "cards",
+        ViewLayout::Kanban => "kanban",
+        ViewLayout::Dashboard => "dashboard",
+    }
+}
+
 /// A named view over one table: which rows (a filter formula), in which order
 /// (sort keys), grouped how, showing which fields; it may take parameters (the
 /// current user, a selected account), show tiles (formulas over the workbook)
@@ -396,6 +409,42 @@ impl Schema {
         self.tables.push(table);
         self
     }
+
+    /// Adds a view; returns the schema for chaining.
+    pub fn with_view(mut self, view: ViewSchema) -> Schema {
+        self.views.push(view);
+        self
+    }
+}
+
+impl ViewSchema {
+    /// A view named `name` over `table`, showing every row and column (set
+    /// its `filter`, `sort`, `fields`, ... as needed).
+    pub fn new(name: impl Into<String>, table: impl Into<String>) -> ViewSchema {
+        ViewSchema {
+            name: name.into(),
+            table: table.into(),
+            ..ViewSchema::default()
+        }
+    }
+}
+
+impl FieldSchema {
+    /// A field that shows a column.
+    pub fn column(name: impl Into<String>) -> FieldSchema {
+        FieldSchema {
+            name: name.into(),
+            formula: None,
+        }
+    }
+
+    /// A field computed by a formula on each row.
+    pub fn computed(name: impl Into<String>, formula: impl Into<String>) -> FieldSchema {
+        FieldSchema {
+            name: name.into(),
+            formula: Some(FormulaText::new(formula)),
+        }
+    }
 }
 
 impl TableSchema {
@@ -445,6 +494,37 @@ impl ColumnSchema {
             formula: Some(formula.into()),
             ..ColumnSchema::data(name, ty)
         }
+    }
+
+    /// A data column that holds one row of `table` (a relation): written as
+    /// the row, or as the text of the target's display column.
+    ///
+    /// ```
+    /// use csip_engine::{ColumnSchema, ColumnType};
+    /// let c = ColumnSchema::relation("Account", "Accounts");
+    /// assert_eq!(c.ty, ColumnType::Relation { table: "Accounts".into(), multiple: false });
+    /// assert_eq!(ColumnSchema::relations("Accounts", "Accounts").ty,
+    ///     ColumnType::Relation { table: "Accounts".into(), multiple: true });
+    /// ```
+    pub fn relation(name: impl Into<String>, table: impl Into<String>) -> ColumnSchema {
+        ColumnSchema::data(
+            name,
+            ColumnType::Relation {
+                table: table.into(),
+                multiple: false,
+            },
+        )
+    }
+
+    /// A data column that holds a list of rows of `table`.
+    pub fn relations(name: impl Into<String>, table: impl Into<String>) -> ColumnSchema {
+        ColumnSchema::data(
+            name,
+            ColumnType::Relation {
+                table: table.into(),
+                multiple: true,
+            },
+        )
     }
 
     /// Marks the column required.

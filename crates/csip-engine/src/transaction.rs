@@ -4,14 +4,17 @@
 use crate::coerce::{Rejected, coerce};
 use crate::data::ColumnKind;
 use crate::deps::Node;
+use crate::history::ChangeCause;
 use crate::ids::{CellId, ColumnId, RowId, TableId};
 use crate::index::IndexMode;
 use crate::recalc::{self, CellChange, Propagator};
+use crate::schema_change::SchemaChange;
 use crate::value::{Key, Value};
 use crate::workbook::Workbook;
 use indexmap::IndexMap;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// The values of one row: data columns and what to store in them.
 pub type RowValues = Vec<(ColumnId, Value)>;
@@ -50,7 +53,9 @@ pub type RowsWithIds = Vec<(Option<RowId>, RowValues)>;
 /// assert_eq!(tx.ops().len(), 3);
 /// let changes = wb.apply(tx)?;
 /// assert_eq!(changes.inserted.len(), 1);
-/// assert_eq!(changes.deleted, vec![(t, washers)]);
+/// // A deleted row comes with the values it held.
+/// assert_eq!((changes.deleted[0].table, changes.deleted[0].row), (t, washers));
+/// assert_eq!(changes.deleted[0].value(count), Some(&Value::from(7)));
 /// assert_eq!(wb.value(count, nuts), Some(&Value::from(35)));
 ///
 /// // All or nothing: the insert repeats a unique name, so the set before it
@@ -99,6 +104,11 @@ pub enum Op {
         /// The row.
         row: RowId,
     },
+    /// Change the schema: add a table or a column, change a formula, rename
+    /// a table or a column, remove a column. A transaction that changes the
+    /// schema changes nothing else (send data edits in a transaction of
+    /// their own).
+    Schema(Box<SchemaChange>),
 }
 
 impl Transaction {
@@ -149,6 +159,33 @@ impl Transaction {
         self
     }
 
+    /// Adds a schema change; returns the transaction for chaining.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, SchemaChange, TableSchema, Transaction, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+    /// );
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("T").unwrap();
+    /// let a = wb.column_id(t, "A").unwrap();
+    /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(21))]))?.inserted[0].1;
+    /// let added = wb.apply(Transaction::new().change_schema(SchemaChange::AddColumn {
+    ///     table: t,
+    ///     column: ColumnSchema::formula("Twice", ColumnType::Number, "[A] * 2"),
+    /// }))?;
+    /// let twice = wb.column_id(t, "Twice").unwrap();
+    /// assert_eq!(added.get(twice, row).unwrap().new, Value::from(42));
+    /// wb.apply(Transaction::new().change_schema(SchemaChange::RenameColumn { column: a, name: "Amount".into() }))?;
+    /// assert_eq!(wb.formula(twice), Some("[Amount] * 2"), "the formula follows the rename");
+    /// assert_eq!(wb.column_id(t, "Amount"), Some(a), "and the id stays");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn change_schema(mut self, change: SchemaChange) -> Transaction {
+        self.ops.push(Op::Schema(Box::new(change)));
+        self
+    }
+
     /// Adds any operation.
     pub fn push(&mut self, op: Op) {
         self.ops.push(op);
@@ -167,7 +204,7 @@ impl Transaction {
 
 /// What a transaction (or a clock move) changed: every cell whose value
 /// changed, formula cells included, with old and new values, and the rows
-/// inserted and deleted.
+/// inserted and deleted (with the values they held).
 ///
 /// A formula cell that was recomputed but came out as it was is not in it
 /// (nor is anything computed from it): a change set is what a host must
@@ -205,8 +242,31 @@ pub struct ChangeSet {
     pub changes: Vec<CellChange>,
     /// Rows inserted, in order.
     pub inserted: Vec<(TableId, RowId)>,
-    /// Rows deleted, in order.
-    pub deleted: Vec<(TableId, RowId)>,
+    /// Rows deleted, in order, each with the values it held.
+    pub deleted: Vec<DeletedRow>,
+    /// The schema after the change, when the change was to the schema.
+    pub schema: Option<Arc<crate::Schema>>,
+}
+
+/// A row a transaction deleted, with the values it held then.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeletedRow {
+    /// The table.
+    pub table: TableId,
+    /// The row's id (never given to another row).
+    pub row: RowId,
+    /// Its columns' values (data and formula, in the table's column order).
+    pub values: Vec<(ColumnId, Value)>,
+}
+
+impl DeletedRow {
+    /// The value the row held in `column`.
+    pub fn value(&self, column: ColumnId) -> Option<&Value> {
+        self.values
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, v)| v)
+    }
 }
 
 impl ChangeSet {
@@ -319,9 +379,15 @@ pub enum TransactionErrorKind {
     UnknownReference,
     /// A relation written as text that names several rows.
     AmbiguousReference,
+    /// A schema change that cannot be made (a name taken, a column that
+    /// something reads, a formula that does not bind, ...).
+    Schema,
 }
 
-enum Undo {
+/// One step that undoes part of a transaction (for a rollback, and kept
+/// for [`Workbook::undo`]).
+#[derive(Debug)]
+pub(crate) enum Undo {
     Cell {
         column: ColumnId,
         row: RowId,
@@ -337,9 +403,12 @@ enum Undo {
     Delete {
         table: TableId,
         row: RowId,
-        position: u32,
+        /// Every cell, in `all_columns` order.
         cells: Vec<Value>,
     },
+    /// The whole workbook as it was before a schema change (shared
+    /// copy-on-write with the workbook after it).
+    Schema(crate::schema_change::Saved),
 }
 
 /// The bookkeeping of a running transaction.
@@ -350,7 +419,7 @@ struct Batch {
     touched: IndexMap<(ColumnId, RowId), Value, FxBuildHasher>,
     fresh: recalc::Fresh,
     inserted: Vec<(TableId, RowId)>,
-    deleted: Vec<(TableId, RowId)>,
+    deleted: Vec<DeletedRow>,
     /// Rows whose required cells must be checked at the end.
     check: Vec<(TableId, RowId)>,
     /// A bulk load: writes skip the indexes, which are rebuilt once after.
@@ -381,6 +450,9 @@ impl Workbook {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&mut self, tx: Transaction) -> Result<ChangeSet, TransactionError> {
+        if tx.ops.iter().any(|op| matches!(op, Op::Schema(_))) {
+            return self.apply_schema_transaction(tx);
+        }
         let mut batch = Batch::default();
         for (i, op) in tx.ops.into_iter().enumerate() {
             if let Err(mut e) = self.apply_op(op, &mut batch) {
@@ -393,7 +465,182 @@ impl Workbook {
             self.rollback(batch);
             return Err(e);
         }
-        Ok(self.commit(batch))
+        let steps = std::mem::take(&mut batch.undo);
+        let changes = self.commit(batch);
+        self.history.record(steps);
+        self.feed.publish(ChangeCause::Edit, &changes);
+        Ok(changes)
+    }
+
+    fn apply_schema_transaction(&mut self, tx: Transaction) -> Result<ChangeSet, TransactionError> {
+        let mut changes = Vec::with_capacity(tx.ops.len());
+        for (i, op) in tx.ops.into_iter().enumerate() {
+            match op {
+                Op::Schema(change) => changes.push(*change),
+                _ => {
+                    let mut e = self.error_of(
+                        TransactionErrorKind::Schema,
+                        "a transaction that changes the schema changes nothing else; send the data edits in a transaction of their own".into(),
+                    );
+                    e.op = Some(i);
+                    return Err(e);
+                }
+            }
+        }
+        let (changes, before) = self.apply_schema(changes)?;
+        self.history.record(vec![Undo::Schema(before)]);
+        self.feed.publish(ChangeCause::Schema, &changes);
+        Ok(changes)
+    }
+
+    /// Undoes the last transaction with operations [`Workbook::apply`] made (or the last
+    /// redone one): data cells get their old values back, inserted rows go,
+    /// deleted rows come back with their ids and values, and every formula
+    /// follows. Returns what changed, like any edit; `None` when there is
+    /// nothing to undo. The history keeps the last
+    /// [`DEFAULT_UNDO_LIMIT`](crate::DEFAULT_UNDO_LIMIT) transactions (see
+    /// [`Workbook::set_undo_limit`]); an import clears it.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T")
+    ///         .with_column(ColumnSchema::data("A", ColumnType::Number))
+    ///         .with_column(ColumnSchema::formula("B", ColumnType::Number, "[A] * 2")),
+    /// );
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("T").unwrap();
+    /// let (a, b) = (wb.column_id(t, "A").unwrap(), wb.column_id(t, "B").unwrap());
+    /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
+    /// wb.apply(Transaction::new().delete(t, row))?;
+    /// let back = wb.undo()?.expect("something to undo");
+    /// assert_eq!(back.inserted, [(t, row)], "the deleted row is back, with its id");
+    /// assert_eq!(wb.value(b, row), Some(&Value::from(2)));
+    /// wb.redo()?;
+    /// assert!(!wb.contains_row(t, row));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn undo(&mut self) -> Result<Option<ChangeSet>, TransactionError> {
+        let Some(steps) = self.history.take_undo() else {
+            return Ok(None);
+        };
+        match self.revert(&steps) {
+            Ok((changes, inverse)) => {
+                self.history.push_redo(inverse);
+                self.feed.publish(ChangeCause::Undo, &changes);
+                Ok(Some(changes))
+            }
+            Err(e) => {
+                self.history.push_undo(steps);
+                Err(e)
+            }
+        }
+    }
+
+    /// Redoes the last transaction [`Workbook::undo`] undid, as it was (rows
+    /// it inserted come back with the same ids). `None` when there is nothing
+    /// to redo; a new transaction clears what there was.
+    pub fn redo(&mut self) -> Result<Option<ChangeSet>, TransactionError> {
+        let Some(steps) = self.history.take_redo() else {
+            return Ok(None);
+        };
+        match self.revert(&steps) {
+            Ok((changes, inverse)) => {
+                self.history.push_undo(inverse);
+                self.feed.publish(ChangeCause::Redo, &changes);
+                Ok(Some(changes))
+            }
+            Err(e) => {
+                self.history.push_redo(steps);
+                Err(e)
+            }
+        }
+    }
+
+    /// How many transactions [`Workbook::undo`] and [`Workbook::redo`] can take back now.
+    pub fn history_len(&self) -> (usize, usize) {
+        (self.history.can_undo(), self.history.can_redo())
+    }
+
+    /// Keeps at most `limit` transactions for undo (0: none; the oldest go
+    /// first). Whatever the limit, at most
+    /// [`MAX_UNDO_STEPS`](crate::MAX_UNDO_STEPS) cells and rows are kept in
+    /// all, and a transaction larger than that alone is not undoable.
+    pub fn set_undo_limit(&mut self, limit: usize) {
+        self.history.set_limit(limit);
+    }
+
+    /// Applies the inverse of `steps` (a transaction's undo log) as one
+    /// batch: what it changed, and the steps that invert it in turn. On a
+    /// refusal nothing changes.
+    fn revert(&mut self, steps: &[Undo]) -> Result<(ChangeSet, Vec<Undo>), TransactionError> {
+        if let [Undo::Schema(saved)] = steps {
+            let (changes, current) = self.restore_schema(Box::new((**saved).clone()));
+            return Ok((changes, vec![Undo::Schema(current)]));
+        }
+        let mut batch = Batch::default();
+        for step in steps.iter().rev() {
+            let done = match step {
+                Undo::Cell { column, row, old } => {
+                    let table = self.data.column(*column).table;
+                    self.write_data(table, *row, *column, old.clone(), &mut batch)
+                }
+                Undo::Insert { table, row, .. } => self.delete_row(*table, *row, &mut batch),
+                Undo::Delete { table, row, cells } => {
+                    self.revive(*table, *row, cells, &mut batch);
+                    Ok(())
+                }
+                // Alone in its transaction's steps (above).
+                Undo::Schema(_) => Ok(()),
+            };
+            if let Err(e) = done {
+                self.rollback(batch);
+                return Err(e);
+            }
+        }
+        if let Err(e) = self.check_constraints(&batch) {
+            self.rollback(batch);
+            return Err(e);
+        }
+        let inverse = std::mem::take(&mut batch.undo);
+        Ok((self.commit(batch), inverse))
+    }
+
+    /// Brings a deleted row back with its id and data cells; its formula
+    /// cells are computed as a new row's are.
+    fn revive(&mut self, table: TableId, row: RowId, cells: &[Value], batch: &mut Batch) {
+        let columns: Vec<ColumnId> = self.data.table(table).all_columns().collect();
+        let cells: Vec<Value> = columns
+            .iter()
+            .zip(cells)
+            .map(|(c, v)| {
+                if matches!(self.data.column(*c).kind, ColumnKind::Data) {
+                    v.clone()
+                } else {
+                    Value::Blank
+                }
+            })
+            .collect();
+        self.data.revive_row(table, row, cells);
+        // The rows after it move down a place.
+        if !self.graph.dependents(Node::Position(table)).is_empty() {
+            let mut p = Propagator {
+                data: &self.data,
+                graph: &self.graph,
+                dirty: &mut self.dirty,
+                fresh: &batch.fresh,
+            };
+            let order = p.data.table(table).order();
+            let pos = p.data.row_number(table, row).unwrap_or(0) as usize;
+            for &later in &order[pos..] {
+                p.propagate(Node::Position(table), later, None);
+            }
+        }
+        let slots = self.data.table(table).slots();
+        batch.undo.push(Undo::Insert { table, row, slots });
+        batch.fresh.note_revived(table, row);
+        batch.inserted.push((table, row));
+        batch.check.push((table, row));
     }
 
     fn apply_op(&mut self, op: Op, batch: &mut Batch) -> Result<(), TransactionError> {
@@ -485,6 +732,11 @@ impl Workbook {
                 }
                 self.delete_row(table, row, batch)
             }
+            // `apply` sends transactions with schema changes elsewhere.
+            Op::Schema(_) => Err(self.error_of(
+                TransactionErrorKind::Schema,
+                "a schema change cannot be part of a bulk load".into(),
+            )),
         }
     }
 
@@ -534,6 +786,19 @@ impl Workbook {
         value: Value,
         batch: &mut Batch,
     ) -> Result<(), TransactionError> {
+        if self.data.column(column).is_removed() {
+            return Err(self.error(
+                TransactionErrorKind::UnknownColumn,
+                Some(table),
+                None,
+                None,
+                format!(
+                    "`{}` no longer has the column {column:?} (`{}`): a schema change removed it",
+                    self.table_name(table),
+                    self.data.column(column).name
+                ),
+            ));
+        }
         if !matches!(self.data.column(column).kind, ColumnKind::Data) {
             return Err(self.error(
                 TransactionErrorKind::NotWritable,
@@ -625,14 +890,17 @@ impl Workbook {
                 }
             }
         }
-        let (position, cells) = self.data.kill_row(table, row);
-        batch.undo.push(Undo::Delete {
-            table,
-            row,
-            position,
-            cells,
-        });
-        batch.deleted.push((table, row));
+        let cells = self.data.kill_row(table, row);
+        let values = self
+            .data
+            .table(table)
+            .columns
+            .iter()
+            .zip(&cells)
+            .map(|(c, v)| (*c, v.clone()))
+            .collect();
+        batch.undo.push(Undo::Delete { table, row, cells });
+        batch.deleted.push(DeletedRow { table, row, values });
         Ok(())
     }
 
@@ -766,12 +1034,9 @@ impl Workbook {
                     self.data.write(column, row, old);
                 }
                 Undo::Insert { table, row, slots } => self.data.pop_row(table, row, slots),
-                Undo::Delete {
-                    table,
-                    row,
-                    position,
-                    cells,
-                } => self.data.revive_row(table, row, position, cells),
+                Undo::Delete { table, row, cells } => self.data.revive_row(table, row, cells),
+                // Schema changes keep the state before them whole instead.
+                Undo::Schema(_) => {}
             }
         }
         self.dirty.clear();
@@ -866,7 +1131,13 @@ impl Workbook {
                 .filter(|(t, r)| self.data.is_live(*t, *r))
                 .collect(),
             deleted: batch.deleted,
+            schema: None,
         }
+    }
+
+    /// An error of the transaction as a whole (no table, row or column).
+    pub(crate) fn error_of(&self, kind: TransactionErrorKind, message: String) -> TransactionError {
+        self.error(kind, None, None, None, message)
     }
 
     fn error(
@@ -1207,9 +1478,20 @@ impl Workbook {
     ) -> Result<Vec<Vec<RowId>>, Vec<TransactionError>> {
         let mut batch = Batch::default();
         let mut errors = Vec::new();
+        let order: Vec<TableId> = tables.iter().map(|(t, _)| *t).collect();
         let ids = self.import_inner(tables, &mut batch, max_errors.max(1), &mut errors);
         if errors.is_empty() {
             self.dirty.clear();
+            // Not undoable: what came before it cannot be undone either.
+            self.history.clear();
+            self.feed.publish_with(ChangeCause::Import, || ChangeSet {
+                inserted: order
+                    .iter()
+                    .zip(&ids)
+                    .flat_map(|(t, rows)| rows.iter().map(move |r| (*t, *r)))
+                    .collect(),
+                ..ChangeSet::default()
+            });
             Ok(ids)
         } else {
             self.rollback(batch);

@@ -1,18 +1,18 @@
 //! The [`Workbook`]: built from a [`Schema`], read through ids, changed through
 //! transactions (see `transaction.rs`).
 
-use crate::bind::{self, BindError, Catalog, Scope, StaticTy};
-use crate::data::{Clock, Column, ColumnKind, ColumnMeta, Data, Formula, Table};
-use crate::deps::{self, Node};
-use crate::error::{FormulaError, SchemaError, SchemaProblem};
+use crate::bind::{self, Catalog, Scope, StaticTy};
+use crate::data::{Clock, ColumnKind, Data};
+use crate::deps::Node;
+use crate::error::{FormulaError, SchemaError};
 use crate::eval::EvalCtx;
 use crate::expr::{Expr, FilterExpr, IndexPlan, OuterKey};
 use crate::ids::{CellId, ColumnId, RowId, TableId};
 use crate::index::IndexMode;
-use crate::recalc::{self, Dependent, Dirty, Graph};
-use crate::schema::{ColumnSchema, ColumnType, Schema};
+use crate::recalc::{self, Dirty, Graph};
+use crate::schema::{ColumnSchema, Schema};
 use crate::value::{ErrorKind, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A workbook: linked tables with typed data columns and formula columns,
@@ -49,14 +49,20 @@ pub struct Workbook {
     pub(crate) graph: Arc<Graph>,
     /// Empty between operations.
     pub(crate) dirty: Dirty,
-    table_names: Arc<HashMap<String, TableId>>,
-    column_names: Arc<Vec<HashMap<String, ColumnId>>>,
+    pub(crate) table_names: Arc<HashMap<String, TableId>>,
+    pub(crate) column_names: Arc<Vec<HashMap<String, ColumnId>>>,
     /// The formula text of each formula column, as written.
-    sources: Arc<HashMap<ColumnId, String>>,
+    pub(crate) sources: Arc<HashMap<ColumnId, String>>,
     /// What the binder knows of each formula column's rows.
-    static_types: Arc<HashMap<ColumnId, StaticTy>>,
+    pub(crate) static_types: Arc<HashMap<ColumnId, StaticTy>>,
     pub(crate) views: Arc<Vec<crate::view::View>>,
     pub(crate) trace: Option<Vec<CellId>>,
+    /// The schema as it now is (after every schema change).
+    pub(crate) schema: Arc<Schema>,
+    /// Undo and redo.
+    pub(crate) history: crate::history::History,
+    /// The version and the change feed's subscribers.
+    pub(crate) feed: crate::history::Feed,
 }
 
 impl Clone for Workbook {
@@ -73,11 +79,16 @@ impl Clone for Workbook {
             static_types: self.static_types.clone(),
             views: self.views.clone(),
             trace: self.trace.clone(),
+            // A snapshot reads; the history and the subscribers stay with
+            // the workbook that writes.
+            schema: self.schema.clone(),
+            history: crate::history::History::new(self.history.limit()),
+            feed: self.feed.detached(),
         }
     }
 }
 
-fn fold(name: &str) -> String {
+pub(crate) fn fold(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
@@ -89,7 +100,7 @@ impl Workbook {
     /// location and a suggestion). Dependency cycles are not an error: the
     /// cells of the columns in a cycle hold the `cycle` error value.
     pub fn new(schema: &Schema, clock: Clock) -> Result<Workbook, SchemaError> {
-        Builder::build(schema, clock)
+        crate::build::Builder::build(schema, clock)
     }
 
     // ---- names ----------------------------------------------------------
@@ -195,7 +206,7 @@ impl Workbook {
     /// A cell's value; `None` when the row does not exist.
     pub fn value(&self, column: ColumnId, row: RowId) -> Option<&Value> {
         let c = self.data.columns.get(column.index())?;
-        if !self.data.is_live(c.table, row) {
+        if c.is_removed() || !self.data.is_live(c.table, row) {
             return None;
         }
         Some(self.data.cell(column, row))
@@ -463,52 +474,49 @@ impl Workbook {
             &mut changes,
             self.trace.as_mut(),
         );
-        crate::ChangeSet {
+        let changes = crate::ChangeSet {
             changes,
             ..Default::default()
-        }
+        };
+        self.feed
+            .publish(crate::history::ChangeCause::Clock, &changes);
+        changes
+    }
+
+    /// The workbook's version: 0 when built, one more with every commit (an
+    /// applied transaction, an undo or redo, an import, a clock move).
+    pub fn version(&self) -> u64 {
+        self.feed.version()
+    }
+
+    /// The change feed: every commit from now on, in order, as a
+    /// [`Change`](crate::Change) (its version, its cause and its change set),
+    /// sent on the returned channel as the commit returns. The engine runs no
+    /// thread of its own: the host reads the channel where it likes (a
+    /// thread, a task); dropping the receiver unsubscribes. A clone of the
+    /// workbook (a snapshot) has no subscribers.
+    ///
+    /// ```
+    /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+    /// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)));
+    /// # let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// # let t = wb.table_id("T").unwrap();
+    /// # let a = wb.column_id(t, "A").unwrap();
+    /// let feed = wb.subscribe();
+    /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
+    /// wb.apply(Transaction::new().set(a, row, 2))?;
+    /// let versions: Vec<u64> = feed.try_iter().map(|c| c.version).collect();
+    /// assert_eq!(versions, [1, 2]);
+    /// assert_eq!(wb.version(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn subscribe(&mut self) -> std::sync::mpsc::Receiver<Arc<crate::Change>> {
+        self.feed.subscribe()
     }
 
     /// A formula column's formula, as written in the schema.
     pub fn formula(&self, column: ColumnId) -> Option<&str> {
         self.sources.get(&column).map(String::as_str)
-    }
-}
-
-/// Points a problem that has no formula span at where its table, column or
-/// view is declared, when the schema came from a file.
-fn locate(schema: &Schema, p: &mut SchemaProblem) {
-    if p.diagnostic.is_some() {
-        return;
-    }
-    let declared = match &p.view {
-        Some(v) => schema
-            .views
-            .iter()
-            .find(|s| s.name.trim() == v)
-            .and_then(|s| s.declared.clone()),
-        None => schema
-            .tables
-            .iter()
-            .find(|t| t.name.trim() == p.table)
-            .and_then(|t| {
-                match &p.column {
-                    Some(c) => t
-                        .columns
-                        .iter()
-                        .find(|col| col.name.trim() == c)
-                        .and_then(|col| col.declared.clone()),
-                    None => None,
-                }
-                .or_else(|| t.declared.clone())
-            }),
-    };
-    if let Some(origin) = declared {
-        p.diagnostic = Some(csip_formula::Diagnostic::error(
-            csip_formula::Span::new(0, 0),
-            p.message.clone(),
-        ));
-        p.origin = Some(origin);
     }
 }
 
@@ -530,8 +538,8 @@ impl MemoryUsage {
 }
 
 /// Binding against a built workbook: column types are known.
-struct ReadCatalog<'a> {
-    wb: &'a Workbook,
+pub(crate) struct ReadCatalog<'a> {
+    pub(crate) wb: &'a Workbook,
 }
 
 impl Catalog for ReadCatalog<'_> {
@@ -600,916 +608,5 @@ pub(crate) fn visit_filters_mut(e: &mut Expr, f: &mut dyn FnMut(&mut FilterExpr)
         | Expr::Item { .. }
         | Expr::Table(_)
         | Expr::Param(_) => {}
-    }
-}
-
-// ---- building ---------------------------------------------------------------
-
-enum BindState {
-    Data,
-    Pending(Box<csip_formula::Expr>),
-    InProgress,
-    Bound(Expr, StaticTy),
-    Failed,
-}
-
-struct Builder {
-    /// Text literals, one copy each.
-    texts: HashMap<String, Arc<str>>,
-    data: Data,
-    table_names: HashMap<String, TableId>,
-    column_names: Vec<HashMap<String, ColumnId>>,
-    states: Vec<BindState>,
-    problems: Vec<SchemaProblem>,
-    sources: HashMap<ColumnId, String>,
-}
-
-impl Catalog for Builder {
-    fn table_by_name(&self, name: &str) -> Option<TableId> {
-        self.table_names.get(&fold(name)).copied()
-    }
-    fn column_by_name(&self, table: TableId, name: &str) -> Option<ColumnId> {
-        self.column_names
-            .get(table.index())?
-            .get(&fold(name))
-            .copied()
-    }
-    fn table_name(&self, table: TableId) -> &str {
-        &self.data.table(table).name
-    }
-    fn column_names(&self, table: TableId) -> Vec<String> {
-        self.data
-            .table(table)
-            .columns
-            .iter()
-            .map(|c| self.data.column(*c).name.clone())
-            .collect()
-    }
-    fn table_names(&self) -> Vec<String> {
-        self.data.tables.iter().map(|t| t.name.clone()).collect()
-    }
-    fn intern(&mut self, text: &str) -> Arc<str> {
-        self.texts
-            .entry(text.to_string())
-            .or_insert_with(|| Arc::from(text))
-            .clone()
-    }
-
-    fn column_ty(&mut self, column: ColumnId) -> StaticTy {
-        if matches!(self.states[column.index()], BindState::Pending(_)) {
-            self.bind_column(column);
-        }
-        match &self.states[column.index()] {
-            BindState::Bound(_, ty) => *ty,
-            BindState::Data => match self.data.column(column).target {
-                Some((t, true)) => StaticTy::Rows(t),
-                Some((t, false)) => StaticTy::Row(t),
-                None => StaticTy::Other,
-            },
-            _ => StaticTy::Other,
-        }
-    }
-}
-
-impl Builder {
-    fn build(schema: &Schema, clock: Clock) -> Result<Workbook, SchemaError> {
-        let mut b = Builder {
-            texts: HashMap::new(),
-            data: Data {
-                tables: Vec::new(),
-                columns: Vec::new(),
-                indexes: Vec::new(),
-                indexes_on: Arc::default(),
-                clock,
-            },
-            table_names: HashMap::new(),
-            column_names: Vec::new(),
-            states: Vec::new(),
-            problems: Vec::new(),
-            sources: HashMap::new(),
-        };
-        b.declare_tables(schema);
-        b.declare_columns(schema);
-        for i in 0..b.states.len() {
-            if matches!(b.states[i], BindState::Pending(_)) {
-                b.bind_column(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
-            }
-        }
-        let mut views = b.bind_views(schema);
-        if !b.problems.is_empty() {
-            // In schema order, whatever stage found them.
-            let place = |p: &SchemaProblem| {
-                if let Some(v) = &p.view {
-                    let v = schema
-                        .views
-                        .iter()
-                        .position(|s| s.name.trim() == v)
-                        .unwrap_or(usize::MAX);
-                    return (schema.tables.len() + 1, v);
-                }
-                let t = schema
-                    .tables
-                    .iter()
-                    .position(|t| t.name.trim() == p.table)
-                    .unwrap_or(usize::MAX);
-                let c = p.column.as_ref().and_then(|c| {
-                    schema
-                        .tables
-                        .get(t)?
-                        .columns
-                        .iter()
-                        .position(|col| col.name.trim() == c)
-                });
-                (t, c.map_or(0, |c| c + 1))
-            };
-            let mut problems = b.problems;
-            for p in &mut problems {
-                locate(schema, p);
-            }
-            problems.sort_by_key(place);
-            return Err(SchemaError { problems });
-        }
-        b.install_formulas();
-        b.plan_indexes();
-        for view in &mut views {
-            b.plan_view(view);
-        }
-        let graph = b.build_graph();
-        let columns = b.data.columns.len();
-        let static_types = b
-            .states
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                BindState::Bound(_, ty) => {
-                    Some((ColumnId(u32::try_from(i).unwrap_or(u32::MAX)), *ty))
-                }
-                _ => None,
-            })
-            .collect();
-        Ok(Workbook {
-            data: b.data,
-            graph: Arc::new(graph),
-            dirty: Dirty::new(columns),
-            table_names: Arc::new(b.table_names),
-            column_names: Arc::new(b.column_names),
-            sources: Arc::new(b.sources),
-            trace: None,
-            static_types: Arc::new(static_types),
-            views: Arc::new(views),
-        })
-    }
-
-    fn problem(&mut self, table: &str, column: Option<&str>, message: String) {
-        self.problems.push(SchemaProblem {
-            table: table.to_string(),
-            column: column.map(str::to_string),
-            view: None,
-            kind: ErrorKind::InvalidArgument,
-            message,
-            diagnostic: None,
-            origin: None,
-        });
-    }
-
-    fn declare_tables(&mut self, schema: &Schema) {
-        for ts in &schema.tables {
-            let name = ts.name.trim();
-            if name.is_empty() {
-                self.problem("", None, "a table has no name".into());
-                continue;
-            }
-            if self.table_names.contains_key(&fold(name)) {
-                self.problem(
-                    name,
-                    None,
-                    format!("a second table is named `{name}`; table names must be unique"),
-                );
-                continue;
-            }
-            let id = TableId(u32::try_from(self.data.tables.len()).unwrap_or(u32::MAX));
-            self.table_names.insert(fold(name), id);
-            self.data.tables.push(Table::new(name.to_string()));
-            self.column_names.push(HashMap::new());
-            if ts.columns.is_empty() {
-                self.problem(name, None, format!("table `{name}` has no columns"));
-            }
-        }
-    }
-
-    fn declare_columns(&mut self, schema: &Schema) {
-        for ts in &schema.tables {
-            let Some(&table) = self.table_names.get(&fold(&ts.name)) else {
-                continue;
-            };
-            if self.data.table(table).name != ts.name.trim() {
-                continue; // a duplicate table, already reported
-            }
-            for cs in &ts.columns {
-                self.declare_column(table, cs);
-            }
-            let t = &self.data.tables[table.index()];
-            let display = match &ts.display_column {
-                None => t.columns.first().copied(),
-                Some(name) => {
-                    let found = self.column_names[table.index()].get(&fold(name)).copied();
-                    if found.is_none() {
-                        let table_name = t.name.clone();
-                        self.problem(
-                            &table_name,
-                            None,
-                            format!(
-                                "the display column `{name}` is not a column of `{table_name}`"
-                            ),
-                        );
-                    }
-                    found
-                }
-            };
-            self.data.tables[table.index()].display = display;
-        }
-    }
-
-    fn declare_column(&mut self, table: TableId, cs: &ColumnSchema) {
-        let table_name = self.data.table(table).name.clone();
-        let name = cs.name.trim();
-        if name.is_empty() {
-            self.problem(
-                &table_name,
-                None,
-                format!("a column of `{table_name}` has no name"),
-            );
-            return;
-        }
-        if self.column_names[table.index()].contains_key(&fold(name)) {
-            self.problem(
-                &table_name,
-                Some(name),
-                format!("`{table_name}` has two columns named `{name}`; column names must be unique in a table"),
-            );
-            return;
-        }
-        let mut target = None;
-        match &cs.ty {
-            ColumnType::Relation { table: t, multiple }
-            | ColumnType::People { table: t, multiple } => match self.table_names.get(&fold(t)) {
-                Some(&tid) => target = Some((tid, *multiple)),
-                None => {
-                    let hint = bind::did_you_mean(
-                        t,
-                        self.data.tables.iter().map(|t| t.name.clone()).collect(),
-                    )
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                    let what = if t.is_empty() {
-                        "no table".to_string()
-                    } else {
-                        format!("`{t}`, which is not a table")
-                    };
-                    self.problem(
-                        &table_name,
-                        Some(name),
-                        format!("`{name}` refers to {what}{hint}"),
-                    );
-                }
-            },
-            ColumnType::Select(o) | ColumnType::MultiSelect(o) if o.is_empty() => {
-                self.problem(
-                    &table_name,
-                    Some(name),
-                    format!("select column `{name}` lists no options"),
-                );
-            }
-            ColumnType::Slider { min, max } if min > max => {
-                self.problem(
-                    &table_name,
-                    Some(name),
-                    format!("slider `{name}` has its minimum {min} above its maximum {max}"),
-                );
-            }
-            _ => {}
-        }
-        if cs.formula.is_some() && (cs.required || cs.unique || cs.default.is_some()) {
-            self.problem(
-                &table_name,
-                Some(name),
-                format!("formula column `{name}` cannot be required, unique or have a default: its value is computed"),
-            );
-        }
-        let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
-        self.column_names[table.index()].insert(fold(name), id);
-        self.data.tables[table.index()].columns.push(id);
-        self.data.columns.push(Column::new(
-            ColumnMeta {
-                table,
-                name: name.to_string(),
-                schema: cs.clone(),
-                target,
-                row_table: target.map(|(t, _)| t),
-                kind: ColumnKind::Data,
-            },
-            crate::store::Store::blank(0),
-        ));
-        Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
-        let state = match &cs.formula {
-            None => BindState::Data,
-            Some(text) => {
-                self.sources.insert(id, text.clone());
-                match csip_formula::parse(text) {
-                    Ok(ast) => BindState::Pending(Box::new(ast)),
-                    Err(e) => {
-                        self.problems.push(SchemaProblem {
-                            table: table_name.clone(),
-                            column: Some(name.to_string()),
-                            view: None,
-                            kind: ErrorKind::Parse,
-                            message: e.message().to_string(),
-                            diagnostic: Some(e.diagnostic().clone()),
-                            origin: cs
-                                .origin
-                                .clone()
-                                .or_else(|| Some(crate::error::inline_origin(text))),
-                        });
-                        BindState::Failed
-                    }
-                }
-            }
-        };
-        self.states.push(state);
-        if let Some(default) = &cs.default {
-            if cs.formula.is_none() && target.is_none() {
-                if let Err(r) = crate::coerce::coerce(&self.data, id, default.clone()) {
-                    self.problem(
-                        &table_name,
-                        Some(name),
-                        format!("the default of `{name}` {}", r.message),
-                    );
-                }
-            }
-        }
-    }
-
-    fn bind_column(&mut self, column: ColumnId) {
-        let BindState::Pending(ast) =
-            std::mem::replace(&mut self.states[column.index()], BindState::InProgress)
-        else {
-            return;
-        };
-        let table = self.data.column(column).table;
-        let result = bind::bind(
-            &ast,
-            Scope {
-                this_table: Some(table),
-                params: &[],
-            },
-            self,
-        );
-        self.states[column.index()] = match result {
-            Ok((expr, ty)) => {
-                let ty = match (ty, self.data.column(column).target) {
-                    (StaticTy::Other, Some((t, true))) => StaticTy::Rows(t),
-                    (StaticTy::Other, Some((t, false))) => StaticTy::Row(t),
-                    (ty, _) => ty,
-                };
-                BindState::Bound(expr, ty)
-            }
-            Err(errors) => {
-                self.report_bind_errors(column, errors);
-                BindState::Failed
-            }
-        };
-    }
-
-    fn report_bind_errors(&mut self, column: ColumnId, errors: Vec<BindError>) {
-        let c = self.data.column(column);
-        let table = self.data.table(c.table).name.clone();
-        let name = c.name.clone();
-        let origin = c
-            .schema
-            .origin
-            .clone()
-            .or_else(|| c.schema.formula.as_deref().map(crate::error::inline_origin));
-        for e in errors {
-            self.problems.push(SchemaProblem {
-                table: table.clone(),
-                column: Some(name.clone()),
-                view: None,
-                kind: e.kind,
-                message: e.diagnostic.message.clone(),
-                diagnostic: Some(e.diagnostic),
-                origin: origin.clone(),
-            });
-        }
-    }
-
-    fn install_formulas(&mut self) {
-        for i in 0..self.states.len() {
-            if let BindState::Bound(expr, ty) = &self.states[i] {
-                let col = &mut self.data.columns[i];
-                col.row_table = match ty {
-                    StaticTy::Row(t) | StaticTy::Rows(t) => Some(*t),
-                    StaticTy::Other => None,
-                };
-                col.kind = ColumnKind::Formula(Arc::new(Formula {
-                    expr: expr.clone(),
-                    rank: 0,
-                    cyclic: false,
-                }));
-            }
-        }
-    }
-
-    /// Gives each key predicate of each formula column its index: the item key
-    /// column (a data column, or a hidden formula column) with a whole-value
-    /// index, and the outer key column with one too.
-    fn plan_indexes(&mut self) {
-        let formula_columns: Vec<ColumnId> = (0..self.data.columns.len())
-            .map(|i| ColumnId(u32::try_from(i).unwrap_or(u32::MAX)))
-            .filter(|c| self.data.column(*c).formula().is_some())
-            .collect();
-        for col in formula_columns {
-            let table = self.data.column(col).table;
-            let Some(f) = self.data.column(col).formula() else {
-                continue;
-            };
-            let mut expr = f.expr.clone();
-            visit_filters_mut(&mut expr, &mut |fx| self.plan_filter(table, fx));
-            if let ColumnKind::Formula(f) = &mut self.data.columns[col.index()].kind {
-                Arc::make_mut(f).expr = expr;
-            }
-        }
-        // Reverse indexes for cascades on delete and for text references.
-        for i in 0..self.data.columns.len() {
-            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
-            let column = self.data.column(c);
-            if let (ColumnKind::Data, Some((target, _))) = (&column.kind, column.target) {
-                let unique = column.schema.unique;
-                self.data.ensure_index(c, IndexMode::Elements);
-                if let Some(display) = self.data.table(target).display {
-                    self.data.ensure_index(display, IndexMode::Whole);
-                }
-                if unique {
-                    self.data.ensure_index(c, IndexMode::Whole);
-                }
-            } else if column.schema.unique {
-                self.data.ensure_index(c, IndexMode::Whole);
-            }
-        }
-    }
-
-    /// Declares and binds every view; problems are reported, not fatal here.
-    fn bind_views(&mut self, schema: &Schema) -> Vec<crate::view::View> {
-        let mut views: Vec<crate::view::View> = Vec::new();
-        let mut includes: Vec<Vec<String>> = Vec::new();
-        for vs in &schema.views {
-            let name = vs.name.trim().to_string();
-            let problem = |b: &mut Builder, message: String| {
-                b.problems.push(SchemaProblem {
-                    table: vs.table.clone(),
-                    column: None,
-                    view: Some(name.clone()),
-                    kind: ErrorKind::InvalidArgument,
-                    message,
-                    diagnostic: None,
-                    origin: None,
-                });
-            };
-            if name.is_empty() {
-                problem(self, "a view has no name".into());
-                continue;
-            }
-
-            let Some(table) = self.table_by_name(&vs.table) else {
-                let hint = bind::did_you_mean(&vs.table, self.table_names())
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                problem(self, format!("`{}` is not a table{hint}", vs.table));
-                continue;
-            };
-            if views
-                .iter()
-                .any(|v| v.table == table && v.name.eq_ignore_ascii_case(&name))
-            {
-                problem(
-                    self,
-                    format!(
-                        "`{}` has a second view named `{name}`; a table's view names must be unique",
-                        vs.table
-                    ),
-                );
-                continue;
-            }
-            let mut infos = Vec::new();
-            let mut targets = Vec::new();
-            for p in &vs.params {
-                let target = match p.ty.target() {
-                    Some((t, multiple)) => match self.table_by_name(t) {
-                        Some(tid) => Some((tid, multiple)),
-                        None => {
-                            problem(
-                                self,
-                                format!(
-                                    "the parameter `{}` refers to `{t}`, which is not a table",
-                                    p.name
-                                ),
-                            );
-                            None
-                        }
-                    },
-                    None => None,
-                };
-                let ty = match target {
-                    Some((t, true)) => StaticTy::Rows(t),
-                    Some((t, false)) => StaticTy::Row(t),
-                    None => StaticTy::Other,
-                };
-                infos.push(bind::ParamInfo {
-                    name: p.name.clone(),
-                    ty,
-                });
-                targets.push(target);
-            }
-            let row_scope = Scope {
-                this_table: Some(table),
-                params: &infos,
-            };
-            let filter = vs
-                .filter
-                .as_ref()
-                .and_then(|f| self.bind_view_formula(&name, &vs.table, f, row_scope));
-            let mut fields: Vec<(String, Expr)> = Vec::new();
-            if vs.fields.is_empty() {
-                for &c in &self.data.table(table).columns {
-                    fields.push((self.data.column(c).name.clone(), Expr::Col(c)));
-                }
-            }
-            for f in &vs.fields {
-                let expr = match &f.formula {
-                    Some(formula) => self.bind_view_formula(&name, &vs.table, formula, row_scope),
-                    None => match self.column_by_name(table, &f.name) {
-                        Some(c) => Some(Expr::Col(c)),
-                        None => {
-                            problem(
-                                self,
-                                format!("`{}` has no column `{}` to show", vs.table, f.name),
-                            );
-                            None
-                        }
-                    },
-                };
-                if let Some(e) = expr {
-                    fields.push((f.name.clone(), e));
-                }
-            }
-            // A sort or group key names a field of the view or a column of its table.
-            let key = |b: &mut Builder, key: &str| -> Option<Expr> {
-                if let Some((_, e)) = fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(key)) {
-                    return Some(e.clone());
-                }
-                if let Some(c) = b.column_by_name(table, key) {
-                    return Some(Expr::Col(c));
-                }
-                problem(
-                    b,
-                    format!(
-                        "`{key}` is neither a field of the view nor a column of `{}`",
-                        vs.table
-                    ),
-                );
-                None
-            };
-            let sort = vs
-                .sort
-                .iter()
-                .filter_map(|k| key(self, &k.field).map(|e| (e, k.descending)))
-                .collect();
-            let group_by = vs.group_by.as_ref().and_then(|g| key(self, g));
-            let no_row = Scope {
-                this_table: None,
-                params: &infos,
-            };
-            let tiles = vs
-                .tiles
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.name.clone(),
-                        self.bind_view_formula(&name, &vs.table, &t.formula, no_row)?,
-                    ))
-                })
-                .collect();
-            views.push(crate::view::View {
-                name: name.clone(),
-                table,
-                layout: vs.layout,
-                filter,
-                fields,
-                sort,
-                group_by,
-                group_order: vs.group_order.iter().map(Value::text).collect(),
-                params: vs.params.clone(),
-                param_targets: targets,
-                tiles,
-                include: Vec::new(),
-                comment: vs.comment.clone(),
-            });
-            includes.push(vs.include.clone());
-        }
-        // Included views, by name; a view may not include itself, even through others.
-        for (i, names) in includes.iter().enumerate() {
-            for n in names {
-                let found = crate::view::find_view(
-                    &views,
-                    |t| self.data.table(t).name.as_str(),
-                    n,
-                    Some(views[i].table),
-                );
-                match found {
-                    Ok(j) => views[i].include.push(j),
-                    Err(_) => self.problems.push(SchemaProblem {
-                        table: self.data.table(views[i].table).name.clone(),
-                        column: None,
-                        view: Some(views[i].name.clone()),
-                        kind: ErrorKind::UnknownName,
-                                                message: format!(
-                            "it includes `{n}`, which is not one view (write `Table/View` where several tables have it)"
-                        ),
-                        diagnostic: None,
-                        origin: None,
-                    }),
-                }
-            }
-        }
-        for i in 0..views.len() {
-            let mut stack = views[i].include.clone();
-            let mut seen = HashSet::new();
-            while let Some(j) = stack.pop() {
-                if j == i {
-                    self.problems.push(SchemaProblem {
-                        table: self.data.table(views[i].table).name.clone(),
-                        column: None,
-                        view: Some(views[i].name.clone()),
-                        kind: ErrorKind::Cycle,
-                        message: "it includes itself (through the views it includes)".into(),
-                        diagnostic: None,
-                        origin: None,
-                    });
-                    break;
-                }
-                if seen.insert(j) {
-                    stack.extend(views[j].include.iter().copied());
-                }
-            }
-        }
-        views
-    }
-
-    fn bind_view_formula(
-        &mut self,
-        view: &str,
-        table: &str,
-        formula: &crate::schema::FormulaText,
-        scope: Scope<'_>,
-    ) -> Option<Expr> {
-        let origin = formula
-            .origin
-            .clone()
-            .unwrap_or_else(|| crate::error::inline_origin(&formula.text));
-        let ast = match csip_formula::parse(&formula.text) {
-            Ok(ast) => ast,
-            Err(e) => {
-                self.problems.push(SchemaProblem {
-                    table: table.to_string(),
-                    column: None,
-                    view: Some(view.to_string()),
-                    kind: ErrorKind::Parse,
-                    message: e.message().to_string(),
-                    diagnostic: Some(e.diagnostic().clone()),
-                    origin: Some(origin),
-                });
-                return None;
-            }
-        };
-        match bind::bind(&ast, scope, self) {
-            Ok((expr, _)) => Some(expr),
-            Err(errors) => {
-                for e in errors {
-                    self.problems.push(SchemaProblem {
-                        table: table.to_string(),
-                        column: None,
-                        view: Some(view.to_string()),
-                        kind: e.kind,
-                        message: e.diagnostic.message.clone(),
-                        diagnostic: Some(e.diagnostic),
-                        origin: Some(origin.clone()),
-                    });
-                }
-                None
-            }
-        }
-    }
-
-    /// A view's predicates use the item indexes columns use (creating hidden key
-    /// columns where needed); their outer keys are evaluated, since views are
-    /// evaluated on demand and not recalculated.
-    fn plan_view(&mut self, view: &mut crate::view::View) {
-        let plan = |b: &mut Builder, e: &mut Expr| {
-            visit_filters_mut(e, &mut |fx| {
-                let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
-                    return;
-                };
-                let u = *u;
-                let item_column = match &key.item_key {
-                    Expr::Col(c) => *c,
-                    other => b.hidden_column(u, other.clone()),
-                };
-                let item_index = b.data.ensure_index(item_column, IndexMode::Whole);
-                key.plan = Some(IndexPlan {
-                    item_index,
-                    item_column,
-                    outer: OuterKey::Evaluate,
-                    guarded: 0,
-                });
-            });
-        };
-        if let Some(f) = &mut view.filter {
-            plan(self, f);
-        }
-        for (_, e) in view.fields.iter_mut().chain(view.tiles.iter_mut()) {
-            plan(self, e);
-        }
-        for (e, _) in &mut view.sort {
-            plan(self, e);
-        }
-        if let Some(g) = &mut view.group_by {
-            plan(self, g);
-        }
-    }
-
-    fn plan_filter(&mut self, table: TableId, fx: &mut FilterExpr) {
-        let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
-            return;
-        };
-        let u = *u;
-        // The conjuncts right after the key that read only the item fold into
-        // the item key column (see `IndexPlan::guarded`).
-        let guards: Vec<Expr> = fx
-            .conjuncts
-            .iter()
-            .skip(1)
-            .take(usize::from(u8::MAX))
-            .take_while(|c| self.is_guard(c, fx.level))
-            .map(|c| crate::bind::to_row_scope(c, fx.level))
-            .collect();
-        let guarded = u8::try_from(guards.len()).unwrap_or(0);
-        let item_column = match (&key.item_key, guards.is_empty()) {
-            (Expr::Col(c), true) => *c,
-            (other, true) => self.hidden_column(u, other.clone()),
-            (other, false) => self.hidden_column(
-                u,
-                Expr::Guard {
-                    key: Box::new(other.clone()),
-                    guards: guards.into_boxed_slice(),
-                },
-            ),
-        };
-        let outer = match &key.outer_key {
-            Expr::ThisRow => OuterKey::ThisRow,
-            Expr::Col(c) => OuterKey::Column(*c),
-            other => OuterKey::Column(self.hidden_column(table, other.clone())),
-        };
-        if let OuterKey::Column(c) = outer {
-            self.data.ensure_index(c, IndexMode::Whole);
-        }
-        let mode = if guarded > 0 {
-            IndexMode::Guarded
-        } else {
-            IndexMode::Whole
-        };
-        let item_index = self.data.ensure_index(item_column, mode);
-        key.plan = Some(IndexPlan {
-            item_index,
-            item_column,
-            outer,
-            guarded,
-        });
-    }
-
-    /// Whether a conjunct can fold into a guarded item key column: it reads
-    /// only the item, and of it only data columns (through relations too), so
-    /// the guarded column can never be part of a dependency cycle.
-    fn is_guard(&self, e: &Expr, level: u8) -> bool {
-        let mut data_only = true;
-        e.walk(&mut |n| {
-            if let Expr::ItemCol { col, .. } | Expr::Project { col, .. } | Expr::Col(col) = n {
-                data_only &= self.data.column(*col).formula().is_none();
-            }
-        });
-        data_only && crate::bind::is_item_only(e, level)
-    }
-
-    /// A hidden formula column of `table` computing `expr`, shared by every
-    /// predicate that keys on the same expression.
-    fn hidden_column(&mut self, table: TableId, expr: Expr) -> ColumnId {
-        for &h in &self.data.table(table).hidden {
-            if let ColumnKind::Hidden(f) = &self.data.column(h).kind {
-                if f.expr == expr {
-                    return h;
-                }
-            }
-        }
-        let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
-        let n = self.data.table(table).hidden.len();
-        let name = format!("#key{n}");
-        let slots = self.data.table(table).slots();
-        self.data.columns.push(Column::new(
-            ColumnMeta {
-                table,
-                name: name.clone(),
-                schema: ColumnSchema::data(name, ColumnType::Text),
-                target: None,
-                row_table: None,
-                kind: ColumnKind::Hidden(Arc::new(Formula {
-                    expr,
-                    rank: 0,
-                    cyclic: false,
-                })),
-            },
-            crate::store::Store::blank(slots),
-        ));
-        Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
-        self.data.tables[table.index()].hidden.push(id);
-        id
-    }
-
-    fn build_graph(&mut self) -> Graph {
-        use petgraph::graph::{DiGraph, NodeIndex};
-        let columns = self.data.columns.len();
-        let tables = self.data.tables.len();
-        let nodes = columns + 2 * tables + 1;
-        let mut graph = Graph {
-            dependents: vec![Vec::new(); nodes],
-            order: Vec::new(),
-            cycles: Vec::new(),
-            columns,
-        };
-        let mut pg: DiGraph<(), ()> = DiGraph::with_capacity(nodes, 0);
-        for _ in 0..nodes {
-            pg.add_node(());
-        }
-        let mut self_loops = HashSet::new();
-        for i in 0..columns {
-            let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
-            let column = self.data.column(col);
-            let Some(f) = column.formula() else { continue };
-            let table = column.table;
-            for (node, path) in deps::dependencies(&self.data, table, &f.expr) {
-                for step in &path {
-                    if let deps::Step::Rev { column, .. } = step {
-                        self.data.ensure_index(*column, IndexMode::Elements);
-                    }
-                }
-                let n = graph.node_index(node);
-                if n == i {
-                    self_loops.insert(i);
-                }
-                pg.update_edge(NodeIndex::new(n), NodeIndex::new(i), ());
-                graph.dependents[n].push(Dependent { target: col, path });
-            }
-        }
-        // tarjan_scc yields components in reverse topological order.
-        let sccs = petgraph::algo::tarjan_scc(&pg);
-        let mut rank = 0u32;
-        for scc in sccs.iter().rev() {
-            let cyclic = scc.len() > 1 || scc.iter().any(|n| self_loops.contains(&n.index()));
-            if cyclic {
-                let mut members: Vec<ColumnId> = scc
-                    .iter()
-                    .filter(|n| n.index() < columns)
-                    .map(|n| ColumnId(u32::try_from(n.index()).unwrap_or(u32::MAX)))
-                    .collect();
-                members.sort();
-                graph.cycles.push(members);
-            }
-            for n in scc {
-                let i = n.index();
-                if i >= columns {
-                    continue;
-                }
-                let column = &mut self.data.columns[i];
-                let f = match &mut column.kind {
-                    ColumnKind::Formula(f) | ColumnKind::Hidden(f) => f,
-                    ColumnKind::Data => continue,
-                };
-                let f = Arc::make_mut(f);
-                f.rank = rank;
-                f.cyclic = cyclic;
-                rank += 1;
-                graph
-                    .order
-                    .push(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
-            }
-        }
-        graph
     }
 }

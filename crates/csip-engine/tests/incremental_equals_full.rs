@@ -10,7 +10,8 @@
 #![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
 
 use csip_engine::{
-    Clock, ColumnSchema, ColumnType, Op, Schema, TableId, TableSchema, Transaction, Value, Workbook,
+    Clock, ColumnSchema, ColumnType, Op, Schema, SchemaChange, TableId, TableSchema, Transaction,
+    Value, Workbook,
 };
 use proptest::prelude::*;
 
@@ -221,6 +222,80 @@ fn op(wb: &Workbook, a: TableId, b: TableId, (kind, x, y, v): (u8, u16, u16, i64
     })
 }
 
+/// Turns random numbers into a schema change: a formula column added,
+/// given a new formula, renamed or removed (data columns stay as they are,
+/// since the edits name them). Some are refused (a formula that names a
+/// column renamed or removed, a column something reads); that is fine.
+fn schema_change(
+    wb: &Workbook,
+    step: usize,
+    (kind, x, y, v): (u8, u16, u16, i64),
+) -> Option<SchemaChange> {
+    let tables = [wb.table_id("A")?, wb.table_id("B")?];
+    let table = tables[usize::from(x) % 2];
+    let formulas: Vec<_> = tables
+        .iter()
+        .flat_map(|t| wb.columns(*t).iter().copied())
+        .filter(|c| wb.is_formula(*c))
+        .collect();
+    let pick = |i: u16| {
+        formulas
+            .get(usize::from(i) % formulas.len().max(1))
+            .copied()
+    };
+    let names = |t: TableId| -> (String, String) {
+        let named = |t: TableId| -> Vec<String> {
+            wb.columns(t)
+                .iter()
+                .filter(|c| wb.is_formula(**c))
+                .map(|c| wb.column_name(*c).to_string())
+                .collect()
+        };
+        let (a, b) = (named(tables[0]), named(tables[1]));
+        let f = a
+            .get(usize::from(y) % a.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| "N".into());
+        let g = b
+            .get(usize::from(y) % b.len().max(1))
+            .cloned()
+            .unwrap_or_else(|| "N".into());
+        let _ = t;
+        (f, g)
+    };
+    let shape = u8::try_from(y % 251).unwrap_or(0);
+    let formula_for = |t: TableId| {
+        let (f, g) = names(t);
+        if t == tables[0] {
+            a_formula(shape, v, &f, &g)
+        } else {
+            b_formula(shape, v, &f, &g)
+        }
+    };
+    Some(match kind % 4 {
+        0 => SchemaChange::AddColumn {
+            table,
+            column: ColumnSchema::formula(
+                format!("X{step}"),
+                ColumnType::Number,
+                formula_for(table),
+            ),
+        },
+        1 => {
+            let column = pick(x)?;
+            SchemaChange::SetFormula {
+                column,
+                formula: formula_for(wb.column_table(column)),
+            }
+        }
+        2 => SchemaChange::RenameColumn {
+            column: pick(x)?,
+            name: format!("R{step}"),
+        },
+        _ => SchemaChange::RemoveColumn { column: pick(x)? },
+    })
+}
+
 /// Every row of every table with every cell, as a snapshot must keep them.
 fn cells(wb: &Workbook) -> Vec<(csip_engine::RowId, Vec<Value>)> {
     let mut out = Vec::new();
@@ -271,6 +346,27 @@ proptest! {
             if batch[0].0 % 13 == 12 {
                 let today = wb.clock().today + chrono::Duration::days(batch[0].3);
                 wb.set_clock(Clock::on(today));
+            } else if batch[0].0 % 13 == 9 {
+                if let Some(change) = schema_change(&wb, step, batch[0]) {
+                    let described = format!("{change:?}");
+                    match wb.apply(Transaction::new().change_schema(change)) {
+                        Ok(_) => {
+                            // Undone, the change leaves the workbook as it was.
+                            let after = cells(&wb);
+                            wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo of {described} refused: {e}")))?;
+                            prop_assert_eq!(&cells(&wb), &before, "step {}: undo of {}", step, described);
+                            prop_assert!(wb.differences_from_full_recalc().is_empty(), "step {}: after undoing {}", step, described);
+                            wb.redo().map_err(|e| TestCaseError::fail(format!("step {step}: redo refused: {e}")))?;
+                            prop_assert_eq!(&cells(&wb), &after, "step {}: redo of {}", step, described);
+                        }
+                        // Refused: nothing changed.
+                        Err(_) => prop_assert_eq!(&cells(&wb), &before, "step {}: refused {} changed something", step, described),
+                    }
+                }
+            } else if batch[0].0 % 13 == 11 {
+                wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo refused: {e}")))?;
+            } else if batch[0].0 % 13 == 10 {
+                wb.redo().map_err(|e| TestCaseError::fail(format!("step {step}: redo refused: {e}")))?;
             } else {
                 // Each operation is drawn against the state the batch has reached.
                 let mut tx = Transaction::new();
@@ -285,6 +381,16 @@ proptest! {
                 }
                 // Every generated edit is valid, so the batch must be accepted.
                 wb.apply(tx.clone()).map_err(|e| TestCaseError::fail(format!("step {step}: {tx:?} rejected: {e}")))?;
+                // Undone, the batch leaves the workbook as it was before it;
+                // redone, as it was after (rows, ids and every cell).
+                if batch[0].1 % 3 == 0 && !tx.is_empty() {
+                    let after = cells(&wb);
+                    wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo refused: {e}")))?;
+                    prop_assert_eq!(&cells(&wb), &before, "step {}: undo of {:?}", step, tx);
+                    prop_assert!(wb.differences_from_full_recalc().is_empty(), "step {}: after the undo", step);
+                    wb.redo().map_err(|e| TestCaseError::fail(format!("step {step}: redo refused: {e}")))?;
+                    prop_assert_eq!(&cells(&wb), &after, "step {}: redo of {:?}", step, tx);
+                }
             }
             let diffs = wb.differences_from_full_recalc();
             prop_assert!(

@@ -599,7 +599,11 @@ fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet, max: usize) -> 
         "commit": commit,
         "changes": cells,
         "inserted": rows(&changes.inserted),
-        "deleted": rows(&changes.deleted),
+        "deleted": changes
+            .deleted
+            .iter()
+            .map(|d| json!({"table": wb.table_name(d.table), "row_id": d.row.get()}))
+            .collect::<Vec<Json>>(),
         "counts": {"changes": changes.changes.len(), "by_table": by_table},
         "truncated": truncated,
     });

@@ -319,6 +319,8 @@ impl Store {
             note_row_ids(&tx, &wb, t).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
+        let mut wb = wb;
+        wb.set_undo_limit(0); // the file's history is its commit log
         Ok(Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -559,6 +561,9 @@ impl Store {
             },
             other => other,
         })?;
+        let mut wb = wb;
+        // The file's history is its commit log: no undo kept in memory.
+        wb.set_undo_limit(0);
         Ok(Store {
             path: path.to_path_buf(),
             conn: Mutex::new(Connection::open_in_memory().map_err(sql)?),
@@ -653,17 +658,11 @@ impl Store {
         if self.refresh()? {
             return Err(StoreError::Stale(self.path.clone()));
         }
-        // Rows about to be deleted, for the audit: their data cells as they are.
-        let doomed: Vec<(TableId, RowId, String)> = tx
-            .ops()
-            .iter()
-            .filter_map(|op| match op {
-                Op::Delete { table, row } if self.wb.contains_row(*table, *row) => {
-                    Some((*table, *row, self.describe_row(*table, *row)))
-                }
-                _ => None,
-            })
-            .collect();
+        if tx.ops().iter().any(|op| matches!(op, Op::Schema(_))) {
+            return Err(StoreError::Upgrade(
+                "a workbook file changes its schema through `csip upgrade` (Store::upgrade), not a transaction".into(),
+            ));
+        }
         let changes = self.wb.apply(tx)?;
         if changes.is_empty() {
             // Nothing changed: no commit, no audit, and answers computed
@@ -671,7 +670,7 @@ impl Store {
             return Ok(changes);
         }
         self.generation += 1;
-        match self.persist(&changes, &doomed, actor, at) {
+        match self.persist(&changes, actor, at) {
             Ok(()) => Ok(changes),
             Err(source) => Err(self.recover(source)),
         }
@@ -690,17 +689,9 @@ impl Store {
         }
     }
 
-    fn describe_row(&self, table: TableId, row: RowId) -> String {
-        self.layout
-            .iter()
-            .find(|t| t.table == table)
-            .map_or_else(|| "{}".to_string(), |t| row_as_json(&self.wb, t, row))
-    }
-
     fn persist(
         &mut self,
         changes: &ChangeSet,
-        doomed: &[(TableId, RowId, String)],
         actor: &str,
         at: NaiveDateTime,
     ) -> rusqlite::Result<()> {
@@ -784,15 +775,15 @@ impl Store {
                 .map(|v| audit_text(wb, c.codec, v));
             log(t, row, &c.name, old, new)?;
         }
-        for &(table, row) in &changes.deleted {
-            let Some(t) = layout(table) else { continue };
+        for deleted in &changes.deleted {
+            let Some(t) = layout(deleted.table) else {
+                continue;
+            };
             tx.prepare_cached(&t.delete_sql)?
-                .execute(params![row.get()])?;
-            let old = doomed
-                .iter()
-                .find(|(dt, dr, _)| *dt == table && *dr == row)
-                .map(|(_, _, d)| d.clone());
-            log(t, row, "*", old, None)?;
+                .execute(params![deleted.row.get()])?;
+            // The row's data cells as the delete found them.
+            let old = row_json(wb, t, |c| deleted.value(c));
+            log(t, deleted.row, "*", Some(old), None)?;
         }
         drop(audit);
         tx.execute(
@@ -839,7 +830,7 @@ impl Store {
                 .collect(),
             ..ChangeSet::default()
         };
-        match self.persist(&changes, &[], actor, at) {
+        match self.persist(&changes, actor, at) {
             Ok(()) => Ok(ids),
             Err(source) => Err(ImportError::Store(self.recover(source))),
         }
@@ -1054,12 +1045,21 @@ fn audit_text(wb: &Workbook, codec: Codec, value: &Value) -> String {
 /// A row's non-blank data cells as a JSON object of displayed values,
 /// relations with their row ids (the audit log's record of a whole row).
 fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
+    row_json(wb, t, |c| wb.value(c, row))
+}
+
+/// [`row_as_json`] of values read by `value_of` (a deleted row's, say).
+fn row_json<'v>(
+    wb: &Workbook,
+    t: &TableLayout,
+    value_of: impl Fn(ColumnId) -> Option<&'v Value>,
+) -> String {
     use serde::ser::{SerializeMap, Serializer};
     let mut out = Vec::with_capacity(256);
     let mut ser = serde_json::Serializer::new(&mut out);
     let written = ser.serialize_map(None).and_then(|mut m| {
         for c in &t.columns {
-            let v = wb.value(c.column, row).unwrap_or(&Value::Blank);
+            let v = value_of(c.column).unwrap_or(&Value::Blank);
             if !v.is_blank() {
                 m.serialize_entry(&c.name, &audit_text(wb, c.codec, v))?;
             }

@@ -638,7 +638,16 @@ fn deleting_an_account_leaves_every_other_id_and_trend_as_it_was() {
     }
     tx = tx.delete(accounts, helix);
     let changes = wb.apply(tx).unwrap();
-    assert!(changes.deleted.contains(&(accounts, helix)));
+    let gone = changes
+        .deleted
+        .iter()
+        .find(|d| (d.table, d.row) == (accounts, helix))
+        .expect("Helix is among the deleted rows");
+    assert_eq!(
+        gone.value(c(&wb, "Account_Master", "Account_Name")),
+        Some(&Value::from("Helix Health Partners")),
+        "the change set carries the deleted row's values"
+    );
     let after = snapshot(&wb);
     let kept: Vec<_> = before.into_iter().filter(|a| a.0 != helix).collect();
     assert_eq!(
