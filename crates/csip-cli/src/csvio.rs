@@ -283,7 +283,7 @@ pub(crate) fn read_table(
         out.rows.push((id, values));
         out.lines.push(line);
         n += 1;
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             bar.set_position(record.position().map_or(0, |p| p.byte()));
         }
     }

@@ -169,7 +169,7 @@ enum Command {
     },
     /// Run formula case files; exits non-zero if any case fails.
     Check {
-        /// Case files (TOML, see shared/formula-cases.md).
+        /// Case files (TOML, as fixtures/cases/format_example.toml shows).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print every case, not only the failures.

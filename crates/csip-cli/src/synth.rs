@@ -34,13 +34,13 @@ pub(crate) fn synth(
     if let Some(seed) = seed {
         config.seed = seed;
     }
-    if let Target::Db(db) = target {
-        if db.exists() {
-            return Err(format!(
-                "{} already exists; choose another path or remove it first",
-                db.display()
-            ));
-        }
+    if let Target::Db(db) = target
+        && db.exists()
+    {
+        return Err(format!(
+            "{} already exists; choose another path or remove it first",
+            db.display()
+        ));
     }
     let started = Instant::now();
 

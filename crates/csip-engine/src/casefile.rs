@@ -1,4 +1,4 @@
-//! Formula case files (`shared/formula-cases.md`): a small workbook and
+//! Formula case files (the format `fixtures/cases/format_example.toml` shows): a small workbook and
 //! formulas with the values they must give. The loader takes the file's text;
 //! the caller reads the file.
 //!
@@ -85,6 +85,7 @@ enum Edit {
 
 /// The result of one case.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct CaseOutcome {
     /// The case's name.
     pub name: String,
@@ -104,6 +105,7 @@ pub struct CaseOutcome {
 
 /// The results of a case file.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CaseReport {
     /// The file.
     pub path: String,
@@ -184,6 +186,12 @@ impl Loader<'_> {
 
 impl CaseFile {
     /// Parses a case file and builds its workbook. `path` is only used in messages.
+    ///
+    /// # Errors
+    ///
+    /// A [`CaseFileError`] at the line and column of the first problem: TOML
+    /// that does not parse, an unknown key, a value of the wrong type for its
+    /// column, a schema that does not bind, a case that names no table or row.
     pub fn parse(path: &str, text: &str) -> Result<CaseFile, CaseFileError> {
         let l = Loader { path, source: text };
         let raw: RawFile = toml::from_str(text).map_err(|e| {

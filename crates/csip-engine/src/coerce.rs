@@ -467,6 +467,7 @@ const YEARS: std::ops::RangeInclusive<i64> = 1..=9999;
 
 /// Why text is not a date (or date-time) csip takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DateTextError {
     /// Not written `YYYY-MM-DD` (with a time, for a date-time).
     #[error("is not written YYYY-MM-DD")]
@@ -495,6 +496,10 @@ fn date_year(t: &str) -> Option<i64> {
 
 /// `YYYY-MM-DD`, with a year from 1 to 9999.
 ///
+/// # Errors
+///
+/// As [`parse_datetime`]: the year out of range, or not a date at all.
+///
 /// ```
 /// use csip_engine::{parse_date, DateTextError};
 /// assert!(parse_date("2026-11-24").is_ok());
@@ -511,6 +516,12 @@ pub fn parse_date(t: &str) -> Result<NaiveDate, DateTextError> {
 
 /// `YYYY-MM-DDTHH:MM[:SS[.fff]]` with an optional `Z`, or a space for the `T`;
 /// a bare date is its midnight. The year is from 1 to 9999.
+///
+/// # Errors
+///
+/// [`DateTextError::YearOutOfRange`] for a date written with a year outside
+/// 1 to 9999, [`DateTextError::Unreadable`] for anything else that is not
+/// written so.
 pub fn parse_datetime(t: &str) -> Result<NaiveDateTime, DateTextError> {
     let t = t.trim();
     if let Some(year) = date_year(t).filter(|y| !YEARS.contains(y)) {

@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! The csip formula engine: a workbook of linked tables with formula columns,
 //! recalculated incrementally.
 //!
@@ -51,7 +53,7 @@
 //! `functions/`; binding in `bind.rs`; the interpreter in `eval.rs`; what a
 //! formula depends on in `deps.rs`; recalculation in `recalc.rs`; transactions
 //! in `transaction.rs`; case files in `casefile.rs`; the table files read in
-//! `load.rs` and written back ([`Schema::to_table_files`]) in `write.rs`.
+//! `load.rs` and written back (`Schema::to_table_files`) in `write.rs`.
 //!
 //! With the `serde` feature, the schema, values, ids, transactions and change
 //! sets are `Serialize` and `Deserialize` in stable JSON shapes
@@ -59,10 +61,36 @@
 //!
 //! This crate does no I/O and reads no clock: loaders take text, and the host
 //! passes the time in.
+//!
+//! # Features
+//!
+//! - `files` (default): the table and data file formats (TOML, one table per
+//!   file): `schema_from_files`, `SourceFile`, `Workbook::load_files`,
+//!   `Workbook::import_files`, and `Schema::to_table_files` to write a schema
+//!   back. Brings in `toml` and `serde`.
+//! - `cases` (default, needs `files`): the formula case-file harness,
+//!   `CaseFile` and its report; a test tool.
+//! - `serde` (off by default): `Serialize` and `Deserialize` in the JSON
+//!   shapes above.
+//!
+//! A service that builds its [`Schema`] in code needs neither `files` nor
+//! `cases`: `csip-engine = { version = "0.1", default-features = false }`.
+//!
+//! # The language
+//!
+//! The formula language, every function with examples (which a test of this
+//! crate evaluates), is specified in `docs/formula-language.md` of the csip
+//! source; [`Function`] lists the functions.
+
+// The README's examples run as doctests, so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod bind;
 mod budget;
 mod build;
+#[cfg(feature = "cases")]
 mod casefile;
 mod coerce;
 mod data;
@@ -77,6 +105,7 @@ mod ids;
 mod index;
 #[cfg(feature = "serde")]
 mod json;
+#[cfg(feature = "files")]
 mod load;
 mod num;
 mod recalc;
@@ -87,9 +116,11 @@ mod transaction;
 mod value;
 mod view;
 mod workbook;
+#[cfg(feature = "files")]
 mod write;
 
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
+#[cfg(feature = "cases")]
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
 pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 pub use coerce::{DateTextError, parse_date, parse_datetime};
@@ -99,6 +130,7 @@ pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
 pub use history::{Change, ChangeCause, DEFAULT_UNDO_LIMIT, MAX_UNDO_STEPS};
 pub use ids::{CellId, ColumnId, RowId, TableId};
+#[cfg(feature = "files")]
 pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
 pub use rust_decimal::Decimal;
@@ -114,4 +146,5 @@ pub use transaction::{
 pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
+#[cfg(feature = "files")]
 pub use write::{SchemaWriteError, SchemaWriteProblem};

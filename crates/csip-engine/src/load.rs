@@ -143,6 +143,13 @@ enum RawRow {
 
 /// Reads table files (one table and its views per file) into a schema. The
 /// tables keep the order of `files`.
+///
+/// # Errors
+///
+/// A [`FileError`] at the file, line and column of the first problem: TOML
+/// that does not parse, an unknown key or column type, a missing name, a
+/// value of the wrong kind. Formulas are not checked here: binding the schema
+/// ([`Workbook::new`]) reports those, all at once.
 pub fn schema_from_files(files: &[SourceFile]) -> Result<Schema, FileError> {
     let mut schema = Schema::new();
     for file in files {
@@ -447,6 +454,13 @@ impl Workbook {
     /// Loads data files (one per table) with [`Workbook::import`]: all or
     /// nothing. Dates and date-times are moved by `shift_days` (sample data
     /// written for one day, loaded for another). Returns the new rows per file.
+    ///
+    /// # Errors
+    ///
+    /// A [`FileError`] at the place of the first problem: a file that does
+    /// not parse, an unknown table or column (with a "did you mean"), or a
+    /// row the workbook refuses (a value of the wrong type, a relation to no
+    /// row, a broken required or unique rule). Nothing is loaded then.
     pub fn import_files(
         &mut self,
         files: &[SourceFile],
@@ -603,6 +617,12 @@ impl Workbook {
     }
 
     /// Builds a workbook from table files and loads data files into it.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::File`] for a table or data file that cannot be read (see
+    /// [`schema_from_files`] and [`Workbook::import_files`]),
+    /// [`LoadError::Schema`] with every problem of a schema that does not bind.
     pub fn load_files(
         tables: &[SourceFile],
         data: &[SourceFile],

@@ -22,7 +22,51 @@ pub type RowValues = Vec<(ColumnId, Value)>;
 /// Rows for [`Workbook::import_all_with_ids`]: each with the id it must get, if any.
 pub type RowsWithIds = Vec<(Option<RowId>, RowValues)>;
 
-/// A batch of edits, applied by [`Workbook::apply`] as one unit.
+/// A batch of edits, applied by [`Workbook::apply`] as one unit: every
+/// operation is checked and applied, or none is.
+///
+/// Build one by chaining [`Transaction::set`], [`Transaction::insert`] and
+/// [`Transaction::delete`] (or [`Transaction::push`] an [`Op`]). Rows and
+/// columns are named by their ids, which [`Workbook::table_id`],
+/// [`Workbook::column_id`] and the change sets of earlier inserts give.
+///
+/// ```
+/// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, TransactionErrorKind, Value, Workbook};
+/// let schema = Schema::new().with_table(
+///     TableSchema::new("Stock")
+///         .with_column(ColumnSchema::data("Item", ColumnType::Text).required().unique())
+///         .with_column(ColumnSchema::data("Count", ColumnType::Number)),
+/// );
+/// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// let t = wb.table_id("Stock").unwrap();
+/// let (item, count) = (wb.column_id(t, "Item").unwrap(), wb.column_id(t, "Count").unwrap());
+/// let rows = wb.import(vec![(t, vec![
+///     vec![(item, Value::from("nuts")), (count, Value::from(40))],
+///     vec![(item, Value::from("washers")), (count, Value::from(7))],
+/// ])])?;
+/// let (nuts, washers) = (rows[0][0], rows[0][1]);
+///
+/// let tx = Transaction::new()
+///     .insert(t, vec![(item, Value::from("bolts")), (count, Value::from(100))])
+///     .set(count, nuts, 35)
+///     .delete(t, washers);
+/// assert_eq!(tx.ops().len(), 3);
+/// let changes = wb.apply(tx)?;
+/// assert_eq!(changes.inserted.len(), 1);
+/// // A deleted row comes with the values it held.
+/// assert_eq!((changes.deleted[0].table, changes.deleted[0].row), (t, washers));
+/// assert_eq!(changes.deleted[0].value(count), Some(&Value::from(7)));
+/// assert_eq!(wb.value(count, nuts), Some(&Value::from(35)));
+///
+/// // All or nothing: the insert repeats a unique name, so the set before it
+/// // is not applied either.
+/// let err = wb
+///     .apply(Transaction::new().set(count, nuts, 0).insert(t, vec![(item, Value::from("nuts"))]))
+///     .unwrap_err();
+/// assert_eq!(err.kind, TransactionErrorKind::Duplicate);
+/// assert_eq!(wb.value(count, nuts), Some(&Value::from(35)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transaction {
     ops: Vec<Op>,
@@ -30,6 +74,7 @@ pub struct Transaction {
 
 /// One edit.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Op {
     /// Store a value in a data cell.
     Set {
@@ -160,6 +205,37 @@ impl Transaction {
 /// What a transaction (or a clock move) changed: every cell whose value
 /// changed, formula cells included, with old and new values, and the rows
 /// inserted and deleted (with the values they held).
+///
+/// A formula cell that was recomputed but came out as it was is not in it
+/// (nor is anything computed from it): a change set is what a host must
+/// redraw, send or store, and nothing more.
+///
+/// ```
+/// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+/// let schema = Schema::new().with_table(
+///     TableSchema::new("Lines")
+///         .with_column(ColumnSchema::data("Qty", ColumnType::Number))
+///         .with_column(ColumnSchema::data("Price", ColumnType::Number))
+///         .with_column(ColumnSchema::formula("Total", ColumnType::Number, "[Qty] * [Price]"))
+///         .with_column(ColumnSchema::formula("Large", ColumnType::Checkbox, "[Total] > 100")),
+/// );
+/// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// let t = wb.table_id("Lines").unwrap();
+/// let [qty, price, total, large] = ["Qty", "Price", "Total", "Large"].map(|c| wb.column_id(t, c).unwrap());
+/// let inserted = wb.apply(Transaction::new().insert(t, vec![(qty, Value::from(2)), (price, Value::from(10))]))?;
+/// let (_, row) = inserted.inserted[0];
+///
+/// let changes = wb.apply(Transaction::new().set(qty, row, 3))?;
+/// // The data cell first, then the formula cells in recalculation order.
+/// let changed: Vec<_> = changes.changes.iter().map(|c| c.cell.column).collect();
+/// assert_eq!(changed, [qty, total]);
+/// let change = changes.get(total, row).unwrap();
+/// assert_eq!((change.old.clone(), change.new.clone()), (Some(Value::from(20)), Value::from(30)));
+/// // `Large` was recomputed and is still false: not a change.
+/// assert!(changes.get(large, row).is_none());
+/// assert_eq!(changes.in_column(total).count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeSet {
     /// Changed cells, data cells first, then formula cells in recalculation order.
@@ -213,7 +289,46 @@ impl ChangeSet {
 }
 
 /// Why a transaction was rejected. Nothing of it was applied.
+///
+/// [`TransactionError::kind`] is for code to decide on (an adapter maps it to
+/// a status); the message is for people and names the row and column; `op`,
+/// `table`, `row` and `column` locate the problem.
+///
+/// ```
+/// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, TransactionErrorKind, Value, Workbook};
+/// let schema = Schema::new().with_table(
+///     TableSchema::new("Accounts")
+///         .with_column(ColumnSchema::data("Name", ColumnType::Text).required())
+///         .with_column(ColumnSchema::data("Tier", ColumnType::Select(vec!["Gold".into(), "Silver".into()]))),
+/// );
+/// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// let t = wb.table_id("Accounts").unwrap();
+/// let (name, tier) = (wb.column_id(t, "Name").unwrap(), wb.column_id(t, "Tier").unwrap());
+///
+/// let err = wb
+///     .apply(
+///         Transaction::new()
+///             .insert(t, vec![(name, Value::from("Gard AS"))])
+///             .insert(t, vec![(name, Value::from("Acme")), (tier, Value::from("Platinum"))]),
+///     )
+///     .unwrap_err();
+/// assert_eq!(err.kind, TransactionErrorKind::NotAnOption);
+/// assert_eq!(err.op, Some(1)); // the second operation (counting from 0)
+/// assert_eq!((err.table.as_deref(), err.column.as_deref()), (Some("Accounts"), Some("Tier")));
+/// assert!(err.to_string().starts_with("operation 2: "), "{err}");
+/// assert!(wb.rows(t).is_empty(), "the first insert was not applied either");
+///
+/// // The kinds will grow: match the ones you handle and keep a fallback.
+/// let status = match err.kind {
+///     TransactionErrorKind::UnknownTable | TransactionErrorKind::UnknownRow => 404,
+///     TransactionErrorKind::Duplicate => 409,
+///     _ => 400,
+/// };
+/// assert_eq!(status, 400);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct TransactionError {
     /// What kind of problem.
     pub kind: TransactionErrorKind,
@@ -240,6 +355,7 @@ impl fmt::Display for TransactionError {
 
 /// The kinds of [`TransactionError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransactionErrorKind {
     /// No such table.
     UnknownTable,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 /// The kinds of error values, named as every csip engine names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `x / 0`, `Mod(x, 0)`, `Power(0, -1)`.
     DivisionByZero,
@@ -97,6 +98,39 @@ impl fmt::Display for EvalError {
 /// A value: what a cell holds and what a formula gives.
 ///
 /// 24 bytes; text and lists are shared, so cloning a value never copies text.
+///
+/// Two equalities: `==` ([`PartialEq`], [`Value::identical`]) is identity of
+/// type and content, what backdating uses to decide that a cell did not
+/// change; the formula language's `=` is [`values_equal`], under which Blank
+/// equals 0, `""` and false. [`compare`] is the language's `<`.
+///
+/// ```
+/// use csip_engine::{compare, values_equal, Decimal, ErrorKind, NaiveDate, Value};
+/// use std::cmp::Ordering;
+///
+/// let n = Value::from(42);
+/// assert_eq!(n.as_number(), Some(Decimal::from(42)));
+/// assert_eq!(Value::from("Gard AS").as_text(), Some("Gard AS"));
+/// let day = Value::from(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+/// assert_eq!(day.type_name(), "a date");
+/// let list = Value::list(vec![Value::from(1), Value::Blank]);
+/// assert_eq!(list.elements().len(), 2);
+///
+/// // Blank is what an empty cell holds; so is "" as far as `IsBlank` goes.
+/// assert!(Value::Blank.is_blank() && Value::from("").is_blank());
+/// // The language's `=`: Blank equals 0. Identity (`==`): it does not.
+/// assert!(values_equal(&Value::Blank, &Value::from(0)));
+/// assert_ne!(Value::Blank, Value::from(0));
+/// // 1.0 and 1 are the same number either way.
+/// assert_eq!(Value::number(Decimal::new(10, 1)), Value::from(1));
+/// // Text orders without regard to case.
+/// assert_eq!(compare(&Value::from("apple"), &Value::from("Banana")), Ok(Ordering::Less));
+///
+/// // Errors are values, as in cells.
+/// let e = Value::error(ErrorKind::DivisionByZero, "division by zero");
+/// assert_eq!(e.as_error().map(|e| e.kind), Some(ErrorKind::DivisionByZero));
+/// assert_eq!(e.as_error().unwrap().to_string(), "#division by zero: division by zero");
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum Value {
     /// Nothing. Counts as 0 in arithmetic, "" in text, false in logic.
@@ -344,6 +378,11 @@ fn normalized(v: &Value) -> &Value {
 /// regard to case (ties broken by exact text), dates and date-times in time,
 /// false before true; Blank reads as 0 against numbers, "" against text, false
 /// against booleans, and sorts before every date. Other pairs are a type mismatch.
+///
+/// # Errors
+///
+/// The `type mismatch` error value for a pair that has no order (a number
+/// and a text, a row and anything): what `<` gives in a formula.
 pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
     use Value::*;
     Ok(match (a, b) {

@@ -354,19 +354,30 @@ impl Workbook {
         recalc::full(&mut self.data, &self.graph);
     }
 
+    // Test hook: the recalculation tests (`tests/recalc.rs`) assert the exact
+    // cells an edit recomputed. Hidden from the documentation and not part of
+    // the stable API; it may change or go without notice.
     /// Records every cell evaluated by the following transactions (until
     /// turned off), so that tests can assert exactly what was recomputed.
+    #[doc(hidden)]
     pub fn set_trace(&mut self, on: bool) {
         self.trace = if on { Some(Vec::new()) } else { None };
     }
 
+    // Test hook, with `set_trace`: hidden, not part of the stable API.
     /// The cells evaluated since tracing was turned on or last taken, in order.
+    #[doc(hidden)]
     pub fn take_trace(&mut self) -> Vec<CellId> {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    // Test hook: the property tests (`tests/incremental_equals_full.rs`), the
+    // recalculation tests and the case files check with it that incremental
+    // recalculation equals a full one. Hidden from the documentation and not
+    // part of the stable API; it may change or go without notice.
     /// Compares every formula cell with a recalculation from scratch; returns
     /// the cells that differ (as `(cell, incremental, from scratch)`).
+    #[doc(hidden)]
     pub fn differences_from_full_recalc(&self) -> Vec<(CellId, Value, Value)> {
         let mut fresh = self.clone();
         fresh.recalculate_all();
@@ -511,6 +522,7 @@ impl Workbook {
 
 /// Where a workbook's memory goes (estimates, in bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryUsage {
     /// Per table: its name, its rows, and the bytes its cells hold.
     pub tables: Vec<(String, usize, usize)>,

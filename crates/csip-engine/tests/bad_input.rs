@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
 
 use csip_engine::{
-    CaseFile, Clock, ColumnSchema, ColumnType, ErrorKind, Schema, TableSchema, Transaction,
+    Clock, ColumnSchema, ColumnType, ErrorKind, Schema, TableSchema, Transaction,
     TransactionErrorKind, Value, Workbook,
 };
 
@@ -382,6 +382,7 @@ fn deleting_a_person_an_account_requires() {
     assert_eq!(changes.deleted.len(), 2);
 }
 
+#[cfg(feature = "cases")]
 #[test]
 fn a_malformed_case_file_names_the_line() {
     let cases = [
@@ -424,7 +425,7 @@ fn a_malformed_case_file_names_the_line() {
         ),
     ];
     for (text, line, words) in cases {
-        let err = CaseFile::parse("bad.toml", text).unwrap_err();
+        let err = csip_engine::CaseFile::parse("bad.toml", text).unwrap_err();
         assert_eq!(err.line, line, "{err}");
         assert!(
             err.message.contains(words),

@@ -394,13 +394,12 @@ pub(crate) async fn view(
     // A cached answer for this snapshot is served without an evaluation slot.
     let snapshot = app.snapshot();
     view_params(&snapshot.wb, &key.0, &key.1)?;
-    if use_cache {
-        if let Some(bytes) = cache
+    if use_cache
+        && let Some(bytes) = cache
             .lock()
             .map_or(None, |mut c| c.get(snapshot.generation, &key))
-        {
-            return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
-        }
+    {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
     }
     drop(snapshot);
     // Evaluated on the latest snapshot under its budget; its answer is written
@@ -438,10 +437,8 @@ pub(crate) async fn view(
                     Bytes::from(serde_json::to_vec(&View(&names, &result)).map_err(|e| {
                         ApiError::internal(format!("the answer could not be written: {e}"))
                     })?);
-                if use_cache {
-                    if let Ok(mut c) = cache.lock() {
-                        c.put(generation, key, bytes.clone());
-                    }
+                if use_cache && let Ok(mut c) = cache.lock() {
+                    c.put(generation, key, bytes.clone());
                 }
                 Ok::<Bytes, ApiError>(bytes)
             })
@@ -731,10 +728,10 @@ pub(crate) async fn eval(
         let value = wb
             .eval_within(&request.formula, on, budget)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if let Value::Error(e) = &value {
-            if e.kind == ErrorKind::Limit {
-                return Err(ApiError::limit(&e.message));
-            }
+        if let Value::Error(e) = &value
+            && e.kind == ErrorKind::Limit
+        {
+            return Err(ApiError::limit(&e.message));
         }
         Ok(axum::Json(
             json!({"value": to_json(wb, &value), "display": wb.display(&value)}),
