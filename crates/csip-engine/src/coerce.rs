@@ -284,9 +284,10 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
                 [] => Err(reject(
                     K::UnknownReference,
                     format!(
-                        "refers to \"{}\", but no row of `{}` is named so",
+                        "refers to \"{}\", but no row of `{}` is named so{}",
                         text_of(v),
-                        table.name
+                        table.name,
+                        named_otherwise(data, target, v)
                     ),
                 )),
                 many => Err(reject(
@@ -444,6 +445,26 @@ pub(crate) fn rows_named(data: &Data, table: TableId, name: &Value) -> Vec<RowId
             .filter(|r| Key::from_value(data.cell(display, *r)).as_ref() == Some(&key))
             .collect(),
     }
+}
+
+/// "; did you mean \"Acme\"?" when a row's name differs from `v` only in
+/// case (names match exactly, as text `=` does); else nothing. Read on the
+/// error path only: a scan of the display column.
+fn named_otherwise(data: &Data, table: TableId, v: &Value) -> String {
+    let (Some(display), Value::Text(wanted)) = (data.table(table).display, v) else {
+        return String::new();
+    };
+    let wanted = wanted.to_lowercase();
+    data.table(table)
+        .order()
+        .iter()
+        .find_map(|r| match data.cell(display, *r) {
+            Value::Text(name) if name.to_lowercase() == wanted => {
+                Some(format!("; did you mean \"{name}\"?"))
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 fn is_email(t: &str) -> bool {

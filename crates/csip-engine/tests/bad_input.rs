@@ -309,6 +309,18 @@ fn a_relation_to_a_row_that_does_not_exist() {
 }
 
 #[test]
+fn a_relation_by_a_name_in_another_case_says_which_name_was_meant() {
+    let mut f = fixture();
+    let (t, csm) = f.col("Accounts", "CSM");
+    let row = f.wb.rows(t)[0];
+    f.reject(
+        Transaction::new().set(csm, row, "Kari@CSIP.test"),
+        TransactionErrorKind::UnknownReference,
+        "no row of `People` is named so; did you mean \"kari@csip.test\"?",
+    );
+}
+
+#[test]
 fn writing_a_formula_column_or_a_missing_row() {
     let mut f = fixture();
     let (t, double) = f.col("Accounts", "Double");
