@@ -402,6 +402,37 @@ impl Data {
         self.columns[c.index()].values.set(r.index(), value)
     }
 
+    /// The same tables, columns and indexes (every id the same) with no rows.
+    pub(crate) fn emptied(&self) -> Data {
+        Data {
+            tables: self
+                .tables
+                .iter()
+                .map(|t| Table {
+                    meta: t.meta.clone(),
+                    order: Arc::default(),
+                    live: Arc::default(),
+                    slots: 0,
+                })
+                .collect(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    meta: c.meta.clone(),
+                    values: Store::blank(0),
+                })
+                .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|i| ColumnIndex::new(i.mode))
+                .collect(),
+            indexes_on: self.indexes_on.clone(),
+            clock: self.clock,
+        }
+    }
+
     /// Rebuilds every index from the cells.
     pub(crate) fn rebuild_indexes(&mut self) {
         for c in 0..self.columns.len() {

@@ -16,7 +16,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A table of a workbook: its index in the workbook's table list, and the
-/// stamp of the build that made it (see the [module docs](self)).
+/// stamp of the build that made it. The workbook checks the stamp wherever
+/// an id comes in, so an id of another workbook is a [`LookupError`], never
+/// a read of whatever table sits at that index there. Ids compare, hash and
+/// order by index alone. An id read from JSON carries no stamp: it is
+/// portable between workbooks of one schema and checked for range only.
 ///
 /// Tables are never removed, but a table whose adding is undone no longer
 /// exists, and its id is then refused.

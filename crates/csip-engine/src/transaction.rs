@@ -1235,7 +1235,44 @@ impl Workbook {
         clock: crate::Clock,
         feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
     ) -> Result<Workbook, E> {
-        let mut wb = Workbook::new(schema, clock).map_err(|e| E::from(e.into()))?;
+        let wb = Workbook::new(schema, clock).map_err(|e| E::from(e.into()))?;
+        wb.fill_with(feed)
+    }
+
+    /// [`Workbook::restore_with`] into a workbook of this one's schema as it
+    /// now is: every table and column id of this workbook stays good in the
+    /// one returned (a store reading its file again hands out no stale ids).
+    /// The clock is this workbook's; the undo limit too. The rows are only
+    /// the ones `feed` gives.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, RowId, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+    /// );
+    /// let wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let (t, a) = (wb.table_id("T")?, wb.column_id(wb.table_id("T")?, "A")?);
+    /// let again = wb.reload_with(|r| {
+    ///     r.row(t, RowId::from_raw(4), vec![(a, Value::from(7))])?;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// assert_eq!(again.value(a, RowId::from_raw(4))?, &Value::from(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reload_with<E: From<crate::LoadError>>(
+        &self,
+        feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
+    ) -> Result<Workbook, E> {
+        let mut empty = self.clone();
+        empty.data = self.data.emptied();
+        empty.fill_with(feed)
+    }
+
+    fn fill_with<E: From<crate::LoadError>>(
+        self,
+        feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
+    ) -> Result<Workbook, E> {
+        let mut wb = self;
         let mut r = Restorer {
             wb: &mut wb,
             batch: Batch {
@@ -1274,6 +1311,12 @@ impl std::fmt::Debug for Restorer<'_> {
 }
 
 impl Restorer<'_> {
+    /// The workbook being filled: its schema, names and ids are final; its
+    /// rows are those given so far, and no formula is computed until the end.
+    pub fn workbook(&self) -> &Workbook {
+        self.wb
+    }
+
     /// The table of this name (see [`Workbook::table_id`]).
     pub fn table_id(&self, name: &str) -> Result<TableId, LookupError> {
         self.wb.table_id(name)
