@@ -43,9 +43,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Every commit from here on, in order: what a dashboard or a replica reads.
     let feed = wb.subscribe();
 
-    let products = wb.table_id("Products").ok_or("no Products")?;
-    let movements = wb.table_id("Movements").ok_or("no Movements")?;
-    let col = |t, name: &str| wb.column_id(t, name).ok_or(format!("no column {name}"));
+    let products = wb.table_id("Products")?;
+    let movements = wb.table_id("Movements")?;
+    let col = |t, name: &str| wb.column_id(t, name);
     let (sku, reorder_at, on_hand, status) = (
         col(products, "SKU")?,
         col(products, "Reorder_At")?,
@@ -80,8 +80,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let bolt = loaded.inserted[0].1;
     println!(
         "BOLT-M6: {} on hand, {}",
-        wb.display(wb.value(on_hand, bolt).ok_or("no cell")?),
-        wb.display(wb.value(status, bolt).ok_or("no cell")?)
+        wb.display(wb.value(on_hand, bolt)?),
+        wb.display(wb.value(status, bolt)?)
     );
 
     // While running: a formula column added, and the status rule changed.
@@ -89,11 +89,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         table: products,
         column: ColumnSchema::formula("Days_Of_Cover", ColumnType::Number, "[On_Hand] / 20"),
     }))?;
-    let cover = wb.column_id(products, "Days_Of_Cover").ok_or("no column")?;
+    let cover = wb.column_id(products, "Days_Of_Cover")?;
     println!(
         "added Days_Of_Cover: {} cells computed; BOLT-M6 has {} days of cover",
         added.changes.len(),
-        wb.display(wb.value(cover, bolt).ok_or("no cell")?)
+        wb.display(wb.value(cover, bolt)?)
     );
     wb.apply(Transaction::new().change_schema(SchemaChange::SetFormula {
         column: status,
@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }))?;
     println!(
         "Status now reads Days_Of_Cover: BOLT-M6 {}",
-        wb.display(wb.value(status, bolt).ok_or("no cell")?)
+        wb.display(wb.value(status, bolt)?)
     );
 
     // A mistaken movement, undone.
@@ -115,13 +115,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     ))?;
     println!(
         "after the mistake: BOLT-M6 {} on hand ({} cells changed)",
-        wb.display(wb.value(on_hand, bolt).ok_or("no cell")?),
+        wb.display(wb.value(on_hand, bolt)?),
         mistake.changes.len()
     );
     wb.undo()?;
     println!(
         "undone: BOLT-M6 {} on hand",
-        wb.display(wb.value(on_hand, bolt).ok_or("no cell")?)
+        wb.display(wb.value(on_hand, bolt)?)
     );
 
     println!("the change feed:");

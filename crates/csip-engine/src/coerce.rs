@@ -256,6 +256,15 @@ fn option(options: &[String], text: &str) -> Result<Arc<str>, Rejected> {
 fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected> {
     let table = data.table(target);
     match v {
+        Value::Row(t, _) if *t == target && !crate::ids::stamp_fits(t.1, table.id.1) => {
+            Err(reject(
+                K::WrongType,
+                format!(
+                    "takes a row of this workbook's `{}`, not a row of another workbook",
+                    table.name
+                ),
+            ))
+        }
         Value::Row(t, r) if *t == target => {
             if table.is_live(*r) {
                 Ok(v.clone())
@@ -263,7 +272,7 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
                 Err(reject(
                     K::UnknownReference,
                     format!(
-                        "refers to row {r} of `{}`, which does not exist",
+                        "refers to row id {r} of `{}`, which does not exist",
                         table.name
                     ),
                 ))
@@ -271,11 +280,16 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
         }
         Value::Row(t, _) => Err(reject(
             K::WrongType,
-            format!(
-                "takes a row of `{}`, not a row of `{}`",
-                table.name,
-                data.table(*t).name
-            ),
+            match data.checked_table(*t) {
+                Ok(other) => format!(
+                    "takes a row of `{}`, not a row of `{}`",
+                    table.name, other.name
+                ),
+                Err(_) => format!(
+                    "takes a row of this workbook's `{}`, not a row of another workbook",
+                    table.name
+                ),
+            },
         )),
         Value::Text(_) | Value::Number(_) => {
             let rows = rows_named(data, target, v);

@@ -207,7 +207,10 @@ pub enum LoadError {
     /// The schema the files describe does not bind.
     #[error("{0}")]
     Schema(#[from] SchemaError),
-    /// Saved rows break a rule of the schema (see [`crate::Workbook::restore`]).
+    /// Saved rows break a rule of the schema (see [`crate::Workbook::restore_with`]).
     #[error("{0}")]
     Rows(#[from] crate::TransactionError),
+    /// Saved rows name a table or column the schema does not have.
+    #[error("{0}")]
+    Lookup(#[from] crate::LookupError),
 }

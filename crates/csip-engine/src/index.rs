@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn elements_mode_indexes_each_row() {
         let mut ix = ColumnIndex::new(IndexMode::Elements);
-        let t = TableId(1);
+        let t = TableId(1, 0);
         let v = Value::list(vec![
             Value::Row(t, RowId(7)),
             Value::Row(t, RowId(8)),

@@ -28,11 +28,11 @@
 //!     );
 //! let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
 //! let mut wb = Workbook::new(&schema, clock)?;
-//! let accounts = wb.table_id("Accounts").unwrap();
-//! let metrics = wb.table_id("Metrics").unwrap();
-//! let name = wb.column_id(accounts, "Name").unwrap();
-//! let health = wb.column_id(accounts, "Health").unwrap();
-//! let (account, score) = (wb.column_id(metrics, "Account").unwrap(), wb.column_id(metrics, "Score").unwrap());
+//! let accounts = wb.table_id("Accounts")?;
+//! let metrics = wb.table_id("Metrics")?;
+//! let name = wb.column_id(accounts, "Name")?;
+//! let health = wb.column_id(accounts, "Health")?;
+//! let (account, score) = (wb.column_id(metrics, "Account")?, wb.column_id(metrics, "Score")?);
 //!
 //! let ids = wb.import(vec![
 //!     (accounts, vec![vec![(name, Value::from("Gard AS"))]]),
@@ -42,7 +42,7 @@
 //!     ]),
 //! ])?;
 //! let (gard, first_metric) = (ids[0][0], ids[1][0]);
-//! assert_eq!(wb.value(health, gard), Some(&Value::from(85)));
+//! assert_eq!(wb.value(health, gard)?, &Value::from(85));
 //!
 //! let changes = wb.apply(Transaction::new().set(score, first_metric, 40))?;
 //! assert_eq!(changes.get(health, gard).unwrap().new, Value::from(65));
@@ -129,7 +129,7 @@ pub use data::Clock;
 pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
 pub use history::{Change, ChangeCause, DEFAULT_UNDO_LIMIT, MAX_UNDO_STEPS};
-pub use ids::{CellId, ColumnId, RowId, TableId};
+pub use ids::{CellId, ColumnId, LookupError, RowId, TableId};
 #[cfg(feature = "files")]
 pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
@@ -143,7 +143,7 @@ pub use transaction::{
     ChangeSet, DeletedRow, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
     TransactionErrorKind,
 };
-pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
+pub use value::{ErrorKind, EvalError, FromFloatError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
 #[cfg(feature = "files")]

@@ -90,7 +90,7 @@ impl Graph {
 pub(crate) struct Dirty {
     rows: Vec<Vec<RowId>>,
     marks: Vec<FixedBitSet>,
-    queue: BinaryHeap<Reverse<(u32, u32)>>,
+    queue: BinaryHeap<Reverse<(u32, ColumnId)>>,
     queued: FixedBitSet,
 }
 
@@ -115,22 +115,22 @@ impl Dirty {
         }
         self.rows[c].push(row);
         if !self.queued.put(c) {
-            self.queue.push(Reverse((rank, column.0)));
+            self.queue.push(Reverse((rank, column)));
         }
     }
 
     /// The lowest-ranked dirty column, its dirty rows moved into `rows` (whose
     /// old buffer the column keeps, so that steady work allocates nothing).
     fn pop(&mut self, rows: &mut Vec<RowId>) -> Option<ColumnId> {
-        let Reverse((_, c)) = self.queue.pop()?;
-        let c = c as usize;
+        let Reverse((_, column)) = self.queue.pop()?;
+        let c = column.index();
         self.queued.set(c, false);
         rows.clear();
         std::mem::swap(&mut self.rows[c], rows);
         for r in rows.iter() {
             self.marks[c].set(r.index(), false);
         }
-        Some(ColumnId(u32::try_from(c).unwrap_or(u32::MAX)))
+        Some(column)
     }
 
     pub(crate) fn clear(&mut self) {

@@ -253,7 +253,7 @@ impl Workbook {
         params: &[(&str, Value)],
         budget: &crate::Budget,
     ) -> Result<ViewResult, ViewError> {
-        let index = find_view(&self.views, |t| self.table_name(t), name, None)?;
+        let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
         let view = &self.views[index];
         for (given, _) in params {
             if !view

@@ -185,14 +185,13 @@ fn row_of(wb: &Workbook, on: &str) -> Result<(TableId, RowId), String> {
     let (table, n) = on
         .rsplit_once(' ')
         .ok_or_else(|| format!("`{on}` is not `Table N`"))?;
-    let t = wb
-        .table_id(table)
-        .ok_or_else(|| format!("no table `{table}`"))?;
+    let t = wb.table_id(table).map_err(|e| e.to_string())?;
     let n: usize = n
         .parse()
         .map_err(|_| format!("`{n}` is not a row number"))?;
     let row = wb
         .row_at(t, n)
+        .ok()
         .ok_or_else(|| format!("`{table}` has no row {n}"))?;
     Ok((t, row))
 }
@@ -240,7 +239,7 @@ fn describe(wb: &Workbook, v: &Value) -> String {
         Value::Error(e) => format!("#{}", e.kind),
         Value::Blank => "Blank".into(),
         Value::Text(t) => format!("{t:?}"),
-        Value::Row(t, r) => format!("row {r} of {}", wb.table_name(*t)),
+        Value::Row(t, r) => format!("row {r} of {}", wb.table_name(*t).unwrap()),
         Value::List(items) => format!(
             "List({})",
             items
