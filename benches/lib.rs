@@ -49,16 +49,13 @@ pub struct Cells {
 
 impl Cells {
     pub fn of(wb: &Workbook) -> Cells {
-        let table = |n: &str| wb.table_id(n).unwrap_or_else(|| panic!("no table {n}"));
+        let table = |n: &str| wb.table_id(n).unwrap_or_else(|e| panic!("{e}"));
         let (accounts, metrics, people) = (
             table("Account_Master"),
             table("Platform_Health_Metrics"),
             table("People_Team"),
         );
-        let col = |t, n: &str| {
-            wb.column_id(t, n)
-                .unwrap_or_else(|| panic!("no column {n}"))
-        };
+        let col = |t, n: &str| wb.column_id(t, n).unwrap_or_else(|e| panic!("{e}"));
         Cells {
             accounts,
             metrics,
@@ -69,9 +66,9 @@ impl Cells {
             higher_is_better: col(metrics, "Higher_Is_Better"),
             arr: col(accounts, "ARR"),
             health: col(accounts, "Health_Score"),
-            metric_rows: wb.rows(metrics).to_vec(),
-            account_rows: wb.rows(accounts).to_vec(),
-            first_csm: Value::Row(people, wb.rows(people)[0]),
+            metric_rows: wb.rows(metrics).unwrap_or_default().to_vec(),
+            account_rows: wb.rows(accounts).unwrap_or_default().to_vec(),
+            first_csm: Value::Row(people, wb.rows(people).unwrap_or_default()[0]),
         }
     }
 
@@ -88,13 +85,13 @@ impl Cells {
     pub fn metric_edit(&self, wb: &Workbook, i: usize) -> (RowId, Value) {
         use csip_engine::Decimal;
         let row = self.metric(i);
-        let number = |c: ColumnId| wb.value(c, row).and_then(Value::as_number);
+        let number = |c: ColumnId| wb.value(c, row).ok().and_then(Value::as_number);
         let (w, c) = (
             number(self.warning).unwrap_or(Decimal::from(600)),
             number(self.critical).unwrap_or(Decimal::from(900)),
         );
         let higher = matches!(
-            wb.value(self.higher_is_better, row),
+            wb.value(self.higher_is_better, row).ok(),
             Some(Value::Bool(true))
         );
         let band = match number(self.current_value) {
@@ -138,14 +135,13 @@ pub fn percentiles(mut samples: Vec<std::time::Duration>) -> (f64, f64, f64) {
 /// workbook is the like-for-like comparison with SQLite's.
 pub fn health_only(wb: &Workbook) -> Workbook {
     use csip_engine::{ColumnSchema, ColumnType, RowValues, Schema, TableSchema};
-    let table = |n: &str| wb.table_id(n).unwrap_or_else(|| panic!("no table {n}"));
-    let col = |t: TableId, n: &str| {
-        wb.column_id(t, n)
-            .unwrap_or_else(|| panic!("no column {n}"))
-    };
+    let table = |n: &str| wb.table_id(n).unwrap_or_else(|e| panic!("{e}"));
+    let col = |t: TableId, n: &str| wb.column_id(t, n).unwrap_or_else(|e| panic!("{e}"));
     let formula = |t: TableId, n: &str, ty: ColumnType| {
         let text = wb
             .formula(col(t, n))
+            .ok()
+            .flatten()
             .unwrap_or_else(|| panic!("{n} has no formula"));
         ColumnSchema::formula(n, ty, text)
     };
@@ -221,7 +217,7 @@ pub fn health_only(wb: &Workbook) -> Workbook {
     ];
     let mut schema = Schema::new();
     for (t, data, formulas) in &layout {
-        let mut ts = TableSchema::new(wb.table_name(*t));
+        let mut ts = TableSchema::new(wb.table_name(*t).unwrap_or_default());
         for (name, ty) in data {
             ts = ts.with_column(ColumnSchema::data(*name, ty.clone()));
         }
@@ -236,26 +232,27 @@ pub fn health_only(wb: &Workbook) -> Workbook {
     let mut account_map = std::collections::HashMap::new();
     for (t, data, _) in &layout {
         let target = out
-            .table_id(wb.table_name(*t))
-            .unwrap_or_else(|| panic!("no table"));
+            .table_id(wb.table_name(*t).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
         let columns: Vec<(ColumnId, ColumnId)> = data
             .iter()
             .map(|(name, _)| {
                 (
                     col(*t, name),
                     out.column_id(target, name)
-                        .unwrap_or_else(|| panic!("no {name}")),
+                        .unwrap_or_else(|e| panic!("{e}")),
                 )
             })
             .collect();
         let rows: Vec<RowValues> = wb
             .rows(*t)
+            .unwrap_or_default()
             .iter()
             .map(|&r| {
                 columns
                     .iter()
                     .map(|&(from, to)| {
-                        let value = match wb.value(from, r) {
+                        let value = match wb.value(from, r).ok() {
                             Some(Value::Row(_, a)) => {
                                 account_map.get(a).cloned().unwrap_or(Value::Blank)
                             }
@@ -269,9 +266,9 @@ pub fn health_only(wb: &Workbook) -> Workbook {
             .collect();
         let ids = out
             .import(vec![(target, rows)])
-            .unwrap_or_else(|e| panic!("copying {}: {e}", wb.table_name(*t)));
+            .unwrap_or_else(|e| panic!("copying {}: {e}", wb.table_name(*t).unwrap_or_default()));
         if *t == accounts {
-            for (&from, &to) in wb.rows(accounts).iter().zip(&ids[0]) {
+            for (&from, &to) in wb.rows(accounts).unwrap_or_default().iter().zip(&ids[0]) {
                 account_map.insert(from, Value::Row(target, to));
             }
         }
@@ -364,11 +361,8 @@ pub mod sqlite {
         pub fn from_workbook(wb: &Workbook) -> rusqlite::Result<Peer> {
             let conn = Connection::open_in_memory()?;
             conn.execute_batch(SCHEMA)?;
-            let t = |n: &str| wb.table_id(n).unwrap_or_else(|| panic!("no table {n}"));
-            let c = |table, n: &str| {
-                wb.column_id(table, n)
-                    .unwrap_or_else(|| panic!("no column {n}"))
-            };
+            let t = |n: &str| wb.table_id(n).unwrap_or_else(|e| panic!("{e}"));
+            let c = |table, n: &str| wb.column_id(table, n).unwrap_or_else(|e| panic!("{e}"));
             let (accounts, metrics, outcomes, engagements, objectives) = (
                 t("Account_Master"),
                 t("Platform_Health_Metrics"),
@@ -376,7 +370,7 @@ pub mod sqlite {
                 t("Engagement_Log"),
                 t("Strategic_Objectives"),
             );
-            let account_of = |table, r| match wb.value(c(table, "Account"), r) {
+            let account_of = |table, r| match wb.value(c(table, "Account"), r).ok() {
                 Some(Value::Row(_, a)) => i64::from(a.get()),
                 _ => 0,
             };
@@ -384,7 +378,7 @@ pub mod sqlite {
             let mut peer_accounts = Vec::new();
             {
                 let mut ins = tx.prepare("INSERT INTO accounts (id) VALUES (?1)")?;
-                for &r in wb.rows(accounts) {
+                for &r in wb.rows(accounts).unwrap_or_default() {
                     let id = i64::from(r.get());
                     ins.execute(params![id])?;
                     peer_accounts.push(id);
@@ -395,10 +389,10 @@ pub mod sqlite {
                 let mut ins = tx.prepare(
                     "INSERT INTO metrics (id, account, category, value, warn, crit, higher) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
-                for &r in wb.rows(metrics) {
+                for &r in wb.rows(metrics).unwrap_or_default() {
                     let id = i64::from(r.get());
                     let account = account_of(metrics, r);
-                    let get = |n: &str| wb.value(c(metrics, n), r);
+                    let get = |n: &str| wb.value(c(metrics, n), r).ok();
                     ins.execute(params![
                         id,
                         account,
@@ -415,8 +409,8 @@ pub mod sqlite {
                 let mut ins = tx.prepare(
                     "INSERT INTO outcomes (id, account, status, baseline, current, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
-                for &r in wb.rows(outcomes) {
-                    let get = |n: &str| wb.value(c(outcomes, n), r);
+                for &r in wb.rows(outcomes).unwrap_or_default() {
+                    let get = |n: &str| wb.value(c(outcomes, n), r).ok();
                     ins.execute(params![
                         i64::from(r.get()),
                         account_of(outcomes, r),
@@ -431,8 +425,8 @@ pub mod sqlite {
                 let mut ins = tx.prepare(
                     "INSERT INTO engagements (id, account, date, depth) VALUES (?1, ?2, ?3, ?4)",
                 )?;
-                for &r in wb.rows(engagements) {
-                    let get = |n: &str| wb.value(c(engagements, n), r);
+                for &r in wb.rows(engagements).unwrap_or_default() {
+                    let get = |n: &str| wb.value(c(engagements, n), r).ok();
                     let date = match get("Engagement_Date") {
                         Some(Value::Date(d)) => d.to_string(),
                         _ => String::new(),
@@ -448,11 +442,11 @@ pub mod sqlite {
             {
                 let mut ins =
                     tx.prepare("INSERT INTO objectives (id, account, status) VALUES (?1, ?2, ?3)")?;
-                for &r in wb.rows(objectives) {
+                for &r in wb.rows(objectives).unwrap_or_default() {
                     ins.execute(params![
                         i64::from(r.get()),
                         account_of(objectives, r),
-                        text(wb.value(c(objectives, "Status"), r)),
+                        text(wb.value(c(objectives, "Status"), r).ok()),
                     ])?;
                 }
             }
@@ -515,7 +509,7 @@ mod tests {
         let peer = sqlite::Peer::from_workbook(&wb).unwrap();
         let agree = |wb: &Workbook| {
             for (k, &row) in cells.account_rows.iter().enumerate() {
-                let ours: f64 = match wb.value(cells.health, row) {
+                let ours: f64 = match wb.value(cells.health, row).ok() {
                     Some(Value::Number(n)) => n.to_string().parse().unwrap(),
                     Some(Value::Blank) | None => 0.0,
                     other => panic!("health of account {k}: {other:?}"),
@@ -564,12 +558,12 @@ mod tests {
         for (k, (&ours, &theirs)) in cells
             .account_rows
             .iter()
-            .zip(small.rows(accounts))
+            .zip(small.rows(accounts).unwrap_or_default())
             .enumerate()
         {
             assert_eq!(
-                wb.value(cells.health, ours),
-                small.value(health, theirs),
+                wb.value(cells.health, ours).ok(),
+                small.value(health, theirs).ok(),
                 "account {k}"
             );
         }

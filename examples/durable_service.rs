@@ -26,11 +26,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     let token = store.create_token("Kari Nordmann", Role::Csm, at)?;
     let wb = store.workbook();
-    let metrics = wb
-        .table_id("Platform_Health_Metrics")
-        .ok_or("no metrics table")?;
-    let metric = wb.rows(metrics)[0];
-    println!("stored {} in {}", wb.table_name(metrics), path.display());
+    let metrics = wb.table_id("Platform_Health_Metrics")?;
+    let metric = wb.rows(metrics)?[0];
+    println!("stored {} in {}", wb.table_name(metrics)?, path.display());
 
     // The service, in this process, on a free port.
     let runtime = tokio::runtime::Runtime::new()?;
@@ -70,9 +68,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     runtime.block_on(server)??;
     let reopened = Store::open(&path, Clock::on(today))?;
     let wb = reopened.workbook();
-    let value = wb
-        .column_id(metrics, "Current_Value")
-        .ok_or("no Current_Value")?;
+    let value = wb.column_id(metrics, "Current_Value")?;
     println!(
         "after a restart, Current_Value = {}",
         wb.display(wb.value(value, metric).unwrap_or(&Value::Blank))

@@ -8,13 +8,9 @@ use std::error::Error;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let wb = &mut csip_workbook::pilot(csip_workbook::sample_today())?;
-    let accounts = wb.table_id("Account_Master").ok_or("no Account_Master")?;
-    let metrics = wb
-        .table_id("Platform_Health_Metrics")
-        .ok_or("no Platform_Health_Metrics")?;
-    let col = |wb: &Workbook, table, name: &str| {
-        wb.column_id(table, name).ok_or(format!("no column {name}"))
-    };
+    let accounts = wb.table_id("Account_Master")?;
+    let metrics = wb.table_id("Platform_Health_Metrics")?;
+    let col = |wb: &Workbook, table, name: &str| wb.column_id(table, name);
     let (health, account) = (
         col(wb, accounts, "Health_Score")?,
         col(wb, metrics, "Account")?,
@@ -25,22 +21,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let gard = *wb
-        .find_rows(accounts, "Gard AS")
+        .find_rows(accounts, "Gard AS")?
         .first()
         .ok_or("no Gard AS")?;
     let latency = *wb
-        .rows(metrics)
+        .rows(metrics)?
         .iter()
         .find(|r| {
-            wb.value(account, **r) == Some(&Value::Row(accounts, gard))
-                && wb.value(metric_name, **r) == Some(&Value::from("Broker API p95 latency"))
+            wb.value(account, **r).ok() == Some(&Value::Row(accounts, gard))
+                && wb.value(metric_name, **r).ok() == Some(&Value::from("Broker API p95 latency"))
         })
         .ok_or("no latency metric for Gard AS")?;
 
     println!(
         "Gard AS: Health_Score {}, broker API p95 latency {} ms",
-        wb.format_value(Some(health), wb.value(health, gard).ok_or("no value")?),
-        wb.display(wb.value(current, latency).ok_or("no value")?)
+        wb.format_value(Some(health), wb.value(health, gard)?),
+        wb.display(wb.value(current, latency)?)
     );
     println!("The latency fix ships: 780 ms → 520 ms.\n");
 
@@ -54,8 +50,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map_or(String::new(), |v| wb.format_value(Some(column), v));
         println!(
             "  {}.{} ({}): {} → {}",
-            wb.table_name(change.table),
-            wb.column_name(column),
+            wb.table_name(change.table)?,
+            wb.column_name(column)?,
             wb.display(&Value::Row(change.table, change.cell.row)),
             if old.is_empty() {
                 "(blank)".to_string()
@@ -67,7 +63,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!(
         "\nGard AS: Health_Score {}",
-        wb.format_value(Some(health), wb.value(health, gard).ok_or("no value")?)
+        wb.format_value(Some(health), wb.value(health, gard)?)
     );
     Ok(())
 }

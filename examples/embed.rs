@@ -61,9 +61,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The host owns the clock; the engine reads only what it is given.
     let today = NaiveDate::from_ymd_opt(2026, 11, 24).ok_or("bad date")?;
     let mut wb = Workbook::new(&schema, Clock::on(today))?;
-    let accounts = wb.table_id("Accounts").ok_or("no Accounts")?;
-    let scores = wb.table_id("Scores").ok_or("no Scores")?;
-    let col = |wb: &Workbook, t, n: &str| wb.column_id(t, n).ok_or(format!("no column {n}"));
+    let accounts = wb.table_id("Accounts")?;
+    let scores = wb.table_id("Scores")?;
+    let col = |wb: &Workbook, t, n: &str| wb.column_id(t, n);
     let (name, renewal, health) = (
         col(&wb, accounts, "Name")?,
         col(&wb, accounts, "Renewal")?,
@@ -90,18 +90,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         ),
     ])?;
     let nordlys = ids[0][0];
-    println!(
-        "Nordlys health: {}",
-        wb.display(wb.value(health, nordlys).ok_or("no value")?)
-    );
+    println!("Nordlys health: {}", wb.display(wb.value(health, nordlys)?));
 
     // A transaction: all of it or none; the change set lists every changed cell.
     let changes = wb.apply(Transaction::new().set(score, ids[1][1], 30))?;
     for change in &changes.changes {
         println!(
             "  {}.{}: {:?} → {}",
-            wb.table_name(change.table),
-            wb.column_name(change.cell.column),
+            wb.table_name(change.table)?,
+            wb.column_name(change.cell.column)?,
             change.old.as_ref().map(|v| wb.display(v)),
             wb.display(&change.new)
         );

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         let mut wb = portfolio(accounts);
         let built = started.elapsed();
         let cells = Cells::of(&wb);
-        let ours: f64 = match wb.value(cells.health, cells.account_rows[0]) {
+        let ours: f64 = match wb.value(cells.health, cells.account_rows[0]).ok() {
             Some(Value::Number(n)) => n.to_string().parse().unwrap_or(f64::NAN),
             _ => f64::NAN,
         };

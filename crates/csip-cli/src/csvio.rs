@@ -65,11 +65,14 @@ fn unescape(field: &str) -> Cow<'_, str> {
 /// formula columns too when `computed`; never buttons.
 pub(crate) fn columns(wb: &Workbook, table: TableId, computed: bool) -> Vec<ColumnId> {
     wb.columns(table)
+        .unwrap_or_default()
         .iter()
         .copied()
         .filter(|c| {
-            (computed || !wb.is_formula(*c))
-                && !matches!(wb.column_schema(*c).ty, ColumnType::Button)
+            (computed || !wb.is_formula(*c).unwrap_or(false))
+                && wb
+                    .column_schema(*c)
+                    .is_ok_and(|s| !matches!(s.ty, ColumnType::Button))
         })
         .collect()
 }
@@ -85,15 +88,18 @@ pub(crate) fn write_tables(
 ) -> Result<Vec<(PathBuf, usize)>, String> {
     std::fs::create_dir_all(out)
         .map_err(|e| format!("error: cannot create {}: {e}", out.display()))?;
-    let total: usize = tables.iter().map(|t| wb.rows(*t).len()).sum();
+    let total: usize = tables
+        .iter()
+        .map(|t| wb.rows(*t).unwrap_or_default().len())
+        .sum();
     let bar = bar(
         total as u64,
         "writing {msg:24} {bar:40} {pos}/{len} rows, {eta} left",
     );
     let mut written = Vec::with_capacity(tables.len());
     for &t in tables {
-        bar.set_message(wb.table_name(t).to_string());
-        let path = out.join(format!("{}.csv", wb.table_name(t)));
+        bar.set_message(wb.table_name(t).unwrap_or_default().to_string());
+        let path = out.join(format!("{}.csv", wb.table_name(t).unwrap_or_default()));
         write_table(
             wb,
             t,
@@ -102,7 +108,7 @@ pub(crate) fn write_tables(
             &path,
             &bar,
         )?;
-        written.push((path, wb.rows(t).len()));
+        written.push((path, wb.rows(t).unwrap_or_default().len()));
     }
     bar.finish_and_clear();
     Ok(written)
@@ -122,12 +128,15 @@ fn write_table(
     let ids = options.row_ids.then_some(ROW_ID);
     writer
         .write_record(
-            ids.into_iter()
-                .chain(columns.iter().map(|c| wb.column_name(*c))),
+            ids.into_iter().chain(
+                columns
+                    .iter()
+                    .map(|c| wb.column_name(*c).unwrap_or_default()),
+            ),
         )
         .map_err(|e| fail(&e))?;
     let mut record = Vec::with_capacity(columns.len() + 1);
-    let rows = wb.rows(table);
+    let rows = wb.rows(table).unwrap_or_default();
     for (i, &row) in rows.iter().enumerate() {
         record.clear();
         if options.row_ids {
@@ -193,7 +202,7 @@ pub(crate) fn read_table(
     let mut id_field: Option<usize> = None;
     for (i, h) in header.iter().enumerate() {
         let h = h.trim().trim_start_matches('\u{feff}');
-        if h.eq_ignore_ascii_case(ROW_ID) && wb.column_id(table, h).is_none() {
+        if h.eq_ignore_ascii_case(ROW_ID) && wb.column_id(table, h).ok().is_none() {
             if id_field.is_some() {
                 problems.push(format!(
                     "line 1, field {}: `{ROW_ID}` is named twice",
@@ -204,9 +213,9 @@ pub(crate) fn read_table(
             columns.push(None);
             continue;
         }
-        match wb.column_id(table, h) {
-            Some(c) if wb.is_formula(c) && skip_computed => columns.push(None),
-            Some(c) if wb.is_formula(c) => {
+        match wb.column_id(table, h).ok() {
+            Some(c) if wb.is_formula(c).unwrap_or(false) && skip_computed => columns.push(None),
+            Some(c) if wb.is_formula(c).unwrap_or(false) => {
                 problems.push(format!(
                     "line 1, field {}: `{h}` is a formula column, computed by the workbook; remove it from the file or pass --skip-computed",
                     i + 1
@@ -221,12 +230,12 @@ pub(crate) fn read_table(
             None => {
                 let known: Vec<&str> = self::columns(wb, table, false)
                     .iter()
-                    .map(|c| wb.column_name(*c))
+                    .map(|c| wb.column_name(*c).unwrap_or_default())
                     .collect();
                 problems.push(format!(
                     "line 1, field {}: `{}` has no column `{h}`; its data columns are {}",
                     i + 1,
-                    wb.table_name(table),
+                    wb.table_name(table).unwrap_or_default(),
                     known.join(", ")
                 ));
                 columns.push(None);
@@ -275,15 +284,16 @@ pub(crate) fn read_table(
             match wb.parse_text(*c, &unescape(field)) {
                 Ok(v) if v.is_blank() => {}
                 Ok(v) => values.push((*c, v)),
-                Err(m) => {
-                    problems.push(format!("line {line}: column `{}`: {m}", wb.column_name(*c)))
-                }
+                Err(m) => problems.push(format!(
+                    "line {line}: column `{}`: {m}",
+                    wb.column_name(*c).unwrap_or_default()
+                )),
             }
         }
         out.rows.push((id, values));
         out.lines.push(line);
         n += 1;
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             bar.set_position(record.position().map_or(0, |p| p.byte()));
         }
     }

@@ -91,7 +91,10 @@ pub(crate) fn init(db: &Path, sample: bool, today: NaiveDate) -> Result<String, 
     let store =
         Store::create(db, csip_workbook::table_files(), wb).map_err(|e| format!("error: {e}"))?;
     let wb = store.workbook();
-    let rows: usize = wb.tables().map(|t| wb.rows(t).len()).sum();
+    let rows: usize = wb
+        .tables()
+        .map(|t| wb.rows(t).unwrap_or_default().len())
+        .sum();
     Ok(format!(
         "created {} with {} tables and {rows} rows{} in {}\n",
         db.display(),
@@ -122,8 +125,11 @@ pub(crate) fn import(
     let mut store = open(db, today)?;
     let table_named = |name: &str| {
         let wb = store.workbook();
-        wb.table_id(name).ok_or_else(|| {
-            let names: Vec<&str> = wb.tables().map(|t| wb.table_name(t)).collect();
+        wb.table_id(name).ok().ok_or_else(|| {
+            let names: Vec<&str> = wb
+                .tables()
+                .map(|t| wb.table_name(t).unwrap_or_default())
+                .collect();
             format!(
                 "error: there is no table `{name}`; the tables are {}",
                 names.join(", ")
@@ -138,7 +144,7 @@ pub(crate) fn import(
         Files::Folder(dir) => {
             let wb = store.workbook();
             for t in wb.tables() {
-                let file = dir.join(format!("{}.csv", wb.table_name(t)));
+                let file = dir.join(format!("{}.csv", wb.table_name(t).unwrap_or_default()));
                 if file.exists() {
                     inputs.push((t, file));
                 }
@@ -177,12 +183,18 @@ pub(crate) fn import(
             let wb = store.workbook();
             let names: Vec<String> = inputs
                 .iter()
-                .map(|(t, f)| format!("  {} <- {}\n", wb.table_name(*t), f.display()))
+                .map(|(t, f)| {
+                    format!(
+                        "  {} <- {}\n",
+                        wb.table_name(*t).unwrap_or_default(),
+                        f.display()
+                    )
+                })
                 .collect();
             Ok(format!(
                 "imported {count} rows into {} in {}\n{}{snapshot}",
                 match inputs.as_slice() {
-                    [(t, _)] => wb.table_name(*t).to_string(),
+                    [(t, _)] => wb.table_name(*t).unwrap_or_default().to_string(),
                     many => format!("{} tables", many.len()),
                 },
                 seconds(imported),
@@ -195,7 +207,7 @@ pub(crate) fn import(
                 let i = e
                     .table
                     .as_deref()
-                    .and_then(|name| wb.table_id(name))
+                    .and_then(|name| wb.table_id(name).ok())
                     .and_then(|t| inputs.iter().position(|(it, _)| *it == t));
                 match i {
                     Some(i) => {
@@ -245,6 +257,7 @@ pub(crate) fn export(
     let tables: Vec<_> = match table {
         Some(name) => vec![
             wb.table_id(name)
+                .ok()
                 .ok_or_else(|| format!("error: there is no table `{name}`"))?,
         ],
         None => wb.tables().collect(),
@@ -474,7 +487,9 @@ pub(crate) fn serve(
     let from = loaded(&store);
     let rows: usize = {
         let wb = store.workbook();
-        wb.tables().map(|t| wb.rows(t).len()).sum()
+        wb.tables()
+            .map(|t| wb.rows(t).unwrap_or_default().len())
+            .sum()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

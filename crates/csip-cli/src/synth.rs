@@ -34,13 +34,13 @@ pub(crate) fn synth(
     if let Some(seed) = seed {
         config.seed = seed;
     }
-    if let Target::Db(db) = target {
-        if db.exists() {
-            return Err(format!(
-                "{} already exists; choose another path or remove it first",
-                db.display()
-            ));
-        }
+    if let Target::Db(db) = target
+        && db.exists()
+    {
+        return Err(format!(
+            "{} already exists; choose another path or remove it first",
+            db.display()
+        ));
     }
     let started = Instant::now();
 
@@ -54,7 +54,10 @@ pub(crate) fn synth(
     let out = match target {
         Target::Csv(out) => out,
         Target::Db(db) => {
-            let rows: usize = wb.tables().map(|t| wb.rows(t).len()).sum();
+            let rows: usize = wb
+                .tables()
+                .map(|t| wb.rows(t).unwrap_or_default().len())
+                .sum();
             let spinner =
                 crate::progress::spinner(format!("writing {rows} rows to {}", db.display()));
             let store = csip_store::Store::create(db, csip_workbook::table_files(), wb);
@@ -71,7 +74,10 @@ pub(crate) fn synth(
             ));
         }
     };
-    let tables: Vec<_> = wb.tables().filter(|t| !wb.rows(*t).is_empty()).collect();
+    let tables: Vec<_> = wb
+        .tables()
+        .filter(|t| !wb.rows(*t).unwrap_or_default().is_empty())
+        .collect();
     // No row ids: a synthetic portfolio has no rows of its own to keep, and
     // is imported into workbooks that may hold rows already.
     let options = crate::csvio::WriteOptions {

@@ -542,14 +542,14 @@ fn row_ids_survive_export_and_import_so_ids_and_the_gap_of_a_delete_stay() {
         let mut store = csip_store::Store::open(&a, Clock::on(today)).unwrap();
         let wb = store.workbook();
         let accounts = wb.table_id("Account_Master").unwrap();
-        let helix = wb.find_rows(accounts, "Helix Health Partners")[0];
+        let helix = wb.find_rows(accounts, "Helix Health Partners").unwrap()[0];
         let mut doomed = vec![(accounts, helix)];
         let mut i = 0;
         while i < doomed.len() {
             let (t, r) = doomed[i];
             for (c, row) in wb.references_to(t, r) {
-                let holder = (wb.column_table(c), row);
-                if wb.column_schema(c).required && !doomed.contains(&holder) {
+                let holder = (wb.column_table(c).unwrap(), row);
+                if wb.column_schema(c).unwrap().required && !doomed.contains(&holder) {
                     doomed.push(holder);
                 }
             }
@@ -610,7 +610,7 @@ fn row_ids_survive_export_and_import_so_ids_and_the_gap_of_a_delete_stay() {
     let store = csip_store::Store::open(&b, Clock::on(csip_workbook::sample_today())).unwrap();
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").unwrap();
-    assert_eq!(wb.next_row_id(accounts).get(), 4);
+    assert_eq!(wb.next_row_id(accounts).unwrap().get(), 4);
     drop(store);
 
     // An id the table has given already is refused at its line.

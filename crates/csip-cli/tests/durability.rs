@@ -27,8 +27,9 @@ fn titles(db: &Path) -> Vec<String> {
     let t = wb.table_id("Tasks").unwrap();
     let title = wb.column_id(t, "Title").unwrap();
     wb.rows(t)
+        .unwrap()
         .iter()
-        .map(|r| match wb.value(title, *r) {
+        .map(|r| match wb.value(title, *r).ok() {
             Some(Value::Text(s)) => s.to_string(),
             other => panic!("a task without a title: {other:?}"),
         })
@@ -183,7 +184,7 @@ fn concurrent_clients_lose_nothing() {
     for (c, m) in metrics.iter().enumerate() {
         let row = csip_engine::RowId::from_raw(u32::try_from(*m).unwrap());
         assert_eq!(
-            w.value(value, row),
+            w.value(value, row).ok(),
             Some(&Value::from((1000 * c + each - 1) as i64)),
             "each client's last write stands"
         );

@@ -86,6 +86,7 @@ impl CancelFlag {
 
 /// Which limit an evaluation ran into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Exceeded {
     /// A text longer than [`Limits::max_text_bytes`].
     Text,

@@ -80,6 +80,8 @@ pub(crate) struct Carry<'w> {
 pub(crate) struct Builder<'w> {
     /// What a rebuild keeps of the workbook it replaces.
     carry: Option<Carry<'w>>,
+    /// The mark of the ids this build makes (tables and columns it adds).
+    stamp: crate::ids::Stamp,
     /// Columns whose cells were taken over from the workbook replaced.
     carried: HashSet<ColumnId>,
     /// Text literals, one copy each.
@@ -156,6 +158,7 @@ impl<'w> Builder<'w> {
     ) -> Result<Workbook, SchemaError> {
         let mut b = Builder {
             carry,
+            stamp: crate::ids::fresh_stamp(),
             carried: HashSet::new(),
             texts: HashMap::new(),
             data: Data {
@@ -177,10 +180,11 @@ impl<'w> Builder<'w> {
         b.carry_cells();
         for i in 0..b.states.len() {
             if matches!(b.states[i], BindState::Pending(_)) {
-                b.bind_column(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
+                b.bind_column(b.data.columns[i].id);
             }
         }
         let mut views = b.bind_views(schema);
+        b.check_formula_types();
         if !b.problems.is_empty() {
             // In schema order, whatever stage found them.
             let place = |p: &SchemaProblem| {
@@ -226,9 +230,7 @@ impl<'w> Builder<'w> {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                BindState::Bound(_, ty) => {
-                    Some((ColumnId(u32::try_from(i).unwrap_or(u32::MAX)), *ty))
-                }
+                BindState::Bound(_, ty) => Some((b.data.columns[i].id, *ty)),
                 _ => None,
             })
             .collect();
@@ -255,7 +257,7 @@ impl<'w> Builder<'w> {
         let Some(carry) = &self.carry else { return };
         let old = &carry.old.data;
         for t in &old.tables {
-            self.data.tables.push(Table::new(t.name.clone()));
+            self.data.tables.push(Table::new(t.id, t.name.clone()));
             self.column_names.push(HashMap::new());
         }
         for c in &old.columns {
@@ -280,7 +282,7 @@ impl<'w> Builder<'w> {
             self.data.tables[i].take_rows(t);
         }
         for i in 0..self.data.columns.len() {
-            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let c = self.data.columns[i].id;
             if matches!(self.states[i], BindState::Removed) {
                 continue;
             }
@@ -348,13 +350,14 @@ impl<'w> Builder<'w> {
                 .and_then(|c| c.tables.get(&fold(name)).copied());
             let id = match kept {
                 Some(id) => {
-                    self.data.tables[id.index()] = Table::new(name.to_string());
+                    self.data.tables[id.index()] = Table::new(id, name.to_string());
                     id
                 }
                 None => {
-                    self.data.tables.push(Table::new(name.to_string()));
+                    let id = TableId::new(self.data.tables.len(), self.stamp);
+                    self.data.tables.push(Table::new(id, name.to_string()));
                     self.column_names.push(HashMap::new());
-                    TableId(u32::try_from(self.data.tables.len() - 1).unwrap_or(u32::MAX))
+                    id
                 }
             };
             self.table_names.insert(fold(name), id);
@@ -467,8 +470,10 @@ impl<'w> Builder<'w> {
             .carry
             .as_ref()
             .and_then(|c| c.columns.get(&(table, fold(name))).copied());
+        let id = kept.unwrap_or_else(|| ColumnId::new(self.data.columns.len(), self.stamp));
         let column = Column::new(
             ColumnMeta {
+                id,
                 table,
                 name: name.to_string(),
                 schema: cs.clone(),
@@ -478,18 +483,14 @@ impl<'w> Builder<'w> {
             },
             crate::store::Store::blank(0),
         );
-        let id = match kept {
-            Some(id) => {
-                self.data.columns[id.index()] = column;
-                id
-            }
+        match kept {
+            Some(id) => self.data.columns[id.index()] = column,
             None => {
                 self.data.columns.push(column);
                 Arc::make_mut(&mut self.data.indexes_on).push(Vec::new());
                 self.states.push(BindState::Removed);
-                ColumnId(u32::try_from(self.data.columns.len() - 1).unwrap_or(u32::MAX))
             }
-        };
+        }
         self.column_names[table.index()].insert(fold(name), id);
         self.data.tables[table.index()].columns.push(id);
         let state = match &cs.formula {
@@ -583,6 +584,61 @@ impl<'w> Builder<'w> {
         }
     }
 
+    /// What binding knows of a formula's type against its column's: rows of
+    /// one table in a column that holds rows of another, or no rows at all;
+    /// a literal of another type. (The rest shows in the cells: a value the
+    /// column cannot hold is a `type mismatch` there.)
+    fn check_formula_types(&mut self) {
+        let mut found = Vec::new();
+        for i in 0..self.states.len() {
+            let BindState::Bound(expr, ty) = &self.states[i] else {
+                continue;
+            };
+            let c = self.data.columns[i].id;
+            let column = self.data.column(c);
+            let table = self.data.table(column.table).name.clone();
+            let relation_to = match column.schema.ty {
+                ColumnType::Relation { .. } | ColumnType::People { .. } => {
+                    column.target.map(|(t, _)| t)
+                }
+                _ => None,
+            };
+            let problem = match (ty, relation_to) {
+                (StaticTy::Row(t) | StaticTy::Rows(t), Some(u)) if *t != u => Some(format!(
+                    "its formula gives rows of `{}`, but the column relates to `{}`",
+                    self.data.table(*t).name,
+                    self.data.table(u).name
+                )),
+                (StaticTy::Row(t) | StaticTy::Rows(t), None) => Some(format!(
+                    "its formula gives rows of `{0}`, but it is a {1} column: make it a relation to `{0}`, or read a column of the rows (`.[Name]`)",
+                    self.data.table(*t).name,
+                    column.schema.ty
+                )),
+                _ => match expr {
+                    Expr::Lit(v) => match crate::coerce::conform(&self.data, c, v.clone()) {
+                        Value::Error(e) if !matches!(v, Value::Error(_)) => Some(e.message.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+            };
+            if let Some(message) = problem {
+                found.push((table, column.name.clone(), message));
+            }
+        }
+        for (table, name, message) in found {
+            self.problems.push(SchemaProblem {
+                table,
+                column: Some(name),
+                view: None,
+                kind: ErrorKind::TypeMismatch,
+                message,
+                diagnostic: None,
+                origin: None,
+            });
+        }
+    }
+
     fn install_formulas(&mut self) {
         for i in 0..self.states.len() {
             if let BindState::Bound(expr, ty) = &self.states[i] {
@@ -605,7 +661,7 @@ impl<'w> Builder<'w> {
     /// index, and the outer key column with one too.
     fn plan_indexes(&mut self) {
         let formula_columns: Vec<ColumnId> = (0..self.data.columns.len())
-            .map(|i| ColumnId(u32::try_from(i).unwrap_or(u32::MAX)))
+            .map(|i| self.data.columns[i].id)
             .filter(|c| self.data.column(*c).formula().is_some())
             .collect();
         for col in formula_columns {
@@ -621,7 +677,7 @@ impl<'w> Builder<'w> {
         }
         // Reverse indexes for cascades on delete and for text references.
         for i in 0..self.data.columns.len() {
-            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let c = self.data.columns[i].id;
             let column = self.data.column(c);
             if let (ColumnKind::Data, Some((target, _))) = (&column.kind, column.target) {
                 let unique = column.schema.unique;
@@ -1015,12 +1071,13 @@ impl<'w> Builder<'w> {
                 return h;
             }
         }
-        let id = ColumnId(u32::try_from(self.data.columns.len()).unwrap_or(u32::MAX));
+        let id = ColumnId::new(self.data.columns.len(), self.stamp);
         let n = self.data.table(table).hidden.len();
         let name = format!("#key{n}");
         let slots = self.data.table(table).slots();
         self.data.columns.push(Column::new(
             ColumnMeta {
+                id,
                 table,
                 name: name.clone(),
                 schema: ColumnSchema::data(name, ColumnType::Text),
@@ -1056,7 +1113,7 @@ impl<'w> Builder<'w> {
         }
         let mut self_loops = HashSet::new();
         for i in 0..columns {
-            let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let col = self.data.columns[i].id;
             let column = self.data.column(col);
             let Some(f) = column.formula() else { continue };
             let table = column.table;
@@ -1083,7 +1140,7 @@ impl<'w> Builder<'w> {
                 let mut members: Vec<ColumnId> = scc
                     .iter()
                     .filter(|n| n.index() < columns)
-                    .map(|n| ColumnId(u32::try_from(n.index()).unwrap_or(u32::MAX)))
+                    .map(|n| self.data.columns[n.index()].id)
                     .collect();
                 members.sort();
                 graph.cycles.push(members);
@@ -1102,9 +1159,7 @@ impl<'w> Builder<'w> {
                 f.rank = rank;
                 f.cyclic = cyclic;
                 rank += 1;
-                graph
-                    .order
-                    .push(ColumnId(u32::try_from(i).unwrap_or(u32::MAX)));
+                graph.order.push(self.data.columns[i].id);
             }
         }
         graph

@@ -1,4 +1,4 @@
-//! Formula case files (`shared/formula-cases.md`): a small workbook and
+//! Formula case files (the format `fixtures/cases/format_example.toml` shows): a small workbook and
 //! formulas with the values they must give. The loader takes the file's text;
 //! the caller reads the file.
 //!
@@ -85,6 +85,7 @@ enum Edit {
 
 /// The result of one case.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct CaseOutcome {
     /// The case's name.
     pub name: String,
@@ -104,6 +105,7 @@ pub struct CaseOutcome {
 
 /// The results of a case file.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CaseReport {
     /// The file.
     pub path: String,
@@ -184,6 +186,12 @@ impl Loader<'_> {
 
 impl CaseFile {
     /// Parses a case file and builds its workbook. `path` is only used in messages.
+    ///
+    /// # Errors
+    ///
+    /// A [`CaseFileError`] at the line and column of the first problem: TOML
+    /// that does not parse, an unknown key, a value of the wrong type for its
+    /// column, a schema that does not bind, a case that names no table or row.
     pub fn parse(path: &str, text: &str) -> Result<CaseFile, CaseFileError> {
         let l = Loader { path, source: text };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
@@ -290,8 +298,8 @@ impl CaseFile {
                 outcome.note = Some(format!(
                     "after the edits, {} cells differ from a recalculation from scratch; first `{}.{}` row {}: incremental {}, from scratch {}",
                     diffs.len(),
-                    wb.table_name(wb.column_table(cell.column)),
-                    wb.column_name(cell.column),
+                    wb.name_of_table(wb.table_of_column(cell.column)),
+                    wb.name_of_column(cell.column),
                     cell.row,
                     describe_value(&wb, inc),
                     describe_value(&wb, full),
@@ -302,13 +310,13 @@ impl CaseFile {
         };
         let value = match case.context {
             Some((t, Some(position))) => match wb.row_at(t, position) {
-                Some(r) => wb.eval(&case.formula, Some((t, r))),
-                None => {
+                Ok(r) => wb.eval(&case.formula, Some((t, r))),
+                Err(_) => {
                     outcome.actual = "(not evaluated)".into();
                     outcome.note = Some(format!(
                         "after the edits `{}` has no row {position} (it has {} rows)",
-                        wb.table_name(t),
-                        wb.rows(t).len()
+                        wb.name_of_table(t),
+                        wb.data.table(t).order().len()
                     ));
                     return outcome;
                 }
@@ -398,7 +406,7 @@ fn load_rows(
         let raw = t.get_ref();
         let table = wb
             .table_id(raw.name.get_ref())
-            .ok_or_else(|| l.error(raw.name.span(), "unknown table"))?;
+            .map_err(|e| l.error(raw.name.span(), e.to_string()))?;
         let mut rows = Vec::new();
         let mut row_spans = Vec::new();
         for row in &raw.rows {
@@ -433,8 +441,12 @@ fn row_cells(
     cells: &[toml::Value],
     span: Range<usize>,
 ) -> Result<Vec<(crate::ColumnId, Value)>, CaseFileError> {
-    let all = wb.columns(table);
-    let data: Vec<_> = all.iter().copied().filter(|c| !wb.is_formula(*c)).collect();
+    let all = wb.columns_of_table(table);
+    let data: Vec<_> = all
+        .iter()
+        .copied()
+        .filter(|c| wb.data.column(*c).formula().is_none())
+        .collect();
     let columns: &[crate::ColumnId] = if cells.len() == all.len() {
         all
     } else if cells.len() == data.len() {
@@ -444,7 +456,7 @@ fn row_cells(
             span,
             format!(
                 "this row of `{}` has {} cells; the table has {} columns ({} of them data columns)",
-                wb.table_name(table),
+                wb.name_of_table(table),
                 cells.len(),
                 all.len(),
                 data.len()
@@ -454,13 +466,13 @@ fn row_cells(
     let mut out = Vec::new();
     for (c, v) in columns.iter().zip(cells) {
         let value = cell_value(v).map_err(|m| l.error(span.clone(), m))?;
-        if wb.is_formula(*c) {
+        if wb.data.column(*c).formula().is_some() {
             if !value.is_blank() {
                 return Err(l.error(
                     span.clone(),
                     format!(
                         "column `{}` is a formula; write \"\" in its place",
-                        wb.column_name(*c)
+                        wb.name_of_column(*c)
                     ),
                 ));
             }
@@ -475,7 +487,7 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
     let raw = c.get_ref();
     let span = c.span();
     let table = match &raw.table {
-        Some(name) => Some(wb.table_id(name).ok_or_else(|| {
+        Some(name) => Some(wb.find_table(name).ok_or_else(|| {
             l.error(
                 span.clone(),
                 format!("case \"{}\": there is no table `{name}`", raw.name),
@@ -487,16 +499,15 @@ fn case_of(l: &Loader<'_>, wb: &Workbook, c: &Spanned<RawCase>) -> Result<Case, 
         (Some(t), Some(n)) => {
             let position = usize::try_from(n).ok().filter(|n| *n >= 1);
             // Without edits the row must exist now; with edits, after them.
-            let exists =
-                position.is_some_and(|p| !raw.edits.is_empty() || wb.row_at(t, p).is_some());
+            let exists = position.is_some_and(|p| !raw.edits.is_empty() || wb.row_at(t, p).is_ok());
             if !exists {
                 return Err(l.error(
                     span.clone(),
                     format!(
                         "case \"{}\": `{}` has no row {n} (it has {} rows, numbered from 1)",
                         raw.name,
-                        wb.table_name(t),
-                        wb.rows(t).len()
+                        wb.name_of_table(t),
+                        wb.data.table(t).order().len()
                     ),
                 ));
             }
@@ -628,7 +639,7 @@ fn edit_of(l: &Loader<'_>, wb: &Workbook, e: &Spanned<RawEdit>) -> Result<Edit, 
     })?;
     let table = wb
         .table_id(table_name)
-        .ok_or_else(|| l.error(span.clone(), format!("there is no table `{table_name}`")))?;
+        .map_err(|e| l.error(span.clone(), e.to_string()))?;
     let position = |n: i64| usize::try_from(n).ok().filter(|n| *n >= 1);
     if let Some(cells) = &raw.insert {
         return Ok(Edit::Insert {
@@ -648,13 +659,13 @@ fn edit_of(l: &Loader<'_>, wb: &Workbook, e: &Spanned<RawEdit>) -> Result<Edit, 
         ));
     };
     let row = position(row).ok_or_else(|| l.error(span.clone(), "`row` is 1-based"))?;
-    let col = wb.column_id(table, column).ok_or_else(|| {
+    let col = wb.find_column(table, column).ok_or_else(|| {
         l.error(
             span.clone(),
             format!("`{table_name}` has no column `{column}`"),
         )
     })?;
-    if wb.is_formula(col) {
+    if wb.data.column(col).formula().is_some() {
         return Err(l.error(
             span,
             format!("`{column}` is a formula column; edit the columns it reads"),
@@ -680,32 +691,32 @@ fn apply_edit(wb: &mut Workbook, edit: &Edit) -> Result<(), String> {
             column,
             value,
         } => {
-            let r = wb
-                .row_at(*table, *row)
-                .ok_or_else(|| format!("`{}` has no row {row}", wb.table_name(*table)))?;
-            let c = wb
-                .column_id(*table, column)
-                .ok_or_else(|| format!("no column `{column}`"))?;
+            let r = wb.row_at(*table, *row).map_err(|e| e.to_string())?;
+            let c = wb.column_id(*table, column).map_err(|e| e.to_string())?;
             let v = cell_value(value)?;
             wb.apply(Transaction::new().set(c, r, v))
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }
         Edit::Insert { table, cells } => {
-            let all = wb.columns(*table).to_vec();
-            let data: Vec<_> = all.iter().copied().filter(|c| !wb.is_formula(*c)).collect();
+            let all = wb.columns_of_table(*table).to_vec();
+            let data: Vec<_> = all
+                .iter()
+                .copied()
+                .filter(|c| wb.data.column(*c).formula().is_none())
+                .collect();
             let columns = if cells.len() == all.len() { all } else { data };
             if columns.len() != cells.len() {
                 return Err(format!(
                     "the inserted row has {} cells; `{}` has {} columns",
                     cells.len(),
-                    wb.table_name(*table),
+                    wb.name_of_table(*table),
                     columns.len()
                 ));
             }
             let mut values = Vec::new();
             for (c, v) in columns.iter().zip(cells) {
-                if !wb.is_formula(*c) {
+                if wb.data.column(*c).formula().is_none() {
                     values.push((*c, cell_value(v)?));
                 }
             }
@@ -718,9 +729,7 @@ fn apply_edit(wb: &mut Workbook, edit: &Edit) -> Result<(), String> {
             wb.apply(tx).map(|_| ()).map_err(|e| e.to_string())
         }
         Edit::Delete { table, row } => {
-            let r = wb
-                .row_at(*table, *row)
-                .ok_or_else(|| format!("`{}` has no row {row}", wb.table_name(*table)))?;
+            let r = wb.row_at(*table, *row).map_err(|e| e.to_string())?;
             wb.apply(Transaction::new().delete(*table, r))
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -785,7 +794,7 @@ pub(crate) fn describe_value(wb: &Workbook, v: &Value) -> String {
         Value::Bool(b) => format!("{b} (true/false)"),
         Value::Date(d) => format!("{} (date)", crate::value::date_to_text(*d)),
         Value::DateTime(d) => format!("{} (date-time)", crate::value::datetime_to_text(*d)),
-        Value::Row(t, _) => format!("{} (row of {})", wb.display(v), wb.table_name(*t)),
+        Value::Row(t, _) => format!("{} (row of {})", wb.display(v), wb.name_of_table(*t)),
         Value::List(items) => format!(
             "[{}] (list)",
             items

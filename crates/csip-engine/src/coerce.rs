@@ -26,6 +26,9 @@ fn reject(kind: K, message: impl Into<String>) -> Rejected {
 
 fn describe(v: &Value) -> String {
     match v {
+        Value::Text(t) if t.chars().count() > 60 => {
+            format!("text \"{}…\"", t.chars().take(60).collect::<String>())
+        }
         Value::Text(t) => format!("text \"{t}\""),
         Value::Number(n) => format!("the number {}", number_to_text(*n)),
         Value::Bool(b) => format!("{b}"),
@@ -253,6 +256,15 @@ fn option(options: &[String], text: &str) -> Result<Arc<str>, Rejected> {
 fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected> {
     let table = data.table(target);
     match v {
+        Value::Row(t, _) if *t == target && !crate::ids::stamp_fits(t.1, table.id.1) => {
+            Err(reject(
+                K::WrongType,
+                format!(
+                    "takes a row of this workbook's `{}`, not a row of another workbook",
+                    table.name
+                ),
+            ))
+        }
         Value::Row(t, r) if *t == target => {
             if table.is_live(*r) {
                 Ok(v.clone())
@@ -260,7 +272,7 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
                 Err(reject(
                     K::UnknownReference,
                     format!(
-                        "refers to row {r} of `{}`, which does not exist",
+                        "refers to row id {r} of `{}`, which does not exist",
                         table.name
                     ),
                 ))
@@ -268,11 +280,16 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
         }
         Value::Row(t, _) => Err(reject(
             K::WrongType,
-            format!(
-                "takes a row of `{}`, not a row of `{}`",
-                table.name,
-                data.table(*t).name
-            ),
+            match data.checked_table(*t) {
+                Ok(other) => format!(
+                    "takes a row of `{}`, not a row of `{}`",
+                    table.name, other.name
+                ),
+                Err(_) => format!(
+                    "takes a row of this workbook's `{}`, not a row of another workbook",
+                    table.name
+                ),
+            },
         )),
         Value::Text(_) | Value::Number(_) => {
             let rows = rows_named(data, target, v);
@@ -281,9 +298,10 @@ fn reference(data: &Data, target: TableId, v: &Value) -> Result<Value, Rejected>
                 [] => Err(reject(
                     K::UnknownReference,
                     format!(
-                        "refers to \"{}\", but no row of `{}` is named so",
+                        "refers to \"{}\", but no row of `{}` is named so{}",
                         text_of(v),
-                        table.name
+                        table.name,
+                        named_otherwise(data, target, v)
                     ),
                 )),
                 many => Err(reject(
@@ -443,6 +461,26 @@ pub(crate) fn rows_named(data: &Data, table: TableId, name: &Value) -> Vec<RowId
     }
 }
 
+/// "; did you mean \"Acme\"?" when a row's name differs from `v` only in
+/// case (names match exactly, as text `=` does); else nothing. Read on the
+/// error path only: a scan of the display column.
+fn named_otherwise(data: &Data, table: TableId, v: &Value) -> String {
+    let (Some(display), Value::Text(wanted)) = (data.table(table).display, v) else {
+        return String::new();
+    };
+    let wanted = wanted.to_lowercase();
+    data.table(table)
+        .order()
+        .iter()
+        .find_map(|r| match data.cell(display, *r) {
+            Value::Text(name) if name.to_lowercase() == wanted => {
+                Some(format!("; did you mean \"{name}\"?"))
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 fn is_email(t: &str) -> bool {
     let t = t.trim();
     let mut parts = t.split('@');
@@ -464,6 +502,7 @@ const YEARS: std::ops::RangeInclusive<i64> = 1..=9999;
 
 /// Why text is not a date (or date-time) csip takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DateTextError {
     /// Not written `YYYY-MM-DD` (with a time, for a date-time).
     #[error("is not written YYYY-MM-DD")]
@@ -492,6 +531,10 @@ fn date_year(t: &str) -> Option<i64> {
 
 /// `YYYY-MM-DD`, with a year from 1 to 9999.
 ///
+/// # Errors
+///
+/// As [`parse_datetime`]: the year out of range, or not a date at all.
+///
 /// ```
 /// use csip_engine::{parse_date, DateTextError};
 /// assert!(parse_date("2026-11-24").is_ok());
@@ -508,6 +551,12 @@ pub fn parse_date(t: &str) -> Result<NaiveDate, DateTextError> {
 
 /// `YYYY-MM-DDTHH:MM[:SS[.fff]]` with an optional `Z`, or a space for the `T`;
 /// a bare date is its midnight. The year is from 1 to 9999.
+///
+/// # Errors
+///
+/// [`DateTextError::YearOutOfRange`] for a date written with a year outside
+/// 1 to 9999, [`DateTextError::Unreadable`] for anything else that is not
+/// written so.
 pub fn parse_datetime(t: &str) -> Result<NaiveDateTime, DateTextError> {
     let t = t.trim();
     if let Some(year) = date_year(t).filter(|y| !YEARS.contains(y)) {
@@ -528,6 +577,108 @@ pub fn parse_datetime(t: &str) -> Result<NaiveDateTime, DateTextError> {
         }
     }
     parse_date(t).map(midnight)
+}
+
+/// A formula's value as its column's declared type holds it: the value
+/// itself when it is of that type (Blank and error values always are); a
+/// list of one item read as that item and an empty list as Blank where one
+/// value is held, and one item as a list of it where a list is held; a date
+/// as a date-time at midnight; "" as Blank. Anything else is a `type mismatch` error
+/// naming the column, its type and what the formula gave.
+pub(crate) fn conform(data: &Data, col: ColumnId, v: Value) -> Value {
+    let column = data.column(col);
+    if column.is_hidden() {
+        return v; // an index key of whatever type it keys on
+    }
+    let fits = |v: &Value| -> bool {
+        match (&column.schema.ty, v) {
+            (_, Value::Blank | Value::Error(_)) => true,
+            (
+                ColumnType::Number
+                | ColumnType::Currency
+                | ColumnType::Percent
+                | ColumnType::Slider { .. },
+                Value::Number(_),
+            ) => true,
+            (
+                ColumnType::Text | ColumnType::Email | ColumnType::Canvas | ColumnType::Select(_),
+                Value::Text(_),
+            ) => true,
+            (ColumnType::Date, Value::Date(_)) => true,
+            (ColumnType::DateTime, Value::DateTime(_)) => true,
+            (ColumnType::Checkbox, Value::Bool(_)) => true,
+            (ColumnType::Relation { .. } | ColumnType::People { .. }, v) => match column.target {
+                Some((t, false)) => matches!(v, Value::Row(u, _) if *u == t),
+                Some((t, true)) => matches!(v, Value::List(items)
+                    if items.iter().all(|i| matches!(i, Value::Row(u, _) if *u == t))),
+                None => true,
+            },
+            (ColumnType::MultiSelect(_) | ColumnType::Attachment, Value::List(items)) => {
+                items.iter().all(|i| matches!(i, Value::Text(_)))
+            }
+            (ColumnType::Button, _) => true,
+            _ => false,
+        }
+    };
+    if fits(&v) {
+        return v;
+    }
+    let holds_list = matches!(
+        column.schema.ty,
+        ColumnType::MultiSelect(_) | ColumnType::Attachment
+    ) || column.target.is_some_and(|(_, many)| many);
+    let adapted = match (&v, holds_list) {
+        (Value::Text(t), _) if t.is_empty() => Some(Value::Blank), // "" is blank, as `IsBlank` says
+        (Value::List(items), false) if items.is_empty() => Some(Value::Blank),
+        (Value::List(items), false) if items.len() == 1 => Some(items[0].clone()),
+        (Value::List(_), true) => None,
+        (single, true) => Some(Value::list(vec![single.clone()])),
+        _ => None,
+    };
+    let adapted = match (adapted, &v, &column.schema.ty) {
+        (None, Value::Date(d), ColumnType::DateTime) => {
+            Some(Value::DateTime(crate::value::midnight(*d)))
+        }
+        (a, _, _) => a,
+    };
+    if let Some(a) = adapted {
+        if fits(&a) {
+            return a;
+        }
+    }
+    // No names in the message: a rename must not make the cell's value stale.
+    Value::error(
+        crate::value::ErrorKind::TypeMismatch,
+        format!(
+            "this column holds {}, but its formula gave {}",
+            holds(&column.schema.ty),
+            describe(&v)
+        ),
+    )
+}
+
+/// "a number", "text", "a row", ... for a type mismatch.
+fn holds(ty: &ColumnType) -> String {
+    match ty {
+        ColumnType::Number
+        | ColumnType::Currency
+        | ColumnType::Percent
+        | ColumnType::Slider { .. } => "a number".into(),
+        ColumnType::Text | ColumnType::Email | ColumnType::Canvas => "text".into(),
+        ColumnType::Select(_) => "text (an option)".into(),
+        ColumnType::Date => "a date".into(),
+        ColumnType::DateTime => "a date-time".into(),
+        ColumnType::Checkbox => "true or false".into(),
+        ColumnType::Relation { multiple, .. } | ColumnType::People { multiple, .. } => {
+            if *multiple {
+                "rows of the table it relates to".into()
+            } else {
+                "a row of the table it relates to".into()
+            }
+        }
+        ColumnType::MultiSelect(_) | ColumnType::Attachment => "a list of text".into(),
+        ColumnType::Button => "nothing".into(),
+    }
 }
 
 #[cfg(test)]

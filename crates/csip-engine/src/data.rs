@@ -2,7 +2,7 @@
 //! and the indexes kept up to date on every write.
 
 use crate::expr::Expr;
-use crate::ids::{ColumnId, RowId, TableId};
+use crate::ids::{ColumnId, LookupError, RowId, TableId, stamp_fits};
 use crate::index::{ColumnIndex, IndexId, IndexMode};
 use crate::schema::ColumnSchema;
 use crate::store::Store;
@@ -55,6 +55,8 @@ pub(crate) struct Table {
 
 #[derive(Clone, Debug)]
 pub(crate) struct TableMeta {
+    /// The table's own id, stamped by the build that made it.
+    pub(crate) id: TableId,
     pub(crate) name: String,
     /// The user's columns, in schema order.
     pub(crate) columns: Vec<ColumnId>,
@@ -78,9 +80,10 @@ impl std::ops::DerefMut for Table {
 }
 
 impl Table {
-    pub(crate) fn new(name: String) -> Table {
+    pub(crate) fn new(id: TableId, name: String) -> Table {
         Table {
             meta: Arc::new(TableMeta {
+                id,
                 name,
                 columns: Vec::new(),
                 display: None,
@@ -199,6 +202,8 @@ pub(crate) struct Column {
 
 #[derive(Clone, Debug)]
 pub(crate) struct ColumnMeta {
+    /// The column's own id, stamped by the build that made it.
+    pub(crate) id: ColumnId,
     pub(crate) table: TableId,
     pub(crate) name: String,
     pub(crate) schema: ColumnSchema,
@@ -272,6 +277,43 @@ impl Data {
 
     pub(crate) fn column(&self, c: ColumnId) -> &Column {
         &self.columns[c.index()]
+    }
+
+    /// The table an id from outside names: refused when this workbook never
+    /// issued it (another workbook's, or one whose adding was undone).
+    pub(crate) fn checked_table(&self, t: TableId) -> Result<&Table, LookupError> {
+        match self.tables.get(t.index()) {
+            Some(table) if stamp_fits(t.1, table.id.1) => Ok(table),
+            _ => Err(LookupError::ForeignTable { id: t }),
+        }
+    }
+
+    /// The column an id from outside names: one of a table's own columns,
+    /// not removed (the engine's hidden key columns are not the caller's).
+    pub(crate) fn checked_column(&self, c: ColumnId) -> Result<&Column, LookupError> {
+        match self.columns.get(c.index()) {
+            Some(column) if column.is_removed() && stamp_fits(c.1, column.id.1) => {
+                Err(LookupError::RemovedColumn {
+                    id: c,
+                    name: column.name.clone(),
+                })
+            }
+            Some(column) if !column.is_hidden() && stamp_fits(c.1, column.id.1) => Ok(column),
+            _ => Err(LookupError::ForeignColumn { id: c }),
+        }
+    }
+
+    /// That a live row of `t` has this id.
+    pub(crate) fn checked_row(&self, t: TableId, r: RowId) -> Result<(), LookupError> {
+        let table = self.checked_table(t)?;
+        if table.is_live(r) {
+            Ok(())
+        } else {
+            Err(LookupError::NoRow {
+                table: table.name.clone(),
+                row: r,
+            })
+        }
     }
 
     /// The value of a cell; Blank for a row that does not exist.
@@ -383,11 +425,42 @@ impl Data {
         self.columns[c.index()].values.set(r.index(), value)
     }
 
+    /// The same tables, columns and indexes (every id the same) with no rows.
+    pub(crate) fn emptied(&self) -> Data {
+        Data {
+            tables: self
+                .tables
+                .iter()
+                .map(|t| Table {
+                    meta: t.meta.clone(),
+                    order: Arc::default(),
+                    live: Arc::default(),
+                    slots: 0,
+                })
+                .collect(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    meta: c.meta.clone(),
+                    values: Store::blank(0),
+                })
+                .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|i| ColumnIndex::new(i.mode))
+                .collect(),
+            indexes_on: self.indexes_on.clone(),
+            clock: self.clock,
+        }
+    }
+
     /// Rebuilds every index from the cells.
     pub(crate) fn rebuild_indexes(&mut self) {
         for c in 0..self.columns.len() {
             if !self.indexes_on[c].is_empty() {
-                self.reindex_column(ColumnId(u32::try_from(c).unwrap_or(u32::MAX)));
+                self.reindex_column(self.columns[c].id);
             }
         }
     }

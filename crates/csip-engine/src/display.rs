@@ -13,7 +13,7 @@ impl Workbook {
     /// with `%`, checkboxes as ✓, rows by their display column, lists joined.
     /// Error values show as `#kind`.
     pub fn format_value(&self, column: Option<ColumnId>, value: &Value) -> String {
-        let schema = column.map(|c| self.column_schema(c));
+        let schema = column.and_then(|c| self.column_schema(c).ok());
         match value {
             Value::Blank => String::new(),
             Value::Number(n) => {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 /// A schema that cannot be bound: every problem found, each located.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct SchemaError {
     /// The problems, in the order of the schema.
     pub problems: Vec<SchemaProblem>,
@@ -33,6 +34,7 @@ impl fmt::Display for SchemaError {
 /// One problem of a schema: which table and column, what is wrong, and for a
 /// formula where in it (and where that formula sits in its file).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SchemaProblem {
     /// The table.
     pub table: String,
@@ -98,6 +100,7 @@ pub(crate) fn inline_origin(text: &str) -> SourceOrigin {
 
 /// A formula that cannot be evaluated because it does not parse or bind.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct FormulaError {
     /// The error kind the formula stands for: `parse`, `unknown name`, ...
     pub kind: ErrorKind,
@@ -196,6 +199,7 @@ impl fmt::Display for FileError {
 
 /// A workbook that cannot be loaded from its files.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// A file is not what it should be.
     #[error("{0}")]
@@ -203,7 +207,10 @@ pub enum LoadError {
     /// The schema the files describe does not bind.
     #[error("{0}")]
     Schema(#[from] SchemaError),
-    /// Saved rows break a rule of the schema (see [`crate::Workbook::restore`]).
+    /// Saved rows break a rule of the schema (see [`crate::Workbook::restore_with`]).
     #[error("{0}")]
     Rows(#[from] crate::TransactionError),
+    /// Saved rows name a table or column the schema does not have.
+    #[error("{0}")]
+    Lookup(#[from] crate::LookupError),
 }

@@ -875,10 +875,14 @@ impl<'a> EvalCtx<'a> {
             Value::Date(d) => Cow::Owned(date_to_text(*d)),
             Value::DateTime(d) => Cow::Owned(datetime_to_text(*d)),
             Value::Row(t, r) => {
+                // A host may hand `Workbook::display` a row of another workbook.
+                let Ok(table) = self.data.checked_table(*t) else {
+                    return Ok(Cow::Owned(format!("{t:?}#{r}")));
+                };
                 if depth > 4 {
-                    return Ok(Cow::Owned(format!("{}#{}", self.data.table(*t).name, r)));
+                    return Ok(Cow::Owned(format!("{}#{}", table.name, r)));
                 }
-                match self.data.table(*t).display {
+                match table.display {
                     Some(c) => Cow::Owned(
                         self.to_text_depth(self.data.cell(c, *r), depth + 1)?
                             .into_owned(),

@@ -139,6 +139,7 @@ pub enum ChangeCause {
 
 /// One commit on the change feed ([`crate::Workbook::subscribe`]).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Change {
     /// The workbook's version after the commit: one more than the last.
     pub version: u64,

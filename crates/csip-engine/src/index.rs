@@ -292,13 +292,14 @@ pub(crate) struct IndexBuilder {
 }
 
 impl IndexBuilder {
-    /// A builder for about `keys` keys (only a hint: any number builds a
-    /// right index, sharded for this many).
+    /// A builder for about `keys` keys (only a hint, read from untrusted
+    /// bytes: any number builds a right index, sharded for this many, and
+    /// nothing is allocated for keys before they come).
     pub(crate) fn new(mode: IndexMode, keys: usize) -> IndexBuilder {
         let n = (keys / SHARD_KEYS).next_power_of_two().clamp(1, MAX_SHARDS);
         IndexBuilder {
             mode,
-            staged: (0..n).map(|_| Vec::with_capacity(keys / n)).collect(),
+            staged: (0..n).map(|_| Vec::new()).collect(),
             wildcard: Vec::new(),
         }
     }
@@ -445,7 +446,7 @@ mod tests {
     #[test]
     fn elements_mode_indexes_each_row() {
         let mut ix = ColumnIndex::new(IndexMode::Elements);
-        let t = TableId(1);
+        let t = TableId(1, 0);
         let v = Value::list(vec![
             Value::Row(t, RowId(7)),
             Value::Row(t, RowId(8)),

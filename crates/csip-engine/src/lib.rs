@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! The csip formula engine: a workbook of linked tables with formula columns,
 //! recalculated incrementally.
 //!
@@ -26,11 +28,11 @@
 //!     );
 //! let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
 //! let mut wb = Workbook::new(&schema, clock)?;
-//! let accounts = wb.table_id("Accounts").unwrap();
-//! let metrics = wb.table_id("Metrics").unwrap();
-//! let name = wb.column_id(accounts, "Name").unwrap();
-//! let health = wb.column_id(accounts, "Health").unwrap();
-//! let (account, score) = (wb.column_id(metrics, "Account").unwrap(), wb.column_id(metrics, "Score").unwrap());
+//! let accounts = wb.table_id("Accounts")?;
+//! let metrics = wb.table_id("Metrics")?;
+//! let name = wb.column_id(accounts, "Name")?;
+//! let health = wb.column_id(accounts, "Health")?;
+//! let (account, score) = (wb.column_id(metrics, "Account")?, wb.column_id(metrics, "Score")?);
 //!
 //! let ids = wb.import(vec![
 //!     (accounts, vec![vec![(name, Value::from("Gard AS"))]]),
@@ -40,7 +42,7 @@
 //!     ]),
 //! ])?;
 //! let (gard, first_metric) = (ids[0][0], ids[1][0]);
-//! assert_eq!(wb.value(health, gard), Some(&Value::from(85)));
+//! assert_eq!(wb.value(health, gard)?, &Value::from(85));
 //!
 //! let changes = wb.apply(Transaction::new().set(score, first_metric, 40))?;
 //! assert_eq!(changes.get(health, gard).unwrap().new, Value::from(65));
@@ -51,7 +53,7 @@
 //! `functions/`; binding in `bind.rs`; the interpreter in `eval.rs`; what a
 //! formula depends on in `deps.rs`; recalculation in `recalc.rs`; transactions
 //! in `transaction.rs`; case files in `casefile.rs`; the table files read in
-//! `load.rs` and written back ([`Schema::to_table_files`]) in `write.rs`.
+//! `load.rs` and written back (`Schema::to_table_files`) in `write.rs`.
 //!
 //! With the `serde` feature, the schema, values, ids, transactions and change
 //! sets are `Serialize` and `Deserialize` in stable JSON shapes
@@ -59,10 +61,36 @@
 //!
 //! This crate does no I/O and reads no clock: loaders take text, and the host
 //! passes the time in.
+//!
+//! # Features
+//!
+//! - `files` (default): the table and data file formats (TOML, one table per
+//!   file): `schema_from_files`, `SourceFile`, `Workbook::load_files`,
+//!   `Workbook::import_files`, and `Schema::to_table_files` to write a schema
+//!   back. Brings in `toml` and `serde`.
+//! - `cases` (default, needs `files`): the formula case-file harness,
+//!   `CaseFile` and its report; a test tool.
+//! - `serde` (off by default): `Serialize` and `Deserialize` in the JSON
+//!   shapes above.
+//!
+//! A service that builds its [`Schema`] in code needs neither `files` nor
+//! `cases`: `csip-engine = { version = "0.1", default-features = false }`.
+//!
+//! # The language
+//!
+//! The formula language, every function with examples (which a test of this
+//! crate evaluates), is specified in `docs/formula-language.md` of the csip
+//! source; [`Function`] lists the functions.
+
+// The README's examples run as doctests, so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod bind;
 mod budget;
 mod build;
+#[cfg(feature = "cases")]
 mod casefile;
 mod coerce;
 mod data;
@@ -77,6 +105,7 @@ mod ids;
 mod index;
 #[cfg(feature = "serde")]
 mod json;
+#[cfg(feature = "files")]
 mod load;
 mod num;
 mod recalc;
@@ -88,9 +117,11 @@ mod transaction;
 mod value;
 mod view;
 mod workbook;
+#[cfg(feature = "files")]
 mod write;
 
 pub use budget::{Budget, CancelFlag, Exceeded, Limits};
+#[cfg(feature = "cases")]
 pub use casefile::{CaseFile, CaseFileError, CaseOutcome, CaseReport};
 pub use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 pub use coerce::{DateTextError, parse_date, parse_datetime};
@@ -99,7 +130,8 @@ pub use data::Clock;
 pub use error::{FileError, FormulaError, LoadError, SchemaError, SchemaProblem};
 pub use functions::Function;
 pub use history::{Change, ChangeCause, DEFAULT_UNDO_LIMIT, MAX_UNDO_STEPS};
-pub use ids::{CellId, ColumnId, RowId, TableId};
+pub use ids::{CellId, ColumnId, LookupError, RowId, TableId};
+#[cfg(feature = "files")]
 pub use load::{SourceFile, schema_from_files};
 pub use recalc::CellChange;
 pub use rust_decimal::Decimal;
@@ -113,7 +145,8 @@ pub use transaction::{
     ChangeSet, DeletedRow, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
     TransactionErrorKind,
 };
-pub use value::{ErrorKind, EvalError, Value, compare, values_equal};
+pub use value::{ErrorKind, EvalError, FromFloatError, Value, compare, values_equal};
 pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
+#[cfg(feature = "files")]
 pub use write::{SchemaWriteError, SchemaWriteProblem};

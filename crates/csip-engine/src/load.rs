@@ -143,6 +143,13 @@ enum RawRow {
 
 /// Reads table files (one table and its views per file) into a schema. The
 /// tables keep the order of `files`.
+///
+/// # Errors
+///
+/// A [`FileError`] at the file, line and column of the first problem: TOML
+/// that does not parse, an unknown key or column type, a missing name, a
+/// value of the wrong kind. Formulas are not checked here: binding the schema
+/// ([`Workbook::new`]) reports those, all at once.
 pub fn schema_from_files(files: &[SourceFile]) -> Result<Schema, FileError> {
     let mut schema = Schema::new();
     for file in files {
@@ -447,6 +454,13 @@ impl Workbook {
     /// Loads data files (one per table) with [`Workbook::import`]: all or
     /// nothing. Dates and date-times are moved by `shift_days` (sample data
     /// written for one day, loaded for another). Returns the new rows per file.
+    ///
+    /// # Errors
+    ///
+    /// A [`FileError`] at the place of the first problem: a file that does
+    /// not parse, an unknown table or column (with a "did you mean"), or a
+    /// row the workbook refuses (a value of the wrong type, a relation to no
+    /// row, a broken required or unique rule). Nothing is loaded then.
     pub fn import_files(
         &mut self,
         files: &[SourceFile],
@@ -465,11 +479,11 @@ impl Workbook {
                 )
             })?;
             let table_name = raw.table.get_ref();
-            let table = self.table_id(table_name).ok_or_else(|| {
+            let table = self.find_table(table_name).ok_or_else(|| {
                 let hint = crate::bind::did_you_mean(
                     table_name,
                     self.tables()
-                        .map(|t| self.table_name(t).to_string())
+                        .map(|t| self.name_of_table(t).to_string())
                         .collect(),
                 )
                 .map(|s| format!("; did you mean `{s}`?"))
@@ -523,7 +537,7 @@ impl Workbook {
                     let value = cell_value(v).map_err(|m| {
                         at(
                             span.clone(),
-                            format!("column `{}`: {m}", self.column_name(c)),
+                            format!("column `{}`: {m}", self.name_of_column(c)),
                         )
                     })?;
                     values.push((c, self.shift_dates(c, value, shift_days)));
@@ -565,18 +579,21 @@ impl Workbook {
     }
 
     fn data_column(&self, table: TableId, name: &str) -> Result<ColumnId, String> {
-        let c = self.column_id(table, name).ok_or_else(|| {
+        let c = self.find_column(table, name).ok_or_else(|| {
             let names = self
-                .columns(table)
+                .columns_of_table(table)
                 .iter()
-                .map(|c| self.column_name(*c).to_string())
+                .map(|c| self.name_of_column(*c).to_string())
                 .collect();
             let hint = crate::bind::did_you_mean(name, names)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            format!("`{}` has no column `{name}`{hint}", self.table_name(table))
+            format!(
+                "`{}` has no column `{name}`{hint}",
+                self.name_of_table(table)
+            )
         })?;
-        if self.is_formula(c) {
+        if self.data.column(c).formula().is_some() {
             return Err(format!(
                 "`{name}` is a formula column; data files give data columns only"
             ));
@@ -589,7 +606,7 @@ impl Workbook {
             return value;
         }
         let delta = chrono::Duration::days(days);
-        match (&self.column_schema(column).ty, &value) {
+        match (&self.data.column(column).schema.ty, &value) {
             (ColumnType::Date, Value::Text(t)) => {
                 parse_date(t).map_or(value.clone(), |d| Value::Date(d + delta))
             }
@@ -603,6 +620,12 @@ impl Workbook {
     }
 
     /// Builds a workbook from table files and loads data files into it.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::File`] for a table or data file that cannot be read (see
+    /// [`schema_from_files`] and [`Workbook::import_files`]),
+    /// [`LoadError::Schema`] with every problem of a schema that does not bind.
     pub fn load_files(
         tables: &[SourceFile],
         data: &[SourceFile],

@@ -4,6 +4,7 @@
 //! from scratch.
 
 use crate::budget::Budget;
+use crate::coerce::conform;
 use crate::data::Data;
 use crate::deps::{FilterSite, Node, Path, Step};
 use crate::eval::EvalCtx;
@@ -89,7 +90,7 @@ impl Graph {
 pub(crate) struct Dirty {
     rows: Vec<Vec<RowId>>,
     marks: Vec<FixedBitSet>,
-    queue: BinaryHeap<Reverse<(u32, u32)>>,
+    queue: BinaryHeap<Reverse<(u32, ColumnId)>>,
     queued: FixedBitSet,
 }
 
@@ -114,22 +115,22 @@ impl Dirty {
         }
         self.rows[c].push(row);
         if !self.queued.put(c) {
-            self.queue.push(Reverse((rank, column.0)));
+            self.queue.push(Reverse((rank, column)));
         }
     }
 
     /// The lowest-ranked dirty column, its dirty rows moved into `rows` (whose
     /// old buffer the column keeps, so that steady work allocates nothing).
     fn pop(&mut self, rows: &mut Vec<RowId>) -> Option<ColumnId> {
-        let Reverse((_, c)) = self.queue.pop()?;
-        let c = c as usize;
+        let Reverse((_, column)) = self.queue.pop()?;
+        let c = column.index();
         self.queued.set(c, false);
         rows.clear();
         std::mem::swap(&mut self.rows[c], rows);
         for r in rows.iter() {
             self.marks[c].set(r.index(), false);
         }
-        Some(ColumnId(u32::try_from(c).unwrap_or(u32::MAX)))
+        Some(column)
     }
 
     pub(crate) fn clear(&mut self) {
@@ -316,10 +317,17 @@ pub(crate) fn run(
             let is_fresh = fresh.contains(table, r);
             let mut cx = EvalCtx::new(data, Some((table, r)), &budget);
             let new = if is_fresh {
-                cx.eval(&formula.expr)
+                conform(data, col, cx.eval(&formula.expr))
             } else {
                 match cx.eval_changed(&formula.expr, data.cell(col, r)) {
-                    Some(new) => new,
+                    Some(new) => {
+                        // What the column holds of it may be what it holds.
+                        let new = conform(data, col, new);
+                        if new.identical(data.cell(col, r)) {
+                            continue;
+                        }
+                        new
+                    }
                     None => continue,
                 }
             };
@@ -366,7 +374,9 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
             let new = match &cycle {
                 Some(e) => (!current.identical(e)).then(|| e.clone()),
                 None => EvalCtx::new(data, Some((table, r)), &budget)
-                    .eval_changed(&formula.expr, current),
+                    .eval_changed(&formula.expr, current)
+                    .map(|v| conform(data, col, v))
+                    .filter(|v| !v.identical(current)),
             };
             if let Some(new) = new {
                 changed.push((r, new));

@@ -7,6 +7,49 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A whole workbook's definition: its tables in order, and its views.
+///
+/// Build one in code with the `with_*` builders (or read one from table files
+/// with `schema_from_files`, feature `files`), then bind it with
+/// [`crate::Workbook::new`]. Binding reports every problem of the schema at
+/// once, each with its place and, for a formula, the span in its text.
+///
+/// ```
+/// use csip_engine::{
+///     Clock, ColumnSchema, ColumnType, ErrorKind, FormulaText, ParamSchema, Schema,
+///     TableSchema, ViewSchema, Workbook,
+/// };
+/// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+///
+/// let mut schema = Schema::new().with_table(
+///     TableSchema::new("Products")
+///         .with_column(ColumnSchema::data("Name", ColumnType::Text).required().unique())
+///         .with_column(ColumnSchema::data("Price", ColumnType::Currency))
+///         .with_column(ColumnSchema::data("Stock", ColumnType::Number).with_default(0))
+///         .with_column(ColumnSchema::formula("Value", ColumnType::Currency, "[Price] * [Stock]")),
+/// );
+/// // Views are plain data: fill in what you need and default the rest.
+/// schema.views.push(ViewSchema {
+///     name: "Low stock".into(),
+///     table: "Products".into(),
+///     filter: Some(FormulaText::new(r#"[Stock] < Param("below")"#)),
+///     params: vec![ParamSchema { name: "below".into(), ty: ColumnType::Number, required: true }],
+///     ..ViewSchema::default()
+/// });
+/// let wb = Workbook::new(&schema, clock)?;
+/// assert_eq!(wb.views()[0].name, "Low stock");
+///
+/// // A schema with two broken formulas: both are reported, in schema order.
+/// let broken = Schema::new().with_table(
+///     TableSchema::new("T")
+///         .with_column(ColumnSchema::formula("A", ColumnType::Number, "[Nope] + 1"))
+///         .with_column(ColumnSchema::formula("B", ColumnType::Number, "Sum(1,")),
+/// );
+/// let err = Workbook::new(&broken, clock).unwrap_err();
+/// assert_eq!(err.problems.len(), 2);
+/// assert_eq!((err.problems[0].place(), err.problems[0].kind), ("T.A".to_string(), ErrorKind::UnknownName));
+/// assert_eq!((err.problems[1].place(), err.problems[1].kind), ("T.B".to_string(), ErrorKind::Parse));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schema {
     /// The tables, in the order they were written.
@@ -58,6 +101,19 @@ impl ViewLayout {
             "dashboard" => Some(ViewLayout::Dashboard),
             _ => None,
         }
+    }
+}
+
+/// The name a table file gives a layout (`layout = "..."`) and the JSON
+/// shapes give a layout. Here, not in `write.rs`, so that the `serde`
+/// feature does not need the `files` one.
+#[cfg(any(feature = "files", feature = "serde"))]
+pub(crate) fn layout_name(layout: ViewLayout) -> &'static str {
+    match layout {
+        ViewLayout::Grid => "grid",
+        ViewLayout::Cards => "cards",
+        ViewLayout::Kanban => "kanban",
+        ViewLayout::Dashboard => "dashboard",
     }
 }
 
@@ -438,6 +494,37 @@ impl ColumnSchema {
             formula: Some(formula.into()),
             ..ColumnSchema::data(name, ty)
         }
+    }
+
+    /// A data column that holds one row of `table` (a relation): written as
+    /// the row, or as the text of the target's display column.
+    ///
+    /// ```
+    /// use csip_engine::{ColumnSchema, ColumnType};
+    /// let c = ColumnSchema::relation("Account", "Accounts");
+    /// assert_eq!(c.ty, ColumnType::Relation { table: "Accounts".into(), multiple: false });
+    /// assert_eq!(ColumnSchema::relations("Accounts", "Accounts").ty,
+    ///     ColumnType::Relation { table: "Accounts".into(), multiple: true });
+    /// ```
+    pub fn relation(name: impl Into<String>, table: impl Into<String>) -> ColumnSchema {
+        ColumnSchema::data(
+            name,
+            ColumnType::Relation {
+                table: table.into(),
+                multiple: false,
+            },
+        )
+    }
+
+    /// A data column that holds a list of rows of `table`.
+    pub fn relations(name: impl Into<String>, table: impl Into<String>) -> ColumnSchema {
+        ColumnSchema::data(
+            name,
+            ColumnType::Relation {
+                table: table.into(),
+                multiple: true,
+            },
+        )
     }
 
     /// Marks the column required.

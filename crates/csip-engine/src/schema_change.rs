@@ -173,8 +173,8 @@ impl Workbook {
                 if self.data.column(column).formula().is_none() {
                     return Err(self.refused(format!(
                         "`{}`.`{}` is a data column; a formula is set on a formula column (add one with AddColumn)",
-                        self.table_name(self.column_table(column)),
-                        self.column_name(column)
+                        self.name_of_table(self.table_of_column(column)),
+                        self.name_of_column(column)
                     )));
                 }
                 self.column_schema_mut(&mut schema, column)?.formula = Some(formula);
@@ -183,7 +183,7 @@ impl Workbook {
             SchemaChange::RenameTable { table, name } => {
                 self.check_table(table)?;
                 let name = name.trim().to_string();
-                if !fold(&name).eq(&fold(self.table_name(table))) {
+                if !fold(&name).eq(&fold(self.name_of_table(table))) {
                     self.check_new_name(&name, None)?;
                 }
                 self.rename(&mut schema, NameRef::Table(table), &name)?;
@@ -191,9 +191,9 @@ impl Workbook {
             }
             SchemaChange::RenameColumn { column, name } => {
                 self.check_column(column)?;
-                let table = self.column_table(column);
+                let table = self.table_of_column(column);
                 let name = name.trim().to_string();
-                if !fold(&name).eq(&fold(self.column_name(column))) {
+                if !fold(&name).eq(&fold(self.name_of_column(column))) {
                     self.check_new_name(&name, Some(table))?;
                 }
                 self.rename(&mut schema, NameRef::Column(column), &name)?;
@@ -205,13 +205,13 @@ impl Workbook {
                 if !readers.is_empty() {
                     return Err(self.refused(format!(
                         "`{}`.`{}` cannot be removed: {} read it; change or remove them first",
-                        self.table_name(self.column_table(column)),
-                        self.column_name(column),
+                        self.name_of_table(self.table_of_column(column)),
+                        self.name_of_column(column),
                         readers.join(", ")
                     )));
                 }
-                let table = self.column_table(column);
-                let name = self.column_name(column).to_string();
+                let table = self.table_of_column(column);
+                let name = self.name_of_column(column).to_string();
                 let ts = self.table_schema(&mut schema, table)?;
                 ts.columns.retain(|c| fold(&c.name) != fold(&name));
             }
@@ -231,9 +231,7 @@ impl Workbook {
             .map(|i| {
                 let c = &self.data.columns[i];
                 (
-                    self.sources
-                        .get(&ColumnId(u32::try_from(i).unwrap_or(u32::MAX)))
-                        .cloned(),
+                    self.sources.get(&c.id).cloned(),
                     c.formula().is_some_and(|f| f.cyclic),
                 )
             })
@@ -247,7 +245,7 @@ impl Workbook {
         // that are new. The rest kept their cells, which are right.
         let mut stale: Vec<ColumnId> = Vec::new();
         for i in 0..self.data.columns.len() {
-            let c = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            let c = self.data.columns[i].id;
             let column = self.data.column(c);
             let Some(f) = column.formula() else { continue };
             let fresh = match old_kinds.get(i) {
@@ -348,13 +346,13 @@ impl Workbook {
             let name = renamed_tables
                 .get(&t)
                 .cloned()
-                .unwrap_or_else(|| self.table_name(t).to_string());
+                .unwrap_or_else(|| self.name_of_table(t).to_string());
             tables.insert(fold(&name), t);
-            for &c in self.columns(t) {
+            for &c in self.columns_of_table(t) {
                 let name = renamed_columns
                     .get(&c)
                     .cloned()
-                    .unwrap_or_else(|| self.column_name(c).to_string());
+                    .unwrap_or_else(|| self.name_of_column(c).to_string());
                 columns.insert((t, fold(&name)), c);
             }
         }
@@ -371,7 +369,7 @@ impl Workbook {
         schema: &'s mut Schema,
         table: TableId,
     ) -> Result<&'s mut TableSchema, TransactionError> {
-        let name = fold(self.table_name(table));
+        let name = fold(self.name_of_table(table));
         let found = schema.tables.iter_mut().find(|t| fold(&t.name) == name);
         found.ok_or_else(|| self.refused(format!("the schema has no table `{name}`")))
     }
@@ -382,8 +380,8 @@ impl Workbook {
         schema: &'s mut Schema,
         column: ColumnId,
     ) -> Result<&'s mut ColumnSchema, TransactionError> {
-        let name = fold(self.column_name(column));
-        let ts = self.table_schema(schema, self.column_table(column))?;
+        let name = fold(self.name_of_column(column));
+        let ts = self.table_schema(schema, self.table_of_column(column))?;
         let table = ts.name.clone();
         ts.columns
             .iter_mut()
@@ -392,32 +390,17 @@ impl Workbook {
     }
 
     fn check_table(&self, table: TableId) -> Result<(), TransactionError> {
-        if table.index() < self.data.tables.len() {
-            Ok(())
-        } else {
-            Err(self.error_of(
-                TransactionErrorKind::UnknownTable,
-                format!("there is no table {table:?}"),
-            ))
-        }
+        self.data
+            .checked_table(table)
+            .map(|_| ())
+            .map_err(|e| self.lookup_failed(e))
     }
 
     fn check_column(&self, column: ColumnId) -> Result<(), TransactionError> {
-        match self.data.columns.get(column.index()) {
-            Some(c) if !c.is_hidden() && !c.is_removed() => Ok(()),
-            Some(c) if c.is_removed() => Err(self.error_of(
-                TransactionErrorKind::UnknownColumn,
-                format!(
-                    "column {column:?} (`{}`) was removed from `{}`",
-                    c.name,
-                    self.table_name(c.table)
-                ),
-            )),
-            _ => Err(self.error_of(
-                TransactionErrorKind::UnknownColumn,
-                format!("there is no column {column:?}"),
-            )),
-        }
+        self.data
+            .checked_column(column)
+            .map(|_| ())
+            .map_err(|e| self.lookup_failed(e))
     }
 
     /// A name for a new or renamed table (`table` None) or column of
@@ -430,24 +413,24 @@ impl Workbook {
         }
         match table {
             None => {
-                if self.table_id(name).is_some() {
+                if self.find_table(name).is_some() {
                     return Err(self.refused(format!("there is a table `{name}` already")));
                 }
-                if let Some(t) = self.tables().find(|t| self.column_id(*t, name).is_some()) {
+                if let Some(t) = self.tables().find(|t| self.find_column(*t, name).is_some()) {
                     return Err(self.refused(format!(
                         "`{}` has a column `{name}`: a table of that name would make `[{name}]` mean two things; choose another name",
-                        self.table_name(t)
+                        self.name_of_table(t)
                     )));
                 }
             }
             Some(t) => {
-                if self.column_id(t, name).is_some() {
+                if self.find_column(t, name).is_some() {
                     return Err(self.refused(format!(
                         "`{}` has a column `{name}` already",
-                        self.table_name(t)
+                        self.name_of_table(t)
                     )));
                 }
-                if self.table_id(name).is_some() {
+                if self.find_table(name).is_some() {
                     return Err(self.refused(format!(
                         "there is a table `{name}`: a column of that name would make `[{name}]` mean two things; choose another name"
                     )));
@@ -460,10 +443,10 @@ impl Workbook {
     /// What reads a column: formula columns and views that name it, and its
     /// table's display setting.
     fn readers_of(&self, column: ColumnId) -> Vec<String> {
-        let table = self.column_table(column);
+        let table = self.table_of_column(column);
         let mut readers = Vec::new();
         for t in self.tables() {
-            for &c in self.columns(t) {
+            for &c in self.columns_of_table(t) {
                 if c == column {
                     continue;
                 }
@@ -474,8 +457,8 @@ impl Workbook {
                     {
                         readers.push(format!(
                             "the formula of `{}`.`{}`",
-                            self.table_name(t),
-                            self.column_name(c)
+                            self.name_of_table(t),
+                            self.name_of_column(c)
                         ));
                     }
                 }
@@ -488,10 +471,10 @@ impl Workbook {
                 readers.push(format!("the view `{}`", view.name));
             }
         }
-        if self.display_column(table) == Some(column) {
+        if self.data.table(table).display == Some(column) {
             readers.push(format!(
                 "`{}`'s display column (name another first)",
-                self.table_name(table)
+                self.name_of_table(table)
             ));
         }
         readers
@@ -525,7 +508,7 @@ impl Workbook {
 
     /// The names every formula of a view resolves.
     fn view_names(&self, view: &crate::schema::ViewSchema) -> Vec<NameRef> {
-        let Some(table) = self.table_id(&view.table) else {
+        let Some(table) = self.find_table(&view.table) else {
             return Vec::new();
         };
         let params = self.view_params(view);
@@ -542,7 +525,7 @@ impl Workbook {
                 name: p.name.clone(),
                 ty: match &p.ty {
                     ColumnType::Relation { table, multiple }
-                    | ColumnType::People { table, multiple } => match self.table_id(table) {
+                    | ColumnType::People { table, multiple } => match self.find_table(table) {
                         Some(t) if *multiple => bind::StaticTy::Rows(t),
                         Some(t) => bind::StaticTy::Row(t),
                         None => bind::StaticTy::Other,
@@ -564,8 +547,8 @@ impl Workbook {
         name: &str,
     ) -> Result<(), TransactionError> {
         let old = match target {
-            NameRef::Table(t) => self.table_name(t).to_string(),
-            NameRef::Column(c) => self.column_name(c).to_string(),
+            NameRef::Table(t) => self.name_of_table(t).to_string(),
+            NameRef::Column(c) => self.name_of_column(c).to_string(),
         };
         let bracketed = format!("[{name}]");
         let rewrite = |text: &str, spans: Vec<(csip_formula::Span, NameRef)>| -> String {
@@ -585,7 +568,7 @@ impl Workbook {
         };
         // Formulas first, bound against the names as they are now.
         for ts in &mut schema.tables {
-            let table = self.table_id(&ts.name);
+            let table = self.find_table(&ts.name);
             for cs in &mut ts.columns {
                 if let Some(text) = &cs.formula {
                     let spans = self.spans_in(text, table, &[]);
@@ -594,7 +577,7 @@ impl Workbook {
             }
         }
         for view in &mut schema.views {
-            let table = self.table_id(&view.table);
+            let table = self.find_table(&view.table);
             let params = self.view_params(view);
             for f in view_formulas_mut(view) {
                 let spans = self.spans_in(&f.text, table, &params);
@@ -630,7 +613,7 @@ impl Workbook {
                 }
             }
             NameRef::Column(c) => {
-                let table = self.table_name(self.column_table(c)).to_string();
+                let table = self.name_of_table(self.table_of_column(c)).to_string();
                 for ts in &mut schema.tables {
                     if !same(&ts.name, &table) {
                         continue;
@@ -682,10 +665,10 @@ impl Workbook {
 
 /// Whether a view names `column` as a field, sort key or group (not in a formula).
 fn view_names_column(view: &crate::schema::ViewSchema, wb: &Workbook, column: ColumnId) -> bool {
-    if wb.table_id(&view.table) != Some(wb.column_table(column)) {
+    if wb.find_table(&view.table) != Some(wb.table_of_column(column)) {
         return false;
     }
-    let name = fold(wb.column_name(column));
+    let name = fold(wb.name_of_column(column));
     view.fields
         .iter()
         .any(|f| f.formula.is_none() && fold(&f.name) == name)
@@ -725,13 +708,13 @@ fn rename_target(ty: &mut ColumnType, old: &str, new: &str) {
 fn cells_changed(before: &Workbook, after: &Workbook) -> Vec<CellChange> {
     let mut out = Vec::new();
     for t in after.tables() {
-        for &c in after.columns(t) {
+        for &c in after.columns_of_table(t) {
             let had = before
                 .data
                 .columns
                 .get(c.index())
                 .is_some_and(|o| !o.is_removed() && o.table == t);
-            for &r in after.rows(t) {
+            for &r in after.data.table(t).order() {
                 let new = after.data.cell(c, r);
                 if had {
                     let old = before.data.cell(c, r);

@@ -6,14 +6,17 @@
 //! by chunk, and every index is built from the cells in the same pass
 //! (keyed once per dictionary code and chunk, where a chunk has a
 //! dictionary). The schema is bound as usual (binding is fast); only what
-//! it computes is not computed again.
+//! it computes is not computed again. The columns are decoded on up to
+//! eight threads (scoped: none outlives the read), each column with the
+//! indexes over it.
 //!
 //! A snapshot holds computed values, so a read trusts nothing it cannot
 //! check. It is refused, with a [`SnapshotError`] and nothing built, when
 //! its magic, format version or engine version differ from this engine's;
 //! when its checksum (CRC-32 of every byte before it) does not match; when
-//! the schema it was written for is not the schema given (compared as the
-//! table files [`Schema::to_table_files`] writes, byte for byte); when the
+//! the schema it was written for is not the schema given (compared as
+//! text, byte for byte: the schema's `Debug` form, which the engine version
+//! pins); when the
 //! workbook the schema builds is not laid out as the one written (ids of
 //! tables, columns, hidden key columns and indexes, and every bound formula;
 //! a digest of them); when any length, id, tag, code or value is out of
@@ -43,7 +46,7 @@
 //! magic     8 bytes  "CSIPSNAP"
 //! format    u32      FORMAT (1)
 //! engine    str      the csip-engine version that wrote it
-//! schema    varint n, then n × (path str, text str): Schema::to_table_files
+//! schema    str      the schema's Debug text (`format!("{schema:?}")`)
 //! layout    u32      digest (CRC-32) of the workbook's ids and bound formulas
 //! clock     i32 today (days from 0001-01-01 = day 1), i64 now (Unix seconds), u32 nanoseconds
 //! strings   varint n, then n × str: the texts the cells hold more than once
@@ -55,8 +58,10 @@
 //!           mode (0 whole, 1 elements, 2 guarded), varint keys (how many
 //!           it had: a hint to size it by; its contents come from the cells)
 //! columns   varint n (the workbook's, hidden ones included), then per
-//!           column its chunks of up to 4,096 cells (a column holds a cell
-//!           per row slot; cells past its last chunk are Blank):
+//!           column: u64 the length in bytes of the rest of the column (so
+//!           that a reader finds every column before it decodes one), and
+//!           its chunks of up to 4,096 cells (a column holds a cell per row
+//!           slot; cells past its last chunk are Blank):
 //!           varint chunks, then per chunk a tag u8 and
 //!             0 Blank  varint len
 //!             1 Dict   varint len, varint values, the values (the first
@@ -81,12 +86,14 @@
 //!
 //! Numbers are written in the shortest of tags 10, 11 and 1 that gives the
 //! same decimal back bit for bit (scale and sign included). Lists nest at
-//! most 32 deep. The format version moves with any change to this layout,
+//! most 32 deep. A row value names its table by its place in the workbook;
+//! a read gives it the id of that table in the workbook it fills. The
+//! format version moves with any change to this layout,
 //! and should move with any change to what a formula computes.
 
 use crate::data::{Clock, ColumnKind};
 use crate::eval::EvalCtx;
-use crate::ids::{ColumnId, RowId, TableId};
+use crate::ids::{RowId, TableId};
 use crate::index::{ColumnIndex, IndexBuilder, IndexMode};
 use crate::schema::Schema;
 use crate::store::{ChunkView, Store};
@@ -142,10 +149,6 @@ pub enum SnapshotError {
     /// The writer the snapshot went to failed.
     #[error("cannot write the snapshot: {0}")]
     Io(#[from] std::io::Error),
-    /// The schema cannot be written as table files, which is how a snapshot
-    /// names the schema it is of.
-    #[error("the schema cannot be written as table files, which identify it in a snapshot: {0}")]
-    UnwritableSchema(#[from] crate::SchemaWriteError),
     /// The schema given does not bind.
     #[error("{0}")]
     Schema(#[from] crate::SchemaError),
@@ -203,17 +206,16 @@ pub enum SnapshotError {
 }
 
 impl Workbook {
-    /// Writes a snapshot of the workbook's data — every row, every cell
-    /// (formula values included) and every index — to `out`, in the format
-    /// the module `snapshot.rs` documents. [`Workbook::read_snapshot`] reads
-    /// it back without evaluating a formula.
+    /// Writes a snapshot of the workbook's data — every row and every cell,
+    /// formula values included — to `out`, in the format the module
+    /// `snapshot.rs` documents. [`Workbook::read_snapshot`] reads it back
+    /// without evaluating a formula (its indexes are built from the cells
+    /// as they are read).
     ///
-    /// Refused when the schema cannot be written as table files (a default
-    /// no table file can hold), since that text names the schema in the
-    /// snapshot. A workbook whose schema was changed at run time may write a
-    /// snapshot that a read then refuses (its ids differ from a fresh
-    /// build's); a workbook built from its schema (and loaded, edited) reads
-    /// back.
+    /// Fails only when `out` does. A workbook whose schema was changed at
+    /// run time may write a snapshot that a read then refuses (its ids
+    /// differ from a fresh build's); a workbook built from its schema (and
+    /// loaded, edited) reads back.
     ///
     /// ```
     /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
@@ -224,21 +226,22 @@ impl Workbook {
     /// );
     /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
     /// let mut wb = Workbook::new(&schema, clock)?;
-    /// let t = wb.table_id("T").unwrap();
-    /// let (a, b) = (wb.column_id(t, "A").unwrap(), wb.column_id(t, "B").unwrap());
+    /// let t = wb.table_id("T")?;
+    /// let a = wb.column_id(t, "A")?;
     /// let rows = wb.import(vec![(t, vec![vec![(a, Value::from(21))]])])?;
     ///
     /// let mut bytes = Vec::new();
     /// wb.write_snapshot(&mut bytes)?;
     /// let read = Workbook::read_snapshot(&schema, clock, &bytes)?;
-    /// assert_eq!(read.value(b, rows[0][0]), Some(&Value::from(42)));
+    /// // A workbook of its own: its ids are looked up in it.
+    /// let b = read.column_id(read.table_id("T")?, "B")?;
+    /// assert_eq!(read.value(b, rows[0][0])?, &Value::from(42));
     ///
     /// bytes[40] ^= 1;
     /// assert!(Workbook::read_snapshot(&schema, clock, &bytes).is_err(), "a damaged snapshot is refused");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_snapshot(&self, out: &mut dyn Write) -> Result<(), SnapshotError> {
-        let files = self.schema().to_table_files()?;
         let strings = Strings::of(self);
         let mut w = Out {
             out,
@@ -248,11 +251,7 @@ impl Workbook {
         w.bytes(MAGIC);
         w.u32(FORMAT);
         w.str(ENGINE);
-        w.varint(files.len());
-        for f in &files {
-            w.str(&f.path);
-            w.str(&f.text);
-        }
+        w.str(&format!("{:?}", self.schema()));
         w.u32(layout_digest(self));
         let clock = self.clock();
         w.i32(clock.today.num_days_from_ce());
@@ -281,7 +280,7 @@ impl Workbook {
         let columns = index_columns(self);
         w.varint(data.indexes.len());
         for (ix, column) in data.indexes.iter().zip(&columns) {
-            w.varint(column.index());
+            w.varint(*column);
             w.u8(mode_tag(ix.mode));
             w.varint(ix.key_count());
         }
@@ -332,187 +331,246 @@ impl Workbook {
     /// Reads a snapshot written by [`Workbook::write_snapshot`] into a
     /// workbook built from `schema`, without evaluating its formulas (but a
     /// few, as a check), and moves its clock to `clock` if the snapshot was
-    /// of another. Refused, with nothing built, when the snapshot is of
-    /// another schema, format or engine version, is damaged, or holds a
-    /// formula value this engine does not compute (see the module docs); the
-    /// caller then loads the workbook's rows instead.
+    /// of another. The workbook has a fresh history and version, as one
+    /// built by [`Workbook::new`] and [`Workbook::restore_with`] has.
+    /// Refused, with nothing built, when the snapshot is of another schema,
+    /// format or engine version, is damaged, or holds a formula value this
+    /// engine does not compute (see the module docs); the caller then loads
+    /// the workbook's rows instead.
     pub fn read_snapshot(
         schema: &Schema,
         clock: Clock,
         bytes: &[u8],
     ) -> Result<Workbook, SnapshotError> {
-        if bytes.len() < MAGIC.len() + 4 + 4 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(SnapshotError::NotASnapshot);
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 4);
-        let mut input = Input {
-            bytes: body,
-            pos: MAGIC.len(),
-        };
-        let format = input.u32()?;
-        if format != FORMAT {
-            return Err(SnapshotError::Version {
-                format,
-                engine: String::new(),
-            });
-        }
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(body);
-        if crc.finalize().to_le_bytes() != sum {
-            return Err(SnapshotError::Checksum);
-        }
-        let engine = input.str()?;
-        if engine != ENGINE {
-            return Err(SnapshotError::Version {
-                format,
-                engine: engine.to_string(),
-            });
-        }
-        let files = schema.to_table_files()?;
-        let n = input.count(2, "the number of schema files")?;
-        let mut same = n == files.len();
-        for i in 0..n {
-            let (path, text) = (input.str()?, input.str()?);
-            same &= files
-                .get(i)
-                .is_some_and(|f| f.path == path && f.text == text);
-        }
-        if !same {
-            return Err(SnapshotError::OtherSchema);
-        }
-        let digest = input.u32()?;
-        let today = input.i32()?;
-        let (secs, nanos) = (input.i64()?, input.u32()?);
-        let written = match (
-            NaiveDate::from_num_days_from_ce_opt(today),
-            chrono::DateTime::from_timestamp(secs, nanos),
-        ) {
-            (Some(today), Some(now)) => Clock {
-                today,
-                now: now.naive_utc(),
-            },
-            _ => return Err(input.corrupt("the clock is not a date and time")),
-        };
-        let mut wb = Workbook::new(schema, written)?;
-        if layout_digest(&wb) != digest {
-            return Err(SnapshotError::Layout(
-                "the digest of its ids and formulas differs".into(),
-            ));
-        }
-
-        let n = input.count(1, "the number of strings")?;
-        let mut strings = Vec::with_capacity(n);
-        for _ in 0..n {
-            strings.push(Arc::<str>::from(input.str()?));
-        }
-        let mut table_slots = Vec::new();
-
-        let n = input.count(1, "the number of tables")?;
-        let mut lives: Vec<Vec<u64>> = Vec::with_capacity(n);
-        if n != wb.data.tables.len() {
-            return Err(layout("tables", wb.data.tables.len(), n));
-        }
-        for _ in 0..n {
-            let slots = input.varint("a table's row slots")?;
-            if slots > u32::MAX as usize {
-                return Err(input.corrupt("a table has more row slots than ids"));
-            }
-            let words = slots.div_ceil(64);
-            let raw = input.take(
-                words
-                    .checked_mul(8)
-                    .ok_or_else(|| input.corrupt("too many row slots"))?,
-                "a table's liveness bits",
-            )?;
-            let live: Vec<u64> = raw
-                .chunks_exact(8)
-                .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
-                .collect();
-            if slots % 64 != 0 && live.last().is_some_and(|w| w >> (slots % 64) != 0) {
-                return Err(input.corrupt("a row past a table's slots lives"));
-            }
-            table_slots.push(slots);
-            lives.push(live);
-        }
-
-        let slots = table_slots;
-
-        let columns = index_columns(&wb);
-        let n = input.count(3, "the number of indexes")?;
-        if n != wb.data.indexes.len() {
-            return Err(layout("indexes", wb.data.indexes.len(), n));
-        }
-        let mut builders = Vec::with_capacity(n);
-        for (i, (ix, expected)) in wb.data.indexes.iter().zip(&columns).enumerate() {
-            let column = input.varint("an index's column")?;
-            let mode = input.u8()?;
-            if column != expected.index() || mode != mode_tag(ix.mode) {
-                return Err(SnapshotError::Layout(format!(
-                    "index {i} is of another column or kind"
-                )));
-            }
-            // A key is at least a byte of some cell: no more keys than bytes.
-            let keys = input.count(1, "an index's keys")?;
-            builders.push(Some(IndexBuilder::new(ix.mode, keys)));
-        }
-
-        let n = input.count(9, "the number of columns")?;
-        if n != wb.data.columns.len() {
-            return Err(layout("columns", wb.data.columns.len(), n));
-        }
-        // Every column's bytes, then the columns read on the machine's
-        // cores, each with the indexes over it.
-        let mut jobs = Vec::with_capacity(n);
-        for c in 0..n {
-            let len = usize::try_from(input.u64()?)
-                .map_err(|_| input.corrupt("a column's length is too large"))?;
-            let start = input.pos;
-            input.take(len, "a column")?;
-            let table = wb.data.columns[c].table;
-            jobs.push(Job {
-                column: c,
-                bytes: start..start + len,
-                table,
-                builders: wb.data.indexes_on[c]
-                    .iter()
-                    .filter_map(|i| Some((i.0 as usize, builders.get_mut(i.0 as usize)?.take()?)))
-                    .collect(),
-            });
-        }
-        if input.pos != input.bytes.len() {
-            return Err(input.corrupt("bytes follow the last column"));
-        }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let context = Context {
-            body: input.bytes,
-            strings: &strings,
-            slots: &slots,
-            lives: &lives,
-        };
-        for done in read_columns(&context, jobs, cores.clamp(1, MAX_THREADS))? {
-            wb.data.columns[done.column].values = done.store;
-            for (i, b) in done.builders {
-                if let Some(slot) = builders.get_mut(i) {
-                    *slot = Some(b);
-                }
-            }
-        }
-        let indexes: Vec<ColumnIndex> = builders
-            .into_iter()
-            .map(|b| b.map_or_else(|| ColumnIndex::new(IndexMode::Whole), IndexBuilder::finish))
-            .collect();
-
-        wb.data.indexes = indexes;
-        for (t, (live, slots)) in lives.into_iter().zip(slots).enumerate() {
-            wb.data.tables[t].restore_rows(live, slots);
-        }
-        check_sample(&wb)?;
-        wb.dirty.clear();
-        if clock != written {
-            wb.set_clock(clock);
-        }
-        Ok(wb)
+        let (header, input) = read_header(bytes, schema)?;
+        let wb = Workbook::new(schema, header.clock)?;
+        read_body(wb, &header, input, clock)
     }
+
+    /// [`Workbook::read_snapshot`] into a workbook of this one's schema as
+    /// it now is, as [`Workbook::reload_with`] is to
+    /// [`Workbook::restore_with`]: every table and column id of this
+    /// workbook stays good in the one returned (a store reading its file
+    /// again hands out no stale ids). The clock is this workbook's, the
+    /// undo limit and the version too; the cells are only the snapshot's.
+    /// Refused as [`Workbook::read_snapshot`] is, and when the snapshot is
+    /// not of this workbook's schema as it now is.
+    ///
+    /// ```
+    /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+    /// );
+    /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+    /// let mut wb = Workbook::new(&schema, clock)?;
+    /// let (t, a) = (wb.table_id("T")?, wb.column_id(wb.table_id("T")?, "A")?);
+    /// let rows = wb.import(vec![(t, vec![vec![(a, Value::from(7))]])])?;
+    /// let mut bytes = Vec::new();
+    /// wb.write_snapshot(&mut bytes)?;
+    ///
+    /// let again = wb.reload_snapshot(&bytes)?;
+    /// assert_eq!(again.value(a, rows[0][0])?, &Value::from(7), "the ids of `wb` read `again`");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reload_snapshot(&self, bytes: &[u8]) -> Result<Workbook, SnapshotError> {
+        let (header, input) = read_header(bytes, self.schema())?;
+        let mut empty = self.clone();
+        empty.data = self.data.emptied();
+        empty.data.clock = header.clock;
+        read_body(empty, &header, input, self.clock())
+    }
+}
+
+/// What a snapshot says before its data.
+struct Header {
+    /// The digest of the workbook's layout it was written from.
+    layout: u32,
+    /// The clock its cells were computed at.
+    clock: Clock,
+}
+
+/// Checks the magic, format, checksum and engine version, and that the
+/// snapshot is of `schema`; returns the rest of the header and the input
+/// at the string table.
+fn read_header<'b>(bytes: &'b [u8], schema: &Schema) -> Result<(Header, Input<'b>), SnapshotError> {
+    if bytes.len() < MAGIC.len() + 4 + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(SnapshotError::NotASnapshot);
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 4);
+    let mut input = Input {
+        bytes: body,
+        pos: MAGIC.len(),
+    };
+    let format = input.u32()?;
+    if format != FORMAT {
+        return Err(SnapshotError::Version {
+            format,
+            engine: String::new(),
+        });
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(body);
+    if crc.finalize().to_le_bytes() != sum {
+        return Err(SnapshotError::Checksum);
+    }
+    let engine = input.str()?;
+    if engine != ENGINE {
+        return Err(SnapshotError::Version {
+            format,
+            engine: engine.to_string(),
+        });
+    }
+    // The engine version pins what the `Debug` text of a schema is.
+    if input.str()? != format!("{schema:?}") {
+        return Err(SnapshotError::OtherSchema);
+    }
+    let layout = input.u32()?;
+    let today = input.i32()?;
+    let (secs, nanos) = (input.i64()?, input.u32()?);
+    let clock = match (
+        NaiveDate::from_num_days_from_ce_opt(today),
+        chrono::DateTime::from_timestamp(secs, nanos),
+    ) {
+        (Some(today), Some(now)) => Clock {
+            today,
+            now: now.naive_utc(),
+        },
+        _ => return Err(input.corrupt("the clock is not a date and time")),
+    };
+    Ok((Header { layout, clock }, input))
+}
+
+/// Reads the data into `wb` (empty, of the snapshot's schema, on its clock),
+/// checks a sample, then moves the clock to `clock`. The read is no commit:
+/// the version and the history are left as they were.
+fn read_body(
+    mut wb: Workbook,
+    header: &Header,
+    mut input: Input<'_>,
+    clock: Clock,
+) -> Result<Workbook, SnapshotError> {
+    if layout_digest(&wb) != header.layout {
+        return Err(SnapshotError::Layout(
+            "the digest of its ids and formulas differs".into(),
+        ));
+    }
+    let n = input.count(1, "the number of strings")?;
+    let mut strings = Vec::with_capacity(n);
+    for _ in 0..n {
+        strings.push(Arc::<str>::from(input.str()?));
+    }
+    let mut table_slots = Vec::new();
+
+    let n = input.count(1, "the number of tables")?;
+    let mut lives: Vec<Vec<u64>> = Vec::with_capacity(n);
+    if n != wb.data.tables.len() {
+        return Err(layout("tables", wb.data.tables.len(), n));
+    }
+    for _ in 0..n {
+        let slots = input.varint("a table's row slots")?;
+        if slots > u32::MAX as usize {
+            return Err(input.corrupt("a table has more row slots than ids"));
+        }
+        let words = slots.div_ceil(64);
+        let raw = input.take(
+            words
+                .checked_mul(8)
+                .ok_or_else(|| input.corrupt("too many row slots"))?,
+            "a table's liveness bits",
+        )?;
+        let live: Vec<u64> = raw
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+            .collect();
+        if slots % 64 != 0 && live.last().is_some_and(|w| w >> (slots % 64) != 0) {
+            return Err(input.corrupt("a row past a table's slots lives"));
+        }
+        table_slots.push(slots);
+        lives.push(live);
+    }
+
+    let slots = table_slots;
+
+    let columns = index_columns(&wb);
+    let n = input.count(3, "the number of indexes")?;
+    if n != wb.data.indexes.len() {
+        return Err(layout("indexes", wb.data.indexes.len(), n));
+    }
+    let mut builders = Vec::with_capacity(n);
+    for (i, (ix, expected)) in wb.data.indexes.iter().zip(&columns).enumerate() {
+        let column = input.varint("an index's column")?;
+        let mode = input.u8()?;
+        if column != *expected || mode != mode_tag(ix.mode) {
+            return Err(SnapshotError::Layout(format!(
+                "index {i} is of another column or kind"
+            )));
+        }
+        // A key is at least a byte of some cell: no more keys than bytes.
+        let keys = input.count(1, "an index's keys")?;
+        builders.push(Some(IndexBuilder::new(ix.mode, keys)));
+    }
+
+    let n = input.count(9, "the number of columns")?;
+    if n != wb.data.columns.len() {
+        return Err(layout("columns", wb.data.columns.len(), n));
+    }
+    // Every column's bytes, then the columns read on the machine's
+    // cores, each with the indexes over it.
+    let mut jobs = Vec::with_capacity(n);
+    for c in 0..n {
+        let len = usize::try_from(input.u64()?)
+            .map_err(|_| input.corrupt("a column's length is too large"))?;
+        let start = input.pos;
+        input.take(len, "a column")?;
+        let table = wb.data.columns[c].table;
+        jobs.push(Job {
+            column: c,
+            bytes: start..start + len,
+            table,
+            builders: wb.data.indexes_on[c]
+                .iter()
+                .filter_map(|i| Some((i.0 as usize, builders.get_mut(i.0 as usize)?.take()?)))
+                .collect(),
+        });
+    }
+    if input.pos != input.bytes.len() {
+        return Err(input.corrupt("bytes follow the last column"));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Row values name their table by this workbook's own ids (its stamp).
+    let tables: Vec<TableId> = wb.data.tables.iter().map(|t| t.id).collect();
+    let context = Context {
+        body: input.bytes,
+        strings: &strings,
+        tables: &tables,
+        slots: &slots,
+        lives: &lives,
+    };
+    for done in read_columns(&context, jobs, cores.clamp(1, MAX_THREADS))? {
+        wb.data.columns[done.column].values = done.store;
+        for (i, b) in done.builders {
+            if let Some(slot) = builders.get_mut(i) {
+                *slot = Some(b);
+            }
+        }
+    }
+    let indexes: Vec<ColumnIndex> = builders
+        .into_iter()
+        .map(|b| b.map_or_else(|| ColumnIndex::new(IndexMode::Whole), IndexBuilder::finish))
+        .collect();
+
+    wb.data.indexes = indexes;
+    for (t, (live, slots)) in lives.into_iter().zip(slots).enumerate() {
+        wb.data.tables[t].restore_rows(live, slots);
+    }
+    check_sample(&wb)?;
+    wb.dirty.clear();
+    if clock != header.clock {
+        let feed = wb.feed.detached();
+        wb.set_clock(clock);
+        wb.feed = feed;
+    }
+    Ok(wb)
 }
 
 fn layout(what: &str, expected: usize, found: usize) -> SnapshotError {
@@ -529,13 +587,14 @@ fn mode_tag(mode: IndexMode) -> u8 {
     }
 }
 
-/// The column each index is over, by index.
-fn index_columns(wb: &Workbook) -> Vec<ColumnId> {
-    let mut columns = vec![ColumnId(0); wb.data.indexes.len()];
+/// The column each index is over (its place in the workbook's columns), by
+/// index.
+fn index_columns(wb: &Workbook) -> Vec<usize> {
+    let mut columns = vec![0; wb.data.indexes.len()];
     for (c, ids) in wb.data.indexes_on.iter().enumerate() {
         for i in ids {
             if let Some(slot) = columns.get_mut(i.0 as usize) {
-                *slot = ColumnId(u32::try_from(c).unwrap_or(u32::MAX));
+                *slot = c;
             }
         }
     }
@@ -599,8 +658,11 @@ fn check_sample(wb: &Workbook) -> Result<(), SnapshotError> {
                 let e = crate::recalc::cycle_error(data, &wb.graph, col);
                 (!held.identical(&e)).then_some(e)
             } else {
+                // As a full recalculation computes it (`recalc::full`), typed.
                 EvalCtx::new(data, Some((column.table, r)), &budget)
                     .eval_changed(&formula.expr, held)
+                    .map(|v| crate::coerce::conform(data, col, v))
+                    .filter(|v| !v.identical(held))
             };
             if let Some(computed) = computed {
                 return Err(SnapshotError::Stale {
@@ -932,6 +994,8 @@ impl<'b> Input<'b> {
 /// in values and indexes are checked against them).
 struct Values<'a> {
     strings: &'a [Arc<str>],
+    /// The ids of the workbook's tables, for row values.
+    tables: &'a [TableId],
     slots: &'a [usize],
     /// Error values read, shared: one `Arc` per kind and message.
     errors: FxHashMap<(ErrorKind, Arc<str>), Value>,
@@ -1062,13 +1126,14 @@ impl Values<'_> {
             T_ROW => {
                 let table = input.varint("a row's table")?;
                 let row = input.varint("a row's id")?;
-                if table >= self.slots.len() || row >= self.slots[table] {
-                    return Err(input.corrupt("a row value names a row that was never there"));
+                match (self.tables.get(table), self.slots.get(table)) {
+                    (Some(id), Some(slots)) if row < *slots => {
+                        Value::Row(*id, RowId(u32::try_from(row).unwrap_or(u32::MAX)))
+                    }
+                    _ => {
+                        return Err(input.corrupt("a row value names a row that was never there"));
+                    }
                 }
-                Value::Row(
-                    TableId(u32::try_from(table).unwrap_or(u32::MAX)),
-                    RowId(u32::try_from(row).unwrap_or(u32::MAX)),
-                )
             }
             T_LIST => {
                 if depth >= MAX_DEPTH {
@@ -1108,6 +1173,7 @@ impl Values<'_> {
 struct Context<'a> {
     body: &'a [u8],
     strings: &'a [Arc<str>],
+    tables: &'a [TableId],
     slots: &'a [usize],
     lives: &'a [Vec<u64>],
 }
@@ -1139,6 +1205,7 @@ fn read_columns(
     let read_all = |jobs: Vec<Job>| -> Vec<Result<Done, (usize, SnapshotError)>> {
         let mut values = Values {
             strings: context.strings,
+            tables: context.tables,
             slots: context.slots,
             errors: FxHashMap::default(),
         };
@@ -1338,7 +1405,7 @@ mod tests {
             );
         let clock = Clock::on(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
         let mut wb = Workbook::new(&schema, clock).unwrap();
-        let (a, b) = (TableId(0), TableId(1));
+        let (a, b) = (wb.table_id("A").unwrap(), wb.table_id("B").unwrap());
         let name = wb.column_id(a, "Name").unwrap();
         let (ra, n) = (wb.column_id(b, "A").unwrap(), wb.column_id(b, "N").unwrap());
         let rows = wb

@@ -5,7 +5,7 @@ use crate::coerce::{Rejected, coerce};
 use crate::data::ColumnKind;
 use crate::deps::Node;
 use crate::history::ChangeCause;
-use crate::ids::{CellId, ColumnId, RowId, TableId};
+use crate::ids::{CellId, ColumnId, LookupError, RowId, TableId};
 use crate::index::IndexMode;
 use crate::recalc::{self, CellChange, Propagator};
 use crate::schema_change::SchemaChange;
@@ -22,7 +22,51 @@ pub type RowValues = Vec<(ColumnId, Value)>;
 /// Rows for [`Workbook::import_all_with_ids`]: each with the id it must get, if any.
 pub type RowsWithIds = Vec<(Option<RowId>, RowValues)>;
 
-/// A batch of edits, applied by [`Workbook::apply`] as one unit.
+/// A batch of edits, applied by [`Workbook::apply`] as one unit: every
+/// operation is checked and applied, or none is.
+///
+/// Build one by chaining [`Transaction::set`], [`Transaction::insert`] and
+/// [`Transaction::delete`] (or [`Transaction::push`] an [`Op`]). Rows and
+/// columns are named by their ids, which [`Workbook::table_id`],
+/// [`Workbook::column_id`] and the change sets of earlier inserts give.
+///
+/// ```
+/// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, TransactionErrorKind, Value, Workbook};
+/// let schema = Schema::new().with_table(
+///     TableSchema::new("Stock")
+///         .with_column(ColumnSchema::data("Item", ColumnType::Text).required().unique())
+///         .with_column(ColumnSchema::data("Count", ColumnType::Number)),
+/// );
+/// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// let t = wb.table_id("Stock")?;
+/// let (item, count) = (wb.column_id(t, "Item")?, wb.column_id(t, "Count")?);
+/// let rows = wb.import(vec![(t, vec![
+///     vec![(item, Value::from("nuts")), (count, Value::from(40))],
+///     vec![(item, Value::from("washers")), (count, Value::from(7))],
+/// ])])?;
+/// let (nuts, washers) = (rows[0][0], rows[0][1]);
+///
+/// let tx = Transaction::new()
+///     .insert(t, vec![(item, Value::from("bolts")), (count, Value::from(100))])
+///     .set(count, nuts, 35)
+///     .delete(t, washers);
+/// assert_eq!(tx.ops().len(), 3);
+/// let changes = wb.apply(tx)?;
+/// assert_eq!(changes.inserted.len(), 1);
+/// // A deleted row comes with the values it held.
+/// assert_eq!((changes.deleted[0].table, changes.deleted[0].row), (t, washers));
+/// assert_eq!(changes.deleted[0].value(count), Some(&Value::from(7)));
+/// assert_eq!(wb.value(count, nuts)?, &Value::from(35));
+///
+/// // All or nothing: the insert repeats a unique name, so the set before it
+/// // is not applied either.
+/// let err = wb
+///     .apply(Transaction::new().set(count, nuts, 0).insert(t, vec![(item, Value::from("nuts"))]))
+///     .unwrap_err();
+/// assert_eq!(err.kind, TransactionErrorKind::Duplicate);
+/// assert_eq!(wb.value(count, nuts)?, &Value::from(35));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transaction {
     ops: Vec<Op>,
@@ -30,6 +74,7 @@ pub struct Transaction {
 
 /// One edit.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Op {
     /// Store a value in a data cell.
     Set {
@@ -122,18 +167,18 @@ impl Transaction {
     ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
     /// );
     /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-    /// let t = wb.table_id("T").unwrap();
-    /// let a = wb.column_id(t, "A").unwrap();
+    /// let t = wb.table_id("T")?;
+    /// let a = wb.column_id(t, "A")?;
     /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(21))]))?.inserted[0].1;
     /// let added = wb.apply(Transaction::new().change_schema(SchemaChange::AddColumn {
     ///     table: t,
     ///     column: ColumnSchema::formula("Twice", ColumnType::Number, "[A] * 2"),
     /// }))?;
-    /// let twice = wb.column_id(t, "Twice").unwrap();
+    /// let twice = wb.column_id(t, "Twice")?;
     /// assert_eq!(added.get(twice, row).unwrap().new, Value::from(42));
     /// wb.apply(Transaction::new().change_schema(SchemaChange::RenameColumn { column: a, name: "Amount".into() }))?;
-    /// assert_eq!(wb.formula(twice), Some("[Amount] * 2"), "the formula follows the rename");
-    /// assert_eq!(wb.column_id(t, "Amount"), Some(a), "and the id stays");
+    /// assert_eq!(wb.formula(twice)?, Some("[Amount] * 2"), "the formula follows the rename");
+    /// assert_eq!(wb.column_id(t, "Amount")?, a, "and the id stays");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn change_schema(mut self, change: SchemaChange) -> Transaction {
@@ -160,6 +205,37 @@ impl Transaction {
 /// What a transaction (or a clock move) changed: every cell whose value
 /// changed, formula cells included, with old and new values, and the rows
 /// inserted and deleted (with the values they held).
+///
+/// A formula cell that was recomputed but came out as it was is not in it
+/// (nor is anything computed from it): a change set is what a host must
+/// redraw, send or store, and nothing more.
+///
+/// ```
+/// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
+/// let schema = Schema::new().with_table(
+///     TableSchema::new("Lines")
+///         .with_column(ColumnSchema::data("Qty", ColumnType::Number))
+///         .with_column(ColumnSchema::data("Price", ColumnType::Number))
+///         .with_column(ColumnSchema::formula("Total", ColumnType::Number, "[Qty] * [Price]"))
+///         .with_column(ColumnSchema::formula("Large", ColumnType::Checkbox, "[Total] > 100")),
+/// );
+/// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// let t = wb.table_id("Lines")?;
+/// let [qty, price, total, large] = ["Qty", "Price", "Total", "Large"].map(|c| wb.column_id(t, c).unwrap());
+/// let inserted = wb.apply(Transaction::new().insert(t, vec![(qty, Value::from(2)), (price, Value::from(10))]))?;
+/// let (_, row) = inserted.inserted[0];
+///
+/// let changes = wb.apply(Transaction::new().set(qty, row, 3))?;
+/// // The data cell first, then the formula cells in recalculation order.
+/// let changed: Vec<_> = changes.changes.iter().map(|c| c.cell.column).collect();
+/// assert_eq!(changed, [qty, total]);
+/// let change = changes.get(total, row).unwrap();
+/// assert_eq!((change.old.clone(), change.new.clone()), (Some(Value::from(20)), Value::from(30)));
+/// // `Large` was recomputed and is still false: not a change.
+/// assert!(changes.get(large, row).is_none());
+/// assert_eq!(changes.in_column(total).count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangeSet {
     /// Changed cells, data cells first, then formula cells in recalculation order.
@@ -213,7 +289,46 @@ impl ChangeSet {
 }
 
 /// Why a transaction was rejected. Nothing of it was applied.
+///
+/// [`TransactionError::kind`] is for code to decide on (an adapter maps it to
+/// a status); the message is for people and names the row and column; `op`,
+/// `table`, `row` and `column` locate the problem.
+///
+/// ```
+/// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, TransactionErrorKind, Value, Workbook};
+/// let schema = Schema::new().with_table(
+///     TableSchema::new("Accounts")
+///         .with_column(ColumnSchema::data("Name", ColumnType::Text).required())
+///         .with_column(ColumnSchema::data("Tier", ColumnType::Select(vec!["Gold".into(), "Silver".into()]))),
+/// );
+/// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+/// let t = wb.table_id("Accounts")?;
+/// let (name, tier) = (wb.column_id(t, "Name")?, wb.column_id(t, "Tier")?);
+///
+/// let err = wb
+///     .apply(
+///         Transaction::new()
+///             .insert(t, vec![(name, Value::from("Gard AS"))])
+///             .insert(t, vec![(name, Value::from("Acme")), (tier, Value::from("Platinum"))]),
+///     )
+///     .unwrap_err();
+/// assert_eq!(err.kind, TransactionErrorKind::NotAnOption);
+/// assert_eq!(err.op, Some(1)); // the second operation (counting from 0)
+/// assert_eq!((err.table.as_deref(), err.column.as_deref()), (Some("Accounts"), Some("Tier")));
+/// assert!(err.to_string().starts_with("operation 2: "), "{err}");
+/// assert!(wb.rows(t)?.is_empty(), "the first insert was not applied either");
+///
+/// // The kinds will grow: match the ones you handle and keep a fallback.
+/// let status = match err.kind {
+///     TransactionErrorKind::UnknownTable | TransactionErrorKind::UnknownRow => 404,
+///     TransactionErrorKind::Duplicate => 409,
+///     _ => 400,
+/// };
+/// assert_eq!(status, 400);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct TransactionError {
     /// What kind of problem.
     pub kind: TransactionErrorKind,
@@ -240,6 +355,7 @@ impl fmt::Display for TransactionError {
 
 /// The kinds of [`TransactionError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransactionErrorKind {
     /// No such table.
     UnknownTable,
@@ -324,11 +440,11 @@ impl Workbook {
     /// );
     /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
     /// let mut wb = Workbook::new(&schema, clock)?;
-    /// let t = wb.table_id("T").unwrap();
-    /// let (a, b) = (wb.column_id(t, "A").unwrap(), wb.column_id(t, "B").unwrap());
+    /// let t = wb.table_id("T")?;
+    /// let (a, b) = (wb.column_id(t, "A")?, wb.column_id(t, "B")?);
     /// let inserted = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(21))]))?;
     /// let row = inserted.inserted[0].1;
-    /// assert_eq!(wb.value(b, row), Some(&Value::from(42)));
+    /// assert_eq!(wb.value(b, row)?, &Value::from(42));
     /// let changes = wb.apply(Transaction::new().set(a, row, 5))?;
     /// assert_eq!(changes.get(b, row).unwrap().new, Value::from(10));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -393,13 +509,13 @@ impl Workbook {
     ///         .with_column(ColumnSchema::formula("B", ColumnType::Number, "[A] * 2")),
     /// );
     /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-    /// let t = wb.table_id("T").unwrap();
-    /// let (a, b) = (wb.column_id(t, "A").unwrap(), wb.column_id(t, "B").unwrap());
+    /// let t = wb.table_id("T")?;
+    /// let (a, b) = (wb.column_id(t, "A")?, wb.column_id(t, "B")?);
     /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
     /// wb.apply(Transaction::new().delete(t, row))?;
     /// let back = wb.undo()?.expect("something to undo");
     /// assert_eq!(back.inserted, [(t, row)], "the deleted row is back, with its id");
-    /// assert_eq!(wb.value(b, row), Some(&Value::from(2)));
+    /// assert_eq!(wb.value(b, row)?, &Value::from(2));
     /// wb.redo()?;
     /// assert!(!wb.contains_row(t, row));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -530,37 +646,22 @@ impl Workbook {
     fn apply_op(&mut self, op: Op, batch: &mut Batch) -> Result<(), TransactionError> {
         match op {
             Op::Set { column, row, value } => {
-                let Some(col) = self.data.columns.get(column.index()) else {
-                    return Err(self.error(
-                        TransactionErrorKind::UnknownColumn,
-                        None,
-                        None,
-                        None,
-                        format!("there is no column {column:?}"),
-                    ));
-                };
-                let table = col.table;
-                if !self.data.is_live(table, row) {
-                    return Err(self.error(
-                        TransactionErrorKind::UnknownRow,
-                        Some(table),
-                        None,
-                        Some(column),
-                        format!("`{}` has no row {row}", self.table_name(table)),
-                    ));
+                let table = self
+                    .data
+                    .checked_column(column)
+                    .map_err(|e| self.lookup_failed(e))?
+                    .table;
+                if let Err(e) = self.data.checked_row(table, row) {
+                    let mut e = self.lookup_failed(e);
+                    e.column = Some(self.name_of_column(column).to_string());
+                    return Err(e);
                 }
                 self.write_data(table, row, column, value, batch)
             }
             Op::Insert { table, id, values } => {
-                if table.index() >= self.data.tables.len() {
-                    return Err(self.error(
-                        TransactionErrorKind::UnknownTable,
-                        None,
-                        None,
-                        None,
-                        format!("there is no table {table:?}"),
-                    ));
-                }
+                self.data
+                    .checked_table(table)
+                    .map_err(|e| self.lookup_failed(e))?;
                 let slots = self.data.table(table).slots();
                 if let Some(id) = id {
                     self.skip_to(table, id)?;
@@ -572,20 +673,30 @@ impl Workbook {
                 batch.check.push((table, row));
                 let mut given = FxHashSet::default();
                 for (column, value) in values {
-                    if self.data.columns.get(column.index()).map(|c| c.table) != Some(table) {
+                    let owner = self
+                        .data
+                        .checked_column(column)
+                        .map_err(|e| self.lookup_failed(e))?
+                        .table;
+                    if owner != table {
                         return Err(self.error(
                             TransactionErrorKind::UnknownColumn,
                             Some(table),
                             None,
                             None,
-                            format!("`{}` has no column {column:?}", self.table_name(table)),
+                            format!(
+                                "`{}` has no column `{}`: that is a column of `{}`",
+                                self.name_of_table(table),
+                                self.name_of_column(column),
+                                self.name_of_table(owner)
+                            ),
                         ));
                     }
                     given.insert(column);
                     self.write_data(table, row, column, value, batch)?;
                 }
                 let defaults: Vec<(ColumnId, Value)> = self
-                    .columns(table)
+                    .columns_of_table(table)
                     .iter()
                     .filter(|c| !given.contains(c))
                     .filter_map(|c| Some((*c, self.data.column(*c).schema.default.clone()?)))
@@ -596,24 +707,9 @@ impl Workbook {
                 Ok(())
             }
             Op::Delete { table, row } => {
-                if table.index() >= self.data.tables.len() {
-                    return Err(self.error(
-                        TransactionErrorKind::UnknownTable,
-                        None,
-                        None,
-                        None,
-                        format!("there is no table {table:?}"),
-                    ));
-                }
-                if !self.data.is_live(table, row) {
-                    return Err(self.error(
-                        TransactionErrorKind::UnknownRow,
-                        Some(table),
-                        None,
-                        None,
-                        format!("`{}` has no row {row} to delete", self.table_name(table)),
-                    ));
-                }
+                self.data
+                    .checked_row(table, row)
+                    .map_err(|e| self.lookup_failed(e))?;
                 self.delete_row(table, row, batch)
             }
             // `apply` sends transactions with schema changes elsewhere.
@@ -637,7 +733,7 @@ impl Workbook {
                 None,
                 format!(
                     "`{}` has already given row id {id} (ids are never reused; its next is {}); insert the row without an id to give it a new one",
-                    self.table_name(table),
+                    self.name_of_table(table),
                     RowId(u32::try_from(next).unwrap_or(u32::MAX))
                 ),
             ));
@@ -650,7 +746,7 @@ impl Workbook {
                 None,
                 format!(
                     "`{}` row id {id} is not an id this table can give (ids count from 1, at most {MAX_ID_GAP} past its next, {})",
-                    self.table_name(table),
+                    self.name_of_table(table),
                     RowId(u32::try_from(next).unwrap_or(u32::MAX))
                 ),
             ));
@@ -678,7 +774,7 @@ impl Workbook {
                 None,
                 format!(
                     "`{}` no longer has the column {column:?} (`{}`): a schema change removed it",
-                    self.table_name(table),
+                    self.name_of_table(table),
                     self.data.column(column).name
                 ),
             ));
@@ -799,8 +895,8 @@ impl Workbook {
             .filter(|(_, c)| {
                 matches!(c.kind, ColumnKind::Data) && c.target.is_some_and(|(t, _)| t == table)
             })
-            .flat_map(|(i, c)| {
-                let col = ColumnId(u32::try_from(i).unwrap_or(u32::MAX));
+            .flat_map(|(_, c)| {
+                let col = c.id;
                 let rows = self
                     .data
                     .find_index(col, IndexMode::Elements)
@@ -843,7 +939,7 @@ impl Workbook {
             {
                 continue;
             }
-            for &col in self.columns(table) {
+            for &col in self.columns_of_table(table) {
                 let c = self.data.column(col);
                 if c.schema.required
                     && matches!(c.kind, ColumnKind::Data)
@@ -869,7 +965,7 @@ impl Workbook {
             batch
                 .inserted
                 .iter()
-                .flat_map(|&(t, r)| self.columns(t).iter().map(move |c| (*c, r))),
+                .flat_map(|&(t, r)| self.columns_of_table(t).iter().map(move |c| (*c, r))),
         );
         for (col, row) in written {
             let c = self.data.column(col);
@@ -1024,6 +1120,30 @@ impl Workbook {
         self.error(kind, None, None, None, message)
     }
 
+    /// An id or a row the transaction names that this workbook does not have.
+    pub(crate) fn lookup_failed(&self, e: LookupError) -> TransactionError {
+        let (kind, table) = match &e {
+            LookupError::UnknownTable { .. } | LookupError::ForeignTable { .. } => {
+                (TransactionErrorKind::UnknownTable, None)
+            }
+            LookupError::NoRow { table, .. } => {
+                (TransactionErrorKind::UnknownRow, Some(table.clone()))
+            }
+            LookupError::NoPosition { table, .. } => {
+                (TransactionErrorKind::UnknownRow, Some(table.clone()))
+            }
+            _ => (TransactionErrorKind::UnknownColumn, None),
+        };
+        TransactionError {
+            kind,
+            op: None,
+            table,
+            row: None,
+            column: None,
+            message: e.to_string(),
+        }
+    }
+
     fn error(
         &self,
         kind: TransactionErrorKind,
@@ -1035,9 +1155,9 @@ impl Workbook {
         TransactionError {
             kind,
             op: None,
-            table: table.map(|t| self.table_name(t).to_string()),
+            table: table.map(|t| self.name_of_table(t).to_string()),
             row,
-            column: column.map(|c| self.column_name(c).to_string()),
+            column: column.map(|c| self.name_of_column(c).to_string()),
             message,
         }
     }
@@ -1053,12 +1173,12 @@ impl Workbook {
             Some(r) => format!(
                 "row {} of `{}`",
                 self.describe_row(table, r),
-                self.table_name(table)
+                self.name_of_table(table)
             ),
-            None => format!("`{}`", self.table_name(table)),
+            None => format!("`{}`", self.name_of_table(table)),
         };
         if let Some(c) = column {
-            s.push_str(&format!(", column `{}`,", self.column_name(c)));
+            s.push_str(&format!(", column `{}`,", self.name_of_column(c)));
         }
         s
     }
@@ -1085,64 +1205,29 @@ impl Workbook {
 
 impl Workbook {
     /// Restores rows an adapter saved, keeping their ids: a new workbook of
-    /// `schema` whose tables hold exactly `tables` (each table's rows in
-    /// ascending id order; ids left out are deleted rows and are never
-    /// reused). Relation cells hold rows ([`Value::Row`], or lists of them)
-    /// and may point at any table of the input. Every constraint is checked
-    /// and every formula computed.
+    /// `schema` whose tables hold exactly the rows `feed` gives, one at a
+    /// time (from a database cursor, say, so that no table sits in memory
+    /// twice). Each table's rows come in ascending id order; ids left out
+    /// are deleted rows and are never reused. Relation cells hold rows
+    /// ([`Value::Row`], or lists of them) and may point at rows given later.
+    /// Every constraint is checked and every formula computed. The ids the
+    /// rows are given with come from the [`Restorer`]'s own lookups.
     ///
     /// ```
     /// use csip_engine::{Clock, ColumnSchema, ColumnType, RowId, Schema, TableSchema, Value, Workbook};
-    /// let schema = Schema::new().with_table(
-    ///     TableSchema::new("T")
-    ///         .with_column(ColumnSchema::data("A", ColumnType::Number))
-    ///         .with_column(ColumnSchema::formula("B", ColumnType::Number, "[A] * 2")),
-    /// );
-    /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
-    /// let probe = Workbook::new(&schema, clock)?;
-    /// let t = probe.table_id("T").unwrap();
-    /// let a = probe.column_id(t, "A").unwrap();
-    /// // Rows 1 and 3 were saved; row 2 had been deleted.
-    /// let rows = vec![(RowId::from_raw(1), vec![(a, Value::from(1))]), (RowId::from_raw(3), vec![(a, Value::from(5))])];
-    /// let wb = Workbook::restore(&schema, clock, vec![(t, rows)])?;
-    /// let b = wb.column_id(t, "B").unwrap();
-    /// assert_eq!(wb.rows(t), &[RowId::from_raw(1), RowId::from_raw(3)]);
-    /// assert_eq!(wb.value(b, RowId::from_raw(3)), Some(&Value::from(10)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn restore(
-        schema: &crate::Schema,
-        clock: crate::Clock,
-        tables: Vec<(TableId, Vec<(RowId, RowValues)>)>,
-    ) -> Result<Workbook, crate::LoadError> {
-        Workbook::restore_with(schema, clock, |r| {
-            for (table, rows) in tables {
-                for (id, values) in rows {
-                    r.row(table, id, values)?;
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// [`Workbook::restore`], with rows fed one at a time by `feed` (from a
-    /// database cursor, say), so that no table needs to sit in memory twice.
-    ///
-    /// ```
-    /// use csip_engine::{Clock, ColumnSchema, ColumnType, LoadError, RowId, Schema, TableSchema, Value, Workbook};
     /// let schema = Schema::new().with_table(
     ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
     /// );
     /// let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
     /// let wb = Workbook::restore_with(&schema, clock, |r| {
-    ///     let t = r.table_id("T").unwrap();
-    ///     let a = r.column_id(t, "A").unwrap();
+    ///     let t = r.table_id("T")?;
+    ///     let a = r.column_id(t, "A")?;
     ///     for i in [1u32, 2, 6] {
-    ///         r.row(t, RowId::from_raw(i), vec![(a, Value::from(i64::from(i)))])?;
+    ///         r.row(t, RowId::from_raw(i), vec![(a, Value::from(i))])?;
     ///     }
-    ///     Ok::<(), LoadError>(())
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
     /// })?;
-    /// assert_eq!(wb.rows(wb.table_id("T").unwrap()).len(), 3);
+    /// assert_eq!(wb.rows(wb.table_id("T")?)?.len(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore_with<E: From<crate::LoadError>>(
@@ -1150,7 +1235,44 @@ impl Workbook {
         clock: crate::Clock,
         feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
     ) -> Result<Workbook, E> {
-        let mut wb = Workbook::new(schema, clock).map_err(|e| E::from(e.into()))?;
+        let wb = Workbook::new(schema, clock).map_err(|e| E::from(e.into()))?;
+        wb.fill_with(feed)
+    }
+
+    /// [`Workbook::restore_with`] into a workbook of this one's schema as it
+    /// now is: every table and column id of this workbook stays good in the
+    /// one returned (a store reading its file again hands out no stale ids).
+    /// The clock is this workbook's; the undo limit too. The rows are only
+    /// the ones `feed` gives.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, RowId, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+    /// );
+    /// let wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let (t, a) = (wb.table_id("T")?, wb.column_id(wb.table_id("T")?, "A")?);
+    /// let again = wb.reload_with(|r| {
+    ///     r.row(t, RowId::from_raw(4), vec![(a, Value::from(7))])?;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// assert_eq!(again.value(a, RowId::from_raw(4))?, &Value::from(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reload_with<E: From<crate::LoadError>>(
+        &self,
+        feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
+    ) -> Result<Workbook, E> {
+        let mut empty = self.clone();
+        empty.data = self.data.emptied();
+        empty.fill_with(feed)
+    }
+
+    fn fill_with<E: From<crate::LoadError>>(
+        self,
+        feed: impl FnOnce(&mut Restorer<'_>) -> Result<(), E>,
+    ) -> Result<Workbook, E> {
+        let mut wb = self;
         let mut r = Restorer {
             wb: &mut wb,
             batch: Batch {
@@ -1189,14 +1311,29 @@ impl std::fmt::Debug for Restorer<'_> {
 }
 
 impl Restorer<'_> {
+    /// The workbook being filled: its schema, names and ids are final; its
+    /// rows are those given so far, and no formula is computed until the end.
+    pub fn workbook(&self) -> &Workbook {
+        self.wb
+    }
+
     /// The table of this name (see [`Workbook::table_id`]).
-    pub fn table_id(&self, name: &str) -> Option<TableId> {
+    pub fn table_id(&self, name: &str) -> Result<TableId, LookupError> {
         self.wb.table_id(name)
     }
 
     /// The column of `table` with this name (see [`Workbook::column_id`]).
-    pub fn column_id(&self, table: TableId, name: &str) -> Option<ColumnId> {
+    pub fn column_id(&self, table: TableId, name: &str) -> Result<ColumnId, LookupError> {
         self.wb.column_id(table, name)
+    }
+
+    /// For a relation or people column: the table it points at, and whether
+    /// a cell holds a list of rows (see [`Workbook::relation_target`]).
+    pub fn relation_target(
+        &self,
+        column: ColumnId,
+    ) -> Result<Option<(TableId, bool)>, LookupError> {
+        self.wb.relation_target(column)
     }
 
     /// Adds a saved row with its id; a table's rows come in ascending id
@@ -1208,15 +1345,9 @@ impl Restorer<'_> {
         values: RowValues,
     ) -> Result<(), TransactionError> {
         let wb = &mut *self.wb;
-        if table.index() >= wb.data.tables.len() {
-            return Err(wb.error(
-                TransactionErrorKind::UnknownTable,
-                None,
-                None,
-                None,
-                format!("there is no table {table:?}"),
-            ));
-        }
+        wb.data
+            .checked_table(table)
+            .map_err(|e| wb.lookup_failed(e))?;
         if self.counts.len() <= table.index() {
             self.counts.resize(table.index() + 1, 0);
         }
@@ -1230,7 +1361,7 @@ impl Restorer<'_> {
                 None,
                 format!(
                     "`{}` row id {id} is given twice or out of order; saved rows come in ascending id order",
-                    wb.table_name(table)
+                    wb.name_of_table(table)
                 ),
             );
             e.op = Some(i);
@@ -1238,11 +1369,12 @@ impl Restorer<'_> {
         }
         let mut plain = Vec::with_capacity(values.len());
         for (c, v) in values {
+            // A column this workbook does not know goes with the insert,
+            // which refuses it.
             let is_relation = wb
                 .data
-                .columns
-                .get(c.index())
-                .is_some_and(|col| col.target.is_some() && col.table == table);
+                .checked_column(c)
+                .is_ok_and(|col| col.target.is_some() && col.table == table);
             if is_relation {
                 self.relations.push((table, id, c, v));
                 plain.push((c, Value::Blank));
@@ -1267,15 +1399,14 @@ impl Restorer<'_> {
     /// Marks every id of `table` below `next` as issued, so that rows deleted
     /// after the last saved row keep their ids from reuse: the table's next
     /// insert gets `next` (or a later id). Call it after the table's rows.
-    pub fn reserve(&mut self, table: TableId, next: RowId) {
+    pub fn reserve(&mut self, table: TableId, next: RowId) -> Result<(), LookupError> {
+        self.wb.data.checked_table(table)?;
         let data = &mut self.wb.data;
-        if table.index() >= data.tables.len() {
-            return;
-        }
         let limit = data.tables[table.index()].slots() + MAX_ID_GAP;
         while data.tables[table.index()].slots() < next.index().min(limit) {
             data.push_dead_slot(table);
         }
+        Ok(())
     }
 
     /// Relations once every row exists, then indexes, formulas and constraints.
@@ -1318,12 +1449,12 @@ impl Workbook {
     ///     TableSchema::new("T").with_column(ColumnSchema::data("N", ColumnType::Number)),
     /// );
     /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-    /// let t = wb.table_id("T").unwrap();
-    /// let n = wb.column_id(t, "N").unwrap();
+    /// let t = wb.table_id("T")?;
+    /// let n = wb.column_id(t, "N")?;
     /// let rows = vec![vec![(n, Value::from("x"))], vec![(n, Value::from(2))], vec![(n, Value::from("y"))]];
     /// let errors = wb.import_all(vec![(t, rows)], 100).unwrap_err();
     /// assert_eq!(errors.iter().map(|e| e.op).collect::<Vec<_>>(), [Some(0), Some(2)]);
-    /// assert!(wb.rows(t).is_empty(), "nothing was imported");
+    /// assert!(wb.rows(t)?.is_empty(), "nothing was imported");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn import_all(
@@ -1348,8 +1479,8 @@ impl Workbook {
     ///     TableSchema::new("T").with_column(ColumnSchema::data("N", ColumnType::Number)),
     /// );
     /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-    /// let t = wb.table_id("T").unwrap();
-    /// let n = wb.column_id(t, "N").unwrap();
+    /// let t = wb.table_id("T")?;
+    /// let n = wb.column_id(t, "N")?;
     /// let rows = vec![(Some(RowId::from_raw(3)), vec![(n, Value::from(1))]), (None, vec![(n, Value::from(2))])];
     /// let ids = wb.import_all_with_ids(vec![(t, rows)], 10).unwrap();
     /// assert_eq!(ids[0], [RowId::from_raw(3), RowId::from_raw(4)]);
@@ -1507,13 +1638,13 @@ impl Workbook {
             for mut e in self.constraint_errors(batch, max - errors.len(), &failed) {
                 e.op = e
                     .row
-                    .zip(e.table.as_deref().and_then(|t| self.table_id(t)))
+                    .zip(e.table.as_deref().and_then(|t| self.find_table(t)))
                     .and_then(|(r, t)| origin.get(&(t, r)).copied());
                 errors.push(e);
             }
         }
         // By table, then in input order.
-        errors.sort_by_key(|e| (e.table.as_deref().and_then(|t| self.table_id(t)), e.op));
+        errors.sort_by_key(|e| (e.table.as_deref().and_then(|t| self.find_table(t)), e.op));
         ids
     }
 }

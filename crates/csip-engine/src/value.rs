@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 /// The kinds of error values, named as every csip engine names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `x / 0`, `Mod(x, 0)`, `Power(0, -1)`.
     DivisionByZero,
@@ -97,6 +98,39 @@ impl fmt::Display for EvalError {
 /// A value: what a cell holds and what a formula gives.
 ///
 /// 24 bytes; text and lists are shared, so cloning a value never copies text.
+///
+/// Two equalities: `==` ([`PartialEq`], [`Value::identical`]) is identity of
+/// type and content, what backdating uses to decide that a cell did not
+/// change; the formula language's `=` is [`values_equal`], under which Blank
+/// equals 0, `""` and false. [`compare`] is the language's `<`.
+///
+/// ```
+/// use csip_engine::{compare, values_equal, Decimal, ErrorKind, NaiveDate, Value};
+/// use std::cmp::Ordering;
+///
+/// let n = Value::from(42);
+/// assert_eq!(n.as_number(), Some(Decimal::from(42)));
+/// assert_eq!(Value::from("Gard AS").as_text(), Some("Gard AS"));
+/// let day = Value::from(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+/// assert_eq!(day.type_name(), "a date");
+/// let list = Value::list(vec![Value::from(1), Value::Blank]);
+/// assert_eq!(list.elements().len(), 2);
+///
+/// // Blank is what an empty cell holds; so is "" as far as `IsBlank` goes.
+/// assert!(Value::Blank.is_blank() && Value::from("").is_blank());
+/// // The language's `=`: Blank equals 0. Identity (`==`): it does not.
+/// assert!(values_equal(&Value::Blank, &Value::from(0)));
+/// assert_ne!(Value::Blank, Value::from(0));
+/// // 1.0 and 1 are the same number either way.
+/// assert_eq!(Value::number(Decimal::new(10, 1)), Value::from(1));
+/// // Text orders without regard to case.
+/// assert_eq!(compare(&Value::from("apple"), &Value::from("Banana")), Ok(Ordering::Less));
+///
+/// // Errors are values, as in cells.
+/// let e = Value::error(ErrorKind::DivisionByZero, "division by zero");
+/// assert_eq!(e.as_error().map(|e| e.kind), Some(ErrorKind::DivisionByZero));
+/// assert_eq!(e.as_error().unwrap().to_string(), "#division by zero: division by zero");
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum Value {
     /// Nothing. Counts as 0 in arithmetic, "" in text, false in logic.
@@ -240,9 +274,107 @@ impl From<Decimal> for Value {
     }
 }
 
-impl From<i64> for Value {
-    fn from(n: i64) -> Value {
-        Value::Number(Decimal::from(n))
+macro_rules! from_integer {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value {
+                Value::Number(Decimal::from(n))
+            }
+        }
+    )*};
+}
+from_integer!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+/// A float that is not a number a cell can hold (see `TryFrom<f64> for Value`).
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("{value} is not a number csip can hold: {reason}")]
+pub struct FromFloatError {
+    /// The float.
+    pub value: f64,
+    /// Why: not finite, too large, or more digits than a decimal holds.
+    pub reason: &'static str,
+}
+
+/// A float as the decimal it prints as: `0.1` is 0.1 exactly, not the
+/// binary fraction nearest to it. NaN and the infinities, magnitudes past
+/// 79228162514264337593543950335, and fractions finer than 28 digits after
+/// the point are an error, never a rounded number.
+///
+/// ```
+/// # use csip_engine::Value;
+/// assert_eq!(Value::try_from(0.1)?, Value::Number("0.1".parse()?));
+/// assert_eq!(Value::try_from(-2.5e6)?, Value::from(-2_500_000));
+/// assert!(Value::try_from(f64::NAN).is_err());
+/// assert!(Value::try_from(1e30).is_err());
+/// assert!(Value::try_from(1e-30).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl TryFrom<f64> for Value {
+    type Error = FromFloatError;
+    fn try_from(value: f64) -> Result<Value, FromFloatError> {
+        let fail = |reason| FromFloatError { value, reason };
+        if !value.is_finite() {
+            return Err(fail("it is not finite"));
+        }
+        // `{}` prints the shortest decimal that reads back as this float,
+        // never in exponent form.
+        let text = format!("{value}");
+        let digits = text.trim_start_matches('-');
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.trim_start_matches('0').len() > 29 {
+            return Err(fail("it is larger than 79228162514264337593543950335"));
+        }
+        if fraction.len() > 28 {
+            return Err(fail("it has more than 28 digits after the point"));
+        }
+        text.parse::<Decimal>()
+            .map(Value::Number)
+            .map_err(|_| fail("it has more digits than a decimal holds (28)"))
+    }
+}
+
+impl From<NaiveDateTime> for Value {
+    fn from(d: NaiveDateTime) -> Value {
+        Value::DateTime(d)
+    }
+}
+
+/// A value as text, as `ToText` gives it: numbers without trailing zeros,
+/// dates and date-times in ISO 8601, Blank as nothing, lists joined by
+/// `", "`, errors as `#kind: message`. A row shows as its table and id
+/// (`t1#5`): only the workbook knows its name, so show one to people with
+/// [`Workbook::display`](crate::Workbook::display).
+///
+/// ```
+/// # use csip_engine::Value;
+/// let v = Value::list(vec![Value::try_from(1.50)?, Value::from("two"), Value::Blank]);
+/// assert_eq!(v.to_string(), "1.5, two, ");
+/// let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+/// assert_eq!(Value::from(day).to_string(), "2026-11-24");
+/// assert_eq!(Value::from(day.and_hms_opt(9, 30, 0).unwrap()).to_string(), "2026-11-24T09:30:00");
+/// # Ok::<(), csip_engine::FromFloatError>(())
+/// ```
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Blank => Ok(()),
+            Value::Number(n) => f.write_str(&number_to_text(*n)),
+            Value::Text(t) => f.write_str(t),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Date(d) => f.write_str(&date_to_text(*d)),
+            Value::DateTime(d) => f.write_str(&datetime_to_text(*d)),
+            Value::Row(t, r) => write!(f, "{t:?}#{r}"),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                Ok(())
+            }
+            Value::Error(e) => write!(f, "{e}"),
+        }
     }
 }
 
@@ -344,6 +476,11 @@ fn normalized(v: &Value) -> &Value {
 /// regard to case (ties broken by exact text), dates and date-times in time,
 /// false before true; Blank reads as 0 against numbers, "" against text, false
 /// against booleans, and sorts before every date. Other pairs are a type mismatch.
+///
+/// # Errors
+///
+/// The `type mismatch` error value for a pair that has no order (a number
+/// and a text, a row and anything): what `<` gives in a formula.
 pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
     use Value::*;
     Ok(match (a, b) {

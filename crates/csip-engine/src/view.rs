@@ -31,6 +31,7 @@ pub(crate) struct View {
 
 /// A view evaluated: its rows, grouped, with the fields' values.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ViewResult {
     /// The view's name.
     pub name: String,
@@ -84,6 +85,7 @@ impl ViewResult {
 
 /// A view that cannot be evaluated as asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ViewError {
     /// No view has that name.
     #[error("there is no view `{name}`{}", hint.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
@@ -142,6 +144,7 @@ pub enum ViewError {
 
 /// What a view is: its name, table, parameters and description.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ViewInfo {
     /// The view's name.
     pub name: String,
@@ -224,6 +227,14 @@ impl Workbook {
     /// Evaluates a view with its parameters. The view is named by its name, or
     /// as `Table/View` where several tables have a view of that name; a
     /// relation parameter may be given as its row or as the row's display text.
+    ///
+    /// # Errors
+    ///
+    /// A [`ViewError`]: no view of that name (with the closest name), a name
+    /// several tables use (with the `Table/View` names to choose from), a
+    /// parameter the view does not take, a required one missing, or a value
+    /// that does not fit its parameter's type. A formula of the view that
+    /// fails is not an error of the view: its cell shows the error value.
     pub fn view(&self, name: &str, params: &[(&str, Value)]) -> Result<ViewResult, ViewError> {
         self.view_within(name, params, &crate::Budget::default())
     }
@@ -231,13 +242,18 @@ impl Workbook {
     /// [`Workbook::view`] under a budget: past a limit of the whole
     /// evaluation (steps, bytes, time, cancelled) the view stops with
     /// [`ViewError::Limit`]; a cell over a cap of one value shows the error.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Workbook::view`], and [`ViewError::Limit`] naming the limit
+    /// the evaluation ran into.
     pub fn view_within(
         &self,
         name: &str,
         params: &[(&str, Value)],
         budget: &crate::Budget,
     ) -> Result<ViewResult, ViewError> {
-        let index = find_view(&self.views, |t| self.table_name(t), name, None)?;
+        let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
         let view = &self.views[index];
         for (given, _) in params {
             if !view

@@ -7,7 +7,7 @@ use crate::deps::Node;
 use crate::error::{FormulaError, SchemaError};
 use crate::eval::EvalCtx;
 use crate::expr::{Expr, FilterExpr, IndexPlan, OuterKey};
-use crate::ids::{CellId, ColumnId, RowId, TableId};
+use crate::ids::{CellId, ColumnId, LookupError, RowId, TableId};
 use crate::index::IndexMode;
 use crate::recalc::{self, Dirty, Graph};
 use crate::schema::{ColumnSchema, Schema};
@@ -33,14 +33,14 @@ use std::sync::Arc;
 /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
 /// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)));
 /// # let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-/// # let t = wb.table_id("T").unwrap();
-/// # let a = wb.column_id(t, "A").unwrap();
+/// # let t = wb.table_id("T")?;
+/// # let a = wb.column_id(t, "A")?;
 /// # let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
 /// let snapshot = wb.clone();
 /// let reader = std::thread::spawn(move || snapshot.value(a, row).cloned());
 /// wb.apply(Transaction::new().set(a, row, 2))?;
-/// assert_eq!(reader.join().unwrap(), Some(Value::from(1)), "the snapshot reads the state it was taken at");
-/// assert_eq!(wb.value(a, row), Some(&Value::from(2)));
+/// assert_eq!(reader.join().unwrap(), Ok(Value::from(1)), "the snapshot reads the state it was taken at");
+/// assert_eq!(wb.value(a, row)?, &Value::from(2));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -104,94 +104,177 @@ impl Workbook {
     }
 
     // ---- names ----------------------------------------------------------
+    //
+    // Every method that takes an id checks it (see `ids.rs`): an id of
+    // another workbook, of a removed column, or of a row that does not live
+    // is a `LookupError`, never a panic and never a read of another table,
+    // column or row.
 
-    /// The table with this name (without regard to case).
-    pub fn table_id(&self, name: &str) -> Option<TableId> {
+    /// The table with this name (without regard to case); an unknown name
+    /// is an error that offers the closest table name.
+    pub fn table_id(&self, name: &str) -> Result<TableId, LookupError> {
+        self.table_names
+            .get(&fold(name))
+            .copied()
+            .ok_or_else(|| LookupError::UnknownTable {
+                name: name.to_string(),
+                hint: bind::did_you_mean(
+                    name,
+                    self.data.tables.iter().map(|t| t.name.clone()).collect(),
+                ),
+            })
+    }
+
+    /// The column of `table` with this name (without regard to case); an
+    /// unknown name is an error that offers the closest column name.
+    pub fn column_id(&self, table: TableId, name: &str) -> Result<ColumnId, LookupError> {
+        let t = self.data.checked_table(table)?;
+        self.column_names
+            .get(table.index())
+            .and_then(|names| names.get(&fold(name)))
+            .copied()
+            .ok_or_else(|| LookupError::UnknownColumn {
+                table: t.name.clone(),
+                name: name.to_string(),
+                hint: bind::did_you_mean(
+                    name,
+                    t.columns
+                        .iter()
+                        .map(|c| self.data.column(*c).name.clone())
+                        .collect(),
+                ),
+            })
+    }
+
+    /// The tables, in schema order.
+    pub fn tables(&self) -> impl Iterator<Item = TableId> + '_ {
+        self.data.tables.iter().map(|t| t.id)
+    }
+
+    /// A table's name.
+    pub fn table_name(&self, table: TableId) -> Result<&str, LookupError> {
+        Ok(&self.data.checked_table(table)?.name)
+    }
+
+    /// A table's columns, in schema order (the engine's hidden columns left out).
+    pub fn columns(&self, table: TableId) -> Result<&[ColumnId], LookupError> {
+        Ok(&self.data.checked_table(table)?.columns)
+    }
+
+    /// A column's name.
+    pub fn column_name(&self, column: ColumnId) -> Result<&str, LookupError> {
+        Ok(&self.data.checked_column(column)?.name)
+    }
+
+    /// The table a column belongs to.
+    pub fn column_table(&self, column: ColumnId) -> Result<TableId, LookupError> {
+        Ok(self.data.checked_column(column)?.table)
+    }
+
+    /// A column's definition, as the schema gave it.
+    pub fn column_schema(&self, column: ColumnId) -> Result<&ColumnSchema, LookupError> {
+        Ok(&self.data.checked_column(column)?.schema)
+    }
+
+    /// Whether a column is computed by a formula.
+    pub fn is_formula(&self, column: ColumnId) -> Result<bool, LookupError> {
+        Ok(self.data.checked_column(column)?.formula().is_some())
+    }
+
+    /// A formula column's formula, as written in the schema (`None` for a
+    /// data column).
+    pub fn formula(&self, column: ColumnId) -> Result<Option<&str>, LookupError> {
+        self.data.checked_column(column)?;
+        Ok(self.sources.get(&column).map(String::as_str))
+    }
+
+    /// For a relation or people column: the table it points at, and whether
+    /// a cell holds a list of rows (`None` for any other column).
+    pub fn relation_target(
+        &self,
+        column: ColumnId,
+    ) -> Result<Option<(TableId, bool)>, LookupError> {
+        Ok(self.data.checked_column(column)?.target)
+    }
+
+    /// The column that names a table's rows (the first, unless the schema says otherwise).
+    pub fn display_column(&self, table: TableId) -> Result<Option<ColumnId>, LookupError> {
+        Ok(self.data.checked_table(table)?.display)
+    }
+
+    // Unchecked, for ids the workbook itself holds (never a caller's).
+
+    pub(crate) fn find_table(&self, name: &str) -> Option<TableId> {
         self.table_names.get(&fold(name)).copied()
     }
 
-    /// The column of `table` with this name (without regard to case).
-    pub fn column_id(&self, table: TableId, name: &str) -> Option<ColumnId> {
+    pub(crate) fn find_column(&self, table: TableId, name: &str) -> Option<ColumnId> {
         self.column_names
             .get(table.index())?
             .get(&fold(name))
             .copied()
     }
 
-    /// The tables, in schema order.
-    pub fn tables(&self) -> impl Iterator<Item = TableId> + '_ {
-        (0..self.data.tables.len()).map(|i| TableId(u32::try_from(i).unwrap_or(u32::MAX)))
-    }
-
-    /// A table's name.
-    pub fn table_name(&self, table: TableId) -> &str {
+    pub(crate) fn name_of_table(&self, table: TableId) -> &str {
         &self.data.table(table).name
     }
 
-    /// A table's columns, in schema order (the engine's hidden columns left out).
-    pub fn columns(&self, table: TableId) -> &[ColumnId] {
-        &self.data.table(table).columns
-    }
-
-    /// A column's name.
-    pub fn column_name(&self, column: ColumnId) -> &str {
+    pub(crate) fn name_of_column(&self, column: ColumnId) -> &str {
         &self.data.column(column).name
     }
 
-    /// The table a column belongs to.
-    pub fn column_table(&self, column: ColumnId) -> TableId {
+    pub(crate) fn table_of_column(&self, column: ColumnId) -> TableId {
         self.data.column(column).table
     }
 
-    /// A column's definition, as the schema gave it.
-    pub fn column_schema(&self, column: ColumnId) -> &ColumnSchema {
-        &self.data.column(column).schema
-    }
-
-    /// Whether a column is computed by a formula.
-    pub fn is_formula(&self, column: ColumnId) -> bool {
-        self.data.column(column).formula().is_some()
+    pub(crate) fn columns_of_table(&self, table: TableId) -> &[ColumnId] {
+        &self.data.table(table).columns
     }
 
     // ---- rows and cells -------------------------------------------------
 
     /// The live rows of a table, in order.
-    pub fn rows(&self, table: TableId) -> &[RowId] {
-        self.data.table(table).order()
+    pub fn rows(&self, table: TableId) -> Result<&[RowId], LookupError> {
+        Ok(self.data.checked_table(table)?.order())
     }
 
-    /// The row at 1-based `position`.
-    pub fn row_at(&self, table: TableId, position: usize) -> Option<RowId> {
-        self.data
-            .table(table)
-            .order()
-            .get(position.checked_sub(1)?)
+    /// The row at 1-based `position` (a position, not an id: the first live
+    /// row is at 1 whatever its id).
+    pub fn row_at(&self, table: TableId, position: usize) -> Result<RowId, LookupError> {
+        let t = self.data.checked_table(table)?;
+        position
+            .checked_sub(1)
+            .and_then(|i| t.order().get(i))
             .copied()
+            .ok_or_else(|| LookupError::NoPosition {
+                table: t.name.clone(),
+                position,
+                rows: t.order().len(),
+            })
     }
 
     /// The 1-based position of a live row.
-    pub fn position(&self, table: TableId, row: RowId) -> Option<usize> {
-        self.data.row_number(table, row).map(|n| n as usize)
+    pub fn position(&self, table: TableId, row: RowId) -> Result<usize, LookupError> {
+        self.data.checked_row(table, row)?;
+        Ok(self.data.row_number(table, row).map_or(0, |n| n as usize))
     }
 
     /// The id the table's next inserted row will get: one past every id it
     /// has issued, deleted rows' included (ids are never reused).
-    pub fn next_row_id(&self, table: TableId) -> RowId {
-        RowId(u32::try_from(self.data.table(table).slots()).unwrap_or(u32::MAX))
+    pub fn next_row_id(&self, table: TableId) -> Result<RowId, LookupError> {
+        let t = self.data.checked_table(table)?;
+        Ok(RowId(u32::try_from(t.slots()).unwrap_or(u32::MAX)))
     }
 
-    /// Whether the row exists.
+    /// Whether `table` is this workbook's and has a live row `row`.
     pub fn contains_row(&self, table: TableId, row: RowId) -> bool {
-        self.data.is_live(table, row)
+        self.data.checked_row(table, row).is_ok()
     }
 
-    /// The column that names a table's rows (the first, unless the schema says otherwise).
-    pub fn display_column(&self, table: TableId) -> Option<ColumnId> {
-        self.data.table(table).display
-    }
-
-    /// The live rows whose display column shows `name`.
-    pub fn find_rows(&self, table: TableId, name: &str) -> Vec<RowId> {
+    /// The live rows whose display column shows `name` (exactly, case
+    /// included; a number also as the number it reads as).
+    pub fn find_rows(&self, table: TableId, name: &str) -> Result<Vec<RowId>, LookupError> {
+        self.data.checked_table(table)?;
         let mut rows = crate::coerce::rows_named(&self.data, table, &Value::text(name));
         if rows.is_empty() {
             if let Some(n) =
@@ -200,22 +283,14 @@ impl Workbook {
                 rows = crate::coerce::rows_named(&self.data, table, &Value::Number(n));
             }
         }
-        rows
+        Ok(rows)
     }
 
-    /// A cell's value; `None` when the row does not exist.
-    pub fn value(&self, column: ColumnId, row: RowId) -> Option<&Value> {
-        let c = self.data.columns.get(column.index())?;
-        if c.is_removed() || !self.data.is_live(c.table, row) {
-            return None;
-        }
-        Some(self.data.cell(column, row))
-    }
-
-    /// For a relation or people column: the table it points at, and whether
-    /// a cell holds a list of rows.
-    pub fn relation_target(&self, column: ColumnId) -> Option<(TableId, bool)> {
-        self.data.columns.get(column.index())?.target
+    /// A cell's value.
+    pub fn value(&self, column: ColumnId, row: RowId) -> Result<&Value, LookupError> {
+        let c = self.data.checked_column(column)?;
+        self.data.checked_row(c.table, row)?;
+        Ok(self.data.cell(column, row))
     }
 
     /// Reads a cell written as text (a CSV field, a form input) into the
@@ -225,19 +300,23 @@ impl Workbook {
     /// else stays text for the write to check (dates as YYYY-MM-DD, options,
     /// relations by their display name). The inverse of [`Workbook::display`]
     /// for data cells, except list items that themselves hold a comma. The error is a sentence about the text (the caller
-    /// names the column and the line).
+    /// names the column and the line), or the [`LookupError`]'s for a column
+    /// this workbook does not have.
     ///
     /// ```
     /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
     /// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("P", ColumnType::Percent)));
     /// # let wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-    /// let p = wb.column_id(wb.table_id("T").unwrap(), "P").unwrap();
+    /// let p = wb.column_id(wb.table_id("T")?, "P").unwrap();
     /// assert_eq!(wb.parse_text(p, "45%")?, Value::from(45));
     /// assert!(wb.parse_text(p, "lots").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse_text(&self, column: ColumnId, text: &str) -> Result<Value, String> {
-        let col = self.data.column(column);
+        let col = self
+            .data
+            .checked_column(column)
+            .map_err(|e| e.to_string())?;
         let multiple = col.target.is_some_and(|(_, m)| m);
         crate::coerce::from_text(&col.schema.ty, multiple, text)
     }
@@ -285,15 +364,12 @@ impl Workbook {
         row: Option<(TableId, RowId)>,
         budget: &crate::Budget,
     ) -> Result<Value, FormulaError> {
-        let expr = self.bind_formula(formula, row.map(|(t, _)| t))?;
         if let Some((t, r)) = row {
-            if !self.data.is_live(t, r) {
-                return Ok(Value::error(
-                    ErrorKind::NotFound,
-                    format!("no row {r} in `{}`", self.table_name(t)),
-                ));
+            if let Err(e) = self.data.checked_row(t, r) {
+                return Ok(Value::error(ErrorKind::NotFound, e.to_string()));
             }
         }
+        let expr = self.bind_formula(formula, row.map(|(t, _)| t))?;
         let value = EvalCtx::new(&self.data, row, budget).eval(&expr);
         Ok(budget.error().unwrap_or(value))
     }
@@ -354,19 +430,30 @@ impl Workbook {
         recalc::full(&mut self.data, &self.graph);
     }
 
+    // Test hook: the recalculation tests (`tests/recalc.rs`) assert the exact
+    // cells an edit recomputed. Hidden from the documentation and not part of
+    // the stable API; it may change or go without notice.
     /// Records every cell evaluated by the following transactions (until
     /// turned off), so that tests can assert exactly what was recomputed.
+    #[doc(hidden)]
     pub fn set_trace(&mut self, on: bool) {
         self.trace = if on { Some(Vec::new()) } else { None };
     }
 
+    // Test hook, with `set_trace`: hidden, not part of the stable API.
     /// The cells evaluated since tracing was turned on or last taken, in order.
+    #[doc(hidden)]
     pub fn take_trace(&mut self) -> Vec<CellId> {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    // Test hook: the property tests (`tests/incremental_equals_full.rs`), the
+    // recalculation tests and the case files check with it that incremental
+    // recalculation equals a full one. Hidden from the documentation and not
+    // part of the stable API; it may change or go without notice.
     /// Compares every formula cell with a recalculation from scratch; returns
     /// the cells that differ (as `(cell, incremental, from scratch)`).
+    #[doc(hidden)]
     pub fn differences_from_full_recalc(&self) -> Vec<(CellId, Value, Value)> {
         let mut fresh = self.clone();
         fresh.recalculate_all();
@@ -489,8 +576,8 @@ impl Workbook {
     /// # use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Transaction, Value, Workbook};
     /// # let schema = Schema::new().with_table(TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)));
     /// # let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
-    /// # let t = wb.table_id("T").unwrap();
-    /// # let a = wb.column_id(t, "A").unwrap();
+    /// # let t = wb.table_id("T")?;
+    /// # let a = wb.column_id(t, "A")?;
     /// let feed = wb.subscribe();
     /// let row = wb.apply(Transaction::new().insert(t, vec![(a, Value::from(1))]))?.inserted[0].1;
     /// wb.apply(Transaction::new().set(a, row, 2))?;
@@ -502,15 +589,11 @@ impl Workbook {
     pub fn subscribe(&mut self) -> std::sync::mpsc::Receiver<Arc<crate::Change>> {
         self.feed.subscribe()
     }
-
-    /// A formula column's formula, as written in the schema.
-    pub fn formula(&self, column: ColumnId) -> Option<&str> {
-        self.sources.get(&column).map(String::as_str)
-    }
 }
 
 /// Where a workbook's memory goes (estimates, in bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryUsage {
     /// Per table: its name, its rows, and the bytes its cells hold.
     pub tables: Vec<(String, usize, usize)>,
@@ -532,19 +615,20 @@ pub(crate) struct ReadCatalog<'a> {
 
 impl Catalog for ReadCatalog<'_> {
     fn table_by_name(&self, name: &str) -> Option<TableId> {
-        self.wb.table_id(name)
+        self.wb.find_table(name)
     }
     fn column_by_name(&self, table: TableId, name: &str) -> Option<ColumnId> {
-        self.wb.column_id(table, name)
+        self.wb.find_column(table, name)
     }
     fn table_name(&self, table: TableId) -> &str {
-        self.wb.table_name(table)
+        &self.wb.data.table(table).name
     }
     fn column_names(&self, table: TableId) -> Vec<String> {
-        self.wb
-            .columns(table)
+        let data = &self.wb.data;
+        data.table(table)
+            .columns
             .iter()
-            .map(|c| self.wb.column_name(*c).to_string())
+            .map(|c| data.column(*c).name.clone())
             .collect()
     }
     fn table_names(&self) -> Vec<String> {

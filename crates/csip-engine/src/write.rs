@@ -14,7 +14,7 @@
 use crate::load::{SourceFile, float_decimal};
 use crate::schema::{
     ColumnSchema, ColumnType, FieldSchema, ParamSchema, Schema, SortKey, TableSchema, ViewLayout,
-    ViewSchema,
+    ViewSchema, layout_name,
 };
 use crate::value::{Value, date_to_text};
 use chrono::Datelike;
@@ -24,6 +24,7 @@ use std::fmt::{self, Write as _};
 /// A schema that cannot be written as table files without changing it:
 /// every problem found.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct SchemaWriteError {
     /// The problems, table by table (each with its views), then the views
     /// whose table is not in the schema.
@@ -34,6 +35,7 @@ pub struct SchemaWriteError {
 /// reads back as, a name the loader would trim, a view parameter's type
 /// with more than a parameter's keys say.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SchemaWriteProblem {
     /// The table (for a view, the table it names).
     pub table: String,
@@ -174,16 +176,6 @@ pub(crate) fn type_name(ty: &ColumnType) -> &'static str {
         ColumnType::People { .. } => "people",
         ColumnType::Attachment => "attachment",
         ColumnType::Button => "button",
-    }
-}
-
-/// The name a table file gives a layout (`layout = "..."`).
-pub(crate) fn layout_name(layout: ViewLayout) -> &'static str {
-    match layout {
-        ViewLayout::Grid => "grid",
-        ViewLayout::Cards => "cards",
-        ViewLayout::Kanban => "kanban",
-        ViewLayout::Dashboard => "dashboard",
     }
 }
 

@@ -144,8 +144,8 @@ rows = [["abcdefghijklmnopqrstuvwxyz", 1, "", ""]]
         wb.column_id(t, "Big").unwrap(),
         wb.column_id(t, "Size").unwrap(),
     );
-    let row = wb.rows(t)[0];
-    assert_eq!(wb.value(size, row), Some(&Value::from(260)));
+    let row = wb.rows(t).unwrap()[0];
+    assert_eq!(wb.value(size, row).ok(), Some(&Value::from(260)));
     // 26 × 10^5 = 2.6 MB: over the cap of one value.
     let changes = wb.apply(Transaction::new().set(times, row, 2)).unwrap();
     assert!(limit(&changes.get(big, row).unwrap().new).is_some());
@@ -240,7 +240,7 @@ fn within_budget(formula: &str) -> Result<(), TestCaseError> {
         ..Limits::default()
     });
     let tasks = wb.table_id("Tasks").unwrap();
-    let on = Some((tasks, wb.rows(tasks)[0]));
+    let on = Some((tasks, wb.rows(tasks).unwrap()[0]));
     if let Ok(v) = wb.eval_within(formula, on, &budget) {
         let _ = wb.display(&v);
         if budget.exceeded().is_some() {

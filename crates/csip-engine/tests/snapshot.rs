@@ -218,27 +218,53 @@ fn snapshot(wb: &Workbook) -> Vec<u8> {
     bytes
 }
 
-/// Every table's rows and next id, and every visible cell.
+/// Every table's rows and next id, and every visible cell (each workbook
+/// read with its own ids, looked up by name).
 fn assert_same(a: &Workbook, b: &Workbook) {
     assert_eq!(a.tables().count(), b.tables().count());
-    for t in a.tables() {
-        assert_eq!(a.rows(t), b.rows(t), "rows of {}", a.table_name(t));
-        assert_eq!(a.next_row_id(t), b.next_row_id(t));
-        for &c in a.columns(t) {
-            for &r in a.rows(t) {
-                let (x, y) = (a.value(c, r).unwrap(), b.value(c, r).unwrap());
-                assert!(
-                    x.identical(y),
-                    "{}.{} row {r}: {x:?} vs {y:?}",
-                    a.table_name(t),
-                    a.column_name(c)
-                );
+    for ta in a.tables() {
+        let name = a.table_name(ta).unwrap();
+        let tb = b.table_id(name).unwrap();
+        let rows = a.rows(ta).unwrap();
+        assert_eq!(rows, b.rows(tb).unwrap(), "rows of {name}");
+        assert_eq!(a.next_row_id(ta).unwrap(), b.next_row_id(tb).unwrap());
+        for &ca in a.columns(ta).unwrap() {
+            let column = a.column_name(ca).unwrap();
+            let cb = b.column_id(tb, column).unwrap();
+            for &r in rows {
+                let (x, y) = (a.value(ca, r).unwrap(), b.value(cb, r).unwrap());
+                assert!(x.identical(y), "{name}.{column} row {r}: {x:?} vs {y:?}");
                 if let (Value::Number(x), Value::Number(y)) = (x, y) {
                     assert_eq!(x.serialize(), y.serialize(), "numbers keep scale and sign");
                 }
             }
         }
     }
+}
+
+/// Every row a cell of `wb` holds names its table by `wb`'s own id (the
+/// stamp of its build), so that it can be read and written back.
+fn assert_rows_are_its_own(wb: &Workbook) {
+    let mut seen = 0;
+    for t in wb.tables() {
+        for &c in wb.columns(t).unwrap() {
+            for &r in wb.rows(t).unwrap() {
+                for v in
+                    std::iter::once(wb.value(c, r).unwrap()).chain(match wb.value(c, r).unwrap() {
+                        Value::List(items) => items.iter().collect::<Vec<_>>(),
+                        _ => Vec::new(),
+                    })
+                {
+                    if let Value::Row(table, row) = v {
+                        assert!(wb.rows(*table).is_ok(), "{v:?} is of another workbook");
+                        assert!(wb.contains_row(*table, *row));
+                        seen += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 0, "the workbook holds rows in its cells");
 }
 
 fn changes(cs: &ChangeSet) -> Vec<String> {
@@ -263,17 +289,19 @@ fn a_snapshot_reads_back_cell_for_cell() {
     let bytes = snapshot(&wb);
     let read = Workbook::read_snapshot(&schema(), clock(), &bytes).unwrap();
     assert_same(&wb, &read);
+    assert_rows_are_its_own(&read);
     assert_eq!(read.clock(), wb.clock());
     assert!(read.differences_from_full_recalc().is_empty());
+    // A fresh history and version, as after `new` and a restore.
+    assert_eq!(read.version(), 0);
+    assert_eq!(read.history_len(), (0, 0));
     // A snapshot of the read workbook is the same snapshot, give or take
     // the order of index buckets and first-met strings.
     assert_eq!(snapshot(&read).len(), bytes.len());
 }
 
-#[test]
-fn edits_after_a_read_behave_as_before_it() {
-    let mut wb = workbook();
-    let mut read = Workbook::read_snapshot(&schema(), clock(), &snapshot(&wb)).unwrap();
+/// The same edits, with the ids of the workbook they are for.
+fn edits(wb: &Workbook) -> Vec<Transaction> {
     let (acc, met) = (
         wb.table_id("Accounts").unwrap(),
         wb.table_id("Metrics").unwrap(),
@@ -282,12 +310,15 @@ fn edits_after_a_read_behave_as_before_it() {
     let account = wb.column_id(met, "Account").unwrap();
     let date = wb.column_id(met, "Date").unwrap();
     let name = wb.column_id(acc, "Name").unwrap();
-    let a0 = wb.rows(acc)[0];
-    let a1 = wb.rows(acc)[1];
-    let m = wb.rows(met)[5];
-    let edits = vec![
+    let a0 = wb.rows(acc).unwrap()[0];
+    let a1 = wb.rows(acc).unwrap()[1];
+    let m = wb.rows(met).unwrap()[5];
+    let m6 = wb.rows(met).unwrap()[6];
+    vec![
         Transaction::new().set(score, m, 99),
         Transaction::new().set(account, m, Value::Row(acc, a1)),
+        // A row value read from a cell, written back into another.
+        Transaction::new().set(account, m6, wb.value(account, m).unwrap().clone()),
         Transaction::new().set(date, m, Value::Date(day(20))),
         Transaction::new().insert(
             met,
@@ -299,16 +330,31 @@ fn edits_after_a_read_behave_as_before_it() {
         ),
         Transaction::new().delete(acc, a1),
         Transaction::new().set(name, a0, "Renamed"),
-    ];
-    for tx in edits {
-        let (x, y) = (wb.apply(tx.clone()).unwrap(), read.apply(tx).unwrap());
-        assert_eq!(changes(&x), changes(&y));
-        assert!(!x.is_empty());
+        // A duplicate on the unique index on Name: refused on both.
+        Transaction::new().insert(acc, vec![(name, Value::from("Renamed"))]),
+    ]
+}
+
+#[test]
+fn edits_after_a_read_behave_as_before_it() {
+    let mut wb = workbook();
+    let mut read = Workbook::read_snapshot(&schema(), clock(), &snapshot(&wb)).unwrap();
+    // One edit at a time: the row value written back is the one the edit
+    // before wrote.
+    for i in 0..edits(&wb).len() {
+        let (x, y) = (
+            wb.apply(edits(&wb).swap_remove(i)),
+            read.apply(edits(&read).swap_remove(i)),
+        );
+        match (x, y) {
+            (Ok(x), Ok(y)) => {
+                assert_eq!(changes(&x), changes(&y));
+                assert!(!x.is_empty());
+            }
+            (Err(x), Err(y)) => assert_eq!(x.to_string(), y.to_string()),
+            (x, y) => panic!("edit {i}: {x:?} vs {y:?}"),
+        }
     }
-    // The unique index on Name came back too: a duplicate is refused on both.
-    let dup = Transaction::new().insert(acc, vec![(name, Value::from("Renamed"))]);
-    assert!(wb.apply(dup.clone()).is_err());
-    assert!(read.apply(dup).is_err());
     let (x, y) = (
         wb.set_clock(Clock::on(day(28))),
         read.set_clock(Clock::on(day(28))),
@@ -326,9 +372,55 @@ fn a_snapshot_read_for_another_day_recomputes_what_reads_the_clock() {
     let later = Clock::on(day(30));
     let read = Workbook::read_snapshot(&schema(), later, &snapshot(&wb)).unwrap();
     assert_eq!(read.clock(), later);
+    assert_eq!(read.version(), 0, "moving the clock in a read is no commit");
+    assert_eq!(read.history_len(), (0, 0));
     wb.set_clock(later);
     assert_same(&wb, &read);
     assert!(read.differences_from_full_recalc().is_empty());
+}
+
+#[test]
+fn a_reload_from_a_snapshot_keeps_the_workbooks_ids() {
+    let mut wb = workbook();
+    let bytes = snapshot(&wb);
+    let acc = wb.table_id("Accounts").unwrap();
+    let name = wb.column_id(acc, "Name").unwrap();
+    let a0 = wb.rows(acc).unwrap()[0];
+    // The workbook moves on (an edit, another day); the reload is of the
+    // snapshot, on the workbook's clock.
+    wb.apply(Transaction::new().set(name, a0, "Moved on"))
+        .unwrap();
+    wb.set_clock(Clock::on(day(30)));
+    let mut again = wb.reload_snapshot(&bytes).unwrap();
+    assert_eq!(again.clock(), wb.clock());
+    assert_eq!(again.version(), wb.version());
+    assert_eq!(again.value(name, a0).unwrap(), &Value::from("Account 0"));
+    assert_rows_are_its_own(&again);
+    // The ids of `wb` write `again`.
+    again
+        .apply(Transaction::new().set(name, a0, "Written"))
+        .unwrap();
+    let mut expected = workbook();
+    expected.set_clock(Clock::on(day(30)));
+    let en = expected
+        .column_id(expected.table_id("Accounts").unwrap(), "Name")
+        .unwrap();
+    expected
+        .apply(Transaction::new().set(en, a0, "Written"))
+        .unwrap();
+    assert_same(&expected, &again);
+    assert!(again.differences_from_full_recalc().is_empty());
+
+    // Not of this workbook's schema: refused.
+    let other = Workbook::new(
+        &Schema::new().with_table(
+            TableSchema::new("T").with_column(ColumnSchema::data("A", ColumnType::Number)),
+        ),
+        clock(),
+    )
+    .unwrap();
+    let e = other.reload_snapshot(&bytes).unwrap_err();
+    assert!(matches!(e, SnapshotError::OtherSchema), "{e}");
 }
 
 #[test]
@@ -466,8 +558,8 @@ proptest! {
         if let Ok(wb) = Workbook::read_snapshot(&schema, clock(), &changed) {
             // Whatever it holds, it reads without a panic.
             for t in wb.tables() {
-                for &c in wb.columns(t) {
-                    for &r in wb.rows(t) {
+                for &c in wb.columns(t).unwrap() {
+                    for &r in wb.rows(t).unwrap() {
                         let _ = wb.display(wb.value(c, r).unwrap());
                     }
                 }
@@ -483,7 +575,7 @@ fn a_row_value_naming_a_row_never_issued_is_refused() {
     let (schema, bytes) = small();
     let wb = Workbook::read_snapshot(&schema, clock(), &bytes).unwrap();
     let met = wb.table_id("Metrics").unwrap();
-    assert_eq!(wb.next_row_id(met), RowId::from_raw(7));
+    assert_eq!(wb.next_row_id(met).unwrap(), RowId::from_raw(7));
     // Row values are tag 7, a table, a row: find Metrics' first Account
     // cell (table 0, row 1) in the bytes and point it at row 100.
     // (Searched for past the strings, the last of which is a label.)

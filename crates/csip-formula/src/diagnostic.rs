@@ -7,6 +7,7 @@ use std::fmt;
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Severity {
     /// The formula or schema cannot be used as written.
     Error,
@@ -20,6 +21,7 @@ pub enum Severity {
 /// whoever holds the source (a schema file, a case file, the CLI) renders it
 /// with [`Diagnostic::render`], shifting spans by the formula's offset in that source.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,

@@ -1,5 +1,8 @@
-//! Syntax of the csip formula language (DESIGN §2): the pest grammar, the AST
-//! with byte spans, and parse diagnostics.
+#![warn(missing_docs)]
+
+//! Syntax of the csip formula language (specified in `docs/formula-language.md`
+//! of the csip source): the pest grammar, the AST with byte spans, and parse
+//! diagnostics.
 //!
 //! This crate does not evaluate anything and knows nothing of tables: names stay
 //! names until `csip-engine` binds them. It must not depend on the engine.
@@ -22,6 +25,11 @@
 //! assert_eq!(err.message(), "expected an expression, found `)`");
 //! # Ok::<(), csip_formula::ParseError>(())
 //! ```
+
+// The README's examples run as doctests, so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod ast;
 mod diagnostic;

@@ -54,6 +54,14 @@ impl ParseError {
 
 /// Parses one formula.
 ///
+/// # Errors
+///
+/// A [`ParseError`] for text that is not a formula: its diagnostic has the
+/// byte span of the problem, says what was expected there and, for common
+/// slips (thousands separators, say), a hint. Text longer than
+/// [`MAX_FORMULA_LEN`] or nested deeper than [`MAX_PAREN_DEPTH`] or
+/// [`MAX_TREE_DEPTH`] is refused the same way, never a stack overflow.
+///
 /// ```
 /// use csip_formula::{parse, ExprKind};
 /// let expr = parse("[Health_Score] * 0.35 + 1").unwrap();

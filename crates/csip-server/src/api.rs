@@ -155,8 +155,11 @@ fn seconds(d: std::time::Duration) -> String {
 }
 
 fn table(wb: &Workbook, name: &str) -> Result<TableId, ApiError> {
-    wb.table_id(name).ok_or_else(|| {
-        let names: Vec<&str> = wb.tables().map(|t| wb.table_name(t)).collect();
+    wb.table_id(name).ok().ok_or_else(|| {
+        let names: Vec<&str> = wb
+            .tables()
+            .map(|t| wb.table_name(t).unwrap_or_default())
+            .collect();
         ApiError::not_found(format!(
             "there is no table `{name}`; the tables are {}",
             names.join(", ")
@@ -165,11 +168,16 @@ fn table(wb: &Workbook, name: &str) -> Result<TableId, ApiError> {
 }
 
 fn column(wb: &Workbook, t: TableId, name: &str) -> Result<ColumnId, ApiError> {
-    wb.column_id(t, name).ok_or_else(|| {
-        let names: Vec<&str> = wb.columns(t).iter().map(|c| wb.column_name(*c)).collect();
+    wb.column_id(t, name).ok().ok_or_else(|| {
+        let names: Vec<&str> = wb
+            .columns(t)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| wb.column_name(*c).unwrap_or_default())
+            .collect();
         ApiError::bad_request(format!(
             "`{}` has no column `{name}`; its columns are {}",
-            wb.table_name(t),
+            wb.table_name(t).unwrap_or_default(),
             names.join(", ")
         ))
     })
@@ -194,20 +202,20 @@ fn find_row(
             } else {
                 Err(ApiError::not_found(format!(
                     "`{}` has no row {id}",
-                    wb.table_name(t)
+                    wb.table_name(t).unwrap_or_default()
                 )))
             }
         }
-        (None, Some(name)) => match wb.find_rows(t, name).as_slice() {
+        (None, Some(name)) => match wb.find_rows(t, name).unwrap_or_default().as_slice() {
             [one] => Ok(*one),
             [] => Err(ApiError::not_found(format!(
                 "`{}` has no row named `{name}`",
-                wb.table_name(t)
+                wb.table_name(t).unwrap_or_default()
             ))),
             many => Err(ApiError::bad_request(format!(
                 "{} rows of `{}` are named `{name}`; give a row_id",
                 many.len(),
-                wb.table_name(t)
+                wb.table_name(t).unwrap_or_default()
             ))),
         },
         (None, None) => Err(ApiError::bad_request(
@@ -264,26 +272,26 @@ pub(crate) async fn tables(
             .tables()
             .map(|t| {
                 let columns: Vec<Json> = wb
-                    .columns(t)
+                    .columns(t).unwrap_or_default()
                     .iter()
-                    .map(|&c| {
-                        let s = wb.column_schema(c);
+                    .filter_map(|&c| {
+                        let s = wb.column_schema(c).ok()?;
                         let mut col = json!({
-                            "name": wb.column_name(c),
+                            "name": wb.column_name(c).unwrap_or_default(),
                             "type": s.ty.to_string(),
                             "required": s.required,
                             "unique": s.unique,
                         });
-                        if let Some(f) = wb.formula(c) {
+                        if let Some(f) = wb.formula(c).ok().flatten() {
                             col["formula"] = f.into();
                         }
                         if let ColumnType::Select(o) | ColumnType::MultiSelect(o) = &s.ty {
                             col["options"] = o.clone().into();
                         }
-                        col
+                        Some(col)
                     })
                     .collect();
-                json!({"name": wb.table_name(t), "rows": wb.rows(t).len(), "columns": columns})
+                json!({"name": wb.table_name(t).unwrap_or_default(), "rows": wb.rows(t).unwrap_or_default().len(), "columns": columns})
             })
             .collect();
         Ok(axum::Json(json!({ "tables": tables })))
@@ -302,7 +310,7 @@ pub(crate) async fn rows(
     read(&app, caller, move |snapshot, _| {
         let wb = &snapshot.wb;
         let t = table(wb, &name)?;
-        let all = wb.rows(t);
+        let all = wb.rows(t).unwrap_or_default();
         let page: Vec<TableRow<'_>> = all
             .iter()
             .skip(offset)
@@ -318,7 +326,7 @@ pub(crate) async fn rows(
             rows: Vec<TableRow<'a>>,
         }
         json_body(&Page {
-            table: wb.table_name(t),
+            table: wb.table_name(t).unwrap_or_default(),
             total: all.len(),
             offset,
             limit,
@@ -364,7 +372,7 @@ pub(crate) async fn views(
                     .collect();
                 json!({
                     "name": v.name,
-                    "table": wb.table_name(v.table),
+                    "table": wb.table_name(v.table).unwrap_or_default(),
                     "layout": layout_name(v.layout),
                     "params": params,
                     "comment": v.comment,
@@ -394,13 +402,12 @@ pub(crate) async fn view(
     // A cached answer for this snapshot is served without an evaluation slot.
     let snapshot = app.snapshot();
     view_params(&snapshot.wb, &key.0, &key.1)?;
-    if use_cache {
-        if let Some(bytes) = cache
+    if use_cache
+        && let Some(bytes) = cache
             .lock()
             .map_or(None, |mut c| c.get(snapshot.generation, &key))
-        {
-            return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
-        }
+    {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
     }
     drop(snapshot);
     // Evaluated on the latest snapshot under its budget; its answer is written
@@ -438,10 +445,8 @@ pub(crate) async fn view(
                     Bytes::from(serde_json::to_vec(&View(&names, &result)).map_err(|e| {
                         ApiError::internal(format!("the answer could not be written: {e}"))
                     })?);
-                if use_cache {
-                    if let Ok(mut c) = cache.lock() {
-                        c.put(generation, key, bytes.clone());
-                    }
+                if use_cache && let Ok(mut c) = cache.lock() {
+                    c.put(generation, key, bytes.clone());
                 }
                 Ok::<Bytes, ApiError>(bytes)
             })
@@ -468,7 +473,11 @@ fn view_params(wb: &Workbook, name: &str, params: &[(String, String)]) -> Result
     let views = wb.views();
     let mut found = views.iter().filter(|v| {
         v.name.eq_ignore_ascii_case(bare)
-            && table.is_none_or(|t| wb.table_name(v.table).eq_ignore_ascii_case(t))
+            && table.is_none_or(|t| {
+                wb.table_name(v.table)
+                    .unwrap_or_default()
+                    .eq_ignore_ascii_case(t)
+            })
     });
     let (Some(view), None) = (found.next(), found.next()) else {
         return Ok(());
@@ -576,9 +585,9 @@ fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet, max: usize) -> 
         .take(max)
         .map(|c| {
             json!({
-                "table": wb.table_name(c.table),
+                "table": wb.table_name(c.table).unwrap_or_default(),
                 "row_id": c.cell.row.get(),
-                "column": wb.column_name(c.cell.column),
+                "column": wb.column_name(c.cell.column).unwrap_or_default(),
                 "old": c.old.as_ref().map(|v| to_json(wb, v)),
                 "new": to_json(wb, &c.new),
             })
@@ -586,7 +595,9 @@ fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet, max: usize) -> 
         .collect();
     let rows = |list: &[(TableId, RowId)]| -> Vec<Json> {
         list.iter()
-            .map(|(t, r)| json!({"table": wb.table_name(*t), "row_id": r.get()}))
+            .map(
+                |(t, r)| json!({"table": wb.table_name(*t).unwrap_or_default(), "row_id": r.get()}),
+            )
             .collect()
     };
     let mut counted = std::collections::HashMap::<TableId, usize>::new();
@@ -595,7 +606,12 @@ fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet, max: usize) -> 
     }
     let by_table: Map<String, Json> = wb
         .tables()
-        .filter_map(|t| Some((wb.table_name(t).to_string(), (*counted.get(&t)?).into())))
+        .filter_map(|t| {
+            Some((
+                wb.table_name(t).unwrap_or_default().to_string(),
+                (*counted.get(&t)?).into(),
+            ))
+        })
         .collect();
     let truncated = changes.changes.len() > max;
     let mut answer = json!({
@@ -605,7 +621,7 @@ fn changes_json(wb: &Workbook, commit: i64, changes: &ChangeSet, max: usize) -> 
         "deleted": changes
             .deleted
             .iter()
-            .map(|d| json!({"table": wb.table_name(d.table), "row_id": d.row.get()}))
+            .map(|d| json!({"table": wb.table_name(d.table).unwrap_or_default(), "row_id": d.row.get()}))
             .collect::<Vec<Json>>(),
         "counts": {"changes": changes.changes.len(), "by_table": by_table},
         "truncated": truncated,
@@ -731,10 +747,10 @@ pub(crate) async fn eval(
         let value = wb
             .eval_within(&request.formula, on, budget)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if let Value::Error(e) = &value {
-            if e.kind == ErrorKind::Limit {
-                return Err(ApiError::limit(&e.message));
-            }
+        if let Value::Error(e) = &value
+            && e.kind == ErrorKind::Limit
+        {
+            return Err(ApiError::limit(&e.message));
         }
         Ok(axum::Json(
             json!({"value": to_json(wb, &value), "display": wb.display(&value)}),

@@ -286,16 +286,16 @@ async fn connection(
                 return;
             }
             () = expired => {
-                if let (phase, Some(at)) = watch.deadline(limits) {
-                    if at <= Instant::now() {
-                        let why = match phase {
-                            Phase::Head => "no whole request head within the header timeout",
-                            Phase::Idle => "idle past the idle timeout",
-                            _ => "the answer was not read within the idle timeout",
-                        };
-                        tracing::debug!(target: "csip::edge", %peer, "closed: {why}");
-                        return;
-                    }
+                if let (phase, Some(at)) = watch.deadline(limits)
+                    && at <= Instant::now()
+                {
+                    let why = match phase {
+                        Phase::Head => "no whole request head within the header timeout",
+                        Phase::Idle => "idle past the idle timeout",
+                        _ => "the answer was not read within the idle timeout",
+                    };
+                    tracing::debug!(target: "csip::edge", %peer, "closed: {why}");
+                    return;
                 }
             }
             () = watch.changed.notified() => {}

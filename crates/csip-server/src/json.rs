@@ -37,12 +37,14 @@ pub(crate) trait Naming {
 
 impl Naming for Workbook {
     fn table_name(&self, t: TableId) -> &str {
-        Workbook::table_name(self, t)
+        Workbook::table_name(self, t).unwrap_or_default()
     }
 
     fn row_name(&self, t: TableId, r: RowId) -> String {
         self.display_column(t)
-            .and_then(|c| self.value(c, r))
+            .ok()
+            .flatten()
+            .and_then(|c| self.value(c, r).ok())
             .map(|v| self.display(v))
             .unwrap_or_default()
     }
@@ -86,7 +88,7 @@ impl Names {
     fn add_table(&mut self, wb: &Workbook, t: TableId) {
         self.tables
             .entry(t)
-            .or_insert_with(|| wb.table_name(t).to_string());
+            .or_insert_with(|| wb.table_name(t).unwrap_or_default().to_string());
     }
 
     fn add(&mut self, wb: &Workbook, value: &Value) {
@@ -202,12 +204,15 @@ impl Serialize for TableRow<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let TableRow { wb, table, row } = *self.0;
                 let mut m = s.serialize_map(None)?;
-                for &c in wb.columns(table) {
-                    if matches!(wb.column_schema(c).ty, ColumnType::Button) {
+                for &c in wb.columns(table).unwrap_or_default() {
+                    if wb
+                        .column_schema(c)
+                        .is_ok_and(|s| matches!(s.ty, ColumnType::Button))
+                    {
                         continue;
                     }
                     let v = wb.value(c, row).unwrap_or(&Value::Blank);
-                    m.serialize_entry(wb.column_name(c), &Cell(wb, v))?;
+                    m.serialize_entry(wb.column_name(c).unwrap_or_default(), &Cell(wb, v))?;
                 }
                 m.end()
             }
@@ -313,7 +318,7 @@ pub(crate) fn from_json(wb: &Workbook, column: ColumnId, json: &Json) -> Result<
         Json::String(s) => {
             if s.trim().is_empty() {
                 Value::Blank
-            } else if wb.relation_target(column).is_some() {
+            } else if wb.relation_target(column).ok().flatten().is_some() {
                 Value::from(s.as_str())
             } else {
                 wb.parse_text(column, s)?
@@ -330,7 +335,7 @@ pub(crate) fn from_json(wb: &Workbook, column: ColumnId, json: &Json) -> Result<
 }
 
 fn row_ref(wb: &Workbook, column: ColumnId, map: &Map<String, Json>) -> Result<Value, String> {
-    let Some((target, _)) = wb.relation_target(column) else {
+    let Some((target, _)) = wb.relation_target(column).ok().flatten() else {
         return Err("an object is a row reference, and this column is not a relation".into());
     };
     let id = map
@@ -357,9 +362,9 @@ mod tests {
         let Ok(mut wb) = csip_engine::Workbook::new(&schema, Clock::on(today)) else {
             panic!("the schema binds")
         };
-        let t = wb.table_id("T").unwrap_or_else(|| panic!("T"));
-        let name = wb.column_id(t, "Name").unwrap_or_else(|| panic!("Name"));
-        let n = wb.column_id(t, "N").unwrap_or_else(|| panic!("N"));
+        let t = wb.table_id("T").unwrap_or_else(|e| panic!("{e}"));
+        let name = wb.column_id(t, "Name").unwrap_or_else(|e| panic!("{e}"));
+        let n = wb.column_id(t, "N").unwrap_or_else(|e| panic!("{e}"));
         let Ok(changes) = wb
             .apply(csip_engine::Transaction::new().insert(t, vec![(name, Value::from("Gard AS"))]))
         else {
@@ -396,8 +401,8 @@ mod tests {
         let Ok(wb) = csip_engine::Workbook::new(&schema, Clock::on(today)) else {
             panic!("the schema binds")
         };
-        let t = wb.table_id("T").unwrap_or_else(|| panic!("T"));
-        let column = |name: &str| wb.column_id(t, name).unwrap_or_else(|| panic!("{name}"));
+        let t = wb.table_id("T").unwrap_or_else(|e| panic!("{e}"));
+        let column = |name: &str| wb.column_id(t, name).unwrap_or_else(|e| panic!("{e}"));
         let body = |text: &str| -> Json {
             serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
         };

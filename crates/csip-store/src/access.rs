@@ -79,24 +79,32 @@ impl Principal {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn still_fits(&self, wb: &Workbook) -> Result<(), Unfit> {
-        let people = wb.table_id("People_Team").ok_or(Unfit::NoPeopleTable)?;
-        let name_column = wb.display_column(people).ok_or(Unfit::NoPeopleTable)?;
+        let people = wb
+            .table_id("People_Team")
+            .ok()
+            .ok_or(Unfit::NoPeopleTable)?;
+        let name_column = wb
+            .display_column(people)
+            .ok()
+            .flatten()
+            .ok_or(Unfit::NoPeopleTable)?;
         let wanted = folded(&self.person);
-        let active = wb.column_id(people, "Active_Status");
-        let role = wb.column_id(people, "Role");
+        let active = wb.column_id(people, "Active_Status").ok();
+        let role = wb.column_id(people, "Role").ok();
         let mut first_problem = None;
-        for &row in wb.rows(people) {
-            let Some(name) = wb.value(name_column, row) else {
+        for &row in wb.rows(people).unwrap_or_default() {
+            let Some(name) = wb.value(name_column, row).ok() else {
                 continue;
             };
             if folded(&wb.display(name)) != wanted {
                 continue;
             }
-            let problem = if active.and_then(|c| wb.value(c, row)) == Some(&Value::Bool(false)) {
+            let problem = if active.and_then(|c| wb.value(c, row).ok()) == Some(&Value::Bool(false))
+            {
                 Some(Unfit::Inactive(self.person.clone()))
             } else if self.role == Role::Csm {
                 let holds = role
-                    .and_then(|c| wb.value(c, row))
+                    .and_then(|c| wb.value(c, row).ok())
                     .map(|v| wb.display(v))
                     .unwrap_or_default();
                 if holds.trim().eq_ignore_ascii_case("CSM") {
@@ -176,9 +184,9 @@ impl Role {
     /// use csip_engine::Transaction;
     /// use csip_store::Role;
     /// let wb = csip_workbook::pilot(csip_workbook::sample_today())?;
-    /// let accounts = wb.table_id("Account_Master").unwrap();
-    /// let arr = wb.column_id(accounts, "ARR").unwrap();
-    /// let gard = wb.find_rows(accounts, "Gard AS")[0];
+    /// let accounts = wb.table_id("Account_Master")?;
+    /// let arr = wb.column_id(accounts, "ARR")?;
+    /// let gard = wb.find_rows(accounts, "Gard AS")?[0];
     /// let raise = Transaction::new().set(arr, gard, 2_000_000);
     /// assert!(Role::Admin.check(&wb, &raise).is_ok());
     /// assert!(Role::Csm.check(&wb, &raise).is_err());
@@ -198,28 +206,31 @@ impl Role {
             let (table, columns): (_, Vec<_>) = match op {
                 Op::Set { column, .. } => (wb.column_table(*column), vec![*column]),
                 Op::Insert { table, values, .. } => {
-                    (*table, values.iter().map(|(c, _)| *c).collect())
+                    (Ok(*table), values.iter().map(|(c, _)| *c).collect())
                 }
-                Op::Delete { table, .. } => (*table, Vec::new()),
+                Op::Delete { table, .. } => (Ok(*table), Vec::new()),
                 // Also what csip-store's own `upgrade` does, with the file in hand.
                 _ => {
                     return Err(format!("operation {n}: only an admin changes the schema"));
                 }
             };
-            let name = wb.table_name(table);
+            // An id of another workbook is refused here as the write would refuse it.
+            let name = table
+                .and_then(|t| wb.table_name(t))
+                .map_err(|e| format!("operation {n}: {e}"))?;
             if !CSM_TABLES.iter().any(|t| t.eq_ignore_ascii_case(name)) {
                 return Err(format!(
                     "operation {n}: a csm writes {} only, not `{name}`; an admin can make this change",
                     CSM_TABLES.join(", ")
                 ));
             }
-            if let Some(c) = columns
-                .iter()
-                .find(|c| matches!(wb.column_schema(**c).ty, ColumnType::Currency))
-            {
+            if let Some(c) = columns.iter().find(|c| {
+                wb.column_schema(**c)
+                    .is_ok_and(|s| matches!(s.ty, ColumnType::Currency))
+            }) {
                 return Err(format!(
                     "operation {n}: `{name}`.`{}` is a financial field; only an admin writes it",
-                    wb.column_name(*c)
+                    wb.column_name(*c).unwrap_or_default()
                 ));
             }
             if let Op::Delete { table, row } = op {
@@ -230,8 +241,10 @@ impl Role {
                         .map(|(c, rows)| {
                             format!(
                                 "`{}`.`{}` ({rows} row{})",
-                                wb.table_name(wb.column_table(*c)),
-                                wb.column_name(*c),
+                                wb.column_table(*c)
+                                    .and_then(|t| wb.table_name(t))
+                                    .unwrap_or_default(),
+                                wb.column_name(*c).unwrap_or_default(),
                                 if *rows == 1 { "" } else { "s" }
                             )
                         })
@@ -256,9 +269,14 @@ fn csm_may_not_write(
 ) -> Vec<(ColumnId, usize)> {
     let mut out: Vec<(ColumnId, usize)> = Vec::new();
     for (c, _) in cells {
-        let table = wb.table_name(wb.column_table(*c));
+        let table = wb
+            .column_table(*c)
+            .and_then(|t| wb.table_name(t))
+            .unwrap_or_default();
         let writable = CSM_TABLES.iter().any(|t| t.eq_ignore_ascii_case(table))
-            && !matches!(wb.column_schema(*c).ty, ColumnType::Currency);
+            && wb
+                .column_schema(*c)
+                .is_ok_and(|s| !matches!(s.ty, ColumnType::Currency));
         if writable {
             continue;
         }

@@ -178,7 +178,7 @@ mod tests {
             csip_engine::Clock::on(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default()),
         )
         .ok()
-        .and_then(|wb| wb.table_id("T"))
+        .and_then(|wb| wb.table_id("T").ok())
         .expect("a table")
     }
 

@@ -23,15 +23,18 @@
 //! let mut store = Store::create(&path, csip_workbook::table_files(), wb)?;
 //!
 //! let wb = store.workbook();
-//! let accounts = wb.table_id("Account_Master").unwrap();
-//! let arr = wb.column_id(accounts, "ARR").unwrap();
-//! let gard = wb.find_rows(accounts, "Gard AS")[0];
+//! let accounts = wb.table_id("Account_Master")?;
+//! let arr = wb.column_id(accounts, "ARR")?;
+//! let gard = wb.find_rows(accounts, "Gard AS")?[0];
 //! let at = today.and_hms_opt(9, 0, 0).unwrap();
 //! store.commit(Transaction::new().set(arr, gard, 2_000_000), "admin@example.com", at)?;
 //! drop(store);
 //!
+//! // A reopened file is a new workbook, with ids of its own: look them up again.
 //! let store = Store::open(&path, Clock::on(today))?;
-//! assert_eq!(store.workbook().value(arr, gard), Some(&Value::from(2_000_000)));
+//! let wb = store.workbook();
+//! let arr = wb.column_id(wb.table_id("Account_Master")?, "ARR")?;
+//! assert_eq!(wb.value(arr, gard)?, &Value::from(2_000_000));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -246,18 +249,27 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// What a load builds on: a schema (fresh ids) or a workbook whose schema
+/// the file still has (its ids kept).
+#[derive(Clone, Copy)]
+enum Base<'a> {
+    Schema(&'a Schema, Clock),
+    Like(&'a Workbook),
+}
+
 fn layout_of(wb: &Workbook) -> Vec<TableLayout> {
     wb.tables()
         .map(|t| {
-            let name = wb.table_name(t).to_string();
+            let name = wb.table_name(t).unwrap_or_default().to_string();
             let columns: Vec<ColumnLayout> = wb
                 .columns(t)
+                .unwrap_or_default()
                 .iter()
-                .filter(|c| !wb.is_formula(**c))
+                .filter(|c| !wb.is_formula(**c).unwrap_or(false))
                 .filter_map(|&c| {
-                    let schema = wb.column_schema(c);
-                    let target = wb.relation_target(c);
-                    let column = wb.column_name(c).to_string();
+                    let schema = wb.column_schema(c).ok()?;
+                    let target = wb.relation_target(c).ok().flatten();
+                    let column = wb.column_name(c).unwrap_or_default().to_string();
                     Some(ColumnLayout {
                         column: c,
                         update_sql: format!(
@@ -343,7 +355,7 @@ impl Store {
         write_schema(&tx, &table_files).map_err(sql)?;
         for t in &layout {
             create_table(&tx, t).map_err(sql)?;
-            for &row in wb.rows(t.table) {
+            for &row in wb.rows(t.table).unwrap_or_default() {
                 insert_row(&tx, &wb, t, row).map_err(sql)?;
             }
             note_row_ids(&tx, &wb, t).map_err(sql)?;
@@ -425,7 +437,8 @@ impl Store {
                 let why = match nc {
                     None if probe
                         .column_id(n.table, &oc.name)
-                        .is_some_and(|c| probe.is_formula(c)) =>
+                        .ok()
+                        .is_some_and(|c| probe.is_formula(c).unwrap_or(false)) =>
                     {
                         Some("turns it into a formula column".to_string())
                     }
@@ -494,7 +507,7 @@ impl Store {
         .map_err(sql)?;
         // Load under the new schema before committing: rows that break a new
         // rule (a new required column) refuse the upgrade.
-        let mut store = Store::load_rows(path, &tx, &new_schema, clock)?;
+        let mut store = Store::load_rows(path, &tx, Base::Schema(&new_schema, clock))?;
         store.loaded = Loaded::Rows {
             why: "an upgrade reads every row under the new schema".into(),
         };
@@ -511,44 +524,50 @@ impl Store {
         schema: &Schema,
         clock: Clock,
     ) -> Result<Store, StoreError> {
-        let store = Store::load_workbook(path, &conn, schema, clock)?;
+        let store = Store::load_workbook(path, &conn, Base::Schema(schema, clock))?;
         Ok(Store {
             conn: Mutex::new(conn),
             ..store
         })
     }
 
-    /// Builds the workbook from the snapshot of the file's last commit when
-    /// the engine takes it, else from the rows; the returned store's
-    /// connection is a placeholder the caller replaces.
-    fn load_workbook(
-        path: &Path,
-        conn: &Connection,
-        schema: &Schema,
-        clock: Clock,
-    ) -> Result<Store, StoreError> {
+    /// Builds the workbook (of `base`) from the snapshot of the file's last
+    /// commit when the engine takes it, else from the rows; the returned
+    /// store's connection is a placeholder the caller replaces.
+    ///
+    /// A reload ([`Base::Like`]) reads the snapshot too, into a workbook
+    /// that keeps the ids of the one it reloads
+    /// ([`Workbook::reload_snapshot`]), as a reload from the rows does.
+    fn load_workbook(path: &Path, conn: &Connection, base: Base<'_>) -> Result<Store, StoreError> {
         let sql = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
         let commit = last_commit(conn).map_err(sql)?;
         let why = match snapshot::load(conn, commit).map_err(sql)? {
-            Some(bytes) => match Workbook::read_snapshot(schema, clock, &bytes) {
-                Ok(mut wb) => {
-                    drop(bytes);
-                    wb.set_undo_limit(0); // the file's history is its commit log
-                    return Ok(Store {
-                        path: path.to_path_buf(),
-                        conn: Mutex::new(Connection::open_in_memory().map_err(sql)?),
-                        layout: layout_of(&wb),
-                        wb,
-                        seen: commit,
-                        generation: 0,
-                        loaded: Loaded::Snapshot,
-                    });
+            Some(bytes) => {
+                let read = match base {
+                    Base::Schema(schema, clock) => Workbook::read_snapshot(schema, clock, &bytes),
+                    Base::Like(wb) => wb.reload_snapshot(&bytes),
+                };
+                match read {
+                    Ok(mut wb) => {
+                        drop(bytes);
+                        // The file's history is its commit log: no undo kept in memory.
+                        wb.set_undo_limit(0);
+                        return Ok(Store {
+                            path: path.to_path_buf(),
+                            conn: Mutex::new(Connection::open_in_memory().map_err(sql)?),
+                            layout: layout_of(&wb),
+                            wb,
+                            seen: commit,
+                            generation: 0,
+                            loaded: Loaded::Snapshot,
+                        });
+                    }
+                    Err(e) => format!("its snapshot was refused: {e}"),
                 }
-                Err(e) => format!("its snapshot was refused: {e}"),
-            },
+            }
             None => match snapshot::commit_of(conn).map_err(sql)? {
                 Some(c) => {
                     format!("its snapshot is of commit {c}, and its last commit is {commit}")
@@ -556,32 +575,24 @@ impl Store {
                 None => "it holds no snapshot".to_string(),
             },
         };
-        let mut store = Store::load_rows(path, conn, schema, clock)?;
+        let mut store = Store::load_rows(path, conn, base)?;
         store.loaded = Loaded::Rows { why };
         Ok(store)
     }
 
-    /// Reads every row and builds the workbook; the returned store's
+    /// Reads every row and builds the workbook (of `base`); the returned store's
     /// connection is a placeholder the caller replaces.
-    fn load_rows(
-        path: &Path,
-        conn: &Connection,
-        schema: &Schema,
-        clock: Clock,
-    ) -> Result<Store, StoreError> {
+    fn load_rows(path: &Path, conn: &Connection, base: Base<'_>) -> Result<Store, StoreError> {
         let sql = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
-        let probe = Workbook::new(schema, clock).map_err(|e| StoreError::Load {
-            path: path.to_path_buf(),
-            source: Box::new(e.into()),
-        })?;
-        let layout = layout_of(&probe);
-        drop(probe);
         // Rows go from the cursor straight into the workbook: no table is
-        // held in memory twice.
-        let wb = Workbook::restore_with(schema, clock, |feed| {
+        // held in memory twice. The layout takes its ids from the workbook
+        // being filled, the only one they are good for.
+        let mut layout = Vec::new();
+        let feed = |feed: &mut csip_engine::Restorer<'_>| {
+            layout = layout_of(feed.workbook());
             for t in &layout {
                 let columns: Vec<String> = std::iter::once("row_id".to_string())
                     .chain(t.columns.iter().map(|c| quote(&c.name)))
@@ -629,11 +640,19 @@ impl Store {
                     .optional()
                     .map_err(sql)?;
                 if let Some(last) = last.and_then(|l| u32::try_from(l).ok()) {
-                    feed.reserve(t.table, RowId::from_raw(last.saturating_add(1)));
+                    feed.reserve(t.table, RowId::from_raw(last.saturating_add(1)))
+                        .map_err(|e| StoreError::Load {
+                            path: path.to_path_buf(),
+                            source: Box::new(e.into()),
+                        })?;
                 }
             }
             Ok::<(), StoreError>(())
-        })
+        };
+        let wb = match base {
+            Base::Schema(schema, clock) => Workbook::restore_with(schema, clock, feed),
+            Base::Like(wb) => wb.reload_with(feed),
+        }
         .map_err(|e| match e {
             StoreError::Load { path: p, source } if p.as_os_str().is_empty() => StoreError::Load {
                 path: path.to_path_buf(),
@@ -678,7 +697,14 @@ impl Store {
         let clock = self.wb.clock();
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         let schema = stored_schema(&self.path, conn)?;
-        let fresh = Store::load_workbook(&self.path, conn, &schema, clock)?;
+        // The same schema: the same ids, so that ids a caller looked up
+        // before the reload stay good.
+        let base = if schema == *self.wb.schema() {
+            Base::Like(&self.wb)
+        } else {
+            Base::Schema(&schema, clock)
+        };
+        let fresh = Store::load_workbook(&self.path, conn, base)?;
         self.wb = fresh.wb;
         self.layout = fresh.layout;
         self.seen = fresh.seen;
@@ -890,7 +916,7 @@ impl Store {
         }
         for change in &changes.changes {
             let (column, row) = (change.cell.column, change.cell.row);
-            if wb.is_formula(column) || inserted.contains(&(change.table, row)) {
+            if wb.is_formula(column).unwrap_or(false) || inserted.contains(&(change.table, row)) {
                 continue;
             }
             if !wb.contains_row(change.table, row) {
@@ -1079,7 +1105,9 @@ const ROW_IDS_TABLE: &str =
 
 /// Records the highest id a table has issued.
 fn note_row_ids(conn: &Connection, wb: &Workbook, t: &TableLayout) -> rusqlite::Result<()> {
-    let last = wb.next_row_id(t.table).get().saturating_sub(1);
+    let last = wb
+        .next_row_id(t.table)
+        .map_or(0, |r| r.get().saturating_sub(1));
     conn.prepare_cached(
         "INSERT INTO csip_row_ids (table_name, last) VALUES (?1, ?2)
          ON CONFLICT (table_name) DO UPDATE SET last = max(last, excluded.last)",
@@ -1166,7 +1194,9 @@ fn audit_text(wb: &Workbook, codec: Codec, value: &Value) -> String {
             Value::Row(t, r) => {
                 let name = wb
                     .display_column(*t)
-                    .and_then(|c| wb.value(c, *r))
+                    .ok()
+                    .flatten()
+                    .and_then(|c| wb.value(c, *r).ok())
                     .map(|v| wb.display(v))
                     .unwrap_or_default();
                 if name.is_empty() {
@@ -1184,7 +1214,7 @@ fn audit_text(wb: &Workbook, codec: Codec, value: &Value) -> String {
 /// A row's non-blank data cells as a JSON object of displayed values,
 /// relations with their row ids (the audit log's record of a whole row).
 fn row_as_json(wb: &Workbook, t: &TableLayout, row: RowId) -> String {
-    row_json(wb, t, |c| wb.value(c, row))
+    row_json(wb, t, |c| wb.value(c, row).ok())
 }
 
 /// [`row_as_json`] of values read by `value_of` (a deleted row's, say).

@@ -167,12 +167,12 @@ impl std::io::Write for Parts<'_> {
             let (now, later) = data.split_at(room.min(data.len()));
             self.buf.extend_from_slice(now);
             data = later;
-            if self.buf.len() == self.size {
-                if let Err(e) = self.flush_part() {
-                    let io = std::io::Error::other(e.to_string());
-                    self.failed = Some(e);
-                    return Err(io);
-                }
+            if self.buf.len() == self.size
+                && let Err(e) = self.flush_part()
+            {
+                let io = std::io::Error::other(e.to_string());
+                self.failed = Some(e);
+                return Err(io);
             }
         }
         Ok(n)

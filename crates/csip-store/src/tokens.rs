@@ -41,7 +41,7 @@ impl Store {
         let people = self
             .wb
             .table_id("People_Team")
-            .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
+            .map_err(|e| StoreError::NotFound(e.to_string()))?;
         let name = canonical_name(&self.wb, people, person)?;
         let path = self.path.clone();
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
@@ -68,14 +68,15 @@ impl Store {
         })?;
         let people = probe
             .table_id("People_Team")
+            .ok()
             .ok_or_else(|| StoreError::NotFound("this workbook has no People_Team table".into()))?;
-        let name = match probe.display_column(people) {
-            Some(c) if !probe.is_formula(c) => conn
+        let name = match probe.display_column(people).ok().flatten() {
+            Some(c) if !probe.is_formula(c).unwrap_or(false) => conn
                 .query_row(
                     &format!(
                         "SELECT {col} FROM {} WHERE trim({col}) = trim(?1) COLLATE NOCASE LIMIT 1",
-                        quote(probe.table_name(people)),
-                        col = quote(probe.column_name(c))
+                        quote(probe.table_name(people).unwrap_or_default()),
+                        col = quote(probe.column_name(c).unwrap_or_default())
                     ),
                     params![person],
                     |r| r.get::<_, String>(0),
@@ -180,11 +181,14 @@ impl Store {
 fn canonical_name(wb: &Workbook, people: TableId, person: &str) -> Result<String, StoreError> {
     let row = *wb
         .find_rows(people, person)
+        .unwrap_or_default()
         .first()
         .ok_or_else(|| not_a_person(person))?;
     Ok(wb
         .display_column(people)
-        .and_then(|c| wb.value(c, row))
+        .ok()
+        .flatten()
+        .and_then(|c| wb.value(c, row).ok())
         .map_or_else(|| person.trim().to_string(), |v| wb.display(v)))
 }
 

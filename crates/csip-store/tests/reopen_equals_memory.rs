@@ -2,6 +2,8 @@
 //! deletes, rejected ones among them), the workbook reopened from the file
 //! equals the workbook in memory, cell for cell, formula cells included.
 
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
 use csip_engine::{Clock, RowId, TableId, Transaction, Value, Workbook};
 use csip_store::Store;
 use proptest::prelude::*;
@@ -31,20 +33,20 @@ fn edit() -> impl Strategy<Value = Edit> {
 }
 
 fn nth(wb: &Workbook, t: TableId, i: usize) -> Option<RowId> {
-    let rows = wb.rows(t);
+    let rows = wb.rows(t).unwrap();
     (!rows.is_empty()).then(|| rows[i % rows.len()])
 }
 
 fn cells(wb: &Workbook) -> Vec<(TableId, RowId, String, Value)> {
     let mut out = Vec::new();
     for t in wb.tables() {
-        for &row in wb.rows(t) {
-            for &c in wb.columns(t) {
+        for &row in wb.rows(t).unwrap() {
+            for &c in wb.columns(t).unwrap() {
                 out.push((
                     t,
                     row,
-                    wb.column_name(c).to_string(),
-                    wb.value(c, row).cloned().unwrap_or_default(),
+                    wb.column_name(c).unwrap().to_string(),
+                    wb.value(c, row).ok().cloned().unwrap_or_default(),
                 ));
             }
         }
@@ -66,9 +68,9 @@ proptest! {
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         for batch in batches {
             let wb = store.workbook();
-            let id = |t: &str| wb.table_id(t).unwrap_or_else(|| panic!("{t}"));
+            let id = |t: &str| wb.table_id(t).unwrap_or_else(|e| panic!("{e}"));
             let (metrics, accounts, log) = (id("Platform_Health_Metrics"), id("Account_Master"), id("Engagement_Log"));
-            let col = |t: TableId, c: &str| wb.column_id(t, c).unwrap_or_else(|| panic!("{c}"));
+            let col = |t: TableId, c: &str| wb.column_id(t, c).unwrap_or_else(|e| panic!("{e}"));
             let mut tx = Transaction::new();
             for e in batch {
                 match e {

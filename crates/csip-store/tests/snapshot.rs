@@ -20,19 +20,27 @@ fn pilot_store(path: &Path) -> Store {
 }
 
 /// Every table's rows and next id, every visible cell (formula cells
-/// included) the same value of the same type.
+/// included) the same value of the same type; each workbook read with its
+/// own ids, looked up by name.
 fn same(a: &Workbook, b: &Workbook) {
-    for t in a.tables() {
-        assert_eq!(a.rows(t), b.rows(t), "rows of {}", a.table_name(t));
-        assert_eq!(a.next_row_id(t), b.next_row_id(t));
-        for &c in a.columns(t) {
-            for &r in a.rows(t) {
-                let (x, y) = (a.value(c, r), b.value(c, r));
+    assert_eq!(a.tables().count(), b.tables().count());
+    for ta in a.tables() {
+        let name = a.table_name(ta).expect("a table");
+        let tb = b.table_id(name).expect("the same table");
+        let rows = a.rows(ta).expect("rows");
+        assert_eq!(rows, b.rows(tb).expect("rows"), "rows of {name}");
+        assert_eq!(a.next_row_id(ta).ok(), b.next_row_id(tb).ok());
+        for &ca in a.columns(ta).expect("columns") {
+            let column = a.column_name(ca).expect("a column");
+            let cb = b.column_id(tb, column).expect("the same column");
+            for &r in rows {
+                let (x, y) = (a.value(ca, r), b.value(cb, r));
                 assert!(
-                    x.zip(y).is_some_and(|(x, y)| x.identical(y)),
-                    "{}.{} row {r}: {x:?} vs {y:?}",
-                    a.table_name(t),
-                    a.column_name(c)
+                    x.as_ref()
+                        .ok()
+                        .zip(y.as_ref().ok())
+                        .is_some_and(|(x, y)| x.identical(y)),
+                    "{name}.{column} row {r}: {x:?} vs {y:?}"
                 );
             }
         }
@@ -100,7 +108,7 @@ fn a_commit_after_the_snapshot_makes_open_read_the_rows() {
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
     let arr = wb.column_id(accounts, "ARR").expect("ARR");
-    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let gard = wb.find_rows(accounts, "Gard AS").expect("finds")[0];
     store
         .commit(Transaction::new().set(arr, gard, 2_000_000), "admin", at())
         .expect("commits");
@@ -112,8 +120,12 @@ fn a_commit_after_the_snapshot_makes_open_read_the_rows() {
         "{}",
         rows_why(&opened)
     );
+    let ids = opened.workbook();
+    let arr_there = ids
+        .column_id(ids.table_id("Account_Master").expect("accounts"), "ARR")
+        .expect("ARR");
     assert_eq!(
-        opened.workbook().value(arr, gard),
+        opened.workbook().value(arr_there, gard).ok(),
         Some(&Value::from(2_000_000))
     );
     same(store.workbook(), opened.workbook());
@@ -122,8 +134,12 @@ fn a_commit_after_the_snapshot_makes_open_read_the_rows() {
     store.save_snapshot().expect("writes its snapshot");
     let opened = Store::open(&path, Clock::on(today())).expect("opens");
     assert_eq!(opened.loaded(), &Loaded::Snapshot);
+    let ids = opened.workbook();
+    let arr_there = ids
+        .column_id(ids.table_id("Account_Master").expect("accounts"), "ARR")
+        .expect("ARR");
     assert_eq!(
-        opened.workbook().value(arr, gard),
+        opened.workbook().value(arr_there, gard).ok(),
         Some(&Value::from(2_000_000))
     );
     same(store.workbook(), opened.workbook());
@@ -201,25 +217,84 @@ fn a_snapshot_saved_after_another_process_committed_has_that_commit() {
 }
 
 #[test]
+fn a_store_that_reloads_reads_the_snapshot_another_process_saved_and_keeps_its_ids() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    drop(pilot_store(&path));
+    let mut a = Store::open(&path, Clock::on(today())).expect("opens");
+    let mut b = Store::open(&path, Clock::on(today())).expect("opens twice");
+    // Ids b hands out before the reload.
+    let tasks = b.workbook().table_id("Tasks").expect("tasks");
+    let title = b.workbook().column_id(tasks, "Title").expect("title");
+    let ta = a.workbook().table_id("Tasks").expect("tasks");
+    let ti = a.workbook().column_id(ta, "Title").expect("title");
+    a.commit(
+        Transaction::new().insert(ta, vec![(ti, Value::from("from a"))]),
+        "a",
+        at(),
+    )
+    .expect("a writes");
+    a.save_snapshot().expect("a writes its snapshot");
+    assert!(b.refresh().expect("b reloads"));
+    assert_eq!(b.loaded(), &Loaded::Snapshot);
+    same(a.workbook(), b.workbook());
+    // b's ids from before the reload still name its tables and columns.
+    let last = *b
+        .workbook()
+        .rows(tasks)
+        .expect("rows")
+        .last()
+        .expect("a row");
+    assert_eq!(
+        b.workbook().value(title, last).ok(),
+        Some(&Value::from("from a"))
+    );
+    b.commit(Transaction::new().set(title, last, "from b"), "b", at())
+        .expect("b writes with its old ids");
+    same(
+        b.workbook(),
+        open_from_rows(&path, Clock::on(today())).workbook(),
+    );
+}
+
+#[test]
 fn edits_after_opening_from_a_snapshot_are_durable_and_incremental() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("csip.db");
     pilot_store(&path)
         .save_snapshot()
         .expect("writes its snapshot");
+    // The same file opened both ways, then the same edits on each.
+    let mut rows = open_from_rows(&path, Clock::on(today()));
     let mut store = Store::open(&path, Clock::on(today())).expect("opens");
     assert_eq!(store.loaded(), &Loaded::Snapshot);
-    let wb = store.workbook();
-    let metrics = wb.table_id("Platform_Health_Metrics").expect("metrics");
-    let value = wb
-        .column_id(metrics, "Current_Value")
-        .expect("Current_Value");
-    let first = wb.rows(metrics)[0];
-    let changes = store
-        .commit(Transaction::new().set(value, first, 1), "admin", at())
+    for s in [&mut store, &mut rows] {
+        let wb = s.workbook();
+        let metrics = wb.table_id("Platform_Health_Metrics").expect("metrics");
+        let value = wb
+            .column_id(metrics, "Current_Value")
+            .expect("Current_Value");
+        let first = wb.rows(metrics).expect("rows")[0];
+        let accounts = wb.table_id("Account_Master").expect("accounts");
+        let arr = wb.column_id(accounts, "ARR").expect("ARR");
+        let gard = wb.find_rows(accounts, "Gard AS").expect("finds")[0];
+        let tasks = wb.table_id("Tasks").expect("tasks");
+        let title = wb.column_id(tasks, "Title").expect("title");
+        let changes = s
+            .commit(Transaction::new().set(value, first, 1), "admin", at())
+            .expect("commits");
+        assert!(changes.changes.len() > 1, "its dependents were recomputed");
+        s.commit(
+            Transaction::new()
+                .set(arr, gard, 1_250_000)
+                .insert(tasks, vec![(title, Value::from("Call Gard"))]),
+            "admin",
+            at(),
+        )
         .expect("commits");
-    assert!(changes.changes.len() > 1, "its dependents were recomputed");
-    assert!(store.workbook().differences_from_full_recalc().is_empty());
+        assert!(s.workbook().differences_from_full_recalc().is_empty());
+    }
+    same(rows.workbook(), store.workbook());
     let reopened = Store::open(&path, Clock::on(today())).expect("opens");
     same(store.workbook(), reopened.workbook());
 }

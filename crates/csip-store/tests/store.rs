@@ -2,6 +2,8 @@
 //! for cell, after reopening; rejected transactions leave the file alone;
 //! upgrades keep data or refuse.
 
+#![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
+
 use csip_engine::{Clock, SourceFile, Transaction, Value, Workbook};
 use csip_store::{Role, Store, StoreError};
 use std::path::Path;
@@ -23,13 +25,13 @@ fn pilot_store(path: &Path) -> Store {
 fn cells(wb: &Workbook) -> Vec<(String, u32, String, Value)> {
     let mut out = Vec::new();
     for t in wb.tables() {
-        for &row in wb.rows(t) {
-            for &c in wb.columns(t) {
+        for &row in wb.rows(t).unwrap() {
+            for &c in wb.columns(t).unwrap() {
                 out.push((
-                    wb.table_name(t).to_string(),
+                    wb.table_name(t).unwrap().to_string(),
                     row.get(),
-                    wb.column_name(c).to_string(),
-                    wb.value(c, row).cloned().unwrap_or_default(),
+                    wb.column_name(c).unwrap().to_string(),
+                    wb.value(c, row).ok().cloned().unwrap_or_default(),
                 ));
             }
         }
@@ -64,6 +66,7 @@ fn the_pilot_comes_back_cell_for_cell() {
                     .table_id("Account_Master")
                     .expect("accounts")
             )
+            .unwrap()
             .is_empty()
     );
 }
@@ -80,13 +83,13 @@ fn commits_sets_inserts_and_deletes_durably_and_keeps_row_ids() {
     let health = wb
         .column_id(accounts, "Health_Score")
         .expect("Health_Score");
-    let gard = wb.find_rows(accounts, "Gard AS")[0];
-    let first_log = wb.rows(log)[0];
+    let gard = wb.find_rows(accounts, "Gard AS").unwrap()[0];
+    let first_log = wb.rows(log).unwrap()[0];
     let metrics = wb.table_id("Platform_Health_Metrics").expect("metrics");
     let value = wb
         .column_id(metrics, "Current_Value")
         .expect("Current_Value");
-    let metric = wb.rows(metrics)[0];
+    let metric = wb.rows(metrics).unwrap()[0];
     let account_col = wb.column_id(log, "Account").expect("Account");
 
     store
@@ -105,7 +108,12 @@ fn commits_sets_inserts_and_deletes_durably_and_keeps_row_ids() {
         .workbook()
         .column_id(log, "Engagement_Date")
         .expect("Engagement_Date");
-    let last_id = *store.workbook().rows(log).last().expect("engagements");
+    let last_id = *store
+        .workbook()
+        .rows(log)
+        .unwrap()
+        .last()
+        .expect("engagements");
     let inserted = store
         .commit(
             Transaction::new().insert(
@@ -119,20 +127,27 @@ fn commits_sets_inserts_and_deletes_durably_and_keeps_row_ids() {
             at(),
         )
         .expect("the insert commits");
-    let before = store.workbook().value(health, gard).cloned();
+    let before = store.workbook().value(health, gard).ok().cloned();
     let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
     same(store.workbook(), reopened.workbook());
     let wb = reopened.workbook();
-    assert_eq!(wb.value(arr, gard), Some(&Value::from(2_500_000)));
+    // A reopened file is a new workbook: its ids are looked up again.
+    let accounts = wb.table_id("Account_Master").expect("accounts");
+    let log = wb.table_id("Engagement_Log").expect("engagements");
+    let arr = wb.column_id(accounts, "ARR").expect("ARR");
+    let health = wb
+        .column_id(accounts, "Health_Score")
+        .expect("Health_Score");
+    assert_eq!(wb.value(arr, gard).ok(), Some(&Value::from(2_500_000)));
     assert!(
         !wb.contains_row(log, first_log),
         "the deleted row stays deleted"
     );
-    assert_eq!(wb.value(health, gard).cloned(), before);
+    assert_eq!(wb.value(health, gard).ok().cloned(), before);
     let (_, new) = inserted.inserted[0];
     assert!(wb.contains_row(log, new));
     assert!(
-        new.get() > wb.rows(log)[0].get(),
+        new.get() > wb.rows(log).unwrap()[0].get(),
         "ids grow; a deleted id is not reused"
     );
     assert_eq!(
@@ -161,7 +176,11 @@ fn the_id_of_a_deleted_last_row_is_not_given_again_after_a_reopen() {
         .expect("deleted");
     drop(store);
     let mut store = Store::open(&path, Clock::on(today())).expect("it opens");
-    assert_eq!(store.workbook().next_row_id(tasks).get(), first.get() + 1);
+    let wb = store.workbook();
+    let tasks = wb.table_id("Tasks").expect("tasks");
+    let title = wb.column_id(tasks, "Title").expect("Title");
+    let task = |name: &str| Transaction::new().insert(tasks, vec![(title, Value::from(name))]);
+    assert_eq!(wb.next_row_id(tasks).unwrap().get(), first.get() + 1);
     let second = store
         .commit(task("second"), "admin", at())
         .expect("inserted");
@@ -176,25 +195,25 @@ fn a_format_1_file_is_migrated_to_ids_that_count_from_1() {
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
     let id = wb.column_id(accounts, "Account_ID").expect("Account_ID");
-    let first = wb.rows(accounts)[0];
+    let first = wb.rows(accounts).unwrap()[0];
     assert_eq!(first.get(), 1);
-    assert_eq!(wb.value(id, first), Some(&Value::from("ACC-00001")));
+    assert_eq!(wb.value(id, first).ok(), Some(&Value::from("ACC-00001")));
     // Format 1 as an older csip wrote it: ids from 0, no record of ids issued.
     let conn = rusqlite::Connection::open(&path).expect("opens");
     let mut sql = String::new();
     for t in wb.tables() {
-        let name = wb.table_name(t);
+        let name = wb.table_name(t).unwrap();
         sql.push_str(&format!(
             "UPDATE \"{name}\" SET row_id = -row_id; UPDATE \"{name}\" SET row_id = -row_id - 1;"
         ));
-        for &c in wb.columns(t) {
-            let Some((_, many)) = wb.relation_target(c) else {
+        for &c in wb.columns(t).unwrap() {
+            let Some((_, many)) = wb.relation_target(c).unwrap() else {
                 continue;
             };
-            if wb.is_formula(c) {
+            if wb.is_formula(c).unwrap() {
                 continue;
             }
-            let col = wb.column_name(c);
+            let col = wb.column_name(c).unwrap();
             sql.push_str(&if many {
                 format!("UPDATE \"{name}\" SET \"{col}\" = (SELECT json_group_array(value - 1) FROM json_each(\"{col}\")) WHERE \"{col}\" IS NOT NULL;")
             } else {
@@ -235,7 +254,7 @@ fn a_rejected_transaction_writes_nothing() {
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
     let arr = wb.column_id(accounts, "ARR").expect("ARR");
-    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let gard = wb.find_rows(accounts, "Gard AS").unwrap()[0];
     let commits = store.last_commit().expect("the log reads");
     let err = store
         .commit(
@@ -248,7 +267,10 @@ fn a_rejected_transaction_writes_nothing() {
     assert_eq!(store.last_commit().expect("the log reads"), commits);
     assert!(store.audit(0, 10).expect("the audit reads").is_empty());
     let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
-    assert_ne!(reopened.workbook().value(arr, gard), Some(&Value::from(1)));
+    assert_ne!(
+        reopened.workbook().value(arr, gard).ok(),
+        Some(&Value::from(1))
+    );
 }
 
 #[test]
@@ -259,7 +281,7 @@ fn every_accepted_write_is_audited() {
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
     let arr = wb.column_id(accounts, "ARR").expect("ARR");
-    let gard = wb.find_rows(accounts, "Gard AS")[0];
+    let gard = wb.find_rows(accounts, "Gard AS").unwrap()[0];
     let old = wb.display(wb.value(arr, gard).expect("a cell"));
     store
         .commit(
@@ -316,8 +338,8 @@ fn an_upgrade_adds_columns_and_tables_and_keeps_data() {
     let store = Store::upgrade(&path, files, Clock::on(today())).expect("an additive upgrade");
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
-    assert!(wb.column_id(accounts, "Region_Code").is_some());
-    assert!(wb.table_id("Notes").is_some());
+    assert!(wb.column_id(accounts, "Region_Code").is_ok());
+    assert!(wb.table_id("Notes").is_ok());
     let after = cells(wb);
     for cell in &before {
         assert!(
@@ -330,7 +352,7 @@ fn an_upgrade_adds_columns_and_tables_and_keeps_data() {
     }
     drop(store);
     let again = Store::open(&path, Clock::on(today())).expect("reopens with the new schema");
-    assert!(again.workbook().table_id("Notes").is_some());
+    assert!(again.workbook().table_id("Notes").is_ok());
 }
 
 #[test]
@@ -363,7 +385,7 @@ fn an_upgrade_that_would_lose_data_is_refused() {
     let reopened = Store::open(&path, Clock::on(today())).expect("the file is as it was");
     let wb = reopened.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
-    assert!(wb.column_id(accounts, "ACV").is_some());
+    assert!(wb.column_id(accounts, "ACV").is_ok());
 }
 
 #[test]
@@ -375,11 +397,12 @@ fn tokens_are_issued_to_people_and_stored_hashed() {
     let name_col = store
         .workbook()
         .display_column(people)
+        .unwrap()
         .expect("a display column");
     let person = store.workbook().display(
         store
             .workbook()
-            .value(name_col, store.workbook().rows(people)[0])
+            .value(name_col, store.workbook().rows(people).unwrap()[0])
             .expect("a name"),
     );
     let token = store
@@ -450,16 +473,22 @@ fn a_store_sees_commits_of_another_process_before_it_writes() {
     let mut a = Store::open(&path, Clock::on(today())).expect("opens");
     let mut b = Store::open(&path, Clock::on(today())).expect("opens twice");
     let wb = a.workbook();
-    let tasks = wb.table_id("Tasks").expect("tasks");
-    let title = wb.column_id(tasks, "Title").expect("title");
+    let a_tasks = wb.table_id("Tasks").expect("tasks");
+    let title = wb.column_id(a_tasks, "Title").expect("title");
     a.commit(
-        Transaction::new().insert(tasks, vec![(title, Value::from("from a"))]),
+        Transaction::new().insert(a_tasks, vec![(title, Value::from("from a"))]),
         "a",
         at(),
     )
     .expect("a writes");
     assert!(b.is_stale().expect("reads"));
-    // A transaction built on b's old state is not applied; b reloads.
+    // A transaction built on b's old state is not applied; b reloads, and
+    // the ids looked up in b before the reload stay good after it.
+    let (tasks, title) = {
+        let wb = b.workbook();
+        let tasks = wb.table_id("Tasks").expect("tasks");
+        (tasks, wb.column_id(tasks, "Title").expect("title"))
+    };
     let built = Transaction::new().insert(tasks, vec![(title, Value::from("from b"))]);
     assert!(matches!(
         b.commit(built.clone(), "b", at()),
@@ -471,10 +500,12 @@ fn a_store_sees_commits_of_another_process_before_it_writes() {
     let titles: Vec<String> = b
         .workbook()
         .rows(tasks)
+        .unwrap()
         .iter()
         .filter_map(|r| {
             b.workbook()
                 .value(title, *r)
+                .ok()
                 .map(|v| b.workbook().display(v))
         })
         .collect();
@@ -484,8 +515,8 @@ fn a_store_sees_commits_of_another_process_before_it_writes() {
     );
     assert!(a.refresh().expect("a reloads"));
     assert_eq!(
-        a.workbook().rows(tasks).len(),
-        b.workbook().rows(tasks).len()
+        a.workbook().rows(a_tasks).unwrap().len(),
+        b.workbook().rows(tasks).unwrap().len()
     );
 }
 
@@ -518,8 +549,8 @@ fn a_transaction_that_changes_nothing_writes_no_commit() {
     let wb = store.workbook();
     let accounts = wb.table_id("Account_Master").expect("accounts");
     let arr = wb.column_id(accounts, "ARR").expect("ARR");
-    let gard = wb.find_rows(accounts, "Gard AS")[0];
-    let same_arr = wb.value(arr, gard).cloned().expect("a cell");
+    let gard = wb.find_rows(accounts, "Gard AS").unwrap()[0];
+    let same_arr = wb.value(arr, gard).ok().cloned().expect("a cell");
     // One real change first, so that there is a commit to stay at.
     let name = wb.column_id(accounts, "Account_Name").expect("name");
     store
@@ -556,13 +587,13 @@ fn the_audit_log_names_related_rows_by_id_and_still_reads_right_after_a_rename()
     let wb = store.workbook();
     let people = wb.table_id("People_Team").expect("people");
     let full_name = wb.column_id(people, "Full_Name").expect("Full_Name");
-    let kari = wb.find_rows(people, "Kari Nordmann")[0];
-    let james = wb.find_rows(people, "James Carter")[0];
+    let kari = wb.find_rows(people, "Kari Nordmann").unwrap()[0];
+    let james = wb.find_rows(people, "James Carter").unwrap()[0];
     let log = wb.table_id("Engagement_Log").expect("engagements");
     let attendees = wb
         .column_id(log, "MuleSoft_Attendees")
         .expect("MuleSoft_Attendees");
-    let engagement = wb.rows(log)[0];
+    let engagement = wb.rows(log).unwrap()[0];
     let tasks = wb.table_id("Tasks").expect("tasks");
     let title = wb.column_id(tasks, "Title").expect("Title");
     let assigned = wb.column_id(tasks, "Assigned_To").expect("Assigned_To");
@@ -786,8 +817,8 @@ fn a_token_whose_person_left_went_inactive_or_changed_role_no_longer_fits() {
     let active = wb
         .column_id(people, "Active_Status")
         .expect("Active_Status");
-    let kari = wb.find_rows(people, "Kari Nordmann")[0];
-    let lars = wb.find_rows(people, "Lars Berg")[0];
+    let kari = wb.find_rows(people, "Kari Nordmann").unwrap()[0];
+    let lars = wb.find_rows(people, "Lars Berg").unwrap()[0];
     let token = |person: &str, role: Role| Principal {
         token_id: 1,
         person: person.into(),
@@ -845,14 +876,15 @@ fn a_csm_delete_that_would_clear_cells_a_csm_may_not_write_is_refused_naming_the
     // An objective other tables link to, outside what a csm writes.
     let (objective, outside) = wb
         .rows(objectives)
+        .unwrap()
         .iter()
         .map(|&r| {
             let outside: Vec<String> = wb
                 .references_to(objectives, r)
                 .iter()
-                .map(|(c, _)| wb.column_table(*c))
-                .filter(|t| !csip_store::CSM_TABLES.contains(&wb.table_name(*t)))
-                .map(|t| format!("`{}`.", wb.table_name(t)))
+                .map(|(c, _)| wb.column_table(*c).unwrap())
+                .filter(|t| !csip_store::CSM_TABLES.contains(&wb.table_name(*t).unwrap()))
+                .map(|t| format!("`{}`.", wb.table_name(t).unwrap()))
                 .collect();
             (r, outside)
         })
@@ -878,7 +910,7 @@ fn a_csm_delete_that_would_clear_cells_a_csm_may_not_write_is_refused_naming_the
     assert_eq!(Role::Admin.check(&wb, &delete), Ok(()));
     // A delete that clears only cells a csm writes (or none) is the csm's to make.
     let tasks = wb.table_id("Tasks").expect("tasks");
-    let task = wb.rows(tasks)[0];
+    let task = wb.rows(tasks).unwrap()[0];
     assert!(wb.references_to(tasks, task).is_empty());
     assert_eq!(
         Role::Csm.check(&wb, &Transaction::new().delete(tasks, task)),

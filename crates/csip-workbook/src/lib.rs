@@ -8,11 +8,11 @@
 //!
 //! ```
 //! let wb = csip_workbook::pilot(csip_workbook::sample_today())?;
-//! let accounts = wb.table_id("Account_Master").unwrap();
-//! let gard = wb.find_rows(accounts, "Gard AS")[0];
-//! let score = wb.column_id(accounts, "Health_Score").unwrap();
-//! assert_eq!(wb.display(wb.value(score, gard).unwrap()), "63");
-//! # Ok::<(), csip_engine::LoadError>(())
+//! let accounts = wb.table_id("Account_Master")?;
+//! let gard = wb.find_rows(accounts, "Gard AS")?[0];
+//! let score = wb.column_id(accounts, "Health_Score")?;
+//! assert_eq!(wb.display(wb.value(score, gard)?), "63");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod synth;

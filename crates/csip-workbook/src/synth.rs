@@ -135,12 +135,9 @@ struct Cols<'w> {
 
 impl Cols<'_> {
     fn get(&self, name: &str) -> ColumnId {
-        self.wb.column_id(self.table, name).unwrap_or_else(|| {
-            panic!(
-                "the CSIP schema has no column {}.{name}",
-                self.wb.table_name(self.table)
-            )
-        })
+        self.wb
+            .column_id(self.table, name)
+            .unwrap_or_else(|e| panic!("the CSIP schema does not fit the generator: {e}"))
     }
 }
 
@@ -162,7 +159,7 @@ pub fn rows(
     let mut rng = Rng(config.seed);
     let table = |name: &str| {
         wb.table_id(name)
-            .unwrap_or_else(|| panic!("the CSIP schema has no table {name}"))
+            .unwrap_or_else(|e| panic!("the CSIP schema does not fit the generator: {e}"))
     };
     let day = |offset: i64| Value::Date(today + csip_engine::TimeDelta::days(offset));
     // The `i`-th row (from 0) of a table the import fills from empty has id `i + 1`.

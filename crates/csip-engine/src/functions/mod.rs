@@ -19,6 +19,7 @@ pub(crate) mod text;
 /// a Blank argument reads as 0 where a number is expected and as "" where text
 /// is; a function that takes a list accepts a single value as a one-element list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Function {
     // ---- logic ----
     /// `If(condition, then, [else])`: `then` when the condition is true, else

@@ -226,7 +226,7 @@ struct TileSchemaDef {
 /// A layout is its name: `grid`, `cards`, `kanban` or `dashboard`.
 impl Serialize for ViewLayout {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(crate::write::layout_name(*self))
+        serializer.serialize_str(crate::schema::layout_name(*self))
     }
 }
 

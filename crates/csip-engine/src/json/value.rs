@@ -234,7 +234,7 @@ impl Serialize for TableId {
 
 impl<'de> Deserialize<'de> for TableId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        id_number(deserializer, "a table id").map(TableId)
+        id_number(deserializer, "a table id").map(|i| TableId(i, 0))
     }
 }
 
@@ -246,7 +246,7 @@ impl Serialize for ColumnId {
 
 impl<'de> Deserialize<'de> for ColumnId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        id_number(deserializer, "a column id").map(ColumnId)
+        id_number(deserializer, "a column id").map(|i| ColumnId(i, 0))
     }
 }
 
