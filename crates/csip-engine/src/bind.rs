@@ -58,6 +58,10 @@ pub(crate) trait Catalog {
     /// The visible columns' names, for suggestions.
     fn column_names(&self, table: TableId) -> Vec<String>;
     fn table_names(&self) -> Vec<String>;
+    /// The column of the workbook's name `name`, if there is one.
+    fn name_column(&self, name: &str) -> Option<ColumnId>;
+    /// The table of the workbook's names (its formulas have no row).
+    fn names_table(&self) -> Option<TableId>;
     /// The static type of a column's values; a formula column may be bound on demand.
     fn column_ty(&mut self, column: ColumnId) -> StaticTy;
     /// One shared copy of a text literal, so that equal literals compare by pointer.
@@ -191,6 +195,15 @@ impl<'c> Binder<'c> {
             ExprKind::Text(t) => (Expr::Lit(Value::Text(self.catalog.intern(t))), StaticTy::Other),
             ExprKind::Bool(b) => (Expr::Lit(Value::Bool(*b)), StaticTy::Other),
             ExprKind::Name(name) => self.name(&name.text, name.span),
+            ExprKind::ThisRow | ExprKind::ThisTable
+                if self.this_table.is_some() && self.this_table == self.catalog.names_table() =>
+            {
+                self.error(
+                    ErrorKind::UnknownName,
+                    Diagnostic::error(e.span, "a named formula has no row or table of its own")
+                        .with_hint("name a table (`[Accounts]`) or another name (`[Target]`)"),
+                )
+            }
             ExprKind::ThisRow => match self.this_table {
                 Some(t) => (Expr::ThisRow, StaticTy::Row(t)),
                 None => self.error(
@@ -293,6 +306,9 @@ impl<'c> Binder<'c> {
                 self.refs.push((span, NameRef::Table(t)));
                 return (Expr::Table(t), StaticTy::Rows(t));
             }
+            if let Some(named) = self.named(text, span) {
+                return named;
+            }
             return match item_table {
                 Some(table) => self.unknown_column(table, text, span, true),
                 None => self.error(
@@ -316,11 +332,17 @@ impl<'c> Binder<'c> {
                 self.refs.push((span, NameRef::Table(t)));
                 return (Expr::Table(t), StaticTy::Rows(t));
             }
+            if let Some(named) = self.named(text, span) {
+                return named;
+            }
             return self.unknown_column(table, text, span, false);
         }
         if let Some(t) = self.catalog.table_by_name(text) {
             self.refs.push((span, NameRef::Table(t)));
             return (Expr::Table(t), StaticTy::Rows(t));
+        }
+        if let Some(named) = self.named(text, span) {
+            return named;
         }
         let mut d =
             Diagnostic::error(span, format!("no table `{text}`")).with_label("unknown name");
@@ -330,6 +352,14 @@ impl<'c> Binder<'c> {
             d = d.with_hint("a column can only be read on a row: pass a table and a row");
         }
         self.error(ErrorKind::UnknownName, d)
+    }
+
+    /// `[Name]` as one of the workbook's names: its one value.
+    fn named(&mut self, text: &str, span: Span) -> Option<(Expr, StaticTy)> {
+        let col = self.catalog.name_column(text)?;
+        self.refs.push((span, NameRef::Column(col)));
+        let ty = self.catalog.column_ty(col);
+        Some((Expr::Named(col), ty))
     }
 
     fn unknown_column(

@@ -5,7 +5,7 @@
 //! into the recalculation graph. Every problem is reported at once.
 
 use crate::bind::{self, BindError, Catalog, Scope, StaticTy};
-use crate::data::{Clock, Column, ColumnKind, ColumnMeta, Data, Formula, Table};
+use crate::data::{Clock, Column, ColumnKind, ColumnMeta, Data, Formula, NAMES_TABLE, Table};
 use crate::deps;
 use crate::error::{SchemaError, SchemaProblem};
 use crate::expr::{Expr, FilterExpr, IndexPlan, OuterKey};
@@ -92,6 +92,8 @@ pub(crate) struct Builder<'w> {
     states: Vec<BindState>,
     problems: Vec<SchemaProblem>,
     sources: HashMap<ColumnId, String>,
+    /// The table of the workbook's names (declared after the user's tables).
+    names: Option<TableId>,
 }
 
 impl Catalog for Builder<'_> {
@@ -116,7 +118,19 @@ impl Catalog for Builder<'_> {
             .collect()
     }
     fn table_names(&self) -> Vec<String> {
-        self.data.tables.iter().map(|t| t.name.clone()).collect()
+        self.table_names
+            .values()
+            .map(|t| self.data.table(*t).name.clone())
+            .collect()
+    }
+    fn name_column(&self, name: &str) -> Option<ColumnId> {
+        self.column_names
+            .get(self.names?.index())?
+            .get(&fold(name))
+            .copied()
+    }
+    fn names_table(&self) -> Option<TableId> {
+        self.names
     }
     fn intern(&mut self, text: &str) -> Arc<str> {
         self.texts
@@ -173,11 +187,18 @@ impl<'w> Builder<'w> {
             states: Vec::new(),
             problems: Vec::new(),
             sources: HashMap::new(),
+            names: None,
         };
         b.reserve_old_ids();
         b.declare_tables(schema);
+        let names = b.declare_names_table();
         b.declare_columns(schema);
+        b.declare_names(schema, names);
         b.carry_cells();
+        if b.carry.is_none() {
+            // The names' one row.
+            b.data.push_row(names, false);
+        }
         for i in 0..b.states.len() {
             if matches!(b.states[i], BindState::Pending(_)) {
                 b.bind_column(b.data.columns[i].id);
@@ -234,8 +255,13 @@ impl<'w> Builder<'w> {
                 _ => None,
             })
             .collect();
+        let mut data = b.data;
+        if b.carry.is_none() {
+            // The tables are empty; the names' row is computed now.
+            crate::recalc::full(&mut data, &graph);
+        }
         Ok(Workbook {
-            data: b.data,
+            data,
             graph: Arc::new(graph),
             dirty: Dirty::new(columns),
             table_names: Arc::new(b.table_names),
@@ -247,7 +273,54 @@ impl<'w> Builder<'w> {
             history: crate::history::History::new(crate::history::DEFAULT_UNDO_LIMIT),
             feed: crate::history::Feed::default(),
             schema: Arc::new(schema.clone()),
+            names,
         })
+    }
+
+    /// The table that holds the workbook's names: one row, a formula column
+    /// per name. It is in no name lookup (`[X]` finds a name through
+    /// [`Catalog::name_column`]) and not among [`Workbook::tables`].
+    fn declare_names_table(&mut self) -> TableId {
+        let kept = self.carry.as_ref().map(|c| c.old.names);
+        let id = match kept {
+            Some(id) => {
+                self.data.tables[id.index()] = Table::new(id, NAMES_TABLE.to_string());
+                id
+            }
+            None => {
+                let id = TableId::new(self.data.tables.len(), self.stamp);
+                self.data
+                    .tables
+                    .push(Table::new(id, NAMES_TABLE.to_string()));
+                self.column_names.push(HashMap::new());
+                id
+            }
+        };
+        self.names = Some(id);
+        id
+    }
+
+    fn declare_names(&mut self, schema: &Schema, names: TableId) {
+        for cs in &schema.names {
+            let name = cs.name.trim();
+            if self.table_names.contains_key(&fold(name)) {
+                self.problem(
+                    NAMES_TABLE,
+                    Some(name),
+                    format!("the name `{name}` is a table's name too: `[{name}]` would mean the table; choose another name"),
+                );
+                continue;
+            }
+            if cs.formula.is_none() {
+                self.problem(
+                    NAMES_TABLE,
+                    Some(name),
+                    format!("the name `{name}` has no formula: a named value is a formula too (`110`, `\"EMEA\"`, `Date(2026, 1, 31)`)"),
+                );
+                continue;
+            }
+            self.declare_column(names, cs);
+        }
     }
 
     /// In a rebuild, every id the old workbook gave is held first: tables

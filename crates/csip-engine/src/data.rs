@@ -38,6 +38,13 @@ impl Clock {
     }
 }
 
+/// The name of the table that holds the workbook's names (never a key of
+/// a name lookup: only shown, in change sets and problems).
+pub(crate) const NAMES_TABLE: &str = "(names)";
+
+/// The one row of the names table.
+pub(crate) const NAMES_ROW: RowId = RowId(0);
+
 /// A table: what it is (shared by every snapshot until the schema changes)
 /// and its rows (shared copy-on-write: a clone of the table copies nothing
 /// until it inserts or deletes a row). Reads of the meta go through `Deref`,

@@ -157,6 +157,14 @@ impl Walker<'_> {
                     path: vec![Step::All],
                 }]
             }
+            // Every row reads the one value: a change of it reaches them all.
+            Expr::Named(c) => self.read_column(
+                *c,
+                &[Prov {
+                    table: self.data.column(*c).table,
+                    path: vec![Step::All],
+                }],
+            ),
             Expr::Project { target, col } => {
                 let provs = self.walk(target);
                 self.read_column(*col, &provs)

@@ -121,6 +121,7 @@ impl<'a> EvalCtx<'a> {
                 .get(usize::from(*level))
                 .cloned()
                 .unwrap_or_else(|| err(ErrorKind::UnknownName, "`CurrentValue` has no item here")),
+            Expr::Named(c) => self.data.cell(*c, crate::data::NAMES_ROW).clone(),
             Expr::Table(t) => {
                 let rows = self.data.table(*t).order();
                 if let Err(e) = self

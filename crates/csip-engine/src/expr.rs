@@ -21,6 +21,8 @@ pub(crate) enum Expr {
     Item { level: u8 },
     /// Every row of a table, in order (`[Table]`, `thisTable`).
     Table(TableId),
+    /// The value of one of the workbook's names (`[Name]`).
+    Named(ColumnId),
     /// A column of a row, or of every row in a list of rows.
     Project { target: Box<Expr>, col: ColumnId },
     /// `-x`
@@ -142,6 +144,7 @@ impl Expr {
                 | Expr::ThisRow
                 | Expr::Item { .. }
                 | Expr::Table(_)
+                | Expr::Named(_)
                 | Expr::Param(_) => {}
             }
         }

@@ -209,6 +209,23 @@ pub enum LookupError {
         /// The closest column name, if one is close.
         hint: Option<String>,
     },
+    /// The workbook has no named value or formula of that name.
+    #[error("there is no name `{name}` in this workbook{}", hint_text(hint))]
+    UnknownName {
+        /// The name asked for.
+        name: String,
+        /// The closest name, if one is close.
+        hint: Option<String>,
+    },
+    /// A column id that is one of the workbook's names where a table's
+    /// column was asked for, or the other way round.
+    #[error("column id {id:?} {}", if *is_name { "is one of the workbook's names, not a column of a table" } else { "is a column of a table, not one of the workbook's names" })]
+    NotAName {
+        /// The id.
+        id: ColumnId,
+        /// Whether it is a name.
+        is_name: bool,
+    },
     /// A table id this workbook did not issue, or whose adding was undone.
     #[error(
         "table id {id:?} is not a table of this workbook: it comes from another workbook, or from a schema change that was undone; look the table up by name"

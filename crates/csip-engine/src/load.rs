@@ -44,13 +44,17 @@ impl SourceFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTableFile {
-    name: Spanned<String>,
+    /// Absent in a file of names only.
+    name: Option<Spanned<String>>,
     comment: Option<String>,
     display_column: Option<String>,
     #[serde(default)]
     columns: Vec<Spanned<RawColumn>>,
     #[serde(default)]
     views: Vec<Spanned<RawView>>,
+    /// The workbook's named values and formulas (any file may hold some).
+    #[serde(default)]
+    names: Vec<Spanned<RawColumn>>,
 }
 
 /// A column as table files and case files write it.
@@ -169,11 +173,28 @@ pub fn schema_from_files(files: &[SourceFile]) -> Result<Schema, FileError> {
                 format!("this is not a valid table file: {}", e.message().trim()),
             )
         })?;
-        let table_name = raw.name.get_ref().trim().to_string();
+        for n in &raw.names {
+            schema.names.push(column_of(n, &at, &origin)?);
+        }
+        let Some(name) = &raw.name else {
+            if raw.names.is_empty()
+                || !raw.columns.is_empty()
+                || !raw.views.is_empty()
+                || raw.comment.is_some()
+                || raw.display_column.is_some()
+            {
+                return Err(at(
+                    0..0,
+                    "a table file starts with the table's `name = \"...\"` (a file of `[[names]]` only needs none)".into(),
+                ));
+            }
+            continue;
+        };
+        let table_name = name.get_ref().trim().to_string();
         let mut table = TableSchema::new(table_name.clone());
         table.comment = raw.comment;
         table.display_column = raw.display_column;
-        table.declared = Some(origin(raw.name.span().start));
+        table.declared = Some(origin(name.span().start));
         for c in &raw.columns {
             table.columns.push(column_of(c, &at, &origin)?);
         }

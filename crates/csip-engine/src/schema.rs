@@ -56,6 +56,10 @@ pub struct Schema {
     pub tables: Vec<TableSchema>,
     /// Named views over the tables, in the order they were written.
     pub views: Vec<ViewSchema>,
+    /// The workbook's named values and named formulas: each a formula
+    /// column of no table, one value for the whole workbook, that any
+    /// formula reads as `[Name]` (see [`Schema::with_name`]).
+    pub names: Vec<ColumnSchema>,
 }
 
 /// A formula written somewhere other than a column: a view's filter, field or tile.
@@ -413,6 +417,43 @@ impl Schema {
     /// Adds a view; returns the schema for chaining.
     pub fn with_view(mut self, view: ViewSchema) -> Schema {
         self.views.push(view);
+        self
+    }
+
+    /// Adds a named value or named formula: a formula with a name and a
+    /// type, computed once for the whole workbook (no row: `thisRow` has
+    /// none) and recomputed like a column when what it reads changes. A
+    /// named *value* is a formula that is a literal (`110`,
+    /// `Date(2026, 1, 31)`); change it at run time with
+    /// [`SchemaChange::SetFormula`](crate::SchemaChange::SetFormula) on its id
+    /// ([`Workbook::name_id`](crate::Workbook::name_id)).
+    ///
+    /// Any formula reads a name as `[Name]`; a column of the row in scope, or
+    /// a table, of the same name comes first. A name may not be a table's
+    /// name, and names are unique without regard to case.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new()
+    ///     .with_table(
+    ///         TableSchema::new("Accounts")
+    ///             .with_column(ColumnSchema::data("Name", ColumnType::Text))
+    ///             .with_column(ColumnSchema::data("ARR", ColumnType::Currency))
+    ///             .with_column(ColumnSchema::formula("Large", ColumnType::Checkbox, "[ARR] >= [Large_ARR]")),
+    ///     )
+    ///     .with_name(ColumnSchema::formula("Large_ARR", ColumnType::Currency, "500000"))
+    ///     .with_name(ColumnSchema::formula("Total_ARR", ColumnType::Currency, "Sum([Accounts].[ARR])"));
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let accounts = wb.table_id("Accounts")?;
+    /// let arr = wb.column_id(accounts, "ARR")?;
+    /// wb.import(vec![(accounts, vec![
+    ///     vec![(wb.column_id(accounts, "Name")?, Value::from("Gard AS")), (arr, Value::from(900_000))],
+    /// ])])?;
+    /// assert_eq!(wb.name_value(wb.name_id("Total_ARR")?)?, &Value::from(900_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_name(mut self, name: ColumnSchema) -> Schema {
+        self.names.push(name);
         self
     }
 }

@@ -37,7 +37,11 @@ pub enum SchemaChange {
         /// The column.
         column: ColumnSchema,
     },
-    /// Gives a formula column a new formula.
+    /// Adds a named value or named formula to the workbook (see
+    /// [`Schema::with_name`]); its id is [`Workbook::name_id`]'s. Rename,
+    /// change or remove it as a column: its id is a column id.
+    AddName(ColumnSchema),
+    /// Gives a formula column (or a name) a new formula.
     SetFormula {
         /// The formula column.
         column: ColumnId,
@@ -146,6 +150,7 @@ impl Workbook {
         self.static_types = other.static_types;
         self.views = other.views;
         self.schema = other.schema;
+        self.names = other.names;
     }
 
     fn apply_one(&mut self, change: SchemaChange) -> Result<Vec<CellChange>, TransactionError> {
@@ -166,7 +171,11 @@ impl Workbook {
             SchemaChange::AddColumn { table, column } => {
                 self.check_table(table)?;
                 self.check_new_name(&column.name, Some(table))?;
-                self.table_schema(&mut schema, table)?.columns.push(column);
+                self.columns_mut(&mut schema, table)?.push(column);
+            }
+            SchemaChange::AddName(column) => {
+                self.check_new_name(&column.name, Some(self.names))?;
+                schema.names.push(column);
             }
             SchemaChange::SetFormula { column, formula } => {
                 self.check_column(column)?;
@@ -212,8 +221,8 @@ impl Workbook {
                 }
                 let table = self.table_of_column(column);
                 let name = self.name_of_column(column).to_string();
-                let ts = self.table_schema(&mut schema, table)?;
-                ts.columns.retain(|c| fold(&c.name) != fold(&name));
+                self.columns_mut(&mut schema, table)?
+                    .retain(|c| fold(&c.name) != fold(&name));
             }
         }
         let carry = self.carry(&renamed_tables, &renamed_columns);
@@ -342,12 +351,15 @@ impl Workbook {
     ) -> Carry<'_> {
         let mut tables = HashMap::new();
         let mut columns = HashMap::new();
-        for t in self.tables() {
+        // The names' table is carried as such, not by a name.
+        for t in self.tables().chain([self.names]) {
             let name = renamed_tables
                 .get(&t)
                 .cloned()
                 .unwrap_or_else(|| self.name_of_table(t).to_string());
-            tables.insert(fold(&name), t);
+            if t != self.names {
+                tables.insert(fold(&name), t);
+            }
             for &c in self.columns_of_table(t) {
                 let name = renamed_columns
                     .get(&c)
@@ -374,6 +386,18 @@ impl Workbook {
         found.ok_or_else(|| self.refused(format!("the schema has no table `{name}`")))
     }
 
+    /// The schema's columns of a table (its names, for the names' table).
+    fn columns_mut<'s>(
+        &self,
+        schema: &'s mut Schema,
+        table: TableId,
+    ) -> Result<&'s mut Vec<ColumnSchema>, TransactionError> {
+        if table == self.names {
+            return Ok(&mut schema.names);
+        }
+        Ok(&mut self.table_schema(schema, table)?.columns)
+    }
+
     /// The schema's entry of a column.
     fn column_schema_mut<'s>(
         &self,
@@ -381,12 +405,12 @@ impl Workbook {
         column: ColumnId,
     ) -> Result<&'s mut ColumnSchema, TransactionError> {
         let name = fold(self.name_of_column(column));
-        let ts = self.table_schema(schema, self.table_of_column(column))?;
-        let table = ts.name.clone();
-        ts.columns
+        let table = self.table_of_column(column);
+        let table_name = self.name_of_table(table).to_string();
+        self.columns_mut(schema, table)?
             .iter_mut()
             .find(|c| fold(&c.name) == name)
-            .ok_or_else(|| self.refused(format!("`{table}` has no column `{name}`")))
+            .ok_or_else(|| self.refused(format!("`{table_name}` has no column `{name}`")))
     }
 
     fn check_table(&self, table: TableId) -> Result<(), TransactionError> {
@@ -416,10 +440,25 @@ impl Workbook {
                 if self.find_table(name).is_some() {
                     return Err(self.refused(format!("there is a table `{name}` already")));
                 }
+                if self.find_column(self.names, name).is_some() {
+                    return Err(self.refused(format!(
+                        "the workbook has a name `{name}`: a table of that name would hide it; choose another name"
+                    )));
+                }
                 if let Some(t) = self.tables().find(|t| self.find_column(*t, name).is_some()) {
                     return Err(self.refused(format!(
                         "`{}` has a column `{name}`: a table of that name would make `[{name}]` mean two things; choose another name",
                         self.name_of_table(t)
+                    )));
+                }
+            }
+            Some(t) if t == self.names => {
+                if self.find_column(t, name).is_some() {
+                    return Err(self.refused(format!("the workbook has a name `{name}` already")));
+                }
+                if self.find_table(name).is_some() {
+                    return Err(self.refused(format!(
+                        "there is a table `{name}`: `[{name}]` would mean the table; choose another name"
                     )));
                 }
             }
@@ -445,7 +484,7 @@ impl Workbook {
     fn readers_of(&self, column: ColumnId) -> Vec<String> {
         let table = self.table_of_column(column);
         let mut readers = Vec::new();
-        for t in self.tables() {
+        for t in self.tables().chain([self.names]) {
             for &c in self.columns_of_table(t) {
                 if c == column {
                     continue;
@@ -576,6 +615,12 @@ impl Workbook {
                 }
             }
         }
+        for cs in &mut schema.names {
+            if let Some(text) = &cs.formula {
+                let spans = self.spans_in(text, Some(self.names), &[]);
+                cs.formula = Some(rewrite(text, spans));
+            }
+        }
         for view in &mut schema.views {
             let table = self.find_table(&view.table);
             let params = self.view_params(view);
@@ -609,6 +654,13 @@ impl Workbook {
                                 *inc = format!("{name}/{v}");
                             }
                         }
+                    }
+                }
+            }
+            NameRef::Column(c) if self.table_of_column(c) == self.names => {
+                for cs in &mut schema.names {
+                    if same(&cs.name, &old) {
+                        cs.name = name.to_string();
                     }
                 }
             }

@@ -662,6 +662,7 @@ impl Workbook {
                 self.data
                     .checked_table(table)
                     .map_err(|e| self.lookup_failed(e))?;
+                self.not_names(table)?;
                 let slots = self.data.table(table).slots();
                 if let Some(id) = id {
                     self.skip_to(table, id)?;
@@ -710,6 +711,7 @@ impl Workbook {
                 self.data
                     .checked_row(table, row)
                     .map_err(|e| self.lookup_failed(e))?;
+                self.not_names(table)?;
                 self.delete_row(table, row, batch)
             }
             // `apply` sends transactions with schema changes elsewhere.
@@ -718,6 +720,20 @@ impl Workbook {
                 "a schema change cannot be part of a bulk load".into(),
             )),
         }
+    }
+
+    /// The workbook's names have one row, which is not inserted or deleted.
+    pub(crate) fn not_names(&self, table: TableId) -> Result<(), TransactionError> {
+        if table != self.names {
+            return Ok(());
+        }
+        Err(self.error(
+            TransactionErrorKind::UnknownTable,
+            None,
+            None,
+            None,
+            "the workbook's names are not a table: each has one value, its formula's; change a name with a schema change (SetFormula)".into(),
+        ))
     }
 
     /// Makes `id` the id of the table's next row: an id the table has never
@@ -1265,6 +1281,8 @@ impl Workbook {
     ) -> Result<Workbook, E> {
         let mut empty = self.clone();
         empty.data = self.data.emptied();
+        // The names' one row is not saved: it is always there.
+        empty.data.push_row(self.names, false);
         empty.fill_with(feed)
     }
 
@@ -1348,6 +1366,7 @@ impl Restorer<'_> {
         wb.data
             .checked_table(table)
             .map_err(|e| wb.lookup_failed(e))?;
+        wb.not_names(table)?;
         if self.counts.len() <= table.index() {
             self.counts.resize(table.index() + 1, 0);
         }

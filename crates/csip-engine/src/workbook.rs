@@ -61,6 +61,8 @@ pub struct Workbook {
     pub(crate) schema: Arc<Schema>,
     /// Undo and redo.
     pub(crate) history: crate::history::History,
+    /// The table of the workbook's names: one row, a column per name.
+    pub(crate) names: TableId,
     /// The version and the change feed's subscribers.
     pub(crate) feed: crate::history::Feed,
 }
@@ -83,6 +85,7 @@ impl Clone for Workbook {
             // the workbook that writes.
             schema: self.schema.clone(),
             history: crate::history::History::new(self.history.limit()),
+            names: self.names,
             feed: self.feed.detached(),
         }
     }
@@ -120,9 +123,47 @@ impl Workbook {
                 name: name.to_string(),
                 hint: bind::did_you_mean(
                     name,
-                    self.data.tables.iter().map(|t| t.name.clone()).collect(),
+                    self.tables()
+                        .map(|t| self.name_of_table(t).to_string())
+                        .collect(),
                 ),
             })
+    }
+
+    /// The workbook's named value or formula with this name (without regard
+    /// to case); an unknown name is an error that offers the closest name.
+    /// See [`Schema::with_name`].
+    pub fn name_id(&self, name: &str) -> Result<ColumnId, LookupError> {
+        self.find_column(self.names, name)
+            .ok_or_else(|| LookupError::UnknownName {
+                name: name.to_string(),
+                hint: bind::did_you_mean(
+                    name,
+                    self.names()
+                        .iter()
+                        .map(|c| self.name_of_column(*c).to_string())
+                        .collect(),
+                ),
+            })
+    }
+
+    /// The workbook's named values and formulas, in schema order. Their
+    /// names, types and formulas read as any column's do
+    /// ([`Workbook::column_name`], [`Workbook::formula`]).
+    pub fn names(&self) -> &[ColumnId] {
+        self.columns_of_table(self.names)
+    }
+
+    /// The value of one of the workbook's names.
+    pub fn name_value(&self, name: ColumnId) -> Result<&Value, LookupError> {
+        let column = self.data.checked_column(name)?;
+        if column.table != self.names {
+            return Err(LookupError::NotAName {
+                id: name,
+                is_name: false,
+            });
+        }
+        Ok(self.data.cell(name, crate::data::NAMES_ROW))
     }
 
     /// The column of `table` with this name (without regard to case); an
@@ -148,7 +189,11 @@ impl Workbook {
 
     /// The tables, in schema order.
     pub fn tables(&self) -> impl Iterator<Item = TableId> + '_ {
-        self.data.tables.iter().map(|t| t.id)
+        self.data
+            .tables
+            .iter()
+            .map(|t| t.id)
+            .filter(|t| *t != self.names)
     }
 
     /// A table's name.
@@ -632,7 +677,16 @@ impl Catalog for ReadCatalog<'_> {
             .collect()
     }
     fn table_names(&self) -> Vec<String> {
-        self.wb.data.tables.iter().map(|t| t.name.clone()).collect()
+        self.wb
+            .tables()
+            .map(|t| self.wb.data.table(t).name.clone())
+            .collect()
+    }
+    fn name_column(&self, name: &str) -> Option<ColumnId> {
+        self.wb.find_column(self.wb.names, name)
+    }
+    fn names_table(&self) -> Option<TableId> {
+        Some(self.wb.names)
     }
     fn column_ty(&mut self, column: ColumnId) -> StaticTy {
         if let Some(ty) = self.wb.static_types.get(&column) {
@@ -675,6 +729,7 @@ pub(crate) fn visit_filters_mut(e: &mut Expr, f: &mut dyn FnMut(&mut FilterExpr)
         }
         Expr::Lit(_)
         | Expr::Col(_)
+        | Expr::Named(_)
         | Expr::ItemCol { .. }
         | Expr::ThisRow
         | Expr::Item { .. }

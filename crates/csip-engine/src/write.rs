@@ -75,6 +75,7 @@ impl fmt::Display for SchemaWriteProblem {
 impl Schema {
     /// Writes the schema as table files, one per table in order, named
     /// `01_account_master.toml` and so on; each holds its table's views.
+    /// The workbook's names, if it has any, come first, in `00_names.toml`.
     ///
     /// ```
     /// use csip_engine::{ColumnSchema, ColumnType, Schema, TableSchema, schema_from_files};
@@ -112,21 +113,28 @@ impl Schema {
                 }),
             }
         }
-        let files = self
-            .tables
-            .iter()
-            .zip(&views)
-            .enumerate()
-            .map(|(i, (table, views))| {
-                let mut writer = Writer {
-                    out: String::new(),
-                    table: &table.name,
-                    problems: &mut problems,
-                };
-                writer.table(table, views);
-                SourceFile::new(file_name(i, &table.name), writer.out)
-            })
-            .collect();
+        let mut files = Vec::with_capacity(self.tables.len() + 1);
+        if !self.names.is_empty() {
+            let mut writer = Writer {
+                out: String::from("# The workbook's named values and formulas.\n"),
+                table: NAMES_FILE_TABLE,
+                problems: &mut problems,
+            };
+            for name in &self.names {
+                writer.out.push_str("\n[[names]]\n");
+                writer.column(name);
+            }
+            files.push(SourceFile::new("00_names.toml", writer.out));
+        }
+        for (i, (table, views)) in self.tables.iter().zip(&views).enumerate() {
+            let mut writer = Writer {
+                out: String::new(),
+                table: &table.name,
+                problems: &mut problems,
+            };
+            writer.table(table, views);
+            files.push(SourceFile::new(file_name(i, &table.name), writer.out));
+        }
         problems.append(&mut homeless);
         if problems.is_empty() {
             Ok(files)
@@ -135,6 +143,9 @@ impl Schema {
         }
     }
 }
+
+/// What a problem with a name says its table is.
+const NAMES_FILE_TABLE: &str = "(names)";
 
 /// Whether two names are the same to the workbook (without regard to case).
 fn same_name(a: &str, b: &str) -> bool {

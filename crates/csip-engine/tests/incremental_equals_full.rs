@@ -5,7 +5,9 @@
 //! shapes the CSIP workbook uses (keyed predicates, relation projections,
 //! roll-ups over multi-relations, lookups, row numbers, the clock), referring
 //! to each other in random order, so that chains and cycles both occur. Edits
-//! are random batches of sets, inserts, deletes and clock moves.
+//! are random batches of sets, inserts, deletes and clock moves, schema
+//! changes, undo and redo. The workbook's names (`M0`, `M1`, `M2`, and
+//! names added on the way) read the tables and are read by formula columns.
 
 #![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
 
@@ -14,12 +16,29 @@ use csip_engine::{
     Value, Workbook,
 };
 use proptest::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Number of random schema + edit sequences per run.
 const CASES: u32 = 20000;
 
+/// What the run exercised, printed after its last case (`--nocapture`):
+/// cases run, cases with a schema change applied, schema changes applied
+/// and refused, names added or changed, undos and redos.
+static COUNTS: [AtomicUsize; 7] = [const { AtomicUsize::new(0) }; 7];
+const RUN: usize = 0;
+const WITH_CHANGE: usize = 1;
+const APPLIED: usize = 2;
+const REFUSED: usize = 3;
+const NAME_CHANGES: usize = 4;
+const UNDOS: usize = 5;
+const REDOS: usize = 6;
+
+fn count(what: usize) {
+    COUNTS[what].fetch_add(1, Ordering::Relaxed);
+}
+
 fn a_formula(shape: u8, c: i64, f: &str, g: &str) -> String {
-    match shape % 18 {
+    match shape % 19 {
         0 => format!("[N] + {c}"),
         1 => format!("[N] * [{f}]"),
         2 => "Sum(Filter([B], [Ref] = thisRow).[N])".to_string(),
@@ -40,12 +59,13 @@ fn a_formula(shape: u8, c: i64, f: &str, g: &str) -> String {
             .to_string(),
         16 => "CountIf([B], [K] = thisRow.[K] AND [Ref].[D] >= Today() - 2)".to_string(),
         17 => format!("Sum(Filter([B], [Ref] = thisRow AND [{g}] > {c}).[N])"),
+        18 => "[N] * [M0] + [M2]".to_string(),
         _ => "Lookup([B], [K] = thisRow.[K]).[Ref].RowNumber()".to_string(),
     }
 }
 
 fn b_formula(shape: u8, c: i64, f: &str, g: &str) -> String {
-    match shape % 13 {
+    match shape % 14 {
         0 => "[Ref].[N] + [N]".to_string(),
         1 => format!("[Ref].[{f}]"),
         2 => "[Multi].[N].Sum()".to_string(),
@@ -58,7 +78,18 @@ fn b_formula(shape: u8, c: i64, f: &str, g: &str) -> String {
         9 => "Lookup([B], [Ref].[K] = thisRow.[S]).[N]".to_string(),
         10 => "Filter([A], [K] = thisRow.[Ref].[K]).Count()".to_string(),
         11 => format!("CountIf([A], [K] = thisRow.[K] AND [{f}] > {c})"),
+        13 => "[N] + [M1]".to_string(),
         _ => "[Ref].RowNumber() + [Multi].Count()".to_string(),
+    }
+}
+
+/// A formula of one of the workbook's names.
+fn name_formula(shape: u8, c: i64, f: &str) -> String {
+    match shape % 4 {
+        0 => format!("{c}"),
+        1 => format!("Sum([A].[{f}])"),
+        2 => format!("CountIf([B], [N] > {c}) + [M0]"),
+        _ => "Max([B].[N]) - Min([A].[N])".to_string(),
     }
 }
 
@@ -131,7 +162,24 @@ fn build(spec: &Spec) -> Workbook {
             b_formula(*shape, *c, &f, &g),
         ));
     }
-    let schema = Schema::new().with_table(a).with_table(b);
+    let schema = Schema::new()
+        .with_table(a)
+        .with_table(b)
+        .with_name(ColumnSchema::formula(
+            "M0",
+            ColumnType::Number,
+            "Sum([A].[N]) + Count([B])",
+        ))
+        .with_name(ColumnSchema::formula(
+            "M1",
+            ColumnType::Number,
+            "CountIf([B], [N] > [M0] / 10)",
+        ))
+        .with_name(ColumnSchema::formula(
+            "M2",
+            ColumnType::Number,
+            "Sum([A].[F0])",
+        ));
     Workbook::new(
         &schema,
         Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()),
@@ -238,6 +286,7 @@ fn schema_change(
         .iter()
         .flat_map(|t| wb.columns(*t).unwrap().iter().copied())
         .filter(|c| wb.is_formula(*c).unwrap())
+        .chain(wb.names().iter().copied())
         .collect();
     let pick = |i: u16| {
         formulas
@@ -270,11 +319,18 @@ fn schema_change(
         let (f, g) = names(t);
         if t == tables[0] {
             a_formula(shape, v, &f, &g)
-        } else {
+        } else if t == tables[1] {
             b_formula(shape, v, &f, &g)
+        } else {
+            name_formula(shape, v, &f)
         }
     };
-    Some(match kind % 4 {
+    Some(match kind % 5 {
+        4 => SchemaChange::AddName(ColumnSchema::formula(
+            format!("X{step}"),
+            ColumnType::Number,
+            name_formula(shape, v, &names(table).0),
+        )),
         0 => SchemaChange::AddColumn {
             table,
             column: ColumnSchema::formula(
@@ -300,7 +356,12 @@ fn schema_change(
 
 /// Every row of every table with every cell, as a snapshot must keep them.
 fn cells(wb: &Workbook) -> Vec<(csip_engine::RowId, Vec<Value>)> {
-    let mut out = Vec::new();
+    let names = wb
+        .names()
+        .iter()
+        .map(|c| wb.name_value(*c).unwrap().clone())
+        .collect();
+    let mut out = vec![(csip_engine::RowId::from_raw(1), names)];
     for t in wb.tables() {
         for &r in wb.rows(t).unwrap() {
             let values = wb
@@ -342,6 +403,7 @@ proptest! {
         prop_assert!(diffs.is_empty(), "after seeding: {} cells differ, first {:?} `{}`", diffs.len(), diffs[0], wb.column_name(diffs[0].0.column).unwrap());
         let a = wb.table_id("A").unwrap();
         let b = wb.table_id("B").unwrap();
+        let mut changed_schema = false;
         for (step, batch) in spec.edits.iter().enumerate() {
             // A snapshot taken before the step reads the same after it.
             let snapshot = wb.clone();
@@ -352,8 +414,18 @@ proptest! {
             } else if batch[0].0 % 13 == 9 {
                 if let Some(change) = schema_change(&wb, step, batch[0]) {
                     let described = format!("{change:?}");
+                    let on_name = match &change {
+                        SchemaChange::AddName(_) => true,
+                        SchemaChange::SetFormula { column, .. } => wb.names().contains(column),
+                        _ => false,
+                    };
                     match wb.apply(Transaction::new().change_schema(change)) {
                         Ok(_) => {
+                            count(APPLIED);
+                            if on_name {
+                                count(NAME_CHANGES);
+                            }
+                            changed_schema = true;
                             // Undone, the change leaves the workbook as it was.
                             let after = cells(&wb);
                             wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo of {described} refused: {e}")))?;
@@ -363,12 +435,17 @@ proptest! {
                             prop_assert_eq!(&cells(&wb), &after, "step {}: redo of {}", step, described);
                         }
                         // Refused: nothing changed.
-                        Err(_) => prop_assert_eq!(&cells(&wb), &before, "step {}: refused {} changed something", step, described),
+                        Err(_) => {
+                            count(REFUSED);
+                            prop_assert_eq!(&cells(&wb), &before, "step {}: refused {} changed something", step, described);
+                        }
                     }
                 }
             } else if batch[0].0 % 13 == 11 {
+                count(UNDOS);
                 wb.undo().map_err(|e| TestCaseError::fail(format!("step {step}: undo refused: {e}")))?;
             } else if batch[0].0 % 13 == 10 {
+                count(REDOS);
                 wb.redo().map_err(|e| TestCaseError::fail(format!("step {step}: redo refused: {e}")))?;
             } else {
                 // Each operation is drawn against the state the batch has reached.
@@ -402,6 +479,17 @@ proptest! {
                 step, batch, diffs.len(), diffs[0], wb.column_name(diffs[0].0.column).unwrap()
             );
             prop_assert_eq!(cells(&snapshot), before, "step {} changed a snapshot taken before it", step);
+        }
+        if changed_schema {
+            count(WITH_CHANGE);
+        }
+        count(RUN);
+        if COUNTS[RUN].load(Ordering::Relaxed) == CASES as usize {
+            let c: Vec<usize> = COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+            eprintln!(
+                "{} cases: {} with a schema change applied; {} schema changes applied ({} adding or changing a name), {} refused; {} undos, {} redos on their own",
+                c[RUN], c[WITH_CHANGE], c[APPLIED], c[NAME_CHANGES], c[REFUSED], c[UNDOS], c[REDOS]
+            );
         }
     }
 }

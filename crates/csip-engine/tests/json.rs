@@ -666,8 +666,13 @@ fn a_schema_with_every_column_type_reads_back_as_written() {
                 ..ViewSchema::default()
             },
         ],
+        names: vec![ColumnSchema::formula("N", ColumnType::Number, "Count([T])")],
     };
     let json = round_trip(&schema);
+    assert!(
+        json.contains(r#""names":[{"name":"N","type":"number","formula":"Count([T])"}]"#),
+        "{json}"
+    );
     assert!(
         json.contains(
             r#"{"name":"C0","type":"text","required":true,"unique":true,"default":null}"#

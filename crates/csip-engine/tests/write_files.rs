@@ -92,6 +92,7 @@ fn schema_holding(text: &str) -> Schema {
     Schema {
         tables: vec![table],
         views: vec![v],
+        names: Vec::new(),
     }
 }
 
@@ -266,6 +267,7 @@ fn every_key_the_loader_reads_is_written() {
     let schema = Schema {
         tables: vec![accounts, people, TableSchema::new("Empty")],
         views: vec![board, dashboard, view("Cards", "People")],
+        names: Vec::new(),
     };
     // Views come back with their table's exact name, grouped by table.
     let files = schema.to_table_files().unwrap();
@@ -351,6 +353,7 @@ fn what_cannot_be_read_back_equal_is_reported_all_at_once() {
     let schema = Schema {
         tables: vec![table],
         views: vec![v, view("Lost", "Nowhere")],
+        names: Vec::new(),
     };
     let problems = schema.to_table_files().unwrap_err().problems;
     let said: Vec<String> = problems.iter().map(SchemaWriteProblem::to_string).collect();
@@ -429,7 +432,11 @@ proptest! {
         v.sort = vec![SortKey { field: names[3].clone(), descending }];
         v.fields = vec![field(&texts[0], &texts[1])];
         v.tiles = vec![TileSchema { name: texts[2].clone(), formula: FormulaText::new(texts[3].clone()) }];
-        reads_back(&Schema { tables: vec![table], views: vec![v] });
+        reads_back(&Schema {
+            tables: vec![table],
+            views: vec![v],
+            names: Vec::new(),
+        });
     }
 }
 

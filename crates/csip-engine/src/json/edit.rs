@@ -110,6 +110,7 @@ enum SchemaChangeDef {
         table: TableId,
         column: ColumnSchema,
     },
+    AddName(ColumnSchema),
     SetFormula {
         column: ColumnId,
         formula: String,

@@ -56,6 +56,8 @@ struct SchemaDef {
     tables: Vec<TableSchema>,
     #[serde(default)]
     views: Vec<ViewSchema>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    names: Vec<ColumnSchema>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
