@@ -490,6 +490,11 @@ fn read_body(
     }
 
     let slots = table_slots;
+    // The names' table holds its one row, always (what a build gives it).
+    let names = wb.names.index();
+    if slots.get(names) != Some(&1) || lives.get(names).map(Vec::as_slice) != Some(&[1]) {
+        return Err(input.corrupt("the names' table does not hold its one row"));
+    }
 
     let columns = index_columns(&wb);
     let n = input.count(3, "the number of indexes")?;
@@ -548,18 +553,12 @@ fn read_body(
     };
     for done in read_columns(&context, jobs, cores.clamp(1, MAX_THREADS))? {
         wb.data.columns[done.column].values = done.store;
-        for (i, b) in done.builders {
-            if let Some(slot) = builders.get_mut(i) {
-                *slot = Some(b);
+        for (i, index) in done.indexes {
+            if let Some(slot) = wb.data.indexes.get_mut(i) {
+                *slot = index;
             }
         }
     }
-    let indexes: Vec<ColumnIndex> = builders
-        .into_iter()
-        .map(|b| b.map_or_else(|| ColumnIndex::new(IndexMode::Whole), IndexBuilder::finish))
-        .collect();
-
-    wb.data.indexes = indexes;
     for (t, (live, slots)) in lives.into_iter().zip(slots).enumerate() {
         wb.data.tables[t].restore_rows(live, slots);
     }
@@ -1187,69 +1186,63 @@ struct Job {
     builders: Vec<(usize, IndexBuilder)>,
 }
 
-/// A column read.
+/// A column read, with the indexes over it (by their place in the
+/// workbook's list).
 struct Done {
     column: usize,
     store: Store,
-    builders: Vec<(usize, IndexBuilder)>,
+    indexes: Vec<(usize, ColumnIndex)>,
 }
 
 /// Reads the columns on up to `threads` threads (scoped: none outlives
-/// the call), the largest first, each to the thread with the least bytes
-/// so far; the first error by column order, if any.
+/// the call), each taking the largest column left whenever it is free; the
+/// first error by column order, if any.
 fn read_columns(
     context: &Context<'_>,
     mut jobs: Vec<Job>,
     threads: usize,
 ) -> Result<Vec<Done>, SnapshotError> {
-    let read_all = |jobs: Vec<Job>| -> Vec<Result<Done, (usize, SnapshotError)>> {
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.bytes.len()));
+    let queue = std::sync::Mutex::new(jobs.into_iter());
+    let work = || -> Vec<Result<Done, (usize, SnapshotError)>> {
         let mut values = Values {
             strings: context.strings,
             tables: context.tables,
             slots: context.slots,
             errors: FxHashMap::default(),
         };
-        jobs.into_iter()
-            .map(|job| {
-                let column = job.column;
-                read_column(context, &mut values, job).map_err(|e| (column, e))
+        let mut out = Vec::new();
+        loop {
+            let next = queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next();
+            let Some(job) = next else {
+                return out;
+            };
+            let column = job.column;
+            out.push(read_column(context, &mut values, job).map_err(|e| (column, e)));
+        }
+    };
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let running: Vec<_> = (0..threads.max(1)).map(|_| scope.spawn(work)).collect();
+        running
+            .into_iter()
+            .flat_map(|t| {
+                // A thread that panicked (a bug) refuses the snapshot
+                // rather than leave its columns unread.
+                t.join().unwrap_or_else(|_| {
+                    vec![Err((
+                        0,
+                        SnapshotError::Corrupt {
+                            offset: 0,
+                            message: "reading a column failed".into(),
+                        },
+                    ))]
+                })
             })
             .collect()
-    };
-    let results = if threads <= 1 || jobs.len() <= 1 {
-        read_all(jobs)
-    } else {
-        jobs.sort_by_key(|j| std::cmp::Reverse(j.bytes.len()));
-        let mut shares: Vec<(usize, Vec<Job>)> = (0..threads).map(|_| (0, Vec::new())).collect();
-        for job in jobs {
-            if let Some(least) = shares.iter_mut().min_by_key(|s| s.0) {
-                least.0 += job.bytes.len();
-                least.1.push(job);
-            }
-        }
-        std::thread::scope(|scope| {
-            let running: Vec<_> = shares
-                .into_iter()
-                .map(|(_, share)| scope.spawn(|| read_all(share)))
-                .collect();
-            running
-                .into_iter()
-                .flat_map(|t| {
-                    // A thread that panicked (a bug) refuses the snapshot
-                    // rather than leave its columns unread.
-                    t.join().unwrap_or_else(|_| {
-                        vec![Err((
-                            0,
-                            SnapshotError::Corrupt {
-                                offset: 0,
-                                message: "reading a column failed".into(),
-                            },
-                        ))]
-                    })
-                })
-                .collect()
-        })
-    };
+    });
     let mut done = Vec::with_capacity(results.len());
     let mut first: Option<(usize, SnapshotError)> = None;
     for r in results {
@@ -1305,7 +1298,11 @@ fn read_column(
     Ok(Done {
         column: job.column,
         store,
-        builders: places.into_iter().zip(feeding).collect(),
+        indexes: places
+            .into_iter()
+            .zip(feeding)
+            .map(|(i, b)| (i, b.finish()))
+            .collect(),
     })
 }
 

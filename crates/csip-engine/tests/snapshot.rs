@@ -103,8 +103,24 @@ fn schema() -> Schema {
                     "Owner",
                     ColumnType::Text,
                     "[Account].[Name]",
+                ))
+                .with_column(ColumnSchema::formula(
+                    "Above_Mean",
+                    ColumnType::Checkbox,
+                    "[Score] > [Mean_Score]",
                 )),
         )
+        // Named formulas: held in the workbook's hidden one-row table.
+        .with_name(ColumnSchema::formula(
+            "Mean_Score",
+            ColumnType::Number,
+            "Average([Metrics].[Score])",
+        ))
+        .with_name(ColumnSchema::formula(
+            "Accounts_Due",
+            ColumnType::Number,
+            "CountIf([Accounts], [Age] > 10)",
+        ))
 }
 
 fn n(s: &str) -> Value {
@@ -221,6 +237,13 @@ fn snapshot(wb: &Workbook) -> Vec<u8> {
 /// Every table's rows and next id, and every visible cell (each workbook
 /// read with its own ids, looked up by name).
 fn assert_same(a: &Workbook, b: &Workbook) {
+    assert_eq!(a.names().len(), b.names().len());
+    for &na in a.names() {
+        let name = a.column_name(na).unwrap();
+        let nb = b.name_id(name).unwrap();
+        let (x, y) = (a.name_value(na).unwrap(), b.name_value(nb).unwrap());
+        assert!(x.identical(y), "[{name}]: {x:?} vs {y:?}");
+    }
     assert_eq!(a.tables().count(), b.tables().count());
     for ta in a.tables() {
         let name = a.table_name(ta).unwrap();
