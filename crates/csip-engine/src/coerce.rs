@@ -5,16 +5,34 @@ use crate::data::Data;
 use crate::ids::{ColumnId, RowId, TableId};
 use crate::index::IndexMode;
 use crate::schema::ColumnType;
-use crate::transaction::TransactionErrorKind as K;
 use crate::value::{Key, Value, date_to_text, datetime_to_text, midnight, number_to_text};
 use chrono::{NaiveDate, NaiveDateTime};
 use std::sync::Arc;
 
 /// Why a value cannot be stored: the kind and a sentence about the value.
+/// (A transaction reports it as the [`crate::TransactionErrorKind`] of the
+/// same name; a view as a bad parameter.)
 #[derive(Debug)]
 pub(crate) struct Rejected {
     pub(crate) kind: K,
     pub(crate) message: String,
+}
+
+/// What is wrong with a value for its column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum K {
+    /// Not of the column's type (nor text that reads as it).
+    WrongType,
+    /// A number outside a slider's range, or a date outside years 1 to 9999.
+    OutOfRange,
+    /// Text that is none of a select column's options.
+    NotAnOption,
+    /// Names no row of the relation's table.
+    UnknownReference,
+    /// Names several rows of the relation's table.
+    AmbiguousReference,
+    /// The column holds no value (a button).
+    NotWritable,
 }
 
 fn reject(kind: K, message: impl Into<String>) -> Rejected {

@@ -39,6 +39,18 @@ pub(crate) fn overflow() -> Value {
     )
 }
 
+/// A value as text, as `Workbook::display` shows it (a row by its display
+/// column, an error by its kind and message).
+pub(crate) fn display(data: &Data, value: &Value) -> String {
+    match value {
+        Value::Error(e) => e.to_string(),
+        v => EvalCtx::new(data, None, &crate::Budget::default())
+            .to_text(v)
+            .map(|s| s.into_owned())
+            .unwrap_or_default(),
+    }
+}
+
 /// Evaluation state: the data, the formula's own row, the items of the
 /// enclosing predicates, and the budget every loop and every text or list
 /// built is checked against.

@@ -128,8 +128,10 @@ pub enum ChangeCause {
     Undo,
     /// [`crate::Workbook::redo`].
     Redo,
-    /// [`crate::Workbook::import`] and friends: `changes` lists the rows
-    /// inserted, not their cells.
+    /// [`crate::Workbook::import`] and friends: a summary. `changes` lists
+    /// the rows inserted, not their cells; an import computes every formula
+    /// again, so a formula cell of any row may have changed (a reader
+    /// redraws what it shows rather than patching it).
     Import,
     /// [`crate::Workbook::set_clock`].
     Clock,

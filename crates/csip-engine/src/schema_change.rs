@@ -62,6 +62,17 @@ pub enum SchemaChange {
         /// Its new name.
         name: String,
     },
+    /// Replaces the whole schema, as an upgrade to new table files does:
+    /// every table and column the new schema names as the old one did keeps
+    /// its id and its cells; new ones are added, ones it leaves out removed
+    /// (refused if something the new schema keeps reads them), formulas
+    /// that differ computed again. A data column whose type or constraints
+    /// differ keeps its cells only if every one fits the new definition as
+    /// it is (else the change is refused, naming the first cell that does
+    /// not); a formula column does not become a data column in place (add
+    /// one of another name instead), and no table is left out. Names do not
+    /// follow renames here: a renamed table or column is a new one.
+    SetSchema(Schema),
     /// Removes a column no formula, view or display setting reads (else the
     /// change is refused, naming them). Its id is never given again.
     RemoveColumn {
@@ -160,7 +171,23 @@ impl Workbook {
         let mut renamed_columns: HashMap<ColumnId, String> = HashMap::new();
         // Formula columns whose formula is new.
         let mut changed: Vec<ColumnId> = Vec::new();
+        // Data columns whose cells must fit a new definition.
+        let mut redefined: Vec<ColumnId> = Vec::new();
         match change {
+            SchemaChange::SetSchema(new) => {
+                if let Some(t) = self.tables().find(|t| {
+                    !new.tables
+                        .iter()
+                        .any(|ts| fold(&ts.name) == fold(self.name_of_table(*t)))
+                }) {
+                    return Err(self.refused(format!(
+                        "the new schema leaves out the table `{}`; a table is not removed (keep it: an empty table costs nothing)",
+                        self.name_of_table(t)
+                    )));
+                }
+                redefined = self.redefined_columns(&new)?;
+                schema = new;
+            }
             SchemaChange::AddTable(table) => {
                 self.check_new_name(&table.name, None)?;
                 for c in &table.columns {
@@ -249,6 +276,7 @@ impl Workbook {
             .map(|i| matches!(self.data.columns[i].kind, ColumnKind::Hidden(_)))
             .collect();
         self.take_state(next);
+        self.check_redefined(&redefined)?;
         // What to compute: formula columns that are new (or were data), whose
         // formula changed, or whose place in a cycle did; hidden key columns
         // that are new. The rest kept their cells, which are right.
@@ -384,6 +412,78 @@ impl Workbook {
         let name = fold(self.name_of_table(table));
         let found = schema.tables.iter_mut().find(|t| fold(&t.name) == name);
         found.ok_or_else(|| self.refused(format!("the schema has no table `{name}`")))
+    }
+
+    /// The data columns a new schema keeps (by name) with another type,
+    /// required or unique setting; a formula column it makes a data column
+    /// is refused.
+    fn redefined_columns(&self, new: &Schema) -> Result<Vec<ColumnId>, TransactionError> {
+        let mut redefined = Vec::new();
+        let tables = new
+            .tables
+            .iter()
+            .filter_map(|ts| Some((self.find_table(&ts.name)?, &ts.columns)))
+            .chain([(self.names, &new.names)]);
+        for (table, columns) in tables {
+            for cs in columns {
+                let Some(c) = self.find_column(table, &cs.name) else {
+                    continue;
+                };
+                let old = &self.data.column(c).schema;
+                match (old.formula.is_some(), cs.formula.is_some()) {
+                    (true, false) => {
+                        return Err(self.refused(format!(
+                            "`{}`.`{}` is a formula column; it does not become a data column in place: add a data column of another name and remove the formula column",
+                            self.name_of_table(table),
+                            self.name_of_column(c)
+                        )));
+                    }
+                    (false, false)
+                        if old.ty != cs.ty
+                            || old.required != cs.required
+                            || old.unique != cs.unique =>
+                    {
+                        redefined.push(c);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(redefined)
+    }
+
+    /// Every cell of a redefined data column fits its new definition as it
+    /// is, and its table's rows keep their required and unique constraints.
+    fn check_redefined(&self, redefined: &[ColumnId]) -> Result<(), TransactionError> {
+        let mut rows = Vec::new();
+        for &c in redefined {
+            let table = self.table_of_column(c);
+            for &r in self.data.table(table).order() {
+                rows.push((table, r));
+                let v = self.data.cell(c, r);
+                if v.is_blank() {
+                    continue;
+                }
+                let why = match crate::coerce::coerce(&self.data, c, v.clone()) {
+                    Ok(w) if w.identical(v) => continue,
+                    Ok(w) => format!(
+                        "holds {}, which the new definition would store as {}",
+                        self.display(v),
+                        self.display(&w)
+                    ),
+                    Err(e) => e.message,
+                };
+                return Err(self.refused(format!(
+                    "`{}`.`{}` row id {}: the cell {why}; change such cells first, or keep the column as it was",
+                    self.name_of_table(table),
+                    self.name_of_column(c),
+                    r.get()
+                )));
+            }
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        self.check_rows(rows)
     }
 
     /// The schema's columns of a table (its names, for the names' table).

@@ -15,8 +15,8 @@
 //! its magic, format version or engine version differ from this engine's;
 //! when its checksum (CRC-32 of every byte before it) does not match; when
 //! the schema it was written for is not the schema given (compared as
-//! text, byte for byte: the schema's `Debug` form, which the engine version
-//! pins); when the
+//! text, byte for byte: the schema's `Debug` form without the places in
+//! files its pieces came from, which the engine version pins); when the
 //! workbook the schema builds is not laid out as the one written (ids of
 //! tables, columns, hidden key columns and indexes, and every bound formula;
 //! a digest of them); when any length, id, tag, code or value is out of
@@ -46,7 +46,7 @@
 //! magic     8 bytes  "CSIPSNAP"
 //! format    u32      FORMAT (1)
 //! engine    str      the csip-engine version that wrote it
-//! schema    str      the schema's Debug text (`format!("{schema:?}")`)
+//! schema    str      the schema's Debug text, without where its pieces sat in files
 //! layout    u32      digest (CRC-32) of the workbook's ids and bound formulas
 //! clock     i32 today (days from 0001-01-01 = day 1), i64 now (Unix seconds), u32 nanoseconds
 //! strings   varint n, then n × str: the texts the cells hold more than once
@@ -251,7 +251,7 @@ impl Workbook {
         w.bytes(MAGIC);
         w.u32(FORMAT);
         w.str(ENGINE);
-        w.str(&format!("{:?}", self.schema()));
+        w.str(&schema_text(self.schema()));
         w.u32(layout_digest(self));
         let clock = self.clock();
         w.i32(clock.today.num_days_from_ce());
@@ -420,8 +420,7 @@ fn read_header<'b>(bytes: &'b [u8], schema: &Schema) -> Result<(Header, Input<'b
             engine: engine.to_string(),
         });
     }
-    // The engine version pins what the `Debug` text of a schema is.
-    if input.str()? != format!("{schema:?}") {
+    if input.str()? != schema_text(schema) {
         return Err(SnapshotError::OtherSchema);
     }
     let layout = input.u32()?;
@@ -570,6 +569,38 @@ fn read_body(
         wb.feed = feed;
     }
     Ok(wb)
+}
+
+/// The text that names a schema in a snapshot: its `Debug` form (which the
+/// engine version, also checked, pins) without where each piece sat in a
+/// file, so that a schema read from table files and the same schema built
+/// in code, or changed at run time and written back, are one schema.
+fn schema_text(schema: &Schema) -> String {
+    let mut schema = schema.clone();
+    for table in &mut schema.tables {
+        table.declared = None;
+    }
+    for column in schema
+        .tables
+        .iter_mut()
+        .flat_map(|t| t.columns.iter_mut())
+        .chain(schema.names.iter_mut())
+    {
+        column.origin = None;
+        column.declared = None;
+    }
+    for view in &mut schema.views {
+        view.declared = None;
+        let formulas = view
+            .filter
+            .iter_mut()
+            .chain(view.fields.iter_mut().filter_map(|f| f.formula.as_mut()))
+            .chain(view.tiles.iter_mut().map(|t| &mut t.formula));
+        for f in formulas {
+            f.origin = None;
+        }
+    }
+    format!("{schema:?}")
 }
 
 fn layout(what: &str, expected: usize, found: usize) -> SnapshotError {

@@ -384,6 +384,20 @@ pub enum TransactionErrorKind {
     Schema,
 }
 
+impl From<crate::coerce::K> for TransactionErrorKind {
+    fn from(kind: crate::coerce::K) -> TransactionErrorKind {
+        use crate::coerce::K;
+        match kind {
+            K::WrongType => TransactionErrorKind::WrongType,
+            K::OutOfRange => TransactionErrorKind::OutOfRange,
+            K::NotAnOption => TransactionErrorKind::NotAnOption,
+            K::UnknownReference => TransactionErrorKind::UnknownReference,
+            K::AmbiguousReference => TransactionErrorKind::AmbiguousReference,
+            K::NotWritable => TransactionErrorKind::NotWritable,
+        }
+    }
+}
+
 /// One step that undoes part of a transaction (for a rollback, and kept
 /// for [`Workbook::undo`]).
 #[derive(Debug)]
@@ -809,7 +823,7 @@ impl Workbook {
         }
         let value = coerce(&self.data, column, value).map_err(|Rejected { kind, message }| {
             self.error(
-                kind,
+                kind.into(),
                 Some(table),
                 Some(row),
                 Some(column),
@@ -927,6 +941,14 @@ impl Workbook {
     }
 
     /// Required cells of every row written, unique values of every cell written.
+    /// Checks the required and unique constraints of `rows`.
+    pub(crate) fn check_rows(&self, rows: Vec<(TableId, RowId)>) -> Result<(), TransactionError> {
+        self.check_constraints(&Batch {
+            check: rows,
+            ..Batch::default()
+        })
+    }
+
     fn check_constraints(&self, batch: &Batch) -> Result<(), TransactionError> {
         match self
             .constraint_errors(batch, 1, &FxHashSet::default())

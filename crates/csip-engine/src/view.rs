@@ -2,6 +2,8 @@
 //! demand with the view's parameters (DESIGN §3 "Views").
 
 use crate::coerce::coerce_to;
+use crate::data::Data;
+use crate::eval::display;
 use crate::eval::{EvalCtx, truthy};
 use crate::expr::Expr;
 use crate::ids::{RowId, TableId};
@@ -197,19 +199,14 @@ pub(crate) fn find_view<'t>(
     }
 }
 
-impl Workbook {
-    /// What a view sorts by: rows by what they show (their display column), so
-    /// people sort by name; everything else as itself.
-    fn sort_key(&self, v: Value) -> Value {
-        match v {
-            Value::Row(..) => Value::from(self.display(&v)),
-            Value::List(items) if items.iter().any(|i| matches!(i, Value::Row(..))) => {
-                Value::from(self.display(&Value::List(items)))
-            }
-            other => other,
-        }
-    }
+/// What evaluating a view reads: the cells (a reader's snapshot of them)
+/// and the bound views, nothing else of the workbook.
+struct ViewReader<'a> {
+    data: &'a Data,
+    views: &'a [View],
+}
 
+impl Workbook {
     /// The views, in schema order.
     pub fn views(&self) -> Vec<ViewInfo> {
         self.views
@@ -276,7 +273,25 @@ impl Workbook {
                 });
             }
         }
-        self.evaluate_view(index, params, budget)
+        ViewReader {
+            data: &self.data,
+            views: &self.views,
+        }
+        .evaluate_view(index, params, budget)
+    }
+}
+
+impl ViewReader<'_> {
+    /// What a view sorts by: rows by what they show (their display column), so
+    /// people sort by name; everything else as itself.
+    fn sort_key(&self, v: Value) -> Value {
+        match v {
+            Value::Row(..) => Value::from(display(self.data, &v)),
+            Value::List(items) if items.iter().any(|i| matches!(i, Value::Row(..))) => {
+                Value::from(display(self.data, &Value::List(items)))
+            }
+            other => other,
+        }
     }
 
     fn evaluate_view(
@@ -303,7 +318,7 @@ impl Workbook {
                 .map(|(_, v)| v.clone());
             let value = match given {
                 Some(v) => {
-                    coerce_to(&self.data, &p.ty, *target, v).map_err(|r| ViewError::BadParam {
+                    coerce_to(self.data, &p.ty, *target, v).map_err(|r| ViewError::BadParam {
                         view: view.name.clone(),
                         param: p.name.clone(),
                         reason: r.message,
@@ -319,7 +334,7 @@ impl Workbook {
             };
             values.push(value);
         }
-        let data = &self.data;
+        let data = self.data;
         let table = view.table;
         // Rows that pass the filter, with their fields and sort keys.
         struct Entry {

@@ -368,13 +368,7 @@ impl Workbook {
 
     /// A value as text, as `ToText` gives it (rows by their display column).
     pub fn display(&self, value: &Value) -> String {
-        match value {
-            Value::Error(e) => e.to_string(),
-            v => EvalCtx::new(&self.data, None, &crate::Budget::default())
-                .to_text(v)
-                .map(|s| s.into_owned())
-                .unwrap_or_default(),
-        }
+        crate::eval::display(&self.data, value)
     }
 
     /// What `Today()` and `Now()` read.

@@ -450,3 +450,85 @@ fn schema_changes_undo_and_redo_whole() {
         ]
     );
 }
+
+#[test]
+fn a_whole_new_schema_keeps_what_it_names_and_computes_only_what_changed() {
+    let mut f = fixture();
+    let before = state(&f.wb);
+    let mut new = schema();
+    // A column added, a formula changed, a view added, Label removed.
+    let deals = &mut new.tables[1];
+    deals.columns.retain(|c| c.name != "Label");
+    deals
+        .columns
+        .push(ColumnSchema::data("Stage", ColumnType::Text));
+    new.tables[0].columns[1].formula =
+        Some("Filter([Deals], [Owner] = thisRow).[Amount].Sum() * 2".into());
+    new.views.push(ViewSchema::new("All deals", "Deals"));
+    new.views[0].fields.retain(|f| f.name != "Label");
+    let changes = change(&mut f.wb, SchemaChange::SetSchema(new));
+    // Ids stay; only Total was computed again (Stage is new and blank).
+    assert_eq!(f.wb.table_id("Deals").unwrap(), f.deals);
+    assert_eq!(f.wb.column_id(f.deals, "Amount").unwrap(), f.amount);
+    assert!(f.wb.column_name(f.label).is_err(), "Label is removed");
+    let computed: std::collections::HashSet<_> =
+        changes.changes.iter().map(|c| c.cell.column).collect();
+    assert_eq!(computed.into_iter().collect::<Vec<_>>(), [f.total]);
+    let kari = f.wb.rows(f.people).unwrap()[0];
+    assert_eq!(f.wb.value(f.total, kari).unwrap(), &Value::from(500));
+    assert_eq!(f.wb.views().len(), 2);
+    assert!(f.wb.differences_from_full_recalc().is_empty());
+    f.wb.undo().unwrap().unwrap();
+    assert_eq!(state(&f.wb), before);
+}
+
+#[test]
+fn a_new_definition_of_a_data_column_must_fit_its_cells() {
+    let mut f = fixture();
+    let retyped = |ty: ColumnType, required: bool| {
+        let mut new = schema();
+        let amount = &mut new.tables[1].columns[1];
+        amount.ty = ty;
+        amount.required = required;
+        SchemaChange::SetSchema(new)
+    };
+    // Every amount fits a slider up to 1,000: taken.
+    let slider = ColumnType::Slider {
+        min: 0.into(),
+        max: 1000.into(),
+    };
+    change(&mut f.wb, retyped(slider, false));
+    // Not one up to 100: refused at the first cell that does not fit, by row id.
+    let small = ColumnType::Slider {
+        min: 0.into(),
+        max: 100.into(),
+    };
+    let refused =
+        f.wb.apply(Transaction::new().change_schema(retyped(small, false)))
+            .unwrap_err();
+    assert_eq!(refused.kind, TransactionErrorKind::Schema);
+    assert!(
+        refused.message.contains("`Deals`.`Amount` row id 2"),
+        "{refused}"
+    );
+    // Required with a blank amount: refused.
+    let deals = f.deals;
+    let title = f.wb.column_id(deals, "Title").unwrap();
+    f.wb.apply(Transaction::new().insert(deals, vec![(title, "D".into())]))
+        .unwrap();
+    let refused =
+        f.wb.apply(Transaction::new().change_schema(retyped(ColumnType::Number, true)))
+            .unwrap_err();
+    assert_eq!(refused.kind, TransactionErrorKind::Required, "{refused}");
+    // A formula column does not become a data column in place.
+    let mut new = schema();
+    new.tables[1].columns[3].formula = None;
+    let refused =
+        f.wb.apply(Transaction::new().change_schema(SchemaChange::SetSchema(new)))
+            .unwrap_err();
+    assert!(
+        refused.message.contains("does not become a data column"),
+        "{refused}"
+    );
+    assert!(f.wb.differences_from_full_recalc().is_empty());
+}

@@ -96,9 +96,9 @@ pub struct Config {
     /// one text or list ([`Limits::request`]).
     pub eval_limits: Limits,
     /// At a clean shutdown, write the workbook's snapshot into its file
-    /// when the file has moved on since the last one
-    /// ([`Store::save_snapshot`]), so that the next start reads it instead
-    /// of every row. On by default.
+    /// when the file has moved on since the last one, or the start did not
+    /// read it ([`Store::save_snapshot`]), so that the next start reads it
+    /// instead of every row. On by default.
     pub snapshot_on_shutdown: bool,
 }
 
@@ -369,8 +369,11 @@ pub async fn serve(
         let store = app.store.clone();
         let saved = tokio::task::spawn_blocking(move || {
             let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+            // The file's snapshot is of its last commit and was read at the
+            // start: nothing to do. One the start refused (another engine
+            // version, a layout a schema change gave) is written again.
             match store.has_snapshot() {
-                Ok(true) => Ok(None),
+                Ok(true) if *store.loaded() == csip_store::Loaded::Snapshot => Ok(None),
                 _ => store.save_snapshot().map(Some),
             }
         })

@@ -68,8 +68,8 @@ pub enum Loaded {
 use codec::Codec;
 use csip_engine::{
     ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, Op, RowId, RowsWithIds, Schema,
-    SnapshotError, SourceFile, TableId, Transaction, TransactionError, Value, Workbook,
-    schema_from_files,
+    SchemaChange, SnapshotError, SourceFile, TableId, Transaction, TransactionError, Value,
+    Workbook, schema_from_files,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -151,8 +151,8 @@ pub enum StoreError {
         "{0}: another process changed the workbook file; it has been reloaded; send the transaction again"
     )]
     Stale(PathBuf),
-    /// The engine could not write the workbook's snapshot (its schema cannot
-    /// be written as table files); the file is as it was.
+    /// The engine could not write the workbook's snapshot; the file is as
+    /// it was.
     #[error("{path}: {source}")]
     Snapshot {
         /// The workbook file.
@@ -197,7 +197,9 @@ pub struct AuditEntry {
     pub actor: String,
     /// The table.
     pub table: String,
-    /// The row's id.
+    /// The row's id; 0 for a change of the schema (a table created or
+    /// renamed: column `*`; a data column added, renamed, dropped or
+    /// stored anew: that column, with what it was and what it is).
     pub row: u32,
     /// The column, or `*` for a whole row inserted or deleted.
     pub column: String,
@@ -385,42 +387,38 @@ impl Store {
         Store::load(path, conn, &schema, clock)
     }
 
-    /// Opens a workbook file under new table files: tables and columns the
-    /// new files add are created (existing rows hold Blank in them), and the
-    /// new schema is stored. A change that would lose data — a table or a
-    /// data column with values that the new files drop, turn into a formula,
-    /// or give a type that stores differently — is refused and nothing changes.
+    /// Opens a workbook file under new table files, as one schema change
+    /// ([`SchemaChange::SetSchema`]) of the workbook read from the file:
+    /// tables and columns the new files add are created (existing rows hold
+    /// Blank in them), formulas that differ are computed again (nothing else
+    /// is), and the new schema is stored, in one commit. A change that would
+    /// lose data — a table with rows or a data column with values that the
+    /// new files drop or turn into a formula, a value a column's new type
+    /// would store differently — is refused and nothing changes.
     pub fn upgrade(
         path: &Path,
         table_files: Vec<SourceFile>,
         clock: Clock,
     ) -> Result<Store, StoreError> {
-        let mut conn = open_conn(path)?;
-        let sql = |source| StoreError::Sqlite {
+        let new_schema = schema_from_files(&table_files).map_err(|e| StoreError::Load {
             path: path.to_path_buf(),
-            source,
-        };
-        let load = |e: LoadError| StoreError::Load {
-            path: path.to_path_buf(),
-            source: Box::new(e),
-        };
-        let old_schema = stored_schema(path, &conn)?;
-        let new_schema = schema_from_files(&table_files).map_err(|e| load(e.into()))?;
-        let old = layout_of(&Workbook::new(&old_schema, clock).map_err(|e| load(e.into()))?);
-        let probe = Workbook::new(&new_schema, clock).map_err(|e| load(e.into()))?;
-        let new = layout_of(&probe);
-        let tx = conn.transaction().map_err(sql)?;
-        let mut added = Vec::new();
-        for o in &old {
-            let n = new.iter().find(|n| n.name.eq_ignore_ascii_case(&o.name));
-            let rows: i64 = tx
-                .query_row(
-                    &format!("SELECT count(*) FROM {}", quote(&o.name)),
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(sql)?;
-            let Some(n) = n else {
+            source: Box::new(e.into()),
+        })?;
+        let mut store = Store::open(path, clock)?;
+        store.refuse_loss(&new_schema)?;
+        let tx = Transaction::new().change_schema(SchemaChange::SetSchema(new_schema));
+        store.commit_schema(tx, Some(table_files), "schema upgrade", clock.now)?;
+        Ok(store)
+    }
+
+    /// Refuses a new schema that leaves out, or turns into a formula, a
+    /// table or data column that holds something.
+    fn refuse_loss(&self, new: &Schema) -> Result<(), StoreError> {
+        let wb = &self.wb;
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b.trim());
+        for o in &self.layout {
+            let rows = wb.rows(o.table).map(<[RowId]>::len).unwrap_or(0);
+            let Some(n) = new.tables.iter().find(|n| same(&o.name, &n.name)) else {
                 if rows > 0 {
                     return Err(StoreError::Upgrade(format!(
                         "the new schema drops table `{}`, which holds {rows} rows; export them first (csip export) and remove the rows, or keep the table",
@@ -430,92 +428,164 @@ impl Store {
                 continue;
             };
             for oc in &o.columns {
-                let nc = n
-                    .columns
-                    .iter()
-                    .find(|c| c.name.eq_ignore_ascii_case(&oc.name));
-                let why = match nc {
-                    None if probe
-                        .column_id(n.table, &oc.name)
-                        .ok()
-                        .is_some_and(|c| probe.is_formula(c).unwrap_or(false)) =>
-                    {
-                        Some("turns it into a formula column".to_string())
-                    }
-                    None => Some("drops it".to_string()),
-                    Some(nc) if !oc.codec.same_storage(nc.codec) => Some(format!(
-                        "changes it from {} to {}",
-                        oc.codec.kind(),
-                        nc.codec.kind()
-                    )),
-                    Some(_) => None,
+                let why = match n.columns.iter().find(|c| same(&oc.name, &c.name)) {
+                    None => "drops it",
+                    Some(c) if c.formula.is_some() => "turns it into a formula column",
+                    Some(_) => continue,
                 };
-                if let Some(why) = why {
-                    let filled: i64 = tx
-                        .query_row(
-                            &format!(
-                                "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
-                                quote(&o.name),
-                                quote(&oc.name)
-                            ),
-                            [],
-                            |r| r.get(0),
-                        )
-                        .map_err(sql)?;
-                    if filled > 0 {
-                        return Err(StoreError::Upgrade(format!(
-                            "the new schema {why} — column `{}`.`{}` — and {filled} rows hold a value there that would be lost; keep the column as it is, or export and clear it first",
-                            o.name, oc.name
-                        )));
-                    }
-                    tx.execute_batch(&format!(
-                        "ALTER TABLE {} DROP COLUMN {}",
-                        quote(&o.name),
-                        quote(&oc.name)
-                    ))
-                    .map_err(sql)?;
+                let filled = wb
+                    .rows(o.table)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|r| wb.value(oc.column, **r).is_ok_and(|v| !v.is_blank()))
+                    .count();
+                if filled > 0 {
+                    return Err(StoreError::Upgrade(format!(
+                        "the new schema {why} — column `{}`.`{}` — and {filled} rows hold a value there that would be lost; keep the column as it is, or export and clear it first",
+                        o.name, oc.name
+                    )));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Applies a transaction of schema changes and brings the file to the
+    /// new schema in one SQLite transaction: tables created and renamed,
+    /// data columns added, renamed, dropped and (when their storage
+    /// changes) written again, the schema's table files replaced, and an
+    /// audit row per change (row 0: the schema). `files` are the table
+    /// files to store (an upgrade's own); without them the schema is
+    /// written back ([`Schema::to_table_files`]).
+    fn commit_schema(
+        &mut self,
+        tx: Transaction,
+        files: Option<Vec<SourceFile>>,
+        actor: &str,
+        at: NaiveDateTime,
+    ) -> Result<ChangeSet, StoreError> {
+        let before = self.wb.clone();
+        let changes = self.wb.apply(tx)?;
+        let files = match files {
+            Some(files) => files,
+            None => match self.wb.schema().to_table_files() {
+                Ok(files) => files,
+                Err(e) => {
+                    self.wb = before;
+                    return Err(StoreError::Upgrade(format!(
+                        "the changed schema cannot be stored as table files: {e}"
+                    )));
+                }
+            },
+        };
+        let layout = layout_of(&self.wb);
+        self.generation += 1;
+        match self.persist_schema(&layout, &files, actor, at) {
+            Ok(()) => {
+                self.layout = layout;
+                Ok(changes)
+            }
+            Err(source) => {
+                self.wb = before;
+                Err(self.recover(source))
+            }
+        }
+    }
+
+    fn persist_schema(
+        &mut self,
+        layout: &[TableLayout],
+        files: &[SourceFile],
+        actor: &str,
+        at: NaiveDateTime,
+    ) -> rusqlite::Result<()> {
+        let at = at.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let wb = &self.wb;
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO csip_commits (at, actor, cells) VALUES (?1, ?2, 0)",
+            params![at, actor],
+        )?;
+        let commit = tx.last_insert_rowid();
+        let mut entries = 0i64;
+        let mut log = |table: &str, column: &str, old: Option<String>, new: Option<String>| {
+            entries += 1;
+            tx.execute(
+                "INSERT INTO csip_audit (commit_id, at, actor, table_name, row_id, column_name, old, new)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
+                params![commit, at, actor, table, column, old, new],
+            )
+            .map(|_| ())
+        };
+        let kind = |c: &ColumnLayout| Some(format!("{} column", c.codec.kind()));
+        for n in layout {
+            let Some(o) = self.layout.iter().find(|o| o.table == n.table) else {
+                create_table(&tx, n)?;
+                log(&n.name, "*", None, Some("table".into()))?;
+                continue;
+            };
+            if o.name != n.name {
+                tx.execute_batch(&format!(
+                    "ALTER TABLE {} RENAME TO {}",
+                    quote(&o.name),
+                    quote(&n.name)
+                ))?;
+                log(&n.name, "*", Some(o.name.clone()), Some(n.name.clone()))?;
+            }
             for nc in &n.columns {
-                let kept = o.columns.iter().any(|oc| {
-                    oc.name.eq_ignore_ascii_case(&nc.name) && oc.codec.same_storage(nc.codec)
-                });
-                if !kept {
+                let Some(oc) = o.columns.iter().find(|c| c.column == nc.column) else {
                     tx.execute_batch(&format!(
                         "ALTER TABLE {} ADD COLUMN {}",
                         quote(&n.name),
                         quote(&nc.name)
-                    ))
-                    .map_err(sql)?;
-                    added.push(format!("{}.{}", n.name, nc.name));
+                    ))?;
+                    log(&n.name, &nc.name, None, kind(nc))?;
+                    continue;
+                };
+                if oc.name != nc.name {
+                    tx.execute_batch(&format!(
+                        "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                        quote(&n.name),
+                        quote(&oc.name),
+                        quote(&nc.name)
+                    ))?;
+                    log(
+                        &n.name,
+                        &nc.name,
+                        Some(oc.name.clone()),
+                        Some(nc.name.clone()),
+                    )?;
+                }
+                if !oc.codec.same_storage(nc.codec) {
+                    let mut update = tx.prepare(&nc.update_sql)?;
+                    for &r in wb.rows(n.table).unwrap_or_default() {
+                        let v = wb.value(nc.column, r).unwrap_or(&Value::Blank);
+                        update.execute(params![nc.codec.encode(v), r.get()])?;
+                    }
+                    log(&n.name, &nc.name, kind(oc), kind(nc))?;
+                }
+            }
+            for oc in &o.columns {
+                if !n.columns.iter().any(|c| c.column == oc.column) {
+                    tx.execute_batch(&format!(
+                        "ALTER TABLE {} DROP COLUMN {}",
+                        quote(&n.name),
+                        quote(&oc.name)
+                    ))?;
+                    log(&n.name, &oc.name, kind(oc), None)?;
                 }
             }
         }
-        for n in &new {
-            if !old.iter().any(|o| o.name.eq_ignore_ascii_case(&n.name)) {
-                create_table(&tx, n).map_err(sql)?;
-                added.push(n.name.clone());
-            }
-        }
-        tx.execute("DELETE FROM csip_schema", []).map_err(sql)?;
-        write_schema(&tx, &table_files).map_err(sql)?;
-        // A commit of its own, so that a process serving the file reloads.
+        tx.execute("DELETE FROM csip_schema", [])?;
+        write_schema(&tx, files)?;
         tx.execute(
-            "INSERT INTO csip_commits (at, actor, cells) VALUES (?1, 'schema upgrade', 0)",
-            params![clock.now.format("%Y-%m-%dT%H:%M:%S").to_string()],
-        )
-        .map_err(sql)?;
-        // Load under the new schema before committing: rows that break a new
-        // rule (a new required column) refuse the upgrade.
-        let mut store = Store::load_rows(path, &tx, Base::Schema(&new_schema, clock))?;
-        store.loaded = Loaded::Rows {
-            why: "an upgrade reads every row under the new schema".into(),
-        };
-        tx.commit().map_err(sql)?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-            ..store
-        })
+            "UPDATE csip_commits SET cells = ?1 WHERE id = ?2",
+            params![entries, commit],
+        )?;
+        tx.commit()?;
+        self.seen = commit;
+        Ok(())
     }
 
     fn load(
@@ -725,9 +795,13 @@ impl Store {
     /// returns its size in bytes. If another process has committed, the
     /// workbook is reloaded first, so the snapshot is of the file as it is.
     ///
-    /// Costs about what the snapshot's size says (a few hundred megabytes
-    /// at 10,000 accounts: seconds) and holds the file's write lock while
-    /// it writes. The CLI calls it after `csip synth --db` and `csip
+    /// Costs about what the snapshot's size says (90 MB at 10,000
+    /// accounts, written in about a second) and holds the file's write lock
+    /// while it writes. A snapshot of a workbook whose schema was changed at
+    /// run time may be laid out otherwise than a fresh build of its schema
+    /// (ids given in another order): an open then refuses it and reads the
+    /// rows ([`Store::loaded`] says so), and a snapshot saved after that
+    /// open is read. The CLI calls it after `csip synth --db` and `csip
     /// import`, at the end of `csip serve` when the file has moved on since
     /// its snapshot, and as `csip snapshot`; a commit never does, and a
     /// snapshot older than the file's last commit is never read.
@@ -812,6 +886,12 @@ impl Store {
     /// stale and the next write reloads first). A transaction built before
     /// another process committed to the file is refused with
     /// [`StoreError::Stale`] after a reload: build it again and retry.
+    ///
+    /// A transaction of schema changes ([`Transaction::change_schema`]; an
+    /// admin's, see [`Role::check`]) changes the file's tables to match in
+    /// the same way (tables created and renamed, data columns added,
+    /// renamed, dropped) and stores the schema it leaves, audited as row 0
+    /// (see [`AuditEntry::row`]); ids of what it keeps stay good.
     pub fn commit(
         &mut self,
         tx: Transaction,
@@ -824,9 +904,7 @@ impl Store {
             return Err(StoreError::Stale(self.path.clone()));
         }
         if tx.ops().iter().any(|op| matches!(op, Op::Schema(_))) {
-            return Err(StoreError::Upgrade(
-                "a workbook file changes its schema through `csip upgrade` (Store::upgrade), not a transaction".into(),
-            ));
+            return self.commit_schema(tx, None, actor, at);
         }
         let changes = self.wb.apply(tx)?;
         if changes.is_empty() {

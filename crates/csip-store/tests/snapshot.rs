@@ -258,6 +258,41 @@ fn a_store_that_reloads_reads_the_snapshot_another_process_saved_and_keeps_its_i
 }
 
 #[test]
+fn a_snapshot_after_a_schema_change_at_run_time_reads_back_or_is_refused_then_rewritten() {
+    use csip_engine::{ColumnSchema, ColumnType, SchemaChange};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let tasks = store.workbook().table_id("Tasks").expect("tasks");
+    // A column added at run time takes an id after the hidden ones: a fresh
+    // build of the stored schema gives ids in another order.
+    store
+        .commit(
+            Transaction::new().change_schema(SchemaChange::AddColumn {
+                table: tasks,
+                column: ColumnSchema::formula("Title_Length", ColumnType::Number, "Len([Title])"),
+            }),
+            "admin",
+            at(),
+        )
+        .expect("the schema changes");
+    store.save_snapshot().expect("writes its snapshot");
+    let opened = Store::open(&path, Clock::on(today())).expect("opens");
+    match opened.loaded() {
+        Loaded::Snapshot => {}
+        Loaded::Rows { why } => assert!(why.contains("laid out otherwise"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    same(store.workbook(), opened.workbook());
+    // A snapshot saved by a store opened from the file reads back.
+    let mut opened = opened;
+    opened.save_snapshot().expect("writes its snapshot");
+    let again = Store::open(&path, Clock::on(today())).expect("opens");
+    assert_eq!(again.loaded(), &Loaded::Snapshot);
+    same(store.workbook(), again.workbook());
+}
+
+#[test]
 fn edits_after_opening_from_a_snapshot_are_durable_and_incremental() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("csip.db");

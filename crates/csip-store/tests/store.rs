@@ -917,3 +917,107 @@ fn a_csm_delete_that_would_clear_cells_a_csm_may_not_write_is_refused_naming_the
         Ok(())
     );
 }
+
+#[test]
+fn a_schema_change_at_run_time_is_durable_and_audited() {
+    use csip_engine::{ColumnSchema, ColumnType, SchemaChange};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let tasks = wb.table_id("Tasks").expect("tasks");
+    let title = wb.column_id(tasks, "Title").expect("Title");
+    let first = wb.rows(tasks).unwrap()[0];
+    let change = |c| Transaction::new().change_schema(c);
+    // A csm may not change the schema; an admin may.
+    assert!(
+        Role::Csm
+            .check(
+                wb,
+                &change(SchemaChange::RenameColumn {
+                    column: title,
+                    name: "Task".into()
+                })
+            )
+            .is_err()
+    );
+    store
+        .commit(
+            change(SchemaChange::AddColumn {
+                table: tasks,
+                column: ColumnSchema::data("Effort", ColumnType::Number),
+            })
+            .change_schema(SchemaChange::AddColumn {
+                table: tasks,
+                column: ColumnSchema::formula("Double", ColumnType::Number, "[Effort] * 2"),
+            })
+            .change_schema(SchemaChange::RenameColumn {
+                column: title,
+                name: "Task".into(),
+            }),
+            "admin",
+            at(),
+        )
+        .expect("the schema changes");
+    let effort = store.workbook().column_id(tasks, "Effort").expect("Effort");
+    assert_eq!(store.workbook().column_id(tasks, "Task").unwrap(), title);
+    store
+        .commit(Transaction::new().set(effort, first, 3), "admin", at())
+        .expect("the new column is written");
+    let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
+    same(store.workbook(), reopened.workbook());
+    let wb = reopened.workbook();
+    let tasks = wb.table_id("Tasks").unwrap();
+    let double = wb.column_id(tasks, "Double").unwrap();
+    assert_eq!(wb.value(double, first).unwrap(), &Value::from(6));
+    assert!(
+        wb.column_id(tasks, "Title").is_err(),
+        "renamed in the file too"
+    );
+    let schema_entries: Vec<_> = reopened
+        .audit(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.row == 0)
+        .map(|e| (e.column, e.old, e.new))
+        .collect();
+    assert_eq!(
+        schema_entries,
+        [
+            (
+                "Task".to_string(),
+                Some("Title".to_string()),
+                Some("Task".to_string())
+            ),
+            (
+                "Effort".to_string(),
+                None,
+                Some("number column".to_string())
+            ),
+        ]
+    );
+    // Removing the data column the formula reads is refused; the formula
+    // first, then the column, is not — and the file drops it.
+    let mut store = reopened;
+    let effort = store.workbook().column_id(tasks, "Effort").unwrap();
+    assert!(
+        store
+            .commit(
+                change(SchemaChange::RemoveColumn { column: effort }),
+                "admin",
+                at()
+            )
+            .is_err()
+    );
+    store
+        .commit(
+            change(SchemaChange::RemoveColumn { column: double })
+                .change_schema(SchemaChange::RemoveColumn { column: effort }),
+            "admin",
+            at(),
+        )
+        .expect("removed");
+    let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
+    let tasks = reopened.workbook().table_id("Tasks").unwrap();
+    assert!(reopened.workbook().column_id(tasks, "Effort").is_err());
+}

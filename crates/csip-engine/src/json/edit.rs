@@ -123,6 +123,7 @@ enum SchemaChangeDef {
         column: ColumnId,
         name: String,
     },
+    SetSchema(Schema),
     RemoveColumn {
         column: ColumnId,
     },
