@@ -6,7 +6,7 @@
 use csip_engine::{Transaction, Value, Workbook};
 use std::error::Error;
 
-fn main() -> Result<(), Box<dyn Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn Error>> {
     let wb = &mut csip_workbook::pilot(csip_workbook::sample_today())?;
     let accounts = wb.table_id("Account_Master")?;
     let metrics = wb.table_id("Platform_Health_Metrics")?;

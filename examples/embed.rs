@@ -9,7 +9,7 @@ use csip_engine::{
 };
 use std::error::Error;
 
-fn main() -> Result<(), Box<dyn Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn Error>> {
     // Two linked tables: accounts, and the scores measured for them.
     let mut schema = Schema::new()
         .with_table(

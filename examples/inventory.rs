@@ -1,7 +1,7 @@
 //! The engine in a service of its own (no CSIP workbook): an inventory of
 //! products and stock movements, changed while it runs — a column added, a
-//! formula changed, an edit undone — with every commit read from the change
-//! feed.
+//! formula changed, an edit undone, a named value changed — with every
+//! commit read from the change feed.
 //!
 //! `cargo run -p csip-examples --example inventory`
 
@@ -11,7 +11,7 @@ use csip_engine::{
 };
 use std::error::Error;
 
-fn main() -> Result<(), Box<dyn Error>> {
+pub(crate) fn main() -> Result<(), Box<dyn Error>> {
     let schema = Schema::new()
         .with_table(
             TableSchema::new("Products")
@@ -37,7 +37,14 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .with_column(ColumnSchema::relation("Product", "Products").required())
                 .with_column(ColumnSchema::data("Quantity", ColumnType::Number))
                 .with_column(ColumnSchema::data("Day", ColumnType::Date)),
-        );
+        )
+        // Named values and formulas: one value for the whole workbook.
+        .with_name(ColumnSchema::formula("Cover_Days", ColumnType::Number, "7"))
+        .with_name(ColumnSchema::formula(
+            "Units_On_Hand",
+            ColumnType::Number,
+            "Sum([Products].[On_Hand])",
+        ));
     let today = NaiveDate::from_ymd_opt(2026, 12, 4).ok_or("a date")?;
     let mut wb = Workbook::new(&schema, Clock::on(today))?;
     // Every commit from here on, in order: what a dashboard or a replica reads.
@@ -97,7 +104,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     wb.apply(Transaction::new().change_schema(SchemaChange::SetFormula {
         column: status,
-        formula: r#"If([Days_Of_Cover] < 7, "Reorder", "OK")"#.into(),
+        formula: r#"If([Days_Of_Cover] < [Cover_Days], "Reorder", "OK")"#.into(),
     }))?;
     println!(
         "Status now reads Days_Of_Cover: BOLT-M6 {}",
@@ -122,6 +129,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "undone: BOLT-M6 {} on hand",
         wb.display(wb.value(on_hand, bolt)?)
+    );
+
+    // A named value changed: every status that reads it follows.
+    let units = wb.name_id("Units_On_Hand")?;
+    println!(
+        "units on hand in all: {}",
+        wb.display(wb.name_value(units)?)
+    );
+    let stricter = wb.apply(Transaction::new().change_schema(SchemaChange::SetFormula {
+        column: wb.name_id("Cover_Days")?,
+        formula: "3".into(),
+    }))?;
+    println!(
+        "Cover_Days 7 → 3: BOLT-M6 {} ({} cells changed)",
+        wb.display(wb.value(status, bolt)?),
+        stricter.changes.len()
     );
 
     println!("the change feed:");
