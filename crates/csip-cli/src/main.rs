@@ -137,10 +137,10 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
-    /// Write a workbook file's snapshot into it (its rows, formula values and
-    /// indexes as one blob of its last commit), so that opening it (`csip
-    /// serve`) reads that instead of every row and a recalculation. `synth
-    /// --db`, `import` and a clean stop of `serve` write one too.
+    /// Write a workbook file's snapshot into it (its rows and formula values
+    /// as one blob of its last commit), so that opening it (`csip serve`)
+    /// reads that instead of every row and a recalculation. `synth --db`,
+    /// `import` and a clean stop of `serve` write one too.
     Snapshot {
         /// The workbook file.
         #[arg(long)]
