@@ -56,7 +56,8 @@
 //!           word w: row id 64w + i lives; bits past `slots` clear)
 //! indexes   varint n (the workbook's), then per index: varint column, u8
 //!           mode (0 whole, 1 elements, 2 guarded), varint keys (how many
-//!           it had: a hint to size it by; its contents come from the cells)
+//!           it had: a hint for its shard count; its contents come from the
+//!           cells)
 //! columns   varint n (the workbook's, hidden ones included), then per
 //!           column: u64 the length in bytes of the rest of the column (so
 //!           that a reader finds every column before it decodes one), and
@@ -509,7 +510,7 @@ fn read_body(
                 "index {i} is of another column or kind"
             )));
         }
-        // A key is at least a byte of some cell: no more keys than bytes.
+        // How many keys it had: only a hint for its shard count.
         let keys = input.count(1, "an index's keys")?;
         builders.push(Some(IndexBuilder::new(ix.mode, keys)));
     }

@@ -65,27 +65,35 @@ fn save_in_parts(
 
 /// The snapshot bytes of `commit`, if the file holds them: each part read
 /// straight into its place (SQLite's incremental blob reads: no copy of a
-/// part in between). A part that is not a blob gives bytes the engine will
-/// refuse.
+/// part in between), all in one read transaction, so that they are of one
+/// save even if another process saves meanwhile (no caller holds a
+/// transaction on `conn` here). Parts that are not blobs give bytes the
+/// engine will refuse.
 pub(crate) fn load(conn: &Connection, commit: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    if !exists(conn, commit)? {
+    let tx = conn.unchecked_transaction()?;
+    if !exists(&tx, commit)? {
         return Ok(None);
     }
-    let mut stmt = conn.prepare(
+    let mut stmt = tx.prepare(
         "SELECT part, length(bytes), typeof(bytes) = 'blob' FROM csip_snapshot WHERE commit_id = ?1 ORDER BY part",
     )?;
     let parts: Vec<(i64, i64, bool)> = stmt
         .query_map(params![commit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    if parts.iter().any(|p| !p.2 || p.1 < 0) {
+    let lengths: Option<Vec<usize>> = parts
+        .iter()
+        .map(|&(_, len, blob)| usize::try_from(len).ok().filter(|_| blob))
+        .collect();
+    let total = lengths
+        .as_ref()
+        .and_then(|l| l.iter().try_fold(0usize, |n, len| n.checked_add(*len)));
+    let (Some(lengths), Some(total)) = (lengths, total) else {
         return Ok(Some(Vec::new()));
-    }
-    let total: i64 = parts.iter().map(|p| p.1).sum();
-    let mut bytes = vec![0u8; usize::try_from(total).unwrap_or(0)];
-    let mut at = 0usize;
-    for (part, len, _) in parts {
-        let len = usize::try_from(len).unwrap_or(0);
-        let blob = conn.blob_open("main", "csip_snapshot", "bytes", part, true)?;
+    };
+    let mut bytes = vec![0u8; total];
+    let mut at = 0;
+    for ((part, _, _), len) in parts.into_iter().zip(lengths) {
+        let blob = tx.blob_open("main", "csip_snapshot", "bytes", part, true)?;
         blob.read_at_exact(&mut bytes[at..at + len], 0)?;
         at += len;
     }
