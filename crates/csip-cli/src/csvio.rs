@@ -45,7 +45,7 @@ fn needs_escape(text: &str) -> bool {
 }
 
 /// A cell's text as written: `'` before formula-looking text.
-fn escape(text: String) -> String {
+pub(crate) fn escape(text: String) -> String {
     if needs_escape(&text) {
         format!("'{text}")
     } else {

@@ -23,7 +23,7 @@ mod synth;
 mod table;
 
 use clap::{Parser, Subcommand};
-use csip_engine::{CaseFile, NaiveDate, TableId, Value, ViewResult, Workbook};
+use csip_engine::{CaseFile, ColumnId, NaiveDate, TableId, Value, ViewPage, ViewResult, Workbook};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use table::Align;
@@ -175,6 +175,26 @@ enum Command {
         /// Read this workbook file instead of the built-in pilot data.
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Rows shown per group.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Rows skipped at the start of each group (the next page: --offset 100).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Groups shown.
+        #[arg(long, default_value_t = 50)]
+        group_limit: usize,
+        /// Groups skipped.
+        #[arg(long, default_value_t = 0)]
+        group_offset: usize,
+        /// Show only the group with this key (as the view shows it).
+        #[arg(long)]
+        group: Option<String>,
+        /// `table` (a page, for people), or `csv` / `jsonl` (every row of
+        /// the whole view, streamed, for an export; the paging options do
+        /// not apply).
+        #[arg(long, value_enum, default_value_t = ViewFormat::Table)]
+        format: ViewFormat,
         #[command(flatten)]
         day: Day,
     },
@@ -313,8 +333,22 @@ fn main() -> ExitCode {
             name,
             params,
             db,
+            limit,
+            offset,
+            group_limit,
+            group_offset,
+            group,
+            format,
             day,
-        } => view(&name, &params, db.as_deref(), &day),
+        } => {
+            let mut page = ViewPage::first(limit)
+                .skip(offset)
+                .groups(group_offset, group_limit);
+            if let Some(g) = group {
+                page = page.in_group(Value::from(g));
+            }
+            view(&name, &params, db.as_deref(), &day, &page, format)
+        }
         Command::Check { files, verbose } => return check(&files, verbose),
         Command::Synth {
             accounts,
@@ -562,24 +596,149 @@ fn table(wb: &Workbook, name: &str) -> Result<TableId, String> {
 
 // ---- view ---------------------------------------------------------------------------
 
+/// How `csip view` writes a view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ViewFormat {
+    /// A page of it, as tables.
+    Table,
+    /// Every row, as CSV: `row_id`, the group's key when grouped, the fields.
+    Csv,
+    /// Every row, one JSON object per line.
+    Jsonl,
+}
+
 fn view(
     name: &str,
     params: &[(String, String)],
     db: Option<&Path>,
     day: &Day,
+    page: &ViewPage,
+    format: ViewFormat,
 ) -> Result<String, String> {
     let wb = workbook(db, day)?;
     let refs: Vec<(&str, Value)> = params
         .iter()
         .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
         .collect();
-    let result = wb.view(name, &refs).map_err(|e| format!("error: {e}"))?;
+    if format != ViewFormat::Table {
+        let stdout = std::io::stdout().lock();
+        export_view(&wb, name, &refs, format, std::io::BufWriter::new(stdout))?;
+        return Ok(String::new());
+    }
+    let result = wb
+        .view_page(name, &refs, page, &csip_engine::Budget::default())
+        .map_err(|e| format!("error: {e}"))?;
     let mut out = String::new();
     render_view(&wb, &result, &mut out);
     Ok(out)
 }
 
+/// Every row of a view written as it is evaluated, one at a time: no more
+/// than a row's fields in memory besides the view's order.
+fn export_view(
+    wb: &Workbook,
+    name: &str,
+    params: &[(&str, Value)],
+    format: ViewFormat,
+    out: impl std::io::Write,
+) -> Result<(), String> {
+    let info = wb
+        .view_page(
+            name,
+            params,
+            &ViewPage::first(0).groups(0, 0),
+            &Default::default(),
+        )
+        .map_err(|e| format!("error: {e}"))?;
+    let grouped = info.group_count > 0 && info.groups.is_empty() && {
+        // Grouped unless its one group has no key.
+        let first = wb
+            .view_page(
+                name,
+                params,
+                &ViewPage::first(0).groups(0, 1),
+                &Default::default(),
+            )
+            .map_err(|e| format!("error: {e}"))?;
+        first.groups.first().is_some_and(|g| g.key.is_some())
+    };
+    let failed = |e: &dyn std::fmt::Display| Failed(format!("error: cannot write the view: {e}"));
+    let text = |v: &Value, column: Option<ColumnId>| wb.format_value(column, v);
+    match format {
+        ViewFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            let header = std::iter::once("row_id")
+                .chain(grouped.then_some("group"))
+                .chain(info.fields.iter().map(String::as_str));
+            w.write_record(header).map_err(|e| failed(&e).0)?;
+            let mut record: Vec<String> = Vec::new();
+            wb.view_for_each(name, params, &Default::default(), |key, row| {
+                record.clear();
+                record.push(row.row.get().to_string());
+                if grouped {
+                    record.push(csvio::escape(
+                        key.map_or(String::new(), |k| text(k, info.group_column)),
+                    ));
+                }
+                for (i, v) in row.values.iter().enumerate() {
+                    let t = text(v, info.field_columns[i]);
+                    record.push(if matches!(v, Value::Number(_)) {
+                        t
+                    } else {
+                        csvio::escape(t)
+                    });
+                }
+                w.write_record(&record).map_err(|e| failed(&e))
+            })
+            .map_err(|e| e.0)?;
+            w.flush().map_err(|e| failed(&e).0)
+        }
+        ViewFormat::Jsonl | ViewFormat::Table => {
+            let mut out = out;
+            wb.view_for_each(name, params, &Default::default(), |key, row| {
+                let mut values = serde_json::Map::new();
+                for (i, v) in row.values.iter().enumerate() {
+                    values.insert(info.fields[i].clone(), json_value(wb, v));
+                }
+                let mut line = serde_json::json!({"row_id": row.row.get(), "values": values});
+                if grouped {
+                    line["group"] = key.map_or(serde_json::Value::Null, |k| json_value(wb, k));
+                }
+                serde_json::to_writer(&mut out, &line).map_err(|e| failed(&e))?;
+                out.write_all(b"\n").map_err(|e| failed(&e))
+            })
+            .map_err(|e| e.0)?;
+            out.flush().map_err(|e| failed(&e).0)
+        }
+    }
+}
+
+/// An export's error: a sentence for the user.
+struct Failed(String);
+
+impl From<csip_engine::ViewError> for Failed {
+    fn from(e: csip_engine::ViewError) -> Failed {
+        Failed(format!("error: {e}"))
+    }
+}
+
+/// A value as JSON for an export: numbers as numbers (exact text when a
+/// float cannot hold them), rows by their display text, lists as arrays.
+fn json_value(wb: &Workbook, v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Blank => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(n) => serde_json::from_str::<serde_json::Number>(&n.normalize().to_string())
+            .map(J::Number)
+            .unwrap_or_else(|_| J::String(n.to_string())),
+        Value::List(items) => J::Array(items.iter().map(|i| json_value(wb, i)).collect()),
+        other => J::String(wb.display(other)),
+    }
+}
+
 fn render_view(wb: &Workbook, v: &ViewResult, out: &mut String) {
+    let shown: usize = v.groups.iter().map(|g| g.rows.len()).sum();
     out.push_str(&format!(
         "{}/{} — {} row{}\n",
         wb.table_name(v.table).unwrap_or_default(),
@@ -614,14 +773,23 @@ fn render_view(wb: &Workbook, v: &ViewResult, out: &mut String) {
     for g in &v.groups {
         if let Some(key) = &g.key {
             let label = wb.format_value(v.group_column, key);
+            let count = if g.rows.len() == g.count {
+                g.count.to_string()
+            } else {
+                format!(
+                    "{}–{} of {}",
+                    g.offset + usize::from(!g.rows.is_empty()),
+                    g.offset + g.rows.len(),
+                    g.count
+                )
+            };
             out.push_str(&format!(
-                "■ {} ({})\n",
+                "■ {} ({count})\n",
                 if label.is_empty() {
                     "(none)".to_string()
                 } else {
                     label
                 },
-                g.rows.len()
             ));
         }
         if g.rows.is_empty() {
@@ -642,8 +810,25 @@ fn render_view(wb: &Workbook, v: &ViewResult, out: &mut String) {
         out.push_str(&table::render(&v.fields, &rows, &align, 40));
         out.push('\n');
     }
+    if shown < v.row_count() || v.groups.len() < v.group_count {
+        out.push_str(&format!(
+            "(showing {shown} of {} rows in {} of {} groups; page with --offset and --group-offset, or export every row with --format csv)\n",
+            v.row_count(),
+            v.groups.len(),
+            v.group_count
+        ));
+    }
     for inner in &v.included {
-        render_view(wb, inner, out);
+        let table = wb.table_name(inner.table).unwrap_or_default();
+        let params: String = inner
+            .params
+            .iter()
+            .map(|(n, x)| format!(" --param {n}=\"{}\"", wb.display(x)))
+            .collect();
+        out.push_str(&format!(
+            "Includes {table}/{0}: csip view \"{table}/{0}\"{params}\n",
+            inner.name
+        ));
     }
 }
 

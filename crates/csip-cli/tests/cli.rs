@@ -61,6 +61,56 @@ fn demo_prints_the_portfolio_and_every_view() {
 }
 
 #[test]
+fn a_view_is_paged_or_exported_whole() {
+    let o = csip(&[
+        "view",
+        "Platform Health Dashboard",
+        "--limit",
+        "2",
+        "--group-limit",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("■ 🟡 Warning (1–2 of 6)"), "{text}");
+    assert!(
+        text.contains("(showing 4 of 22 rows in 2 of 4 groups;"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Includes API_Portfolio/API Heat Map: csip view \"API_Portfolio/API Heat Map\""
+        ),
+        "{text}"
+    );
+
+    let o = csip(&["view", "Platform Health Dashboard", "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 23, "a header and every row: {text}");
+    assert!(
+        lines[0].starts_with("row_id,group,Metric_Name,Account,"),
+        "{}",
+        lines[0]
+    );
+
+    let o = csip(&["view", "Platform Health Dashboard", "--format", "jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 22);
+    assert_eq!(rows[0]["group"], "🔴 Critical");
+    assert!(
+        rows[0]["values"]["Current_Value"].is_number(),
+        "{}",
+        rows[0]
+    );
+}
+
+#[test]
 fn view_with_a_parameter() {
     let o = csip(&[
         "view",

@@ -139,6 +139,75 @@ fn reads_tables_rows_views_and_formulas() {
 }
 
 #[test]
+fn a_view_is_answered_a_page_at_a_time_with_links_to_what_it_includes() {
+    let wb = pilot();
+    let s = Server::start(&wb.db);
+    let path = "/api/v1/views/Platform%20Health%20Dashboard";
+    let (status, whole) = s.get(path, Some(&wb.viewer));
+    assert_eq!(status, 200, "{whole}");
+    assert_eq!(
+        (whole["row_count"].as_u64(), whole["group_count"].as_u64()),
+        (Some(22), Some(4))
+    );
+    // The heat map is a link, not inlined; following it answers the view.
+    let link = &whole["included"][0];
+    assert_eq!(
+        (link["view"].as_str(), link["table"].as_str()),
+        (Some("API Heat Map"), Some("API_Portfolio"))
+    );
+    let href = link["href"].as_str().unwrap();
+    assert_eq!(href, "/api/v1/views/API_Portfolio%2FAPI%20Heat%20Map");
+    let (status, heat) = s.get(href, Some(&wb.viewer));
+    assert_eq!((status, heat["view"].as_str()), (200, Some("API Heat Map")));
+
+    // Two rows of each of groups 2 and 3, from the second; the counts and
+    // tiles are the whole view's.
+    let (status, page) = s.get(
+        &format!("{path}?limit=2&offset=1&group_offset=1&group_limit=2"),
+        Some(&wb.viewer),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["row_count"], 22);
+    assert_eq!(page["tiles"], whole["tiles"]);
+    let groups = page["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    for (p, w) in groups
+        .iter()
+        .zip(&whole["groups"].as_array().unwrap()[1..3])
+    {
+        assert_eq!(
+            (&p["key"], &p["count"], p["offset"].as_u64()),
+            (&w["key"], &w["count"], Some(1))
+        );
+        let expected: Vec<_> = w["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .take(2)
+            .collect();
+        assert_eq!(
+            p["rows"].as_array().unwrap().iter().collect::<Vec<_>>(),
+            expected
+        );
+    }
+    let (status, warning) = s.get(
+        &format!("{path}?group=%F0%9F%9F%A1%20Warning"),
+        Some(&wb.viewer),
+    );
+    assert_eq!(status, 200, "{warning}");
+    assert_eq!(warning["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(warning["groups"][0]["count"], 6);
+
+    // A page past the maximum, or not a number: 400 with what to do.
+    for bad in ["limit=1001", "limit=-1", "offset=x", "group_limit=5000"] {
+        let (status, e) = s.get(&format!("{path}?{bad}"), Some(&wb.viewer));
+        assert_eq!(status, 400, "{bad}: {e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains('`'), "{e}");
+    }
+}
+
+#[test]
 fn unknown_things_and_bad_tokens_get_the_right_status() {
     let wb = pilot();
     let s = Server::start(&wb.db);

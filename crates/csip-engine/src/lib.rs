@@ -146,7 +146,7 @@ pub use transaction::{
     TransactionErrorKind,
 };
 pub use value::{ErrorKind, EvalError, FromFloatError, Value, compare, values_equal};
-pub use view::{ViewError, ViewGroup, ViewInfo, ViewResult, ViewRow};
+pub use view::{ViewError, ViewGroup, ViewInfo, ViewLink, ViewPage, ViewResult, ViewRow};
 pub use workbook::{MemoryUsage, Workbook};
 #[cfg(feature = "files")]
 pub use write::{SchemaWriteError, SchemaWriteProblem};

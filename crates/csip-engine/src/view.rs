@@ -47,25 +47,103 @@ pub struct ViewResult {
     pub field_columns: Vec<Option<crate::ids::ColumnId>>,
     /// The column the rows are grouped by, when they are grouped by a column.
     pub group_column: Option<crate::ids::ColumnId>,
-    /// The groups in order (one group, with no key, when the view is not grouped).
+    /// How many rows the whole view has, whatever the page.
+    pub total: usize,
+    /// How many groups the whole view has, whatever the page.
+    pub group_count: usize,
+    /// The groups in order (one group, with no key, when the view is not
+    /// grouped); each with its count and the page of its rows.
     pub groups: Vec<ViewGroup>,
-    /// The tiles' names and values.
+    /// The tiles' names and values (of the whole view).
     pub tiles: Vec<(String, Value)>,
-    /// The views it includes, evaluated with the same parameters.
-    pub included: Vec<ViewResult>,
+    /// The views it includes: links, evaluated when asked for.
+    pub included: Vec<ViewLink>,
 }
 
 /// One group of a view's rows.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ViewGroup {
     /// The value the rows share; `None` when the view is not grouped.
     pub key: Option<Value>,
-    /// The rows, in the view's order.
+    /// How many rows the group has in the whole view.
+    pub count: usize,
+    /// The place in the group of the first row given.
+    pub offset: usize,
+    /// The page of its rows asked for, in the view's order.
     pub rows: Vec<ViewRow>,
+}
+
+/// An included view: its name and the parameters the including view passes
+/// it (those of the same name). Evaluate it with [`Workbook::view_page`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ViewLink {
+    /// The view's name.
+    pub name: String,
+    /// Its table.
+    pub table: TableId,
+    /// The parameters passed on.
+    pub params: Vec<(String, Value)>,
+}
+
+/// Which rows of a view an answer holds: of the groups from
+/// `group_offset` (at most `group_limit` of them; or only the group whose
+/// key is `group`), `limit` rows from `offset` in each. [`ViewPage::all`]
+/// is every row of every group.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ViewPage {
+    /// Rows skipped at the start of each group.
+    pub offset: usize,
+    /// Rows given per group at most; `None` for all.
+    pub limit: Option<usize>,
+    /// Groups skipped at the start.
+    pub group_offset: usize,
+    /// Groups given at most; `None` for all.
+    pub group_limit: Option<usize>,
+    /// Only the group with this key (text matches a key that shows as that
+    /// text: a row by its display name, a date as written).
+    pub group: Option<Value>,
+}
+
+impl ViewPage {
+    /// Every row of every group.
+    pub fn all() -> ViewPage {
+        ViewPage::default()
+    }
+
+    /// The first `limit` rows of each group.
+    pub fn first(limit: usize) -> ViewPage {
+        ViewPage {
+            limit: Some(limit),
+            ..ViewPage::default()
+        }
+    }
+
+    /// The same page, `offset` rows further into each group.
+    pub fn skip(mut self, offset: usize) -> ViewPage {
+        self.offset = offset;
+        self
+    }
+
+    /// The same page, of the group whose key is `key` only.
+    pub fn in_group(mut self, key: Value) -> ViewPage {
+        self.group = Some(key);
+        self
+    }
+
+    /// The same page, of at most `limit` groups from the `offset`th.
+    pub fn groups(mut self, offset: usize, limit: usize) -> ViewPage {
+        self.group_offset = offset;
+        self.group_limit = Some(limit);
+        self
+    }
 }
 
 /// One row of a view.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ViewRow {
     /// The row.
     pub row: RowId,
@@ -74,12 +152,13 @@ pub struct ViewRow {
 }
 
 impl ViewResult {
-    /// How many rows the view shows (included views not counted).
+    /// How many rows the whole view has (included views not counted),
+    /// whatever the page.
     pub fn row_count(&self) -> usize {
-        self.groups.iter().map(|g| g.rows.len()).sum()
+        self.total
     }
 
-    /// The rows, in order, across groups.
+    /// The rows of the page, in order, across groups.
     pub fn rows(&self) -> impl Iterator<Item = &ViewRow> {
         self.groups.iter().flat_map(|g| g.rows.iter())
     }
@@ -250,6 +329,86 @@ impl Workbook {
         params: &[(&str, Value)],
         budget: &crate::Budget,
     ) -> Result<ViewResult, ViewError> {
+        self.view_page(name, params, &ViewPage::all(), budget)
+    }
+
+    /// A page of a view: every group's count, the row count and the tiles
+    /// are of the whole view; the rows are those `page` asks for, and only
+    /// theirs are the fields evaluated of. Included views are links
+    /// ([`ViewLink`]), evaluated when asked for.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, ViewPage, ViewSchema, Workbook};
+    /// let schema = Schema::new()
+    ///     .with_table(TableSchema::new("T").with_column(ColumnSchema::data("N", ColumnType::Number)))
+    ///     .with_view(ViewSchema::new("All", "T"));
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let (t, n) = (wb.table_id("T")?, wb.column_id(wb.table_id("T")?, "N")?);
+    /// wb.import(vec![(t, (1..=250).map(|i| vec![(n, Value::from(i))]).collect())])?;
+    /// let page = wb.view_page("All", &[], &ViewPage::first(100).skip(200), &Default::default())?;
+    /// assert_eq!((page.row_count(), page.groups[0].count, page.rows().count()), (250, 250, 50));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Workbook::view_within`].
+    pub fn view_page(
+        &self,
+        name: &str,
+        params: &[(&str, Value)],
+        page: &ViewPage,
+        budget: &crate::Budget,
+    ) -> Result<ViewResult, ViewError> {
+        let (index, values) = self.checked_view(name, params)?;
+        self.reader().page(index, &values, page, budget)
+    }
+
+    /// Every row of a view in order, group by group, its fields evaluated
+    /// one row at a time and handed to `each` with its group's key (for an
+    /// export: no field value is held after `each` returns). Returns the
+    /// view's fields' names.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Workbook::view_within`]; and whatever `each` returns,
+    /// which stops the walk.
+    pub fn view_for_each<E: From<ViewError>>(
+        &self,
+        name: &str,
+        params: &[(&str, Value)],
+        budget: &crate::Budget,
+        mut each: impl FnMut(Option<&Value>, &ViewRow) -> Result<(), E>,
+    ) -> Result<Vec<String>, E> {
+        let (index, values) = self.checked_view(name, params)?;
+        let reader = self.reader();
+        let view = &self.views[index];
+        let buckets = reader.order(view, &values, budget)?;
+        for b in &buckets {
+            for &row in &b.rows {
+                let values = reader.fields(view, &values, row, budget);
+                each(b.key.as_ref(), &ViewRow { row, values })?;
+            }
+            if let Some(e) = stopped(view, budget) {
+                return Err(e.into());
+            }
+        }
+        Ok(view.fields.iter().map(|(n, _)| n.clone()).collect())
+    }
+
+    fn reader(&self) -> ViewReader<'_> {
+        ViewReader {
+            data: &self.data,
+            views: &self.views,
+        }
+    }
+
+    /// The view's index and its parameters' values, each checked.
+    fn checked_view(
+        &self,
+        name: &str,
+        params: &[(&str, Value)],
+    ) -> Result<(usize, Vec<Value>), ViewError> {
         let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
         let view = &self.views[index];
         for (given, _) in params {
@@ -273,12 +432,26 @@ impl Workbook {
                 });
             }
         }
-        ViewReader {
-            data: &self.data,
-            views: &self.views,
-        }
-        .evaluate_view(index, params, budget)
+        let values = self.reader().param_values(view, params)?;
+        Ok((index, values))
     }
+}
+
+/// The budget's limit, as the view's error, if it was reached.
+fn stopped(view: &View, budget: &crate::Budget) -> Option<ViewError> {
+    budget.error().map(|e| ViewError::Limit {
+        view: view.name.clone(),
+        reason: match e {
+            Value::Error(e) => e.message.clone(),
+            _ => String::new(),
+        },
+    })
+}
+
+/// One group's rows in the view's order, before any field is evaluated.
+struct Bucket {
+    key: Option<Value>,
+    rows: Vec<RowId>,
 }
 
 impl ViewReader<'_> {
@@ -294,22 +467,8 @@ impl ViewReader<'_> {
         }
     }
 
-    fn evaluate_view(
-        &self,
-        index: usize,
-        params: &[(&str, Value)],
-        budget: &crate::Budget,
-    ) -> Result<ViewResult, ViewError> {
-        let stopped = |view: &View| {
-            budget.error().map(|e| ViewError::Limit {
-                view: view.name.clone(),
-                reason: match e {
-                    Value::Error(e) => e.message.clone(),
-                    _ => String::new(),
-                },
-            })
-        };
-        let view = &self.views[index];
+    /// The parameters' values, each converted to its parameter's type.
+    fn param_values(&self, view: &View, params: &[(&str, Value)]) -> Result<Vec<Value>, ViewError> {
         let mut values = Vec::with_capacity(view.params.len());
         for (p, target) in view.params.iter().zip(&view.param_targets) {
             let given = params
@@ -334,12 +493,21 @@ impl ViewReader<'_> {
             };
             values.push(value);
         }
+        Ok(values)
+    }
+
+    /// The view's rows: filtered, sorted and grouped, with no field
+    /// evaluated yet.
+    fn order(
+        &self,
+        view: &View,
+        values: &[Value],
+        budget: &crate::Budget,
+    ) -> Result<Vec<Bucket>, ViewError> {
         let data = self.data;
         let table = view.table;
-        // Rows that pass the filter, with their fields and sort keys.
         struct Entry {
             row: RowId,
-            fields: Vec<Value>,
             sort: Vec<Value>,
             group: Value,
         }
@@ -348,7 +516,7 @@ impl ViewReader<'_> {
             if budget.step().is_err() {
                 break;
             }
-            let mut cx = EvalCtx::with_params(data, Some((table, row)), &values, budget);
+            let mut cx = EvalCtx::with_params(data, Some((table, row)), values, budget);
             if let Some(f) = &view.filter {
                 if !truthy(&cx.eval(f)).unwrap_or(false) {
                     continue;
@@ -356,7 +524,6 @@ impl ViewReader<'_> {
             }
             entries.push(Entry {
                 row,
-                fields: view.fields.iter().map(|(_, e)| cx.eval(e)).collect(),
                 sort: view
                     .sort
                     .iter()
@@ -365,7 +532,7 @@ impl ViewReader<'_> {
                 group: view.group_by.as_ref().map_or(Value::Blank, |e| cx.eval(e)),
             });
         }
-        if let Some(e) = stopped(view) {
+        if let Some(e) = stopped(view, budget) {
             return Err(e);
         }
         let n = entries.len();
@@ -373,7 +540,7 @@ impl ViewReader<'_> {
             .spend(n as u64 * u64::from(usize::BITS - n.leading_zeros()))
             .is_err()
         {
-            return Err(stopped(view).unwrap_or(ViewError::Limit {
+            return Err(stopped(view, budget).unwrap_or(ViewError::Limit {
                 view: view.name.clone(),
                 reason: String::new(),
             }));
@@ -388,102 +555,153 @@ impl ViewReader<'_> {
             }
             Ordering::Equal
         });
-        let mut groups: Vec<ViewGroup> = Vec::new();
-        if view.group_by.is_some() {
-            for key in &view.group_order {
-                groups.push(ViewGroup {
-                    key: Some(key.clone()),
-                    rows: Vec::new(),
-                });
-            }
-            let ordered = groups.len();
-            // Groups by key (agreeing with `=`); a key with no hashable form
-            // (an error) is looked for one by one.
-            let mut by_key: rustc_hash::FxHashMap<Key, usize> = rustc_hash::FxHashMap::default();
-            for (i, g) in groups.iter().enumerate() {
-                if let Some(k) = g.key.as_ref().and_then(Key::from_value) {
-                    by_key.entry(k).or_insert(i);
-                }
-            }
-            for e in entries {
-                let key = Key::from_value(&e.group);
-                let at = match &key {
-                    // The first group equal to it: its own key's, or that of
-                    // a key Blank's rules make equal.
-                    Some(k) => std::iter::once(k)
-                        .chain(k.blank_partners())
-                        .filter_map(|k| by_key.get(k).copied())
-                        .min(),
-                    None => groups
-                        .iter()
-                        .position(|g| g.key.as_ref().is_some_and(|k| values_equal(k, &e.group))),
-                };
-                let at = match at {
-                    Some(i) => i,
-                    None => {
-                        groups.push(ViewGroup {
-                            key: Some(e.group.clone()),
-                            rows: Vec::new(),
-                        });
-                        if let Some(k) = key {
-                            by_key.insert(k, groups.len() - 1);
-                        }
-                        groups.len() - 1
-                    }
-                };
-                groups[at].rows.push(ViewRow {
-                    row: e.row,
-                    values: e.fields,
-                });
-            }
-            groups[ordered..].sort_by(|a, b| {
-                let key = |g: &ViewGroup| self.sort_key(g.key.clone().unwrap_or(Value::Blank));
-                sort_order(&key(a), &key(b))
-            });
-        } else {
-            groups.push(ViewGroup {
+        if view.group_by.is_none() {
+            return Ok(vec![Bucket {
                 key: None,
-                rows: entries
-                    .into_iter()
-                    .map(|e| ViewRow {
-                        row: e.row,
-                        values: e.fields,
+                rows: entries.into_iter().map(|e| e.row).collect(),
+            }]);
+        }
+        let mut groups: Vec<Bucket> = view
+            .group_order
+            .iter()
+            .map(|key| Bucket {
+                key: Some(key.clone()),
+                rows: Vec::new(),
+            })
+            .collect();
+        let ordered = groups.len();
+        // Groups by key (agreeing with `=`); a key with no hashable form
+        // (an error) is looked for one by one.
+        let mut by_key: rustc_hash::FxHashMap<Key, usize> = rustc_hash::FxHashMap::default();
+        for (i, g) in groups.iter().enumerate() {
+            if let Some(k) = g.key.as_ref().and_then(Key::from_value) {
+                by_key.entry(k).or_insert(i);
+            }
+        }
+        for e in entries {
+            let key = Key::from_value(&e.group);
+            let at = match &key {
+                // The first group equal to it: its own key's, or that of
+                // a key Blank's rules make equal.
+                Some(k) => std::iter::once(k)
+                    .chain(k.blank_partners())
+                    .filter_map(|k| by_key.get(k).copied())
+                    .min(),
+                None => groups
+                    .iter()
+                    .position(|g| g.key.as_ref().is_some_and(|k| values_equal(k, &e.group))),
+            };
+            let at = match at {
+                Some(i) => i,
+                None => {
+                    groups.push(Bucket {
+                        key: Some(e.group.clone()),
+                        rows: Vec::new(),
+                    });
+                    if let Some(k) = key {
+                        by_key.insert(k, groups.len() - 1);
+                    }
+                    groups.len() - 1
+                }
+            };
+            groups[at].rows.push(e.row);
+        }
+        groups[ordered..].sort_by(|a, b| {
+            let key = |g: &Bucket| self.sort_key(g.key.clone().unwrap_or(Value::Blank));
+            sort_order(&key(a), &key(b))
+        });
+        Ok(groups)
+    }
+
+    /// One row's fields.
+    fn fields(
+        &self,
+        view: &View,
+        values: &[Value],
+        row: RowId,
+        budget: &crate::Budget,
+    ) -> Vec<Value> {
+        let mut cx = EvalCtx::with_params(self.data, Some((view.table, row)), values, budget);
+        view.fields.iter().map(|(_, e)| cx.eval(e)).collect()
+    }
+
+    fn page(
+        &self,
+        index: usize,
+        values: &[Value],
+        page: &ViewPage,
+        budget: &crate::Budget,
+    ) -> Result<ViewResult, ViewError> {
+        let view = &self.views[index];
+        let buckets = self.order(view, values, budget)?;
+        let total = buckets.iter().map(|b| b.rows.len()).sum();
+        let group_count = buckets.len();
+        let groups = buckets
+            .into_iter()
+            .filter(|b| match (&page.group, &b.key) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(Value::Text(t)), Some(k)) if !matches!(k, Value::Text(_)) => {
+                    display(self.data, k) == **t
+                }
+                (Some(g), Some(k)) => values_equal(k, g),
+            })
+            .skip(page.group_offset)
+            .take(page.group_limit.unwrap_or(usize::MAX))
+            .map(|b| ViewGroup {
+                count: b.rows.len(),
+                offset: page.offset.min(b.rows.len()),
+                rows: b
+                    .rows
+                    .iter()
+                    .skip(page.offset)
+                    .take(page.limit.unwrap_or(usize::MAX))
+                    .map(|&row| ViewRow {
+                        row,
+                        values: self.fields(view, values, row, budget),
                     })
                     .collect(),
-            });
-        }
+                key: b.key,
+            })
+            .collect();
         let tiles = view
             .tiles
             .iter()
             .map(|(name, e)| {
                 (
                     name.clone(),
-                    EvalCtx::with_params(data, None, &values, budget).eval(e),
+                    EvalCtx::with_params(self.data, None, values, budget).eval(e),
                 )
             })
             .collect();
-        let mut included = Vec::new();
-        for &i in &view.include {
-            let inner = &self.views[i];
-            let passed: Vec<(&str, Value)> = inner
-                .params
-                .iter()
-                .filter_map(|p| {
-                    let at = view
+        let included = view
+            .include
+            .iter()
+            .map(|&i| {
+                let inner = &self.views[i];
+                ViewLink {
+                    name: inner.name.clone(),
+                    table: inner.table,
+                    params: inner
                         .params
                         .iter()
-                        .position(|q| q.name.eq_ignore_ascii_case(&p.name))?;
-                    Some((p.name.as_str(), values[at].clone()))
-                })
-                .collect();
-            included.push(self.evaluate_view(i, &passed, budget)?);
-        }
-        if let Some(e) = stopped(view) {
+                        .filter_map(|p| {
+                            let at = view
+                                .params
+                                .iter()
+                                .position(|q| q.name.eq_ignore_ascii_case(&p.name))?;
+                            Some((p.name.clone(), values[at].clone()))
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        if let Some(e) = stopped(view, budget) {
             return Err(e);
         }
         Ok(ViewResult {
             name: view.name.clone(),
-            table,
+            table: view.table,
             layout: view.layout,
             fields: view.fields.iter().map(|(n, _)| n.clone()).collect(),
             field_columns: view
@@ -498,6 +716,8 @@ impl ViewReader<'_> {
                 Some(Expr::Col(c)) => Some(*c),
                 _ => None,
             },
+            total,
+            group_count,
             groups,
             tiles,
             included,

@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use csip_engine::{
     Budget, ChangeSet, ColumnId, ColumnType, ErrorKind, RowId, TableId, Transaction, Value,
-    ViewResult, Workbook,
+    ViewPage, ViewResult, Workbook,
 };
 use csip_store::{Principal, Role, Store};
 use serde::Deserialize;
@@ -395,13 +395,34 @@ pub(crate) async fn view(
         Fresh(u64, Box<(ViewResult, Names)>),
     }
     let arrived = Instant::now();
-    let key = (name, params);
+    // The page is part of the question: answers are cached per page.
+    let (page, params) = view_page(params)?;
+    let page_key: Vec<(String, String)> = vec![
+        (
+            "limit".into(),
+            page.limit.map_or(String::new(), |n| n.to_string()),
+        ),
+        ("offset".into(), page.offset.to_string()),
+        (
+            "group_limit".into(),
+            page.group_limit.map_or(String::new(), |n| n.to_string()),
+        ),
+        ("group_offset".into(), page.group_offset.to_string()),
+        (
+            "group".into(),
+            page.group
+                .as_ref()
+                .map_or(String::new(), ToString::to_string),
+        ),
+    ];
+    let key = (name, params.into_iter().chain(page_key).collect::<Vec<_>>());
+    let view_param_count = key.1.len() - 5;
     let cache = app.views.clone();
     let use_cache = app.config.view_cache;
     let lookup = key.clone();
     // A cached answer for this snapshot is served without an evaluation slot.
     let snapshot = app.snapshot();
-    view_params(&snapshot.wb, &key.0, &key.1)?;
+    view_params(&snapshot.wb, &key.0, &key.1[..view_param_count])?;
     if use_cache
         && let Some(bytes) = cache
             .lock()
@@ -426,11 +447,11 @@ pub(crate) async fn view(
         }
         let wb = &snapshot.wb;
         let (name, params) = &lookup;
-        let params: Vec<(&str, Value)> = params
+        let params: Vec<(&str, Value)> = params[..view_param_count]
             .iter()
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
             .collect();
-        let result = wb.view_within(name, &params, budget)?;
+        let result = wb.view_page(name, &params, &page, budget)?;
         let names = Names::of_view(wb, &result);
         Ok(Found::Fresh(generation, Box::new((result, names))))
     })
@@ -455,6 +476,46 @@ pub(crate) async fn view(
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// Rows per group a view's answer holds unless `limit` says otherwise.
+pub(crate) const DEFAULT_VIEW_LIMIT: usize = 100;
+/// The most rows per group one answer holds.
+pub(crate) const MAX_VIEW_LIMIT: usize = 1_000;
+/// Groups a view's answer holds unless `group_limit` says otherwise.
+pub(crate) const DEFAULT_GROUP_LIMIT: usize = 50;
+/// The most groups one answer holds.
+pub(crate) const MAX_GROUP_LIMIT: usize = 1_000;
+
+/// The page a view's query asks for (`limit`, `offset`, `group_limit`,
+/// `group_offset`, `group`), and the view's own parameters (the rest).
+fn view_page(params: Vec<(String, String)>) -> Result<(ViewPage, Vec<(String, String)>), ApiError> {
+    let mut page = ViewPage::first(DEFAULT_VIEW_LIMIT).groups(0, DEFAULT_GROUP_LIMIT);
+    let mut rest = Vec::with_capacity(params.len());
+    let number = |name: &str, value: &str, max: usize| -> Result<usize, ApiError> {
+        let n: usize = value.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "`{name}` is a whole number of rows or groups (0 or more), not `{value}`"
+            ))
+        })?;
+        if n > max {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` is at most {max}; page through the view with `offset` (or export it with `csip view --format csv`)"
+            )));
+        }
+        Ok(n)
+    };
+    for (name, value) in params {
+        match name.as_str() {
+            "limit" => page.limit = Some(number(&name, &value, MAX_VIEW_LIMIT)?),
+            "offset" => page.offset = number(&name, &value, usize::MAX)?,
+            "group_limit" => page.group_limit = Some(number(&name, &value, MAX_GROUP_LIMIT)?),
+            "group_offset" => page.group_offset = number(&name, &value, usize::MAX)?,
+            "group" => page.group = Some(Value::from(value.as_str())),
+            _ => rest.push((name, value)),
+        }
+    }
+    Ok((page, rest))
 }
 
 /// Refuses view parameters a view would read ambiguously: a required one

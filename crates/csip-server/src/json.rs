@@ -20,7 +20,8 @@
 //! written in one pass.
 
 use csip_engine::{
-    ColumnId, ColumnType, RowId, TableId, Value, ViewGroup, ViewLayout, ViewResult, Workbook,
+    ColumnId, ColumnType, RowId, TableId, Value, ViewGroup, ViewLayout, ViewLink, ViewResult,
+    Workbook,
 };
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Number, Value as Json};
@@ -81,7 +82,10 @@ impl Names {
             self.add(wb, x);
         }
         for i in &v.included {
-            self.add_view(wb, i);
+            self.add_table(wb, i.table);
+            for (_, x) in &i.params {
+                self.add(wb, x);
+            }
         }
     }
 
@@ -252,8 +256,10 @@ impl Serialize for View<'_> {
                         seq.end()
                     }
                 }
-                let mut m = s.serialize_map(Some(2))?;
+                let mut m = s.serialize_map(Some(4))?;
                 m.serialize_entry("key", &g.key.as_ref().map(|k| Cell(wb, k)))?;
+                m.serialize_entry("count", &g.count)?;
+                m.serialize_entry("offset", &g.offset)?;
                 m.serialize_entry("rows", &Rows(wb, v, g))?;
                 m.end()
             }
@@ -264,13 +270,45 @@ impl Serialize for View<'_> {
             .iter()
             .map(|(n, x)| (n.as_str(), Cell(wb, x)))
             .collect();
-        let included: Vec<View<'_>> = v.included.iter().map(|i| View(wb, i)).collect();
-        let mut m = s.serialize_map(Some(8))?;
+        struct Link<'a>(&'a dyn Naming, &'a ViewLink);
+        impl Serialize for Link<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let Link(wb, l) = *self;
+                let table = wb.table_name(l.table);
+                let qualified = format!("{table}/{}", l.name);
+                let mut href = format!("/api/v1/views/{}", percent(&qualified));
+                for (i, (name, value)) in l.params.iter().enumerate() {
+                    href.push(if i == 0 { '?' } else { '&' });
+                    href.push_str(&percent(name));
+                    href.push('=');
+                    let text = match value {
+                        Value::Row(t, r) => wb.row_name(*t, *r),
+                        Value::Text(t) => t.to_string(),
+                        other => other.to_string(),
+                    };
+                    href.push_str(&percent(&text));
+                }
+                let params: Vec<(&str, Cell<'_>)> = l
+                    .params
+                    .iter()
+                    .map(|(n, x)| (n.as_str(), Cell(wb, x)))
+                    .collect();
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("view", &l.name)?;
+                m.serialize_entry("table", table)?;
+                m.serialize_entry("params", &TileMap(&params))?;
+                m.serialize_entry("href", &href)?;
+                m.end()
+            }
+        }
+        let included: Vec<Link<'_>> = v.included.iter().map(|i| Link(wb, i)).collect();
+        let mut m = s.serialize_map(Some(9))?;
         m.serialize_entry("view", &v.name)?;
         m.serialize_entry("table", wb.table_name(v.table))?;
         m.serialize_entry("layout", &layout_name(v.layout))?;
         m.serialize_entry("fields", &v.fields)?;
         m.serialize_entry("row_count", &v.row_count())?;
+        m.serialize_entry("group_count", &v.group_count)?;
         m.serialize_entry("groups", &groups)?;
         m.serialize_entry("tiles", &TileMap(&tiles))?;
         m.serialize_entry("included", &included)?;
@@ -288,6 +326,20 @@ impl Serialize for TileMap<'_> {
         }
         m.end()
     }
+}
+
+/// Text as a URL path segment or query value: everything but unreserved
+/// characters percent-encoded (UTF-8).
+fn percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `grid`, `cards`, `kanban` or `dashboard`.

@@ -16,7 +16,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may panic on a broken fixture
 
-use csip_engine::{Value, ViewError, ViewLayout, ViewResult, Workbook};
+use csip_engine::{Value, ViewError, ViewLayout, ViewPage, ViewResult, Workbook};
 
 // ---- helpers --------------------------------------------------------------------
 
@@ -1294,8 +1294,78 @@ fn platform_health_dashboard() {
     assert_eq!(tile(&wb, &v, "Average SLA (%)"), "84.2");
     assert_eq!(v.tiles.len(), 4);
 
+    // The heat map is a link, evaluated when asked for.
     assert_eq!(v.included.len(), 1);
-    assert_heat_map(&wb, &v.included[0]);
+    let link = &v.included[0];
+    assert_eq!(
+        (wb.table_name(link.table).unwrap(), link.name.as_str()),
+        ("API_Portfolio", "API Heat Map")
+    );
+    assert!(link.params.is_empty());
+    let heat_map = wb.view("API_Portfolio/API Heat Map", &[]).unwrap();
+    assert_heat_map(&wb, &heat_map);
+}
+
+#[test]
+fn a_page_of_a_view_counts_the_whole_view() {
+    let wb = pilot();
+    let whole = wb.view("Platform Health Dashboard", &[]).unwrap();
+    let page = wb
+        .view_page(
+            "Platform Health Dashboard",
+            &[],
+            &ViewPage::first(2).skip(1).groups(1, 2),
+            &Default::default(),
+        )
+        .unwrap();
+    // Counts and tiles are the whole view's.
+    assert_eq!((page.row_count(), page.group_count), (22, 4));
+    assert_eq!(page.tiles, whole.tiles);
+    // Groups 2 and 3, rows 2 and 3 of each, as the whole view has them.
+    assert_eq!(page.groups.len(), 2);
+    for (p, w) in page.groups.iter().zip(&whole.groups[1..3]) {
+        assert_eq!(
+            (p.key.as_ref(), p.count, p.offset),
+            (w.key.as_ref(), w.rows.len(), 1.min(w.rows.len()))
+        );
+        let expected: Vec<_> = w.rows.iter().skip(1).take(2).cloned().collect();
+        assert_eq!(p.rows, expected);
+    }
+    // One group by the text it shows as.
+    let warning = wb
+        .view_page(
+            "Platform Health Dashboard",
+            &[],
+            &ViewPage::first(100).in_group(Value::from("🟡 Warning")),
+            &Default::default(),
+        )
+        .unwrap();
+    assert_eq!(warning.groups.len(), 1);
+    assert_eq!(warning.groups[0].rows.len(), 6);
+    // The heat map is grouped by account (a row): a group named by its display text.
+    let gard = wb
+        .view_page(
+            "API Heat Map",
+            &[],
+            &ViewPage::first(100).in_group(Value::from("Gard AS")),
+            &Default::default(),
+        )
+        .unwrap();
+    assert_eq!(gard.groups.len(), 1);
+    assert!(gard.groups[0].count > 0);
+    // Streaming gives every row in the view's order.
+    let mut streamed = Vec::new();
+    wb.view_for_each(
+        "Platform Health Dashboard",
+        &[],
+        &Default::default(),
+        |_, r| {
+            streamed.push(r.clone());
+            Ok::<(), csip_engine::ViewError>(())
+        },
+    )
+    .unwrap();
+    assert_eq!(streamed, whole.rows().cloned().collect::<Vec<_>>());
 }
 
 // ---- Initiatives ------------------------------------------------------------------
