@@ -137,6 +137,17 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
+    /// Write a workbook file's snapshot into it (its rows and formula values
+    /// as one blob of its last commit), so that opening it (`csip serve`)
+    /// reads that instead of every row and a recalculation. `synth --db`,
+    /// `import` and a clean stop of `serve` write one too.
+    Snapshot {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        #[command(flatten)]
+        day: Day,
+    },
     /// Serve the REST API on a workbook file until Ctrl-C or SIGTERM.
     Serve {
         /// The workbook file.
@@ -305,6 +316,7 @@ fn main() -> ExitCode {
             );
             stored::upgrade(&db, schema.as_deref(), clock)
         }
+        Command::Snapshot { db, day } => stored::snapshot(&db, today(&day)),
         Command::Serve {
             db,
             addr,

@@ -1,11 +1,12 @@
 //! The commands that work on a workbook file: `init`, `import`, `export`,
-//! `token create`, `token list`, `token revoke`, `upgrade` and `serve`.
+//! `token create`, `token list`, `token revoke`, `upgrade`, `snapshot` and
+//! `serve`.
 
 use crate::csvio;
 use crate::progress::{seconds, spinner};
 use crate::table::Align;
 use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TransactionError};
-use csip_store::{ImportError, Role, Store};
+use csip_store::{ImportError, Loaded, Role, Store};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,6 +33,50 @@ pub(crate) fn open(db: &Path, today: NaiveDate) -> Result<Store, String> {
     let store = Store::open(db, Clock::on(today)).map_err(|e| format!("error: {e}"));
     s.finish_and_clear();
     store
+}
+
+/// Writes the workbook's snapshot into its file (`Store::save_snapshot`),
+/// timed: the line that says so, or a warning (the command that called it
+/// has done its work either way; the next open reads the rows).
+pub(crate) fn save_snapshot(store: &mut Store) -> String {
+    let started = Instant::now();
+    let s = spinner("writing the workbook's snapshot".to_string());
+    let saved = store.save_snapshot();
+    s.finish_and_clear();
+    match saved {
+        Ok(bytes) => format!(
+            "wrote its snapshot ({:.1} MB) in {}, so that opening it reads no row and recalculates nothing\n",
+            bytes as f64 / 1e6,
+            seconds(started.elapsed())
+        ),
+        Err(e) => format!("warning: no snapshot written ({e}); opening it will read every row\n"),
+    }
+}
+
+/// How a store's workbook was built, for a line of output.
+fn loaded(store: &Store) -> &'static str {
+    match store.loaded() {
+        Loaded::Snapshot => "from its snapshot",
+        _ => "from its rows",
+    }
+}
+
+/// `csip snapshot`: opens a workbook file and writes its snapshot, so that
+/// the next open (`csip serve`) reads it instead of every row.
+pub(crate) fn snapshot(db: &Path, today: NaiveDate) -> Result<String, String> {
+    let started = Instant::now();
+    let mut store = open(db, today)?;
+    let opened = format!(
+        "opened {} {} in {}\n",
+        db.display(),
+        loaded(&store),
+        seconds(started.elapsed())
+    );
+    let line = save_snapshot(&mut store);
+    if line.starts_with("warning") {
+        return Err(format!("error: {}", line.trim_start_matches("warning: ")));
+    }
+    Ok(format!("{opened}{line}"))
 }
 
 /// `csip init`: a new workbook file from the CSIP table files, empty or with the pilot data.
@@ -133,6 +178,8 @@ pub(crate) fn import(
     s.finish_and_clear();
     match result {
         Ok(_) => {
+            let imported = started.elapsed();
+            let snapshot = save_snapshot(&mut store);
             let wb = store.workbook();
             let names: Vec<String> = inputs
                 .iter()
@@ -145,12 +192,12 @@ pub(crate) fn import(
                 })
                 .collect();
             Ok(format!(
-                "imported {count} rows into {} in {}\n{}",
+                "imported {count} rows into {} in {}\n{}{snapshot}",
                 match inputs.as_slice() {
                     [(t, _)] => wb.table_name(*t).unwrap_or_default().to_string(),
                     many => format!("{} tables", many.len()),
                 },
-                seconds(started.elapsed()),
+                seconds(imported),
                 names.concat()
             ))
         }
@@ -434,6 +481,10 @@ pub(crate) fn serve(
         .try_init();
     let started = Instant::now();
     let store = open(db, config.today.unwrap_or(system_today))?;
+    if let Loaded::Rows { why } = store.loaded() {
+        tracing::info!(target: "csip::store", "read every row of {}: {why}", db.display());
+    }
+    let from = loaded(&store);
     let rows: usize = {
         let wb = store.workbook();
         wb.tables()
@@ -450,7 +501,7 @@ pub(crate) fn serve(
             .map_err(|e| format!("error: cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| format!("error: {e}"))?;
         println!(
-            "csip serve: {} ({rows} rows, loaded in {}) listening on http://{local}",
+            "csip serve: {} ({rows} rows, loaded in {} {from}) listening on http://{local}",
             db.display(),
             seconds(started.elapsed())
         );

@@ -62,12 +62,14 @@ pub(crate) fn synth(
                 crate::progress::spinner(format!("writing {rows} rows to {}", db.display()));
             let store = csip_store::Store::create(db, csip_workbook::table_files(), wb);
             spinner.finish_and_clear();
-            store.map_err(|e| format!("error: {e}"))?;
+            let mut store = store.map_err(|e| format!("error: {e}"))?;
+            let created = started.elapsed();
+            let snapshot = crate::stored::save_snapshot(&mut store);
             return Ok(format!(
-                "created {} with {rows} rows of {accounts} accounts (seed {:#x}) in {} (generated and calculated in {})\n",
+                "created {} with {rows} rows of {accounts} accounts (seed {:#x}) in {} (generated and calculated in {})\n{snapshot}",
                 db.display(),
                 config.seed,
-                seconds(started.elapsed()),
+                seconds(created),
                 seconds(calculated),
             ));
         }

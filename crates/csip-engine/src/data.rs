@@ -131,6 +131,29 @@ impl Table {
         &self.order
     }
 
+    /// The liveness bit set, a bit per slot (it may stop before the last
+    /// slots, which are then dead); for a snapshot to write.
+    pub(crate) fn live_words(&self) -> &[u64] {
+        &self.live
+    }
+
+    /// Sets the rows from a snapshot's liveness bit set (bits past `slots`
+    /// clear; the caller checks): the live rows, in id order, are the order.
+    pub(crate) fn restore_rows(&mut self, live: Vec<u64>, slots: usize) {
+        let mut order = Vec::with_capacity(live.iter().map(|w| w.count_ones() as usize).sum());
+        for (i, word) in live.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                order.push(RowId(u32::try_from(i * 64 + bit).unwrap_or(u32::MAX)));
+                bits &= bits - 1;
+            }
+        }
+        self.order = Arc::new(order);
+        self.live = Arc::new(live);
+        self.slots = slots;
+    }
+
     /// Takes over another table's rows (a schema change's rebuild).
     pub(crate) fn take_rows(&mut self, other: &Table) {
         self.order = other.order.clone();

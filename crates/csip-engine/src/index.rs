@@ -134,6 +134,20 @@ impl ColumnIndex {
         self.wildcard = Arc::new(wildcard);
     }
 
+    /// The number of keys (a snapshot writes it, for [`IndexBuilder`] to
+    /// shard for).
+    pub(crate) fn key_count(&self) -> usize {
+        self.keys
+    }
+
+    /// Every key with its rows, in no particular order.
+    #[cfg(test)]
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = (&Key, &[RowId])> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().map(|(k, b)| (k, b.as_slice())))
+    }
+
     fn insert_key(&mut self, key: Key, row: RowId) {
         let at = self.shard(&key);
         let shard = Arc::make_mut(&mut self.shards[at]);
@@ -259,6 +273,97 @@ impl ColumnIndex {
             .map(|b| b.len())
             .sum::<usize>()
             + self.wildcard.len()
+    }
+}
+
+/// An index built in one pass over a column's cells, rows in ascending
+/// order (a snapshot's read, `snapshot.rs`), sharded from the start for the
+/// number of keys the index had. Keys are gathered by shard first and put
+/// in their maps a shard at a time at the end, so that filling a map works
+/// within a few kilobytes instead of missing the cache on every key of a
+/// large index; rows that hold one value (a chunk's dictionary code) are
+/// keyed once for all of them.
+#[derive(Debug)]
+pub(crate) struct IndexBuilder {
+    mode: IndexMode,
+    /// Per shard, its keys with their rows, as they came.
+    staged: Vec<Vec<(Key, Bucket)>>,
+    wildcard: Vec<RowId>,
+}
+
+impl IndexBuilder {
+    /// A builder for about `keys` keys (only a hint, read from untrusted
+    /// bytes: any number builds a right index, sharded for this many, and
+    /// nothing is allocated for keys before they come).
+    pub(crate) fn new(mode: IndexMode, keys: usize) -> IndexBuilder {
+        let n = (keys / SHARD_KEYS).next_power_of_two().clamp(1, MAX_SHARDS);
+        IndexBuilder {
+            mode,
+            staged: (0..n).map(|_| Vec::new()).collect(),
+            wildcard: Vec::new(),
+        }
+    }
+
+    /// Rows (ascending, and after the rows of earlier calls that hold the
+    /// same key, except within a chunk's worth, which are merged) that hold
+    /// `value`.
+    pub(crate) fn add(&mut self, rows: &[RowId], value: &Value) {
+        if rows.is_empty() {
+            return;
+        }
+        let IndexBuilder {
+            mode,
+            staged,
+            wildcard,
+        } = self;
+        let n = staged.len();
+        each_key(*mode, value, |key| match key {
+            Some(k) => staged[shard_of(&k, n)].push((k, Bucket::from_slice(rows))),
+            None => append_sorted(wildcard, rows),
+        });
+    }
+
+    pub(crate) fn finish(self) -> ColumnIndex {
+        let mut keys = 0;
+        let shards: Vec<Arc<Shard>> = self
+            .staged
+            .into_iter()
+            .map(|staged| {
+                let mut shard = Shard::with_capacity_and_hasher(staged.len(), Default::default());
+                for (key, rows) in staged {
+                    match shard.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(mut e) => {
+                            append_sorted(e.get_mut(), &rows)
+                        }
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(rows);
+                        }
+                    }
+                }
+                keys += shard.len();
+                Arc::new(shard)
+            })
+            .collect();
+        ColumnIndex {
+            mode: self.mode,
+            keys,
+            shards,
+            wildcard: Arc::new(self.wildcard),
+        }
+    }
+}
+
+/// Appends ascending rows to a sorted list, merging where they do not all
+/// come after it.
+fn append_sorted<V: RowList + Extend<RowId>>(v: &mut V, rows: &[RowId]) {
+    if v.last()
+        .is_none_or(|last| rows.first().is_some_and(|r| last < r))
+    {
+        v.extend(rows.iter().copied());
+    } else {
+        for &r in rows {
+            insert_sorted(v, r);
+        }
     }
 }
 

@@ -111,6 +111,7 @@ mod num;
 mod recalc;
 mod schema;
 mod schema_change;
+mod snapshot;
 mod store;
 mod transaction;
 mod value;
@@ -139,6 +140,7 @@ pub use schema::{
     TableSchema, TileSchema, ViewLayout, ViewSchema,
 };
 pub use schema_change::SchemaChange;
+pub use snapshot::SnapshotError;
 pub use transaction::{
     ChangeSet, DeletedRow, Op, Restorer, RowValues, RowsWithIds, Transaction, TransactionError,
     TransactionErrorKind,

@@ -141,6 +141,85 @@ impl Store {
     pub(crate) fn distinct(&self) -> impl Iterator<Item = &Value> + '_ {
         self.chunks.iter().flat_map(|c| c.distinct())
     }
+
+    /// The chunks as they are held, for a snapshot to write (`snapshot.rs`).
+    pub(crate) fn chunk_views(&self) -> impl Iterator<Item = ChunkView<'_>> + '_ {
+        use std::borrow::Cow;
+        self.chunks.iter().map(|c| match &**c {
+            Chunk::Blank { len } => ChunkView::Blank { len: *len },
+            Chunk::Dict { codes, values, .. } => ChunkView::Dict {
+                codes: Cow::Borrowed(codes),
+                values: Cow::Borrowed(values),
+            },
+            Chunk::Plain(v) => ChunkView::Plain(Cow::Borrowed(v)),
+        })
+    }
+
+    /// A column of `len` cells from chunks a snapshot read (`snapshot.rs`),
+    /// checked so that no read of it can go out of bounds: at most 4,096
+    /// cells a chunk, no cell held at or past `len`, every code within its
+    /// dictionary, and code 0 Blank (what cells past the last written mean).
+    pub(crate) fn from_chunks(
+        len: usize,
+        chunks: Vec<ChunkView<'_>>,
+    ) -> Result<Store, &'static str> {
+        if chunks.len() > len.div_ceil(CHUNK) {
+            return Err("more chunks than the column has cells for");
+        }
+        let mut held = Vec::with_capacity(chunks.len());
+        for (at, view) in chunks.into_iter().enumerate() {
+            let chunk = match view {
+                ChunkView::Blank { len } => Chunk::Blank { len },
+                ChunkView::Dict { codes, values } => {
+                    if values.is_empty() || !values[0].identical(&Value::Blank) {
+                        return Err("a chunk's dictionary does not start with Blank");
+                    }
+                    if values.len() > usize::from(u16::MAX) + 1 {
+                        return Err("a chunk's dictionary holds more values than codes can name");
+                    }
+                    let top = codes.iter().copied().max().unwrap_or(0);
+                    if usize::from(top) >= values.len() {
+                        return Err("a cell's code lies past its chunk's dictionary");
+                    }
+                    let values = values.into_owned();
+                    let mut lookup = FxHashMap::default();
+                    lookup.reserve(values.len());
+                    for (code, v) in values.iter().enumerate() {
+                        if let Some(key) = dict_key(v) {
+                            let code = u16::try_from(code).unwrap_or(u16::MAX);
+                            lookup.entry(key).or_insert(code);
+                        }
+                    }
+                    Chunk::Dict {
+                        codes: codes.into_owned(),
+                        values,
+                        lookup,
+                    }
+                }
+                ChunkView::Plain(v) => Chunk::Plain(v.into_owned()),
+            };
+            if chunk.len() > CHUNK || at * CHUNK + chunk.len() > len {
+                return Err("a chunk holds cells past the end of its column");
+            }
+            held.push(Arc::new(chunk));
+        }
+        Ok(Store { len, chunks: held })
+    }
+}
+
+/// One chunk as it is held: what a snapshot writes, and reads back into
+/// [`Store::from_chunks`] (owned values there; borrowed when written).
+#[derive(Debug)]
+pub(crate) enum ChunkView<'a> {
+    /// `len` Blank cells.
+    Blank { len: usize },
+    /// A code per cell into `values`.
+    Dict {
+        codes: std::borrow::Cow<'a, [u16]>,
+        values: std::borrow::Cow<'a, [Value]>,
+    },
+    /// A value per cell.
+    Plain(std::borrow::Cow<'a, [Value]>),
 }
 
 impl Chunk {

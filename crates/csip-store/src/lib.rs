@@ -41,17 +41,35 @@
 mod access;
 mod audit;
 mod codec;
+mod snapshot;
 mod tokens;
 
 pub use access::{CSM_TABLES, Principal, Role, Unfit};
 pub use audit::AuditLog;
 pub use tokens::{TokenInfo, Tokens};
 
+/// How a [`Store`]'s workbook was built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Loaded {
+    /// [`Store::create`] was given it.
+    Given,
+    /// From the file's snapshot of its last commit: no row read, no formula
+    /// recalculated (see [`Store::save_snapshot`]).
+    Snapshot,
+    /// From the file's rows, every formula recalculated, because the file
+    /// held no snapshot the engine would take: why.
+    Rows {
+        /// No snapshot, one of an older commit, or why the engine refused it.
+        why: String,
+    },
+}
+
 use codec::Codec;
 use csip_engine::{
     ChangeSet, Clock, ColumnId, LoadError, NaiveDateTime, Op, RowId, RowsWithIds, Schema,
-    SchemaChange, SourceFile, TableId, Transaction, TransactionError, Value, Workbook,
-    schema_from_files,
+    SchemaChange, SnapshotError, SourceFile, TableId, Transaction, TransactionError, Value,
+    Workbook, schema_from_files,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -133,6 +151,15 @@ pub enum StoreError {
         "{0}: another process changed the workbook file; it has been reloaded; send the transaction again"
     )]
     Stale(PathBuf),
+    /// The engine could not write the workbook's snapshot; the file is as
+    /// it was.
+    #[error("{path}: {source}")]
+    Snapshot {
+        /// The workbook file.
+        path: PathBuf,
+        /// What the engine said.
+        source: Box<SnapshotError>,
+    },
 }
 
 /// A load error without its file, for [`Workbook::restore_with`]; the
@@ -194,6 +221,8 @@ pub struct Store {
     seen: i64,
     /// Moves whenever what a read could see may have changed.
     generation: u64,
+    /// How the workbook was built.
+    loaded: Loaded,
 }
 
 /// How one workbook table sits in SQL.
@@ -224,6 +253,7 @@ fn quote(name: &str) -> String {
 
 /// What a load builds on: a schema (fresh ids) or a workbook whose schema
 /// the file still has (its ids kept).
+#[derive(Clone, Copy)]
 enum Base<'a> {
     Schema(&'a Schema, Clock),
     Like(&'a Workbook),
@@ -342,11 +372,15 @@ impl Store {
             layout,
             seen: 0,
             generation: 0,
+            loaded: Loaded::Given,
         })
     }
 
-    /// Opens a workbook file: reads its schema and rows and calculates every
-    /// formula as of `clock`.
+    /// Opens a workbook file: reads its schema, then the snapshot of its
+    /// last commit if it holds one that the engine takes (of this schema,
+    /// format and engine version, undamaged; [`Store::save_snapshot`]),
+    /// else every row, and calculates every formula as of `clock`.
+    /// [`Store::loaded`] says which.
     pub fn open(path: &Path, clock: Clock) -> Result<Store, StoreError> {
         let conn = open_conn(path)?;
         let schema = stored_schema(path, &conn)?;
@@ -560,11 +594,60 @@ impl Store {
         schema: &Schema,
         clock: Clock,
     ) -> Result<Store, StoreError> {
-        let store = Store::load_rows(path, &conn, Base::Schema(schema, clock))?;
+        let store = Store::load_workbook(path, &conn, Base::Schema(schema, clock))?;
         Ok(Store {
             conn: Mutex::new(conn),
             ..store
         })
+    }
+
+    /// Builds the workbook (of `base`) from the snapshot of the file's last
+    /// commit when the engine takes it, else from the rows; the returned
+    /// store's connection is a placeholder the caller replaces.
+    ///
+    /// A reload ([`Base::Like`]) reads the snapshot too, into a workbook
+    /// that keeps the ids of the one it reloads
+    /// ([`Workbook::reload_snapshot`]), as a reload from the rows does.
+    fn load_workbook(path: &Path, conn: &Connection, base: Base<'_>) -> Result<Store, StoreError> {
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let commit = last_commit(conn).map_err(sql)?;
+        let why = match snapshot::load(conn, commit).map_err(sql)? {
+            Some(bytes) => {
+                let read = match base {
+                    Base::Schema(schema, clock) => Workbook::read_snapshot(schema, clock, &bytes),
+                    Base::Like(wb) => wb.reload_snapshot(&bytes),
+                };
+                match read {
+                    Ok(mut wb) => {
+                        drop(bytes);
+                        // The file's history is its commit log: no undo kept in memory.
+                        wb.set_undo_limit(0);
+                        return Ok(Store {
+                            path: path.to_path_buf(),
+                            conn: Mutex::new(Connection::open_in_memory().map_err(sql)?),
+                            layout: layout_of(&wb),
+                            wb,
+                            seen: commit,
+                            generation: 0,
+                            loaded: Loaded::Snapshot,
+                        });
+                    }
+                    Err(e) => format!("its snapshot was refused: {e}"),
+                }
+            }
+            None => match snapshot::commit_of(conn).map_err(sql)? {
+                Some(c) => {
+                    format!("its snapshot is of commit {c}, and its last commit is {commit}")
+                }
+                None => "it holds no snapshot".to_string(),
+            },
+        };
+        let mut store = Store::load_rows(path, conn, base)?;
+        store.loaded = Loaded::Rows { why };
+        Ok(store)
     }
 
     /// Reads every row and builds the workbook (of `base`); the returned store's
@@ -657,6 +740,9 @@ impl Store {
             layout,
             seen: last_commit(conn).map_err(sql)?,
             generation: 0,
+            loaded: Loaded::Rows {
+                why: "asked for its rows".into(),
+            },
         })
     }
 
@@ -688,12 +774,72 @@ impl Store {
         } else {
             Base::Schema(&schema, clock)
         };
-        let fresh = Store::load_rows(&self.path, conn, base)?;
+        let fresh = Store::load_workbook(&self.path, conn, base)?;
         self.wb = fresh.wb;
         self.layout = fresh.layout;
         self.seen = fresh.seen;
+        self.loaded = fresh.loaded;
         self.generation += 1;
         Ok(())
+    }
+
+    /// How the workbook was built: given to [`Store::create`], read from
+    /// the file's snapshot, or from its rows (and why).
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+
+    /// Writes a snapshot of the workbook as of the file's last commit into
+    /// the file, in place of the one before, so that the next
+    /// [`Store::open`] reads it instead of every row and a recalculation;
+    /// returns its size in bytes. If another process has committed, the
+    /// workbook is reloaded first, so the snapshot is of the file as it is.
+    ///
+    /// Costs about what the snapshot's size says (90 MB at 10,000
+    /// accounts, written in about a second) and holds the file's write lock
+    /// while it writes. A snapshot of a workbook whose schema was changed at
+    /// run time may be laid out otherwise than a fresh build of its schema
+    /// (ids given in another order): an open then refuses it and reads the
+    /// rows ([`Store::loaded`] says so), and a snapshot saved after that
+    /// open is read. The CLI calls it after `csip synth --db` and `csip
+    /// import`, at the end of `csip serve` when the file has moved on since
+    /// its snapshot, and as `csip snapshot`; a commit never does, and a
+    /// snapshot older than the file's last commit is never read.
+    pub fn save_snapshot(&mut self) -> Result<u64, StoreError> {
+        self.refresh()?;
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        if last_commit(&tx).map_err(sql)? != self.seen {
+            // Another process committed between the refresh and the lock.
+            drop(tx);
+            self.reload()?;
+            return Err(StoreError::Stale(path));
+        }
+        let size = snapshot::save(&tx, &self.wb, self.seen).map_err(|e| match e {
+            snapshot::SaveError::Sqlite(source) => sql(source),
+            snapshot::SaveError::Engine(source) => StoreError::Snapshot {
+                path: path.clone(),
+                source: Box::new(source),
+            },
+        })?;
+        tx.commit().map_err(sql)?;
+        // The write-ahead log grew by the snapshot's size: give it back.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        Ok(size)
+    }
+
+    /// Whether the file holds a snapshot of its last commit, which the
+    /// workbook in memory reflects (without reading the snapshot).
+    pub fn has_snapshot(&self) -> Result<bool, StoreError> {
+        let seen = self.seen;
+        self.with_conn(|c| Ok(last_commit(c)? == seen && snapshot::exists(c, seen)?))
     }
 
     /// The workbook, for reading cells and views.
