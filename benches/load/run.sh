@@ -42,8 +42,10 @@ start_server() { # extra serve flags...
   "$csip" serve --db "$db" --addr 127.0.0.1:0 --today "$today" "$@" > "$work/serve.log" 2>> "$work/access.log" &
   server=$!
   for _ in $(seq 1 300); do grep -q "listening on" "$work/serve.log" && break; sleep 1; done
-  cat "$work/serve.log"
   url="$(sed -n 's/.*listening on //p' "$work/serve.log")"
+  # It answers /healthz at once: 503 "loading" until the workbook is open.
+  for _ in $(seq 1 600); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" = 200 ] && break; sleep 0.5; done
+  cat "$work/serve.log"
   rss_kb="$(ps -o rss= -p "$server" | tr -d ' ')"
   echo "server resident memory: $((rss_kb / 1024)) MB"
 }

@@ -382,7 +382,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(text) => {
-            print!("{text}");
+            // `serve` has written its lines itself, maybe to a closed pipe:
+            // nothing more is written (a failed write would panic here).
+            if !text.is_empty() {
+                print!("{text}");
+            }
             ExitCode::SUCCESS
         }
         Err(message) => {

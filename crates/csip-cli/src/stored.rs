@@ -6,9 +6,10 @@ use crate::csvio;
 use crate::progress::{seconds, spinner};
 use crate::table::Align;
 use csip_engine::{Clock, NaiveDate, NaiveDateTime, SourceFile, TransactionError};
-use csip_store::{ImportError, Loaded, Role, Store};
+use csip_store::{ImportError, Loaded, OpenPhase, OpenProgress, Role, Store};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The machine's time, UTC: the adapter's job, never the engine's.
@@ -480,36 +481,72 @@ pub(crate) fn serve(
         .with_writer(std::io::stderr)
         .try_init();
     let started = Instant::now();
-    let store = open(db, config.today.unwrap_or(system_today))?;
-    if let Loaded::Rows { why } = store.loaded() {
-        tracing::info!(target: "csip::store", "read every row of {}: {why}", db.display());
-    }
-    let from = loaded(&store);
-    let rows: usize = {
-        let wb = store.workbook();
-        wb.tables()
-            .map(|t| wb.rows(t).unwrap_or_default().len())
-            .sum()
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("error: cannot start the service: {e}"))?;
+    let db = db.to_path_buf();
+    let today = config.today.unwrap_or(system_today);
     let served = runtime.block_on(async move {
+        // Listening from the first moment: /healthz says "loading" (with
+        // how far) until the workbook is open, so that an orchestrator can
+        // tell a start from a hang.
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("error: cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| format!("error: {e}"))?;
         println!(
-            "csip serve: {} ({rows} rows, loaded in {} {from}) listening on http://{local}",
-            db.display(),
-            seconds(started.elapsed())
+            "csip serve: loading {}; listening on http://{local}",
+            db.display()
         );
         let _ = std::io::stdout().flush();
-        let app = csip_server::App::new(store, config).map_err(|e| format!("error: {e}"))?;
-        csip_server::serve(app, listener, shutdown())
+        let progress = Arc::new(OpenProgress::default());
+        let reading = progress.clone();
+        let app_config = config.clone();
+        let load = move || {
+            let store = Store::open_with_progress(&db, Clock::on(today), &reading)
+                .map_err(|e| format!("error: {e}"))?;
+            if let Loaded::Rows { why } = store.loaded() {
+                tracing::info!(target: "csip::store", "read every row of {}: {why}", db.display());
+            }
+            let rows: usize = {
+                let wb = store.workbook();
+                wb.tables()
+                    .map(|t| wb.rows(t).unwrap_or_default().len())
+                    .sum()
+            };
+            // Whoever read "listening on" may be gone (a closed pipe).
+            let mut out = std::io::stdout();
+            let _ = writeln!(
+                out,
+                "csip serve: {} ({rows} rows, loaded in {} {}) ready",
+                db.display(),
+                seconds(started.elapsed()),
+                loaded(&store)
+            );
+            let _ = out.flush();
+            csip_server::App::new(store, app_config).map_err(|e| format!("error: {e}"))
+        };
+        let report = Arc::new(move || {
+            let (done, total) = progress.rows();
+            let phase = match progress.phase() {
+                OpenPhase::Opening => "opening the file",
+                OpenPhase::Snapshot => "reading the snapshot",
+                OpenPhase::Rows => "reading rows",
+                OpenPhase::Calculating => "calculating",
+                _ => "loading",
+            };
+            serde_json::json!({"phase": phase, "rows_read": done, "rows_total": total})
+        });
+        csip_server::serve_loading(listener, config, load, report, shutdown())
             .await
-            .map_err(|e| format!("error: the service stopped: {e}"))
+            .map_err(|e| {
+                if e.starts_with("error:") {
+                    e
+                } else {
+                    format!("error: the service stopped: {e}")
+                }
+            })
     });
     // Requests dropped at the shutdown deadline may still hold a blocking
     // thread: do not wait for them.

@@ -288,6 +288,18 @@ impl App {
             if !pinned && store.workbook().clock().today != today {
                 store.set_clock(Clock::on(today));
             }
+            // SQLite checkpoints as it commits; this says when it cannot.
+            match store.checkpoint() {
+                Ok(c) if !c.complete() => tracing::warn!(
+                    target: "csip::store",
+                    wal_mb = c.wal_bytes / (1024 * 1024),
+                    frames = c.frames,
+                    checkpointed = c.checkpointed,
+                    "the WAL cannot be checkpointed: another process holds a read transaction on the file (an outside reader?); the WAL grows, and the next start replays it, until that transaction ends (docs/operations.md)"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(target: "csip::store", error = %e, "checkpoint failed"),
+            }
         });
     }
 }
@@ -335,24 +347,144 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let ticker = app.clone();
-    let clock = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            let t = ticker.clone();
-            let _ = tokio::task::spawn_blocking(move || t.tick()).await;
+    let config = (*app.config).clone();
+    serve_loading(
+        listener,
+        config,
+        move || Ok(app),
+        Arc::new(|| serde_json::Value::Null),
+        shutdown,
+    )
+    .await
+    .map_err(std::io::Error::other)
+}
+
+/// What `/healthz` says while the workbook is still loading: a JSON value
+/// (phase, rows read, ...) for its `progress`.
+pub type LoadingProgress = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// [`serve`], listening from the first moment: while `load` builds the
+/// [`App`] (on a blocking thread: it opens the workbook), `/healthz` answers
+/// 503 `{"status": "loading", "progress": ..., "seconds": ...}` and every
+/// other route 503 `unavailable` with `Retry-After: 1`, each with
+/// `Connection: close`; then the API. A load that fails stops the service
+/// with its error.
+pub async fn serve_loading(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    load: impl FnOnce() -> Result<App, String> + Send + 'static,
+    progress: LoadingProgress,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let gate = Gate {
+        app: Arc::new(std::sync::OnceLock::new()),
+        progress,
+        started: std::time::Instant::now(),
+    };
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
+    let loaded_gate = gate.clone();
+    let loader = tokio::spawn(async move {
+        match tokio::task::spawn_blocking(load).await {
+            Ok(Ok(app)) => {
+                let seconds = loaded_gate.started.elapsed().as_secs_f64();
+                let _ = loaded_gate.app.set((app.clone(), app.router()));
+                tracing::info!(target: "csip::edge", seconds, "the workbook is loaded; serving the API");
+                // Housekeeping, from now on.
+                loop {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    let t = app.clone();
+                    let _ = tokio::task::spawn_blocking(move || t.tick()).await;
+                }
+            }
+            Ok(Err(e)) => {
+                let _ = failed_tx.send(e);
+            }
+            Err(e) => {
+                let _ = failed_tx.send(format!("loading the workbook failed: {e}"));
+            }
         }
     });
-    let flag = app.shutdown_token();
+    let load_failed: Arc<Mutex<Option<String>>> = Arc::default();
+    let failure = load_failed.clone();
+    let flag_gate = gate.clone();
     let shutdown = async move {
-        shutdown.await;
-        flag.cancel();
+        tokio::select! {
+            () = shutdown => {}
+            failed = failed_rx => {
+                if let Ok(e) = failed {
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+            }
+        }
+        if let Some((app, _)) = flag_gate.app.get() {
+            app.shutdown.cancel();
+        }
         tracing::info!(target: "csip::edge", "shutting down");
     };
+    let router = Router::new().fallback(dispatch).with_state(gate.clone());
+    let deadline = edge::run(listener, router, &config, shutdown).await;
+    loader.abort();
+    let _ = loader.await;
+    if let Some(e) = load_failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    let Some((app, _)) = gate.app.get().cloned() else {
+        return Ok(()); // stopped before the workbook was loaded
+    };
+    drop(gate);
+    finish(app, deadline).await;
+    Ok(())
+}
+
+/// The API once the workbook is loaded, the loading answers before.
+#[derive(Clone)]
+struct Gate {
+    app: Arc<std::sync::OnceLock<(App, Router)>>,
+    progress: LoadingProgress,
+    started: std::time::Instant,
+}
+
+async fn dispatch(
+    axum::extract::State(gate): axum::extract::State<Gate>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some((_, router)) = gate.app.get() {
+        let mut router = router.clone();
+        let Ok(()) = std::future::poll_fn(|cx| {
+            tower_service::Service::<axum::extract::Request>::poll_ready(&mut router, cx)
+        })
+        .await;
+        let Ok(answer) = tower_service::Service::call(&mut router, request).await;
+        return answer;
+    }
+    let seconds = (gate.started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    let close = [
+        (axum::http::header::CONNECTION, "close"),
+        (axum::http::header::RETRY_AFTER, "1"),
+    ];
+    let status = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    if request.uri().path() == "/healthz" {
+        let body = serde_json::json!({
+            "status": "loading",
+            "progress": (gate.progress)(),
+            "seconds": seconds,
+        });
+        return (status, close, axum::Json(body)).into_response();
+    }
+    let body = serde_json::json!({"error": {
+        "status": 503,
+        "code": "unavailable",
+        "message": format!("the workbook is still loading ({seconds} s so far); try again in a moment — /healthz says when it is ready"),
+    }});
+    (status, close, axum::Json(body)).into_response()
+}
+
+/// After the edge has stopped: waits for requests still holding the store
+/// until the deadline, writes the workbook's snapshot for the next start
+/// when configured, and drops the store.
+async fn finish(app: App, deadline: tokio::time::Instant) {
     let config = app.config.clone();
-    let deadline = edge::run(listener, app.router(), &config, shutdown).await;
-    clock.abort();
-    let _ = clock.await;
     // Requests dropped at the deadline may still run on the blocking pool,
     // each with its handle on the store (readers hold snapshots, not the
     // store, and their evaluations stop on the shutdown flag).
@@ -394,7 +526,6 @@ pub async fn serve(
     // The last handle: the store is dropped, its SQLite connections closed
     // (dropping a 1,000-account workbook takes 80 ms in a debug build).
     drop(app);
-    Ok(())
 }
 
 /// The machine's time, UTC: the adapter's job, never the engine's.
@@ -492,5 +623,89 @@ mod tests {
         let _ = stop.send(());
         server.await.unwrap().unwrap();
         assert!(token.is_cancelled(), "set once shutdown began");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_the_workbook_loads_healthz_says_so_and_the_api_is_503() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("csip.db");
+        let today = csip_workbook::sample_today();
+        drop(
+            Store::create(
+                &path,
+                csip_workbook::table_files(),
+                csip_workbook::pilot(today).unwrap(),
+            )
+            .unwrap(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The load waits for the test's word.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let load = move || {
+            wait.recv().map_err(|e| e.to_string())?;
+            let store = Store::open(&path, Clock::on(today)).map_err(|e| e.to_string())?;
+            App::new(store, Config::default()).map_err(|e| e.to_string())
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_loading(
+            listener,
+            Config::default(),
+            load,
+            Arc::new(|| serde_json::json!({"phase": "reading rows", "rows_read": 7})),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let health = ask(addr, "GET /healthz HTTP/1.1\r\nHost: csip\r\n\r\n").await;
+        assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+        assert!(health.contains("\"status\":\"loading\""), "{health}");
+        assert!(health.contains("\"rows_read\":7"), "{health}");
+        assert!(
+            health.to_ascii_lowercase().contains("connection: close"),
+            "{health}"
+        );
+        let api = ask(addr, "GET /api/v1/tables HTTP/1.1\r\nHost: csip\r\n\r\n").await;
+        assert!(api.starts_with("HTTP/1.1 503"), "{api}");
+        assert!(api.contains("\"code\":\"unavailable\""), "{api}");
+        assert!(api.to_ascii_lowercase().contains("retry-after: 1"), "{api}");
+        go.send(()).unwrap();
+        let ready = tokio::time::Instant::now();
+        loop {
+            let health = ask(
+                addr,
+                "GET /healthz HTTP/1.1\r\nHost: csip\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            if health.starts_with("HTTP/1.1 200") {
+                assert!(health.contains("\"status\":\"ok\""), "{health}");
+                break;
+            }
+            assert!(ready.elapsed() < Duration::from_secs(30), "{health}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The API itself answers now (401 without a token: the real routes).
+        let api = ask(
+            addr,
+            "GET /api/v1/tables HTTP/1.1\r\nHost: csip\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(api.starts_with("HTTP/1.1 401"), "{api}");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_load_that_fails_stops_the_service_with_its_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let served = serve_loading(
+            listener,
+            Config::default(),
+            || Err("error: the file is not a workbook".to_string()),
+            Arc::new(|| serde_json::Value::Null),
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(served.unwrap_err(), "error: the file is not a workbook");
     }
 }

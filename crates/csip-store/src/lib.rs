@@ -74,6 +74,7 @@ use csip_engine::{
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 /// The file format version this crate writes and reads. Format 1 numbered
 /// rows from 0 and did not remember the ids of deleted last rows; it is
@@ -251,6 +252,59 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// How far an open ([`Store::open_with_progress`]) has come: its phase, and
+/// while it reads rows, how many of how many. Read it from another thread.
+#[derive(Debug, Default)]
+pub struct OpenProgress {
+    phase: std::sync::atomic::AtomicU8,
+    done: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+}
+
+/// The phases of an open, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenPhase {
+    /// Opening the file and reading its schema.
+    Opening,
+    /// Reading the snapshot of the last commit.
+    Snapshot,
+    /// Reading every row (no snapshot the engine takes).
+    Rows,
+    /// Computing every formula and checking every constraint.
+    Calculating,
+}
+
+impl OpenProgress {
+    /// The phase the open is in.
+    pub fn phase(&self) -> OpenPhase {
+        match self.phase.load(Ordering::Relaxed) {
+            1 => OpenPhase::Snapshot,
+            2 => OpenPhase::Rows,
+            3 => OpenPhase::Calculating,
+            _ => OpenPhase::Opening,
+        }
+    }
+
+    /// Rows read and rows to read (0 and 0 until rows are read).
+    pub fn rows(&self) -> (u64, u64) {
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+
+    fn set(&self, phase: OpenPhase) {
+        let n = match phase {
+            OpenPhase::Opening => 0,
+            OpenPhase::Snapshot => 1,
+            OpenPhase::Rows => 2,
+            OpenPhase::Calculating => 3,
+        };
+        self.phase.store(n, Ordering::Relaxed);
+    }
+}
+
 /// What a load builds on: a schema (fresh ids) or a workbook whose schema
 /// the file still has (its ids kept).
 #[derive(Clone, Copy)]
@@ -382,9 +436,19 @@ impl Store {
     /// else every row, and calculates every formula as of `clock`.
     /// [`Store::loaded`] says which.
     pub fn open(path: &Path, clock: Clock) -> Result<Store, StoreError> {
+        Store::open_with_progress(path, clock, &OpenProgress::default())
+    }
+
+    /// [`Store::open`], telling `progress` how far it has come (another
+    /// thread reads it: a service answering "loading" meanwhile).
+    pub fn open_with_progress(
+        path: &Path,
+        clock: Clock,
+        progress: &OpenProgress,
+    ) -> Result<Store, StoreError> {
         let conn = open_conn(path)?;
         let schema = stored_schema(path, &conn)?;
-        Store::load(path, conn, &schema, clock)
+        Store::load(path, conn, &schema, clock, progress)
     }
 
     /// Opens a workbook file under new table files, as one schema change
@@ -593,8 +657,9 @@ impl Store {
         conn: Connection,
         schema: &Schema,
         clock: Clock,
+        progress: &OpenProgress,
     ) -> Result<Store, StoreError> {
-        let store = Store::load_workbook(path, &conn, Base::Schema(schema, clock))?;
+        let store = Store::load_workbook(path, &conn, Base::Schema(schema, clock), progress)?;
         Ok(Store {
             conn: Mutex::new(conn),
             ..store
@@ -608,12 +673,18 @@ impl Store {
     /// A reload ([`Base::Like`]) reads the snapshot too, into a workbook
     /// that keeps the ids of the one it reloads
     /// ([`Workbook::reload_snapshot`]), as a reload from the rows does.
-    fn load_workbook(path: &Path, conn: &Connection, base: Base<'_>) -> Result<Store, StoreError> {
+    fn load_workbook(
+        path: &Path,
+        conn: &Connection,
+        base: Base<'_>,
+        progress: &OpenProgress,
+    ) -> Result<Store, StoreError> {
         let sql = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
         let commit = last_commit(conn).map_err(sql)?;
+        progress.set(OpenPhase::Snapshot);
         let why = match snapshot::load(conn, commit).map_err(sql)? {
             Some(bytes) => {
                 let read = match base {
@@ -645,24 +716,42 @@ impl Store {
                 None => "it holds no snapshot".to_string(),
             },
         };
-        let mut store = Store::load_rows(path, conn, base)?;
+        let mut store = Store::load_rows(path, conn, base, progress)?;
         store.loaded = Loaded::Rows { why };
         Ok(store)
     }
 
     /// Reads every row and builds the workbook (of `base`); the returned store's
     /// connection is a placeholder the caller replaces.
-    fn load_rows(path: &Path, conn: &Connection, base: Base<'_>) -> Result<Store, StoreError> {
+    fn load_rows(
+        path: &Path,
+        conn: &Connection,
+        base: Base<'_>,
+        progress: &OpenProgress,
+    ) -> Result<Store, StoreError> {
         let sql = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
+        progress.set(OpenPhase::Rows);
         // Rows go from the cursor straight into the workbook: no table is
         // held in memory twice. The layout takes its ids from the workbook
         // being filled, the only one they are good for.
         let mut layout = Vec::new();
         let feed = |feed: &mut csip_engine::Restorer<'_>| {
             layout = layout_of(feed.workbook());
+            let mut total = 0u64;
+            for t in &layout {
+                let n: i64 = conn
+                    .query_row(
+                        &format!("SELECT count(*) FROM {}", quote(&t.name)),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
+                total += u64::try_from(n).unwrap_or(0);
+            }
+            progress.total.store(total, Ordering::Relaxed);
             for t in &layout {
                 let columns: Vec<String> = std::iter::once("row_id".to_string())
                     .chain(t.columns.iter().map(|c| quote(&c.name)))
@@ -695,6 +784,7 @@ impl Store {
                             values.push((c.column, v));
                         }
                     }
+                    progress.done.fetch_add(1, Ordering::Relaxed);
                     feed.row(t.table, row, values)
                         .map_err(|e| StoreError::Load {
                             path: path.to_path_buf(),
@@ -717,6 +807,7 @@ impl Store {
                         })?;
                 }
             }
+            progress.set(OpenPhase::Calculating);
             Ok::<(), StoreError>(())
         };
         let wb = match base {
@@ -774,7 +865,7 @@ impl Store {
         } else {
             Base::Schema(&schema, clock)
         };
-        let fresh = Store::load_workbook(&self.path, conn, base)?;
+        let fresh = Store::load_workbook(&self.path, conn, base, &OpenProgress::default())?;
         self.wb = fresh.wb;
         self.layout = fresh.layout;
         self.seen = fresh.seen;
@@ -1079,6 +1170,32 @@ impl Store {
         }
     }
 
+    /// Copies the WAL into the database file as far as it can without
+    /// waiting (SQLite's passive checkpoint), then says how far that was
+    /// and how large the WAL is. An incomplete one means another
+    /// connection — an outside reader, most often — holds a read
+    /// transaction that still needs older frames: the WAL grows until it
+    /// ends. A service calls this now and then and warns when it is so.
+    pub fn checkpoint(&mut self) -> Result<Checkpoint, StoreError> {
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        let (frames, checkpointed) = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+            .map_err(|source| StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal_bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        Ok(Checkpoint {
+            wal_bytes,
+            frames,
+            checkpointed,
+        })
+    }
+
     /// The id of the last commit in the file (any process's).
     pub fn last_commit(&self) -> Result<i64, StoreError> {
         self.with_conn(last_commit)
@@ -1113,6 +1230,28 @@ fn last_commit(conn: &Connection) -> rusqlite::Result<i64> {
     })
 }
 
+/// The size (bytes) the WAL file is cut back to after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// What a checkpoint ([`Store::checkpoint`]) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The WAL file's size after it, in bytes.
+    pub wal_bytes: u64,
+    /// Frames in the WAL.
+    pub frames: i64,
+    /// Frames copied into the database file (all of them, unless another
+    /// connection's read transaction still needs older ones).
+    pub checkpointed: i64,
+}
+
+impl Checkpoint {
+    /// Whether every frame made it into the database file.
+    pub fn complete(&self) -> bool {
+        self.checkpointed >= self.frames
+    }
+}
+
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -1122,6 +1261,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // After a checkpoint that resets the WAL, its file is cut back to this
+    // (a burst of writes, or an outside reader that held checkpoints back,
+    // leaves it large; the next open then replays all of it).
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     conn.busy_timeout(BUSY_TIMEOUT)
 }
 

@@ -1021,3 +1021,38 @@ fn a_schema_change_at_run_time_is_durable_and_audited() {
     let tasks = reopened.workbook().table_id("Tasks").unwrap();
     assert!(reopened.workbook().column_id(tasks, "Effort").is_err());
 }
+
+#[test]
+fn a_checkpoint_says_when_an_outside_reader_holds_it_back() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let tasks = wb.table_id("Tasks").unwrap();
+    let title = wb.column_id(tasks, "Title").unwrap();
+    let write = |store: &mut Store, n: usize| {
+        for i in 0..n {
+            store
+                .commit(
+                    Transaction::new().insert(tasks, vec![(title, Value::from(format!("t{i}")))]),
+                    "admin",
+                    at(),
+                )
+                .expect("written");
+        }
+    };
+    write(&mut store, 3);
+    assert!(store.checkpoint().expect("checkpointed").complete());
+    // An outside reader in the middle of a read transaction.
+    let outside = rusqlite::Connection::open(&path).expect("opened");
+    outside.execute_batch("BEGIN").expect("begun");
+    let _: i64 = outside
+        .query_row("SELECT count(*) FROM \"Tasks\"", [], |r| r.get(0))
+        .expect("read");
+    write(&mut store, 3);
+    let held = store.checkpoint().expect("checkpointed as far as it can");
+    assert!(!held.complete(), "{held:?}");
+    assert!(held.wal_bytes > 0);
+    outside.execute_batch("COMMIT").expect("ended");
+    assert!(store.checkpoint().expect("checkpointed").complete());
+}

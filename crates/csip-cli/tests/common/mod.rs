@@ -104,7 +104,7 @@ impl Server {
             .unwrap_or_else(|| panic!("serve printed {line:?}"))
             .trim()
             .to_string();
-        Server {
+        let server = Server {
             child,
             base,
             // A connection per request: what each request gets is then its own
@@ -113,7 +113,26 @@ impl Server {
                 .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
+        };
+        // It listens at once and says "loading" until the workbook is open.
+        let waited = std::time::Instant::now();
+        loop {
+            let (status, health) = server.get("/healthz", None);
+            if status == 200 {
+                break;
+            }
+            assert_eq!(
+                (status, health["status"].as_str()),
+                (503, Some("loading")),
+                "{health}"
+            );
+            assert!(
+                waited.elapsed().as_secs() < 120,
+                "still loading after 2 minutes"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        server
     }
 
     /// `127.0.0.1:PORT`, for raw sockets.
