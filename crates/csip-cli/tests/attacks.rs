@@ -209,3 +209,41 @@ fn a_view_past_its_time_limit_is_422_and_a_formula_within_its_budget_answers() {
     );
     assert_eq!((status, &answer["value"]), (200, &json!(4)), "{answer}");
 }
+
+#[test]
+fn a_slow_formula_cannot_take_every_evaluation_slot_from_fast_ones() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return; // one slot: the slow lane is that slot too
+    }
+    let wb = pilot();
+    let s = Arc::new(Server::start(&wb.db));
+    let slow = json!({ "formula": nested_countif() });
+    // Once: now the service knows it for slow (it runs to its 2 s limit).
+    let (status, _) = s.post("/api/v1/eval", &wb.viewer, &slow);
+    assert_eq!(status, 422);
+    // Twice as many at once as there are slots: without a slow lane they
+    // would hold every slot, and the ones queued next would too, past the
+    // 2 s a request may wait (its time limit), so a fast formula asked for
+    // now would be 503.
+    let runners: Vec<_> = (0..2 * cores)
+        .map(|_| {
+            let (s, slow, token) = (s.clone(), slow.clone(), wb.viewer.clone());
+            let runner = std::thread::spawn(move || s.post("/api/v1/eval", &token, &slow).0);
+            std::thread::sleep(Duration::from_millis(50));
+            runner
+        })
+        .collect();
+    // The slow lane holds all slots but one: the fast formula gets that one.
+    let t = Instant::now();
+    let (status, fast) = s.post("/api/v1/eval", &wb.viewer, &json!({ "formula": "1 + 1" }));
+    eprintln!(
+        "a fast formula among slow ones: {status} in {:.1} ms",
+        ms(t.elapsed())
+    );
+    assert_eq!((status, fast["value"].as_u64()), (200, Some(2)), "{fast}");
+    for r in runners {
+        // Stopped at its limit, or never started within it.
+        assert!(matches!(r.join().unwrap(), 422 | 503));
+    }
+}

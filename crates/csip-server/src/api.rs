@@ -115,19 +115,20 @@ async fn write<T: Send + 'static>(
 /// latest snapshot under a budget — the configured limits, the time left of
 /// `Config::eval_time_limit` counted from `arrived`, and the shutdown flag.
 /// A request that gets no slot within its time limit is 503.
-async fn evaluate<T: Send + 'static>(
+///
+/// Slots are given first come, first served. `key` names the evaluation
+/// (a view's name, a formula's text): one that took `SLOW_EVALUATION` or
+/// more the last time first waits in the slow lane, which holds all slots
+/// but one, so that a slow view cannot hold up fast ones.
+pub(crate) async fn evaluate<T: Send + 'static>(
     app: &App,
     caller: Principal,
     arrived: Instant,
+    key: String,
     f: impl FnOnce(&Snapshot, &Principal, &Budget) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let limit = app.config.eval_time_limit;
-    let permit = tokio::time::timeout(
-        limit.saturating_sub(arrived.elapsed()),
-        app.evaluations.clone().acquire_owned(),
-    )
-    .await
-    .map_err(|_| {
+    let busy = || {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -135,16 +136,40 @@ async fn evaluate<T: Send + 'static>(
                 seconds(limit)
             ),
         )
-    })?
-    .map_err(|_| ApiError::internal("the service is shutting down"))?;
+    };
+    let closing = |_| ApiError::internal("the service is shutting down");
+    let slow = if app.is_slow(&key) {
+        Some(
+            tokio::time::timeout(
+                limit.saturating_sub(arrived.elapsed()),
+                app.slow_lane.clone().acquire_owned(),
+            )
+            .await
+            .map_err(|_| busy())?
+            .map_err(closing)?,
+        )
+    } else {
+        None
+    };
+    let permit = tokio::time::timeout(
+        limit.saturating_sub(arrived.elapsed()),
+        app.evaluations.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(closing)?;
     let budget_limits = app.config.eval_limits;
     let cancel = app.shutdown_token();
+    let costs = app.clone();
     read(app, caller, move |snapshot, caller| {
-        let _permit = permit;
+        let _permits = (permit, slow);
+        let started = Instant::now();
         let budget = Budget::new(budget_limits)
             .with_cancel(cancel)
             .with_deadline(seconds(limit), move || arrived.elapsed() > limit);
-        f(snapshot, caller, &budget)
+        let answer = f(snapshot, caller, &budget);
+        costs.note_cost(&key, started.elapsed());
+        answer
     })
     .await
 }
@@ -433,28 +458,35 @@ pub(crate) async fn view(
     drop(snapshot);
     // Evaluated on the latest snapshot under its budget; its answer is written
     // after, from the names it needs, outside the evaluation slot.
-    let found = evaluate(&app, caller, arrived, move |snapshot, _, budget| {
-        let generation = snapshot.generation;
-        let cached = if use_cache {
-            cache
-                .lock()
-                .map_or(None, |mut c| c.get(generation, &lookup))
-        } else {
-            None
-        };
-        if let Some(bytes) = cached {
-            return Ok(Found::Cached(bytes));
-        }
-        let wb = &snapshot.wb;
-        let (name, params) = &lookup;
-        let params: Vec<(&str, Value)> = params[..view_param_count]
-            .iter()
-            .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
-            .collect();
-        let result = wb.view_page(name, &params, &page, budget)?;
-        let names = Names::of_view(wb, &result);
-        Ok(Found::Fresh(generation, Box::new((result, names))))
-    })
+    let cost_key = format!("view {}", key.0.to_lowercase());
+    let found = evaluate(
+        &app,
+        caller,
+        arrived,
+        cost_key,
+        move |snapshot, _, budget| {
+            let generation = snapshot.generation;
+            let cached = if use_cache {
+                cache
+                    .lock()
+                    .map_or(None, |mut c| c.get(generation, &lookup))
+            } else {
+                None
+            };
+            if let Some(bytes) = cached {
+                return Ok(Found::Cached(bytes));
+            }
+            let wb = &snapshot.wb;
+            let (name, params) = &lookup;
+            let params: Vec<(&str, Value)> = params[..view_param_count]
+                .iter()
+                .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
+                .collect();
+            let result = wb.view_page(name, &params, &page, budget)?;
+            let names = Names::of_view(wb, &result);
+            Ok(Found::Fresh(generation, Box::new((result, names))))
+        },
+    )
     .await?;
     let bytes = match found {
         Found::Cached(bytes) => bytes,
@@ -793,30 +825,37 @@ pub(crate) async fn eval(
 ) -> Answer {
     let arrived = Instant::now();
     let request: EvalBody = crate::input::json(&app.config, &headers, raw).await?;
-    evaluate(&app, caller, arrived, move |snapshot, _, budget| {
-        let wb = &snapshot.wb;
-        let on = match &request.table {
-            Some(tn) => {
-                let t = table(wb, tn)?;
-                Some((t, find_row(wb, t, request.row_id, request.row.as_deref())?))
+    let cost_key = format!("eval {}", request.formula);
+    evaluate(
+        &app,
+        caller,
+        arrived,
+        cost_key,
+        move |snapshot, _, budget| {
+            let wb = &snapshot.wb;
+            let on = match &request.table {
+                Some(tn) => {
+                    let t = table(wb, tn)?;
+                    Some((t, find_row(wb, t, request.row_id, request.row.as_deref())?))
+                }
+                None if request.row_id.is_some() || request.row.is_some() => {
+                    return Err(ApiError::bad_request("a row needs its \"table\""));
+                }
+                None => None,
+            };
+            let value = wb
+                .eval_within(&request.formula, on, budget)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            if let Value::Error(e) = &value
+                && e.kind == ErrorKind::Limit
+            {
+                return Err(ApiError::limit(&e.message));
             }
-            None if request.row_id.is_some() || request.row.is_some() => {
-                return Err(ApiError::bad_request("a row needs its \"table\""));
-            }
-            None => None,
-        };
-        let value = wb
-            .eval_within(&request.formula, on, budget)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if let Value::Error(e) = &value
-            && e.kind == ErrorKind::Limit
-        {
-            return Err(ApiError::limit(&e.message));
-        }
-        Ok(axum::Json(
-            json!({"value": to_json(wb, &value), "display": wb.display(&value)}),
-        ))
-    })
+            Ok(axum::Json(
+                json!({"value": to_json(wb, &value), "display": wb.display(&value)}),
+            ))
+        },
+    )
     .await
 }
 

@@ -95,6 +95,9 @@ pub struct Config {
     /// The rest of such an evaluation's budget: steps, bytes, the size of
     /// one text or list ([`Limits::request`]).
     pub eval_limits: Limits,
+    /// Evaluations run at once: one per core when `None`. Those known to be
+    /// slow (50 ms or more the last time) hold all of them but one.
+    pub evaluation_slots: Option<usize>,
     /// At a clean shutdown, write the workbook's snapshot into its file
     /// when the file has moved on since the last one, or the start did not
     /// read it ([`Store::save_snapshot`]), so that the next start reads it
@@ -117,6 +120,7 @@ impl Default for Config {
             max_changes: 1_000,
             eval_time_limit: Duration::from_secs(2),
             eval_limits: Limits::request(),
+            evaluation_slots: None,
             snapshot_on_shutdown: true,
         }
     }
@@ -136,8 +140,15 @@ pub struct App {
     audit: Arc<csip_store::AuditLog>,
     config: Arc<Config>,
     views: Arc<Mutex<ViewCache>>,
-    /// One evaluation (of a view or a formula) per core at a time.
+    /// One evaluation (of a view or a formula) per slot at a time, given
+    /// out first come, first served.
     evaluations: Arc<tokio::sync::Semaphore>,
+    /// Evaluations known to be slow hold at most all slots but one, so
+    /// that a fast one always finds a slot soon.
+    slow_lane: Arc<tokio::sync::Semaphore>,
+    /// How long each view (or formula) took the last time, to tell slow
+    /// ones: its name (or text) to the time.
+    costs: Arc<Mutex<std::collections::HashMap<String, Duration>>>,
     /// Set when shutdown begins; every evaluation's budget watches it.
     shutdown: CancelFlag,
 }
@@ -208,6 +219,7 @@ impl App {
     /// Serves `store` with `config`; fails if the store's file cannot be
     /// opened a second time (for checking tokens).
     pub fn new(store: Store, config: Config) -> Result<App, csip_store::StoreError> {
+        let slots = slots(&config);
         Ok(App {
             tokens: Arc::new(csip_store::Tokens::open(store.path())?),
             audit: Arc::new(csip_store::AuditLog::open(store.path())?),
@@ -215,9 +227,9 @@ impl App {
             store: Arc::new(Mutex::new(store)),
             config: Arc::new(config),
             views: Arc::default(),
-            evaluations: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            evaluations: Arc::new(tokio::sync::Semaphore::new(slots)),
+            slow_lane: Arc::new(tokio::sync::Semaphore::new(slots.saturating_sub(1).max(1))),
+            costs: Arc::default(),
             shutdown: CancelFlag::new(),
         })
     }
@@ -301,6 +313,36 @@ impl App {
                 Err(e) => tracing::warn!(target: "csip::store", error = %e, "checkpoint failed"),
             }
         });
+    }
+}
+
+/// Evaluation slots: as configured, else one per core.
+fn slots(config: &Config) -> usize {
+    config
+        .evaluation_slots
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1)
+}
+
+/// An evaluation that took at least this long last time goes by the slow lane.
+pub(crate) const SLOW_EVALUATION: Duration = Duration::from_millis(50);
+
+impl App {
+    /// Whether the evaluation named `key` was slow the last time.
+    pub(crate) fn is_slow(&self, key: &str) -> bool {
+        self.costs
+            .lock()
+            .is_ok_and(|c| c.get(key).is_some_and(|d| *d >= SLOW_EVALUATION))
+    }
+
+    /// Notes how long the evaluation named `key` took.
+    pub(crate) fn note_cost(&self, key: &str, took: Duration) {
+        if let Ok(mut c) = self.costs.lock() {
+            if c.len() >= 4096 && !c.contains_key(key) {
+                c.clear();
+            }
+            c.insert(key.to_string(), took);
+        }
     }
 }
 
@@ -707,5 +749,70 @@ mod tests {
         )
         .await;
         assert_eq!(served.unwrap_err(), "error: the file is not a workbook");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_evaluation_leaves_a_slot_for_fast_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let today = csip_workbook::sample_today();
+        let store = Store::create(
+            &dir.path().join("csip.db"),
+            csip_workbook::table_files(),
+            csip_workbook::pilot(today).unwrap(),
+        )
+        .unwrap();
+        let config = Config {
+            evaluation_slots: Some(2),
+            eval_time_limit: Duration::from_secs(60),
+            ..Config::default()
+        };
+        let app = App::new(store, config).unwrap();
+        app.note_cost("slow", Duration::from_secs(1));
+        let caller = csip_store::Principal {
+            token_id: 1,
+            person: "Kari Nordmann".into(),
+            role: csip_store::Role::Viewer,
+        };
+        let now = std::time::Instant::now;
+        // A slow evaluation that holds its slot until told.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let (app, caller) = (app.clone(), caller.clone());
+            async move {
+                api::evaluate(&app, caller, now(), "slow".into(), move |_, _, _| {
+                    held.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A second slow one waits in the slow lane, not in a slot.
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let second = tokio::spawn({
+            let (app, caller, started) = (app.clone(), caller.clone(), started.clone());
+            async move {
+                api::evaluate(&app, caller, now(), "slow".into(), move |_, _, _| {
+                    started.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // So a fast one finds the other slot: answered while both wait.
+        let fast = api::evaluate(&app, caller, now(), "fast".into(), |_, _, _| Ok(7));
+        let fast = tokio::time::timeout(Duration::from_secs(30), fast)
+            .await
+            .expect("a fast evaluation is not held up by slow ones");
+        assert_eq!(fast.unwrap(), 7);
+        assert!(
+            !started.load(std::sync::atomic::Ordering::SeqCst),
+            "the second slow one waits"
+        );
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert!(started.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
