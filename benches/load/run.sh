@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # Load test of `csip serve` at portfolio scale with wrk (Debian's `wrk`
 # package): a synthetic portfolio of $ACCOUNTS accounts (default 10,000;
-# 1,000,000 metric rows) in a workbook file, one CSM token, then, against a
-# server that evaluates every view afresh (--no-view-cache):
-#   1. GET the Renewal Risk view (every at-risk account, ~2,900 rows at 10k)
-#   2. GET the CSM Command Center view for one CSM
-#   3. POST one metric edit per request (a random metric of the million)
-#   4. 1 and 3 at the same time
-# and against a default server (views kept until the workbook changes):
-#   5. 1 again, and 1 and 3 at the same time
-# each for $DURATION seconds with $CONNECTIONS connections, printing
-# p50/p95/p99. Not part of CI. Usage: benches/load/run.sh
+# 1,000,000 metric rows) in a workbook file (or a copy of $DB), one CSM
+# token, and a default server (views kept until the workbook changes).
+# At 16 and at 100 connections ($CONNECTIONS to choose others):
+#   the three dashboards' first page (Platform Health Dashboard, CSM
+#   Command Center for one CSM, Strategic Alignment Board for one
+#   account: views with a parameter), a page of rows, one metric edit;
+#   reads and writes from the same connections (10 % writes, mix.lua);
+# and reads and writes from two wrk processes at once (90 readers of the
+# CSM Command Center, 10 writers). Each run $DURATION seconds; p50, p95,
+# p99. Not part of CI. Usage: benches/load/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 accounts="${ACCOUNTS:-10000}"
 duration="${DURATION:-15}"
-connections="${CONNECTIONS:-4}"
+connection_counts="${CONNECTIONS:-16 100}"
 today=2026-11-24
 
 if ! command -v wrk >/dev/null; then
@@ -33,7 +33,11 @@ cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 db="$work/portfolio.db"
-"$csip" synth --accounts "$accounts" --today "$today" --db "$db"
+if [ -n "${DB:-}" ]; then
+  cp "$DB" "$db"
+else
+  "$csip" synth --accounts "$accounts" --today "$today" --db "$db"
+fi
 csm="CSM 00000"
 token="$("$csip" token create --db "$db" --person "$csm" --role csm | head -1)"
 
@@ -52,35 +56,42 @@ start_server() { # extra serve flags...
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
 
 export CSIP_LOAD_DIR="$here" CSIP_TOKEN="$token" CSIP_METRICS=$((accounts * 100))
-run() { # name script [view]
-  local name="$1" script="$2"
-  printf '%-44s ' "$name"
-  CSIP_VIEW="${3:-}" wrk -t2 -c"$connections" -d"${duration}s" -s "$here/$script" "$url" | grep '^RESULT' | sed 's/^RESULT //'
+run() { # name connections script [path]
+  local name="$1" c="$2" script="$3"
+  printf '%-58s ' "$name"
+  CSIP_VIEW="${4:-}" wrk -t2 -c"$c" -d"${duration}s" --timeout 30s -s "$here/$script" "$url" | grep '^RESULT' | sed 's/^RESULT //'
 }
-mixed() { # label
-  run "  metric write (with reads$1)" write.lua &
-  local writer=$!
-  run "  view Renewal Risk (with writes$1)" view.lua "$renewal" > "$work/mixed_read"
-  wait "$writer"
-  cat "$work/mixed_read"
-}
-renewal="/api/v1/views/Renewal%20Risk"
+platform="/api/v1/views/Platform%20Health%20Dashboard"
 command_center="/api/v1/views/CSM%20Command%20Center?user=CSM%2000000"
-echo "$accounts accounts, $connections connections, ${duration}s each, $(nproc) cores shared by wrk and the server"
+rows="/api/v1/tables/Account_Master/rows?offset=5000&limit=100"
 
-echo "-- every view evaluated afresh (csip serve --no-view-cache)"
-start_server --no-view-cache
-run "view Renewal Risk" view.lua "$renewal"
-run "view CSM Command Center" view.lua "$command_center"
-run "metric write" write.lua
-echo "reads and writes at the same time:"
-mixed ""
-stop_server
-
-echo "-- views kept until the workbook changes (the default)"
 start_server
-run "view Renewal Risk (cached)" view.lua "$renewal"
-echo "reads and writes at the same time:"
-mixed ", cached"
+account="$(curl -s -H "Authorization: Bearer $token" "$url/api/v1/tables/Account_Master/rows?limit=1" \
+  | python3 -c 'import json, sys, urllib.parse; print(urllib.parse.quote(json.load(sys.stdin)["rows"][0]["values"]["Account_Name"]))')"
+alignment="/api/v1/views/Strategic%20Alignment%20Board?account=$account"
+for f in "$platform" "$command_center" "$alignment"; do
+  printf '%-58s %s\n' "first page of ${f%%\?*}" "$(curl -s -o /dev/null -w '%{size_download} bytes, first answer in %{time_total} s' -H "Authorization: Bearer $token" "$url$f")"
+done
+echo "$accounts accounts, ${duration}s each, $(nproc) cores shared by wrk and the server"
+for c in $connection_counts; do
+  echo "-- $c connections"
+  run "Platform Health Dashboard, first page" "$c" view.lua "$platform"
+  run "CSM Command Center (user = one CSM)" "$c" view.lua "$command_center"
+  run "Strategic Alignment Board (account = one account)" "$c" view.lua "$alignment"
+  run "rows, a page of 100 (offset 5000)" "$c" view.lua "$rows"
+  run "metric write" "$c" write.lua
+  run "CSM Command Center and 10 % writes, same connections" "$c" mix.lua "$command_center"
+done
+echo "-- two wrk processes at once: 90 readers, 10 writers"
+run "  metric write (10 connections, with 90 readers)" 10 write.lua > "$work/writes" &
+writer=$!
+run "  CSM Command Center (90 connections, with 10 writers)" 90 view.lua "$command_center"
+wait "$writer"
+cat "$work/writes"
+run "  metric write (10 connections, with 90 dashboard readers)" 10 write.lua > "$work/writes" &
+writer=$!
+run "  Platform Health Dashboard (90 connections, with 10 writers)" 90 view.lua "$platform"
+wait "$writer"
+cat "$work/writes"
 stop_server
 echo "server log: $(wc -l < "$work/access.log") lines, $(grep -c -E ' (ERROR|WARN) ' "$work/access.log" || true) errors or warnings"

@@ -1,4 +1,4 @@
--- POST one metric edit per request to a random metric (row ids 0..CSIP_METRICS-1).
+-- POST one metric edit per request to a random metric (row ids 1..CSIP_METRICS).
 dofile(os.getenv("CSIP_LOAD_DIR") .. "/report.lua")
 local metrics = tonumber(os.getenv("CSIP_METRICS"))
 local token = os.getenv("CSIP_TOKEN")
@@ -14,7 +14,7 @@ function init(args)
 end
 
 function request()
-  local row = math.random(0, metrics - 1)
+  local row = math.random(1, metrics)
   local value = math.random(0, 100000) / 100
   local body = string.format(
     '{"operations":[{"op":"set","table":"Platform_Health_Metrics","row_id":%d,"column":"Current_Value","value":%.2f}]}',
