@@ -7,7 +7,7 @@
 use crate::error::{ApiError, failed};
 use crate::input::{ApiPath, Params};
 use crate::json::{Names, TableRow, View, from_json, layout_name, to_json};
-use crate::{App, Snapshot, now};
+use crate::{App, Flight, Snapshot, ViewKey, now};
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -415,10 +415,6 @@ pub(crate) async fn view(
     ApiPath(name): ApiPath<String>,
     Params(params): Params,
 ) -> Result<Response, ApiError> {
-    enum Found {
-        Cached(Bytes),
-        Fresh(u64, Box<(ViewResult, Names)>),
-    }
     let arrived = Instant::now();
     // The page is part of the question: answers are cached per page.
     let (page, params) = view_page(params)?;
@@ -444,7 +440,6 @@ pub(crate) async fn view(
     let view_param_count = key.1.len() - 5;
     let cache = app.views.clone();
     let use_cache = app.config.view_cache;
-    let lookup = key.clone();
     // A cached answer for this snapshot is served without an evaluation slot.
     let snapshot = app.snapshot();
     view_params(&snapshot.wb, &key.0, &key.1[..view_param_count])?;
@@ -455,9 +450,53 @@ pub(crate) async fn view(
     {
         return Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response());
     }
+    let generation = snapshot.generation;
     drop(snapshot);
-    // Evaluated on the latest snapshot under its budget; its answer is written
-    // after, from the names it needs, outside the evaluation slot.
+    // One evaluation per view, page and generation: whoever asks while it
+    // runs waits for its answer rather than evaluating again.
+    let answer = || {
+        answer_view(
+            app.clone(),
+            caller,
+            arrived,
+            key.clone(),
+            view_param_count,
+            page,
+        )
+    };
+    let bytes = if use_cache {
+        let flight = cache
+            .lock()
+            .map_or_else(|_| Flight::default(), |mut c| c.flight(generation, &key));
+        let landed = flight.get_or_try_init(answer).await.cloned();
+        if let Ok(mut c) = cache.lock() {
+            c.landed(&key, &flight);
+        }
+        landed?
+    } else {
+        answer().await?
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// A view's answer, evaluated on the latest snapshot under its budget and
+/// written after, from the names it needs, outside the evaluation slot;
+/// kept in the view cache.
+async fn answer_view(
+    app: App,
+    caller: Principal,
+    arrived: Instant,
+    key: ViewKey,
+    view_param_count: usize,
+    page: ViewPage,
+) -> Result<Bytes, ApiError> {
+    enum Found {
+        Cached(Bytes),
+        Fresh(u64, Box<(ViewResult, Names)>),
+    }
+    let use_cache = app.config.view_cache;
+    let cache = app.views.clone();
+    let lookup = key.clone();
     let cost_key = format!("view {}", key.0.to_lowercase());
     let found = evaluate(
         &app,
@@ -488,8 +527,8 @@ pub(crate) async fn view(
         },
     )
     .await?;
-    let bytes = match found {
-        Found::Cached(bytes) => bytes,
+    match found {
+        Found::Cached(bytes) => Ok(bytes),
         Found::Fresh(generation, fresh) => {
             let (result, names) = *fresh;
             let cache = app.views.clone();
@@ -504,10 +543,9 @@ pub(crate) async fn view(
                 Ok::<Bytes, ApiError>(bytes)
             })
             .await
-            .map_err(failed)??
+            .map_err(failed)?
         }
-    };
-    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+    }
 }
 
 /// Rows per group a view's answer holds unless `limit` says otherwise.

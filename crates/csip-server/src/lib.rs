@@ -180,31 +180,62 @@ impl Snapshot {
 #[derive(Debug, Default)]
 pub(crate) struct ViewCache {
     generation: u64,
-    answers: std::collections::HashMap<(String, Vec<(String, String)>), axum::body::Bytes>,
+    answers: std::collections::HashMap<ViewKey, axum::body::Bytes>,
+    /// Answers being computed: a request for one of them waits for it
+    /// instead of evaluating the view again (one evaluation per view, page
+    /// and generation, however many ask at once).
+    flights: std::collections::HashMap<ViewKey, Flight>,
 }
+
+/// A view, its parameters and its page, as a request gives them.
+pub(crate) type ViewKey = (String, Vec<(String, String)>);
+
+/// One answer being computed, shared by everyone waiting for it.
+pub(crate) type Flight = Arc<tokio::sync::OnceCell<axum::body::Bytes>>;
 
 impl ViewCache {
     /// At most this many answers are kept (a view per parameter value).
     const MAX: usize = 256;
 
-    pub(crate) fn get(
-        &mut self,
-        generation: u64,
-        key: &(String, Vec<(String, String)>),
-    ) -> Option<axum::body::Bytes> {
+    pub(crate) fn get(&mut self, generation: u64, key: &ViewKey) -> Option<axum::body::Bytes> {
+        self.move_to(generation);
         if self.generation != generation {
-            self.answers.clear();
-            self.generation = generation;
+            return None; // asked of a state older than the cache's
         }
         self.answers.get(key).cloned()
     }
 
-    pub(crate) fn put(
-        &mut self,
-        generation: u64,
-        key: (String, Vec<(String, String)>),
-        answer: axum::body::Bytes,
-    ) {
+    /// Empties the cache when the store's generation has moved past it.
+    fn move_to(&mut self, generation: u64) {
+        if generation > self.generation {
+            self.answers.clear();
+            self.flights.clear();
+            self.generation = generation;
+        }
+    }
+
+    /// The computation of `key`'s answer at `generation`: the one under way,
+    /// or a new one the caller runs.
+    pub(crate) fn flight(&mut self, generation: u64, key: &ViewKey) -> Flight {
+        self.move_to(generation);
+        if self.generation != generation {
+            return Flight::default();
+        }
+        self.flights.entry(key.clone()).or_default().clone()
+    }
+
+    /// The flight of `key` has landed (or failed): it is no longer shared.
+    pub(crate) fn landed(&mut self, key: &ViewKey, flight: &Flight) {
+        if self
+            .flights
+            .get(key)
+            .is_some_and(|f| Arc::ptr_eq(f, flight))
+        {
+            self.flights.remove(key);
+        }
+    }
+
+    pub(crate) fn put(&mut self, generation: u64, key: ViewKey, answer: axum::body::Bytes) {
         if self.generation != generation {
             return; // computed for a state that has moved on
         }
