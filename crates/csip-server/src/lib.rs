@@ -236,6 +236,7 @@ impl ViewCache {
     }
 
     pub(crate) fn put(&mut self, generation: u64, key: ViewKey, answer: axum::body::Bytes) {
+        self.move_to(generation);
         if self.generation != generation {
             return; // computed for a state that has moved on
         }
