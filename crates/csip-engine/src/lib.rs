@@ -146,7 +146,9 @@ pub use transaction::{
     TransactionErrorKind,
 };
 pub use value::{ErrorKind, EvalError, FromFloatError, Value, compare, values_equal};
-pub use view::{ViewError, ViewGroup, ViewInfo, ViewLink, ViewPage, ViewResult, ViewRow};
+pub use view::{
+    ViewError, ViewGroup, ViewInfo, ViewLink, ViewPage, ViewReads, ViewResult, ViewRow,
+};
 pub use workbook::{MemoryUsage, Workbook};
 #[cfg(feature = "files")]
 pub use write::{SchemaWriteError, SchemaWriteProblem};

@@ -141,6 +141,42 @@ impl ViewPage {
     }
 }
 
+/// What a view reads ([`Workbook::view_reads`]): the columns and tables
+/// whose changes may change its answer. A cache of a view's answers keeps
+/// an answer across a commit that does not touch them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewReads {
+    /// Columns whose cells it reads (display columns included: rows are
+    /// shown and sorted by them).
+    columns: rustc_hash::FxHashSet<crate::ids::ColumnId>,
+    /// Tables whose rows it lists, counts or numbers.
+    rows: rustc_hash::FxHashSet<TableId>,
+    /// Tables any change of which may change it (those of the engine's
+    /// hidden key columns it reads, which change sets do not list).
+    tables: rustc_hash::FxHashSet<TableId>,
+}
+
+impl ViewReads {
+    /// Whether `changes` may change the view's answer: a schema change, a
+    /// changed cell of a column it reads, a row inserted into or deleted from
+    /// a table it lists. Never false when the answer may differ; a move of
+    /// the clock is not in a change set, and a reader takes it as a change
+    /// of every view.
+    pub fn touched_by(&self, changes: &crate::ChangeSet) -> bool {
+        changes.schema.is_some()
+            || changes
+                .changes
+                .iter()
+                .any(|c| self.columns.contains(&c.cell.column) || self.tables.contains(&c.table))
+            || changes
+                .inserted
+                .iter()
+                .map(|(t, _)| t)
+                .chain(changes.deleted.iter().map(|d| &d.table))
+                .any(|t| self.rows.contains(t) || self.tables.contains(t))
+    }
+}
+
 /// One row of a view.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -394,6 +430,88 @@ impl Workbook {
             }
         }
         Ok(view.fields.iter().map(|(n, _)| n.clone()).collect())
+    }
+
+    /// What the view `name` reads: see [`ViewReads`].
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, FieldSchema, FormulaText, Schema, TableSchema, Transaction, Value, ViewSchema, Workbook};
+    /// let mut view = ViewSchema::new("Big", "T");
+    /// view.filter = Some(FormulaText::new("[N] > 10"));
+    /// view.fields = vec![FieldSchema::column("Name")];
+    /// let schema = Schema::new()
+    ///     .with_table(TableSchema::new("T")
+    ///         .with_column(ColumnSchema::data("Name", ColumnType::Text))
+    ///         .with_column(ColumnSchema::data("N", ColumnType::Number))
+    ///         .with_column(ColumnSchema::data("Note", ColumnType::Text)))
+    ///     .with_view(view);
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("T")?;
+    /// let [name, n, note] = ["Name", "N", "Note"].map(|c| wb.column_id(t, c).unwrap());
+    /// let row = wb.apply(Transaction::new().insert(t, vec![(name, Value::from("a"))]))?.inserted[0].1;
+    /// let reads = wb.view_reads("Big")?;
+    /// assert!(reads.touched_by(&wb.apply(Transaction::new().set(n, row, 20))?));
+    /// assert!(!reads.touched_by(&wb.apply(Transaction::new().set(note, row, "x"))?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// No view of that name, or several.
+    pub fn view_reads(&self, name: &str) -> Result<ViewReads, ViewError> {
+        let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
+        let view = &self.views[index];
+        let mut reads = ViewReads {
+            columns: rustc_hash::FxHashSet::default(),
+            rows: rustc_hash::FxHashSet::default(),
+            tables: rustc_hash::FxHashSet::default(),
+        };
+        reads.rows.insert(view.table);
+        // Rows are shown and sorted by their display column's values.
+        for t in &self.data.tables {
+            if let Some(d) = t.display {
+                reads.columns.insert(d);
+            }
+        }
+        let exprs = view
+            .filter
+            .iter()
+            .chain(view.fields.iter().map(|(_, e)| e))
+            .chain(view.sort.iter().map(|(e, _)| e))
+            .chain(view.group_by.iter())
+            .chain(view.tiles.iter().map(|(_, e)| e));
+        let data = &self.data;
+        let column = |reads: &mut ViewReads, c: crate::ids::ColumnId| {
+            let col = data.column(c);
+            if col.is_hidden() {
+                reads.tables.insert(col.table);
+            } else {
+                reads.columns.insert(c);
+            }
+        };
+        for e in exprs {
+            e.walk(&mut |node| match node {
+                Expr::Col(c)
+                | Expr::Named(c)
+                | Expr::ItemCol { col: c, .. }
+                | Expr::Project { col: c, .. } => {
+                    column(&mut reads, *c);
+                }
+                Expr::Table(t) => {
+                    reads.rows.insert(*t);
+                }
+                Expr::Filter(fx) => {
+                    if let Some(t) = fx.item_table {
+                        reads.rows.insert(t);
+                    }
+                    if let Some(plan) = fx.key.as_ref().and_then(|k| k.plan) {
+                        column(&mut reads, plan.item_column);
+                    }
+                }
+                _ => {}
+            });
+        }
+        Ok(reads)
     }
 
     fn reader(&self) -> ViewReader<'_> {

@@ -176,7 +176,9 @@ impl Snapshot {
 
 /// Views' answers as written, for the store generation they were computed
 /// at: while nothing changes, a dashboard polled by many readers is computed
-/// once. Any change of the store's generation empties it.
+/// once. A commit keeps the answers of the views it does not touch
+/// (`csip_engine::ViewReads`); anything else that moves the store's
+/// generation empties it.
 #[derive(Debug, Default)]
 pub(crate) struct ViewCache {
     generation: u64,
@@ -185,6 +187,9 @@ pub(crate) struct ViewCache {
     /// instead of evaluating the view again (one evaluation per view, page
     /// and generation, however many ask at once).
     flights: std::collections::HashMap<ViewKey, Flight>,
+    /// What each view asked for reads (by its name as asked), to keep its
+    /// answers across commits that do not touch it.
+    reads: std::collections::HashMap<String, Option<csip_engine::ViewReads>>,
 }
 
 /// A view, its parameters and its page, as a request gives them.
@@ -212,6 +217,37 @@ impl ViewCache {
             self.flights.clear();
             self.generation = generation;
         }
+    }
+
+    /// Moves the cache to `generation`, which `changes` (every commit since
+    /// the cache's generation, in order) made: answers of views they do not
+    /// touch are kept, the rest dropped; without them (a reload, an import,
+    /// the clock, the schema) every answer is dropped.
+    pub(crate) fn advance(
+        &mut self,
+        generation: u64,
+        changes: Option<&[csip_engine::ChangeSet]>,
+        wb: &Workbook,
+    ) {
+        if generation <= self.generation {
+            return;
+        }
+        self.flights.clear();
+        self.generation = generation;
+        let Some(changes) = changes else {
+            self.answers.clear();
+            self.reads.clear();
+            return;
+        };
+        let reads = &mut self.reads;
+        self.answers.retain(|(name, _), _| {
+            let reads = reads
+                .entry(name.clone())
+                .or_insert_with(|| wb.view_reads(name).ok());
+            reads
+                .as_ref()
+                .is_some_and(|r| !changes.iter().any(|c| r.touched_by(c)))
+        });
     }
 
     /// The computation of `key`'s answer at `generation`: the one under way,
@@ -289,7 +325,13 @@ impl App {
         let before = store.generation();
         let out = f(&mut store);
         if store.generation() != before {
+            let changes = store.take_changes();
             let snapshot = Arc::new(Snapshot::of(&store));
+            // Before readers see the new state: the answers of views the
+            // commits did not touch carry over to it.
+            if let Ok(mut views) = self.views.lock() {
+                views.advance(snapshot.generation, changes.as_deref(), &snapshot.wb);
+            }
             *self.current.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         }
         out
@@ -846,5 +888,40 @@ mod tests {
         first.await.unwrap().unwrap();
         second.await.unwrap().unwrap();
         assert!(started.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_commit_keeps_the_cached_answers_of_the_views_it_does_not_touch() {
+        use csip_engine::Transaction;
+        let mut wb = csip_workbook::pilot(csip_workbook::sample_today()).unwrap();
+        let tasks = wb.table_id("Tasks").unwrap();
+        let title = wb.column_id(tasks, "Title").unwrap();
+        let task = wb.rows(tasks).unwrap()[0];
+        let accounts = wb.table_id("Account_Master").unwrap();
+        let arr = wb.column_id(accounts, "ARR").unwrap();
+        let gard = wb.find_rows(accounts, "Gard AS").unwrap()[0];
+        let key = |view: &str| (view.to_string(), Vec::new());
+        let mut cache = ViewCache::default();
+        let answer = axum::body::Bytes::from_static(b"{}");
+        for view in ["Renewal Risk", "My Tasks"] {
+            cache.put(0, key(view), answer.clone());
+        }
+        // A task's title: Renewal Risk (accounts) is kept, My Tasks is not.
+        let retitled = wb
+            .apply(Transaction::new().set(title, task, "Renamed"))
+            .unwrap();
+        cache.advance(1, Some(&[retitled]), &wb);
+        assert!(cache.get(1, &key("Renewal Risk")).is_some());
+        assert!(cache.get(1, &key("My Tasks")).is_none());
+        // An account's ARR: Renewal Risk shows it.
+        let raised = wb
+            .apply(Transaction::new().set(arr, gard, 5_000_000))
+            .unwrap();
+        cache.advance(2, Some(&[raised]), &wb);
+        assert!(cache.get(2, &key("Renewal Risk")).is_none());
+        // Changes it cannot see (a reload, the clock): everything goes.
+        cache.put(2, key("My Tasks"), answer);
+        cache.advance(3, None, &wb);
+        assert!(cache.get(3, &key("My Tasks")).is_none());
     }
 }

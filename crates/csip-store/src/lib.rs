@@ -222,6 +222,10 @@ pub struct Store {
     seen: i64,
     /// Moves whenever what a read could see may have changed.
     generation: u64,
+    /// The change sets of the commits since [`Store::take_changes`] last
+    /// ran; `None` once something changed that they do not tell (a reload,
+    /// an import, a schema change, the clock).
+    changes: Option<Vec<ChangeSet>>,
     /// How the workbook was built.
     loaded: Loaded,
 }
@@ -426,6 +430,7 @@ impl Store {
             layout,
             seen: 0,
             generation: 0,
+            changes: None,
             loaded: Loaded::Given,
         })
     }
@@ -544,6 +549,7 @@ impl Store {
         };
         let layout = layout_of(&self.wb);
         self.generation += 1;
+        self.changes = None;
         match self.persist_schema(&layout, &files, actor, at) {
             Ok(()) => {
                 self.layout = layout;
@@ -703,6 +709,7 @@ impl Store {
                             wb,
                             seen: commit,
                             generation: 0,
+                            changes: None,
                             loaded: Loaded::Snapshot,
                         });
                     }
@@ -831,6 +838,7 @@ impl Store {
             layout,
             seen: last_commit(conn).map_err(sql)?,
             generation: 0,
+            changes: None,
             loaded: Loaded::Rows {
                 why: "asked for its rows".into(),
             },
@@ -871,6 +879,7 @@ impl Store {
         self.seen = fresh.seen;
         self.loaded = fresh.loaded;
         self.generation += 1;
+        self.changes = None;
         Ok(())
     }
 
@@ -952,6 +961,7 @@ impl Store {
     /// is written); returns what changed.
     pub fn set_clock(&mut self, clock: Clock) -> ChangeSet {
         self.generation += 1;
+        self.changes = None;
         self.wb.set_clock(clock)
     }
 
@@ -960,6 +970,15 @@ impl Store {
     /// computed at one generation stays right while the generation is the same.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The change sets of the commits since the last call, in order, or
+    /// `None` when something changed since that they do not tell (the
+    /// workbook reloaded from its file, rows imported, the schema or the
+    /// clock changed): a reader then takes everything as changed. The
+    /// first call after an open is `None`.
+    pub fn take_changes(&mut self) -> Option<Vec<ChangeSet>> {
+        self.changes.replace(Vec::new())
     }
 
     /// Applies a transaction and makes it durable: the workbook validates it
@@ -1005,7 +1024,12 @@ impl Store {
         }
         self.generation += 1;
         match self.persist(&changes, actor, at) {
-            Ok(()) => Ok(changes),
+            Ok(()) => {
+                if let Some(log) = &mut self.changes {
+                    log.push(changes.clone());
+                }
+                Ok(changes)
+            }
             Err(source) => Err(self.recover(source)),
         }
     }
@@ -1156,6 +1180,9 @@ impl Store {
             return Ok(ids); // no rows: no commit
         }
         self.generation += 1;
+        // Every formula was computed again: the summary does not say which
+        // cells changed.
+        self.changes = None;
         let changes = ChangeSet {
             inserted: order
                 .iter()
