@@ -630,7 +630,12 @@ impl ViewReader<'_> {
             group: Value,
         }
         let mut entries = Vec::new();
-        for &row in data.table(table).order() {
+        let indexed = view
+            .filter
+            .as_ref()
+            .and_then(|f| self.indexed_rows(table, f, values));
+        let rows = indexed.as_deref().unwrap_or(data.table(table).order());
+        for &row in rows {
             if budget.step().is_err() {
                 break;
             }
@@ -729,6 +734,56 @@ impl ViewReader<'_> {
             sort_order(&key(a), &key(b))
         });
         Ok(groups)
+    }
+
+    /// The only rows a filter can pass, from an index, when one of its
+    /// top-level `AND` conjuncts is `[Relation] = Param(...)` (or
+    /// `CurrentUser()`) over a single relation whose parameter is a row:
+    /// its reverse index lists them, in table order. A row not listed has
+    /// that conjunct false, so the filter false; the filter is still
+    /// evaluated whole on the rows listed. `None`: scan the table.
+    fn indexed_rows(&self, table: TableId, filter: &Expr, values: &[Value]) -> Option<Vec<RowId>> {
+        let data = self.data;
+        let mut conjuncts = vec![filter];
+        while let Some(e) = conjuncts.pop() {
+            let (column, param) = match e {
+                Expr::Binary(csip_formula::BinaryOp::And, l, r) => {
+                    conjuncts.push(l);
+                    conjuncts.push(r);
+                    continue;
+                }
+                Expr::Binary(csip_formula::BinaryOp::Eq, l, r) => match (&**l, &**r) {
+                    (Expr::Col(c), Expr::Param(i)) | (Expr::Param(i), Expr::Col(c)) => (*c, *i),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let col = data.column(column);
+            let (Some((target, false)), true) = (col.target, col.table == table) else {
+                continue;
+            };
+            let Some(Value::Row(t, r)) = values.get(usize::from(param)) else {
+                continue;
+            };
+            if *t != target || col.formula().is_some() {
+                continue;
+            }
+            let Some(ix) = data.find_index(column, crate::index::IndexMode::Elements) else {
+                continue;
+            };
+            let mut rows: Vec<RowId> = data
+                .index(ix)
+                .get(&Key::Row(*t, *r))
+                .iter()
+                .copied()
+                .filter(|row| data.is_live(table, *row))
+                .collect();
+            // Table order is id order.
+            rows.sort_unstable();
+            rows.dedup();
+            return Some(rows);
+        }
+        None
     }
 
     /// One row's fields.
@@ -840,5 +895,109 @@ impl ViewReader<'_> {
             tiles,
             included,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests may panic
+
+    use crate::{
+        Clock, ColumnSchema, ColumnType, FormulaText, ParamSchema, Schema, TableSchema,
+        Transaction, Value, ViewSchema, Workbook,
+    };
+
+    /// A view filtered on a relation by its parameter answers from the
+    /// relation's index exactly what a scan answers.
+    #[test]
+    fn a_filter_on_a_relation_by_parameter_reads_the_index_and_agrees_with_a_scan() {
+        let mut by_owner = ViewSchema::new("Owned", "Deals");
+        by_owner.filter = Some(FormulaText::new(
+            r#"[Stage] != "Lost" AND [Owner] = Param("who")"#,
+        ));
+        by_owner.params = vec![ParamSchema {
+            name: "who".into(),
+            ty: ColumnType::People {
+                table: "People".into(),
+                multiple: false,
+            },
+            required: false,
+        }];
+        // The same filter written so that no conjunct is indexed.
+        let mut scanned = by_owner.clone();
+        scanned.name = "Scanned".into();
+        scanned.filter = Some(FormulaText::new(
+            r#"[Stage] != "Lost" AND ([Owner] = Param("who") OR false)"#,
+        ));
+        let schema = Schema::new()
+            .with_table(
+                TableSchema::new("People")
+                    .with_column(ColumnSchema::data("Name", ColumnType::Text)),
+            )
+            .with_table(
+                TableSchema::new("Deals")
+                    .with_column(ColumnSchema::data("Title", ColumnType::Text))
+                    .with_column(ColumnSchema::data("Stage", ColumnType::Text))
+                    .with_column(ColumnSchema::relation("Owner", "People")),
+            )
+            .with_view(by_owner)
+            .with_view(scanned);
+        let clock = Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+        let mut wb = Workbook::new(&schema, clock).unwrap();
+        let people = wb.table_id("People").unwrap();
+        let deals = wb.table_id("Deals").unwrap();
+        let name = wb.column_id(people, "Name").unwrap();
+        let [title, stage, owner] =
+            ["Title", "Stage", "Owner"].map(|c| wb.column_id(deals, c).unwrap());
+        let ids = wb
+            .import(vec![(
+                people,
+                ["Kari", "Ola", "Nobody"]
+                    .iter()
+                    .map(|n| vec![(name, Value::from(*n))])
+                    .collect(),
+            )])
+            .unwrap()
+            .remove(0);
+        let rows: Vec<_> = (0..60)
+            .map(|i| {
+                let mut values = vec![
+                    (title, Value::from(format!("deal {i}"))),
+                    (stage, Value::from(if i % 4 == 0 { "Lost" } else { "Open" })),
+                ];
+                if i % 5 != 0 {
+                    values.push((owner, Value::Row(people, ids[i % 2])));
+                }
+                values
+            })
+            .collect();
+        let deal_ids = wb.import(vec![(deals, rows)]).unwrap().remove(0);
+        // Deletes and an owner changed, so that the index has moved.
+        wb.apply(Transaction::new().delete(deals, deal_ids[1]).set(
+            owner,
+            deal_ids[2],
+            Value::Row(people, ids[1]),
+        ))
+        .unwrap();
+        for who in [
+            Value::Row(people, ids[0]),
+            Value::Row(people, ids[1]),
+            Value::Row(people, ids[2]),
+            Value::Blank,
+            Value::from("Kari"),
+        ] {
+            let params = [("who", who.clone())];
+            let indexed = wb.view("Owned", &params).unwrap();
+            let scan = wb.view("Scanned", &params).unwrap();
+            assert_eq!(
+                indexed.rows().collect::<Vec<_>>(),
+                scan.rows().collect::<Vec<_>>(),
+                "{who:?}"
+            );
+        }
+        let kari = wb
+            .view("Owned", &[("who", Value::Row(people, ids[0]))])
+            .unwrap();
+        assert!(kari.row_count() > 10);
     }
 }
