@@ -18,7 +18,7 @@ use csip_engine::{
     Budget, ChangeSet, ColumnId, ColumnType, ErrorKind, RowId, TableId, Transaction, Value,
     ViewPage, ViewResult, Workbook,
 };
-use csip_store::{Principal, Role, Store};
+use csip_store::{Principal, Role};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 use std::time::Instant;
@@ -93,19 +93,6 @@ async fn read<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let snapshot = app.snapshot();
     tokio::task::spawn_blocking(move || f(&snapshot, &caller))
-        .await
-        .map_err(failed)?
-}
-
-/// Runs `f` on the blocking pool with the writer's store (one writer at a
-/// time); a snapshot of what it changed is published for readers.
-async fn write<T: Send + 'static>(
-    app: &App,
-    caller: Principal,
-    f: impl FnOnce(&mut Store, &Principal) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || app.with_writer(|store| f(store, &caller)))
         .await
         .map_err(failed)?
 }
@@ -807,43 +794,58 @@ pub(crate) async fn transactions(
         ));
     }
     let max_changes = app.config.max_changes;
-    write(&app, caller, move |store, caller| {
-        if caller.role == Role::Viewer {
-            return Err(ApiError::forbidden(format!(
-                "{} holds a viewer token, which reads only; ask an admin for a csm or admin token to write",
-                caller.person
-            )));
-        }
-        // The store refuses a transaction built before another process
-        // committed to the file (csip import), and reloads: build it again,
-        // once, against the file as it now is.
-        let mut retried = false;
-        let changes = loop {
-            let tx = transaction(store.workbook(), &request.operations)?;
-            caller.role.check(store.workbook(), &tx).map_err(ApiError::forbidden)?;
-            match store.commit(tx, &caller.person, now()) {
-                Err(csip_store::StoreError::Stale(_)) if !retried => retried = true,
-                result => break result?,
-            }
+    if caller.role == Role::Viewer {
+        return Err(ApiError::forbidden(format!(
+            "{} holds a viewer token, which reads only; ask an admin for a csm or admin token to write",
+            caller.person
+        )));
+    }
+    let app2 = app.clone();
+    let person = caller.person.clone();
+    let operations = std::sync::Arc::new(request.operations);
+    let committed = tokio::task::spawn_blocking(move || {
+        let build = {
+            let caller = caller.clone();
+            let operations = operations.clone();
+            Box::new(move |wb: &Workbook| {
+                let tx = transaction(wb, &operations)?;
+                caller.role.check(wb, &tx).map_err(ApiError::forbidden)?;
+                Ok(tx)
+            })
         };
-        let commit = store.commit_id();
-        tracing::info!(
-            target: "csip::write",
-            person = %caller.person,
-            commit,
-            cells = changes.changes.len(),
-            inserted = changes.inserted.len(),
-            deleted = changes.deleted.len(),
-            "transaction committed"
-        );
-        Ok(axum::Json(changes_json(
-            store.workbook(),
-            commit,
-            &changes,
-            max_changes,
-        )))
+        let first = app2.commit_grouped(build, caller.person.clone(), &|wb, commit, changes| {
+            changes_json(wb, commit, changes, max_changes)
+        });
+        // The store refuses transactions built before another process
+        // committed to the file (csip import), and reloads: build this one
+        // again, once, against the file as it now is.
+        match first {
+            Err(e) if e.status == StatusCode::CONFLICT => {
+                let build = Box::new(move |wb: &Workbook| {
+                    let tx = transaction(wb, &operations)?;
+                    caller.role.check(wb, &tx).map_err(ApiError::forbidden)?;
+                    Ok(tx)
+                });
+                app2.commit_grouped(build, caller.person.clone(), &|wb, commit, changes| {
+                    changes_json(wb, commit, changes, max_changes)
+                })
+            }
+            other => other,
+        }
     })
     .await
+    .map_err(failed)?;
+    let (changes, commit, body) = committed?;
+    tracing::info!(
+        target: "csip::write",
+        person = %person,
+        commit,
+        cells = changes.changes.len(),
+        inserted = changes.inserted.len(),
+        deleted = changes.deleted.len(),
+        "transaction committed"
+    );
+    Ok(axum::Json(body))
 }
 
 #[derive(Deserialize, Debug)]

@@ -151,7 +151,35 @@ pub struct App {
     costs: Arc<Mutex<std::collections::HashMap<String, Duration>>>,
     /// Set when shutdown begins; every evaluation's budget watches it.
     shutdown: CancelFlag,
+    /// Transactions waiting for the writer: whoever holds the store next
+    /// commits all of them in one SQLite transaction (one sync).
+    pending: Arc<Mutex<Vec<Pending>>>,
 }
+
+/// A transaction a client sent, waiting for the writer: how to build it
+/// against the workbook, who sent it, and where its answer goes.
+pub(crate) struct Pending {
+    pub(crate) build: Build,
+    pub(crate) actor: String,
+    pub(crate) answer: Arc<Mutex<Option<Committed>>>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a waiting transaction is built against the workbook (and checked
+/// against its sender's role).
+pub(crate) type Build =
+    Box<dyn FnOnce(&Workbook) -> Result<csip_engine::Transaction, ApiError> + Send>;
+
+/// A committed transaction's answer: its change set, its commit and the
+/// answer's JSON (written against the workbook it left), or the error.
+pub(crate) type Committed = Result<(csip_engine::ChangeSet, i64, serde_json::Value), ApiError>;
 
 /// The workbook as of one state of the store, for readers: a clone that
 /// shares its cells with the writer's workbook copy-on-write.
@@ -298,6 +326,7 @@ impl App {
             evaluations: Arc::new(tokio::sync::Semaphore::new(slots)),
             slow_lane: Arc::new(tokio::sync::Semaphore::new(slots.saturating_sub(1).max(1))),
             costs: Arc::default(),
+            pending: Arc::default(),
             shutdown: CancelFlag::new(),
         })
     }
@@ -335,6 +364,61 @@ impl App {
             *self.current.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         }
         out
+    }
+
+    /// Commits a client's transaction together with every other one waiting
+    /// (group commit): the first writer to get the store builds and commits
+    /// all that are queued, in order, in one SQLite transaction; the others
+    /// find their answer ready when they get it. `json` writes an answer
+    /// from the workbook as the batch left it. Blocks: call it from a
+    /// blocking thread.
+    pub(crate) fn commit_grouped(
+        &self,
+        build: Build,
+        actor: String,
+        json: &dyn Fn(&Workbook, i64, &csip_engine::ChangeSet) -> serde_json::Value,
+    ) -> Committed {
+        let answer = Arc::new(Mutex::new(None));
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Pending {
+                build,
+                actor,
+                answer: answer.clone(),
+            });
+        self.with_writer(|store| {
+            if let Some(done) = answer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return done; // committed by the writer before
+            }
+            let jobs = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut built = Vec::with_capacity(jobs.len());
+            let mut slots = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                match (job.build)(store.workbook()) {
+                    Ok(tx) => {
+                        built.push((tx, job.actor, now()));
+                        slots.push(job.answer);
+                    }
+                    Err(e) => *job.answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(e)),
+                }
+            }
+            let results = store.commit_batch(built);
+            for (slot, result) in slots.iter().zip(results) {
+                let done = result
+                    .map(|(changes, commit)| {
+                        let body = json(store.workbook(), commit, &changes);
+                        (changes, commit, body)
+                    })
+                    .map_err(ApiError::from);
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+            }
+            answer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or_else(|| Err(ApiError::internal("the transaction got no answer")))
+        })
     }
 
     /// The routes with their layers: the token checked first on every

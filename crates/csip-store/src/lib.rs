@@ -132,6 +132,10 @@ pub enum StoreError {
     /// A schema upgrade that would lose data; nothing was changed.
     #[error("{0}")]
     Upgrade(String),
+    /// A write of a batch the file refused ([`Store::commit_batch`]):
+    /// nothing of the batch was kept; the message says why.
+    #[error("{0}")]
+    NotWritten(String),
     /// A token or person that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -1053,10 +1057,131 @@ impl Store {
         actor: &str,
         at: NaiveDateTime,
     ) -> rusqlite::Result<()> {
-        let at = at.format("%Y-%m-%dT%H:%M:%S").to_string();
-        let wb = &self.wb;
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let commit = write_commit(&tx, &self.wb, &self.layout, changes, actor, at)?;
+        tx.commit()?;
+        self.seen = commit;
+        Ok(())
+    }
+
+    /// Applies transactions one after the other and makes them durable
+    /// together: each is validated and applied on its own (a rejected one
+    /// changes nothing and is answered with its error), each accepted one is
+    /// a commit of its own with its audit rows, and all of them are written
+    /// in one SQLite transaction, synced once — the writes of many clients
+    /// waiting at once cost one sync, not one each. If the file refuses the
+    /// write, none of them is kept (the workbook is reloaded from the file)
+    /// and each answer is the error. A transaction of schema changes is
+    /// committed on its own ([`Store::commit`]).
+    ///
+    /// Each answer is the change set and the id of its commit (for a
+    /// transaction that changed nothing, the last commit's).
+    pub fn commit_batch(
+        &mut self,
+        batch: Vec<(Transaction, String, NaiveDateTime)>,
+    ) -> Vec<Result<(ChangeSet, i64), StoreError>> {
+        if batch
+            .iter()
+            .any(|(tx, _, _)| tx.ops().iter().any(|op| matches!(op, Op::Schema(_))))
+        {
+            return batch
+                .into_iter()
+                .map(|(tx, actor, at)| {
+                    self.commit(tx, &actor, at)
+                        .map(|changes| (changes, self.seen))
+                })
+                .collect();
+        }
+        match self.refresh() {
+            Ok(false) => {}
+            Ok(true) => {
+                return batch
+                    .iter()
+                    .map(|_| Err(StoreError::Stale(self.path.clone())))
+                    .collect();
+            }
+            Err(e) => {
+                let message = e.to_string();
+                return batch
+                    .iter()
+                    .map(|_| Err(StoreError::NotWritten(message.clone())))
+                    .collect();
+            }
+        }
+        let mut answers: Vec<Result<(ChangeSet, i64), StoreError>> =
+            Vec::with_capacity(batch.len());
+        let mut last = None;
+        let seen = self.seen;
+        let written = {
+            let Store {
+                conn,
+                wb,
+                layout,
+                changes: log,
+                ..
+            } = self;
+            let conn = conn.get_mut().unwrap_or_else(|p| p.into_inner());
+            (|| -> rusqlite::Result<()> {
+                let sql =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for (tx, actor, at) in batch {
+                    match wb.apply(tx) {
+                        Err(e) => answers.push(Err(e.into())),
+                        Ok(changes) if changes.is_empty() => {
+                            answers.push(Ok((changes, last.unwrap_or(seen))));
+                        }
+                        Ok(changes) => {
+                            let commit = write_commit(&sql, wb, layout, &changes, &actor, at)?;
+                            last = Some(commit);
+                            if let Some(log) = log {
+                                log.push(changes.clone());
+                            }
+                            answers.push(Ok((changes, commit)));
+                        }
+                    }
+                }
+                sql.commit()
+            })()
+        };
+        match written {
+            Ok(()) => {
+                if let Some(commit) = last {
+                    self.generation += 1;
+                    self.seen = commit;
+                }
+                answers
+            }
+            Err(source) => {
+                self.generation += 1;
+                let error = self.recover(source).to_string();
+                answers
+                    .into_iter()
+                    .map(|a| match a {
+                        Ok(_) => Err(StoreError::NotWritten(format!(
+                            "the file refused the write, nothing of it was kept: {error}"
+                        ))),
+                        Err(e) => Err(e),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Writes one commit — its record, the data cells it changed, the rows it
+/// inserted and deleted, an audit row per cell — inside the SQLite
+/// transaction `tx`; returns its id. The workbook is as the commit left it.
+fn write_commit(
+    tx: &rusqlite::Transaction<'_>,
+    wb: &Workbook,
+    layouts: &[TableLayout],
+    changes: &ChangeSet,
+    actor: &str,
+    at: NaiveDateTime,
+) -> rusqlite::Result<i64> {
+    {
+        let at = at.format("%Y-%m-%dT%H:%M:%S").to_string();
         tx.execute(
             "INSERT INTO csip_commits (at, actor, cells) VALUES (?1, ?2, 0)",
             params![at, actor],
@@ -1087,7 +1212,7 @@ impl Store {
             cells += 1;
             Ok(())
         };
-        let layout = |t: TableId| self.layout.iter().find(|l| l.table == t);
+        let layout = |t: TableId| layouts.iter().find(|l| l.table == t);
         let inserted: std::collections::HashSet<(TableId, RowId)> =
             changes.inserted.iter().copied().collect();
         for &(table, row) in &changes.inserted {
@@ -1095,7 +1220,7 @@ impl Store {
             if !wb.contains_row(table, row) {
                 continue; // inserted and deleted in the same transaction
             }
-            insert_row(&tx, wb, t, row)?;
+            insert_row(tx, wb, t, row)?;
             log(t, row, "*", None, Some(row_as_json(wb, t, row)))?;
         }
         // Ids issued, so that a deleted last row's id is not given again
@@ -1104,7 +1229,7 @@ impl Store {
         issued.dedup();
         for table in issued {
             if let Some(t) = layout(table) {
-                note_row_ids(&tx, wb, t)?;
+                note_row_ids(tx, wb, t)?;
             }
         }
         for change in &changes.changes {
@@ -1148,11 +1273,11 @@ impl Store {
             "UPDATE csip_commits SET cells = ?1 WHERE id = ?2",
             params![cells, commit],
         )?;
-        tx.commit()?;
-        self.seen = commit;
-        Ok(())
+        Ok(commit)
     }
+}
 
+impl Store {
     /// Appends rows to tables in bulk ([`Workbook::import_all`]: relations by
     /// display name, every constraint checked, all or nothing) and makes them
     /// durable in one SQLite transaction, audited as one commit. A rejected

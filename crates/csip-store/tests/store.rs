@@ -1056,3 +1056,56 @@ fn a_checkpoint_says_when_an_outside_reader_holds_it_back() {
     outside.execute_batch("COMMIT").expect("ended");
     assert!(store.checkpoint().expect("checkpointed").complete());
 }
+
+#[test]
+fn a_batch_commits_each_transaction_on_its_own_in_one_write() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut store = pilot_store(&path);
+    let wb = store.workbook();
+    let tasks = wb.table_id("Tasks").unwrap();
+    let title = wb.column_id(tasks, "Title").unwrap();
+    let accounts = wb.table_id("Account_Master").unwrap();
+    let arr = wb.column_id(accounts, "ARR").unwrap();
+    let gard = wb.find_rows(accounts, "Gard AS").unwrap()[0];
+    let before = store.last_commit().unwrap();
+    let answers = store.commit_batch(vec![
+        (
+            Transaction::new().insert(tasks, vec![(title, Value::from("one"))]),
+            "kari".into(),
+            at(),
+        ),
+        // Refused on its own: the others are kept.
+        (
+            Transaction::new().set(arr, gard, "not a number"),
+            "ola".into(),
+            at(),
+        ),
+        (
+            Transaction::new().set(arr, gard, 3_000_000),
+            "ingrid".into(),
+            at(),
+        ),
+    ]);
+    assert_eq!(answers.len(), 3);
+    let (first, c1) = answers[0].as_ref().expect("the insert");
+    assert!(matches!(answers[1], Err(StoreError::Rejected(_))));
+    let (_, c3) = answers[2].as_ref().expect("the set");
+    assert_eq!((*c1, *c3), (before + 1, before + 2), "a commit each");
+    assert_eq!(store.commit_id(), before + 2);
+    let new_task = first.inserted[0].1;
+    let reopened = Store::open(&path, Clock::on(today())).expect("it opens");
+    same(store.workbook(), reopened.workbook());
+    let wb = reopened.workbook();
+    let tasks = wb.table_id("Tasks").unwrap();
+    assert!(wb.contains_row(tasks, new_task));
+    let actors: Vec<String> = reopened
+        .audit(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.commit > before)
+        .map(|e| e.actor)
+        .collect();
+    assert!(actors.contains(&"kari".to_string()) && actors.contains(&"ingrid".to_string()));
+    assert!(!actors.contains(&"ola".to_string()));
+}
