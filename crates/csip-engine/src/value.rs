@@ -513,12 +513,25 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Value> {
 
 /// Text order: case-insensitive, ties broken by exact text.
 pub(crate) fn compare_text(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        let folded = a
-            .bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
-        return folded.then_with(|| a.cmp(b));
+    // ASCII, byte by byte, as far as the texts go equal without regard to
+    // case (sorting a view compares millions of texts that differ early).
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let mut ascii = true;
+    for (&p, &q) in x.iter().zip(y) {
+        if p >= 0x80 || q >= 0x80 {
+            ascii = false;
+            break;
+        }
+        let (p, q) = (p.to_ascii_lowercase(), q.to_ascii_lowercase());
+        if p != q {
+            // The folded texts first differ here, whatever follows.
+            return p.cmp(&q);
+        }
+    }
+    if ascii {
+        // One is the other, without regard to case, then more (and a
+        // character never lowercases to nothing).
+        return x.len().cmp(&y.len()).then_with(|| a.cmp(b));
     }
     let folded = a
         .chars()
@@ -693,6 +706,22 @@ mod tests {
         assert_eq!(compare_text("apple", "Banana"), Ordering::Less);
         assert_eq!(compare_text("B", "b"), Ordering::Less);
         assert_eq!(compare_text("b", "b"), Ordering::Equal);
+        assert_eq!(compare_text("ab", "Abc"), Ordering::Less);
+        assert_eq!(compare_text("Zoë", "zoe"), Ordering::Greater);
+    }
+
+    proptest::proptest! {
+        /// The byte-by-byte fast path orders as the definition does: the
+        /// texts lowercased character by character, ties by exact text.
+        #[test]
+        fn text_order_is_the_lowercased_order(a in "[a-cA-C\\u{e9}\\u{c9}\\u{130}ß ]{0,6}", b in "[a-cA-C\\u{e9}\\u{c9}\\u{130}ß ]{0,6}") {
+            let folded = a
+                .chars()
+                .flat_map(char::to_lowercase)
+                .cmp(b.chars().flat_map(char::to_lowercase))
+                .then_with(|| a.cmp(&b));
+            proptest::prop_assert_eq!(compare_text(&a, &b), folded);
+        }
     }
 
     #[test]

@@ -630,6 +630,8 @@ impl ViewReader<'_> {
             group: Value,
         }
         let mut entries = Vec::new();
+        let mut names: rustc_hash::FxHashMap<(TableId, RowId), Value> =
+            rustc_hash::FxHashMap::default();
         let indexed = view
             .filter
             .as_ref()
@@ -650,7 +652,14 @@ impl ViewReader<'_> {
                 sort: view
                     .sort
                     .iter()
-                    .map(|(e, _)| self.sort_key(cx.eval(e)))
+                    .map(|(e, _)| match cx.eval(e) {
+                        // A row sorts by its name: found once per row named.
+                        Value::Row(t, r) => names
+                            .entry((t, r))
+                            .or_insert_with(|| self.sort_key(Value::Row(t, r)))
+                            .clone(),
+                        other => self.sort_key(other),
+                    })
                     .collect(),
                 group: view.group_by.as_ref().map_or(Value::Blank, |e| cx.eval(e)),
             });
