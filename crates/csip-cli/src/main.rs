@@ -646,26 +646,9 @@ fn export_view(
     format: ViewFormat,
     out: impl std::io::Write,
 ) -> Result<(), String> {
-    let info = wb
-        .view_page(
-            name,
-            params,
-            &ViewPage::first(0).groups(0, 0),
-            &Default::default(),
-        )
-        .map_err(|e| format!("error: {e}"))?;
-    let grouped = info.group_count > 0 && info.groups.is_empty() && {
-        // Grouped unless its one group has no key.
-        let first = wb
-            .view_page(
-                name,
-                params,
-                &ViewPage::first(0).groups(0, 1),
-                &Default::default(),
-            )
-            .map_err(|e| format!("error: {e}"))?;
-        first.groups.first().is_some_and(|g| g.key.is_some())
-    };
+    // The view's shape, for the header: the view is evaluated once.
+    let info = wb.view_info(name).map_err(|e| format!("error: {e}"))?;
+    let grouped = info.grouped;
     let failed = |e: &dyn std::fmt::Display| Failed(format!("error: cannot write the view: {e}"));
     let text = |v: &Value, column: Option<ColumnId>| wb.format_value(column, v);
     match format {
@@ -702,11 +685,13 @@ fn export_view(
             wb.view_for_each(name, params, &Default::default(), |key, row| {
                 let mut values = serde_json::Map::new();
                 for (i, v) in row.values.iter().enumerate() {
-                    values.insert(info.fields[i].clone(), json_value(wb, v));
+                    values.insert(info.fields[i].clone(), csip_server::value_to_json(wb, v));
                 }
                 let mut line = serde_json::json!({"row_id": row.row.get(), "values": values});
                 if grouped {
-                    line["group"] = key.map_or(serde_json::Value::Null, |k| json_value(wb, k));
+                    line["group"] = key.map_or(serde_json::Value::Null, |k| {
+                        csip_server::value_to_json(wb, k)
+                    });
                 }
                 serde_json::to_writer(&mut out, &line).map_err(|e| failed(&e))?;
                 out.write_all(b"\n").map_err(|e| failed(&e))
@@ -723,21 +708,6 @@ struct Failed(String);
 impl From<csip_engine::ViewError> for Failed {
     fn from(e: csip_engine::ViewError) -> Failed {
         Failed(format!("error: {e}"))
-    }
-}
-
-/// A value as JSON for an export: numbers as numbers (exact text when a
-/// float cannot hold them), rows by their display text, lists as arrays.
-fn json_value(wb: &Workbook, v: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        Value::Blank => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Number(n) => serde_json::from_str::<serde_json::Number>(&n.normalize().to_string())
-            .map(J::Number)
-            .unwrap_or_else(|_| J::String(n.to_string())),
-        Value::List(items) => J::Array(items.iter().map(|i| json_value(wb, i)).collect()),
-        other => J::String(wb.display(other)),
     }
 }
 

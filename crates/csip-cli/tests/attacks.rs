@@ -210,8 +210,14 @@ fn a_view_past_its_time_limit_is_422_and_a_formula_within_its_budget_answers() {
     assert_eq!((status, &answer["value"]), (200, &json!(4)), "{answer}");
 }
 
+/// A fast formula is answered (not refused) while slow ones run past every
+/// slot; its latency is printed (`--nocapture`). That the slow lane keeps a
+/// slot for it is checked, without timing, by csip-server's
+/// `a_slow_evaluation_leaves_a_slot_for_fast_ones`: here each queued slow
+/// request gives its slot up at its own time limit, so the fast one would be
+/// answered within its limit even without the lane, only later.
 #[test]
-fn a_slow_formula_cannot_take_every_evaluation_slot_from_fast_ones() {
+fn a_fast_formula_among_slow_ones_is_answered() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 2 {
         return; // one slot: the slow lane is that slot too

@@ -273,6 +273,41 @@ pub struct ViewInfo {
     pub params: Vec<ParamSchema>,
     /// Its description.
     pub comment: Option<String>,
+    /// Its fields' names, in order.
+    pub fields: Vec<String>,
+    /// For each field that shows a column, the column (to format its values).
+    pub field_columns: Vec<Option<crate::ids::ColumnId>>,
+    /// Whether its rows are grouped.
+    pub grouped: bool,
+    /// The column the rows are grouped by, when they are grouped by a column.
+    pub group_column: Option<crate::ids::ColumnId>,
+}
+
+impl View {
+    /// What the view is, without evaluating it.
+    fn info(&self) -> ViewInfo {
+        ViewInfo {
+            name: self.name.clone(),
+            table: self.table,
+            layout: self.layout,
+            params: self.params.clone(),
+            comment: self.comment.clone(),
+            fields: self.fields.iter().map(|(n, _)| n.clone()).collect(),
+            field_columns: self
+                .fields
+                .iter()
+                .map(|(_, e)| match e {
+                    Expr::Col(c) => Some(*c),
+                    _ => None,
+                })
+                .collect(),
+            grouped: self.group_by.is_some(),
+            group_column: match &self.group_by {
+                Some(Expr::Col(c)) => Some(*c),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// The view named `name` (or `Table/View`); an ambiguous bare name resolves to
@@ -324,16 +359,18 @@ struct ViewReader<'a> {
 impl Workbook {
     /// The views, in schema order.
     pub fn views(&self) -> Vec<ViewInfo> {
-        self.views
-            .iter()
-            .map(|v| ViewInfo {
-                name: v.name.clone(),
-                table: v.table,
-                layout: v.layout,
-                params: v.params.clone(),
-                comment: v.comment.clone(),
-            })
-            .collect()
+        self.views.iter().map(View::info).collect()
+    }
+
+    /// What the view `name` (or `Table/View`) is — its table, fields,
+    /// grouping and parameters — without evaluating it.
+    ///
+    /// # Errors
+    ///
+    /// No view of that name, or several.
+    pub fn view_info(&self, name: &str) -> Result<ViewInfo, ViewError> {
+        let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
+        Ok(self.views[index].info())
     }
 
     /// Evaluates a view with its parameters. The view is named by its name, or
@@ -881,23 +918,14 @@ impl ViewReader<'_> {
         if let Some(e) = stopped(view, budget) {
             return Err(e);
         }
+        let info = view.info();
         Ok(ViewResult {
-            name: view.name.clone(),
-            table: view.table,
-            layout: view.layout,
-            fields: view.fields.iter().map(|(n, _)| n.clone()).collect(),
-            field_columns: view
-                .fields
-                .iter()
-                .map(|(_, e)| match e {
-                    Expr::Col(c) => Some(*c),
-                    _ => None,
-                })
-                .collect(),
-            group_column: match &view.group_by {
-                Some(Expr::Col(c)) => Some(*c),
-                _ => None,
-            },
+            name: info.name,
+            table: info.table,
+            layout: info.layout,
+            fields: info.fields,
+            field_columns: info.field_columns,
+            group_column: info.group_column,
             total,
             group_count,
             groups,

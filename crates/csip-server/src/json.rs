@@ -352,8 +352,10 @@ pub(crate) fn layout_name(layout: ViewLayout) -> &'static str {
     }
 }
 
-/// A cell's value as a JSON tree (for small answers).
-pub(crate) fn to_json(wb: &Workbook, value: &Value) -> Json {
+/// A cell's value as a JSON tree, as the REST API writes it: numbers with
+/// every digit, rows as `{"table", "row_id", "name"}`, errors as
+/// `{"error", "message"}` (`docs/api.md`).
+pub fn to_json(wb: &Workbook, value: &Value) -> Json {
     serde_json::to_value(Cell(wb, value)).unwrap_or(Json::Null)
 }
 

@@ -47,6 +47,7 @@ mod input;
 mod json;
 
 pub use error::ApiError;
+pub use json::to_json as value_to_json;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -9,7 +9,8 @@
 //! transaction there and no half of one.
 //!
 //! A [`Store`] owns its [`Workbook`]: every write goes through
-//! [`Store::commit`], which applies the transaction to the workbook (where it
+//! [`Store::commit`] (or [`Store::commit_batch`], several at once with one
+//! sync, or [`Store::import`]), which applies the transaction to the workbook (where it
 //! is validated whole) and writes the data cells it changed in one SQLite
 //! transaction, with an audit row per changed cell.
 //!
