@@ -414,6 +414,54 @@ impl Schema {
         self
     }
 
+    /// The same schema without where each piece sat in a file (`declared`,
+    /// `origin`): what two schemas are compared by when one was read from
+    /// table files and the other built in code, or written back and read
+    /// again.
+    ///
+    /// ```
+    /// use csip_engine::{ColumnSchema, ColumnType, Schema, SourceOrigin, TableSchema};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("T").with_column(ColumnSchema::formula("F", ColumnType::Number, "1 + 1")),
+    /// );
+    /// // As a loader gives it: the formula knows where it was written.
+    /// let mut read = schema.clone();
+    /// read.tables[0].columns[0].origin = Some(SourceOrigin {
+    ///     path: "t.toml".into(),
+    ///     source: "formula = '1 + 1'".into(),
+    ///     offset: 11,
+    /// });
+    /// assert_ne!(read, schema);
+    /// assert_eq!(read.without_origins(), schema);
+    /// ```
+    pub fn without_origins(&self) -> Schema {
+        let mut schema = self.clone();
+        for table in &mut schema.tables {
+            table.declared = None;
+        }
+        for column in schema
+            .tables
+            .iter_mut()
+            .flat_map(|t| t.columns.iter_mut())
+            .chain(schema.names.iter_mut())
+        {
+            column.origin = None;
+            column.declared = None;
+        }
+        for view in &mut schema.views {
+            view.declared = None;
+            let formulas = view
+                .filter
+                .iter_mut()
+                .chain(view.fields.iter_mut().filter_map(|f| f.formula.as_mut()))
+                .chain(view.tiles.iter_mut().map(|t| &mut t.formula));
+            for f in formulas {
+                f.origin = None;
+            }
+        }
+        schema
+    }
+
     /// Adds a view; returns the schema for chaining.
     pub fn with_view(mut self, view: ViewSchema) -> Schema {
         self.views.push(view);

@@ -577,31 +577,7 @@ fn read_body(
 /// file, so that a schema read from table files and the same schema built
 /// in code, or changed at run time and written back, are one schema.
 fn schema_text(schema: &Schema) -> String {
-    let mut schema = schema.clone();
-    for table in &mut schema.tables {
-        table.declared = None;
-    }
-    for column in schema
-        .tables
-        .iter_mut()
-        .flat_map(|t| t.columns.iter_mut())
-        .chain(schema.names.iter_mut())
-    {
-        column.origin = None;
-        column.declared = None;
-    }
-    for view in &mut schema.views {
-        view.declared = None;
-        let formulas = view
-            .filter
-            .iter_mut()
-            .chain(view.fields.iter_mut().filter_map(|f| f.formula.as_mut()))
-            .chain(view.tiles.iter_mut().map(|t| &mut t.formula));
-        for f in formulas {
-            f.origin = None;
-        }
-    }
-    format!("{schema:?}")
+    format!("{:?}", schema.without_origins())
 }
 
 fn layout(what: &str, expected: usize, found: usize) -> SnapshotError {

@@ -873,7 +873,7 @@ impl Store {
         let schema = stored_schema(&self.path, conn)?;
         // The same schema: the same ids, so that ids a caller looked up
         // before the reload stay good.
-        let base = if schema == *self.wb.schema() {
+        let base = if schema.without_origins() == self.wb.schema().without_origins() {
             Base::Like(&self.wb)
         } else {
             Base::Schema(&schema, clock)

@@ -1109,3 +1109,48 @@ fn a_batch_commits_each_transaction_on_its_own_in_one_write() {
     assert!(actors.contains(&"kari".to_string()) && actors.contains(&"ingrid".to_string()));
     assert!(!actors.contains(&"ola".to_string()));
 }
+
+#[test]
+fn a_store_that_changed_its_schema_keeps_its_ids_when_it_reloads() {
+    use csip_engine::{ColumnSchema, ColumnType, SchemaChange};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("csip.db");
+    let mut a = pilot_store(&path);
+    let tasks = a.workbook().table_id("Tasks").unwrap();
+    let title = a.workbook().column_id(tasks, "Title").unwrap();
+    a.commit(
+        Transaction::new().change_schema(SchemaChange::AddColumn {
+            table: tasks,
+            column: ColumnSchema::data("Effort", ColumnType::Number),
+        }),
+        "admin",
+        at(),
+    )
+    .expect("the schema changes");
+    let effort = a.workbook().column_id(tasks, "Effort").unwrap();
+    // Another process writes; a reloads the file, whose schema is a's own.
+    let mut b = Store::open(&path, Clock::on(today())).expect("opens");
+    let b_tasks = b.workbook().table_id("Tasks").unwrap();
+    let b_title = b.workbook().column_id(b_tasks, "Title").unwrap();
+    b.commit(
+        Transaction::new().insert(b_tasks, vec![(b_title, Value::from("from b"))]),
+        "b",
+        at(),
+    )
+    .expect("b writes");
+    assert!(a.refresh().expect("a reloads"));
+    // The ids a looked up before the reload are good after it.
+    let row = a
+        .commit(
+            Transaction::new().insert(
+                tasks,
+                vec![(title, Value::from("from a")), (effort, Value::from(2))],
+            ),
+            "a",
+            at(),
+        )
+        .expect("a writes with its old ids")
+        .inserted[0]
+        .1;
+    assert_eq!(a.workbook().value(effort, row).unwrap(), &Value::from(2));
+}

@@ -8,26 +8,8 @@ use csip_engine::{Clock, Schema, Workbook, schema_from_files};
 
 /// The schema without where each piece sits in its file, which writing and
 /// reading again moves (and which JSON does not carry).
-fn without_origins(mut schema: Schema) -> Schema {
-    for table in &mut schema.tables {
-        table.declared = None;
-        for column in &mut table.columns {
-            column.origin = None;
-            column.declared = None;
-        }
-    }
-    for view in &mut schema.views {
-        view.declared = None;
-        let formulas = view
-            .filter
-            .iter_mut()
-            .chain(view.fields.iter_mut().filter_map(|f| f.formula.as_mut()))
-            .chain(view.tiles.iter_mut().map(|t| &mut t.formula));
-        for f in formulas {
-            f.origin = None;
-        }
-    }
-    schema
+fn without_origins(schema: Schema) -> Schema {
+    schema.without_origins()
 }
 
 #[test]
