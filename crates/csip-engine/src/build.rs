@@ -181,6 +181,7 @@ impl<'w> Builder<'w> {
                 indexes: Vec::new(),
                 indexes_on: Arc::default(),
                 clock,
+                maintained: Vec::new(),
             },
             table_names: HashMap::new(),
             column_names: Vec::new(),
@@ -922,6 +923,7 @@ impl<'w> Builder<'w> {
                 tiles,
                 include: Vec::new(),
                 comment: vs.comment.clone(),
+                keys: None,
             });
             includes.push(vs.include.clone());
         }
@@ -1023,6 +1025,7 @@ impl<'w> Builder<'w> {
     /// columns where needed); their outer keys are evaluated, since views are
     /// evaluated on demand and not recalculated.
     fn plan_view(&mut self, view: &mut crate::view::View) {
+        view.keys = self.view_keys(view).map(Arc::new);
         let plan = |b: &mut Builder, e: &mut Expr| {
             visit_filters_mut(e, &mut |fx| {
                 let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
@@ -1054,6 +1057,122 @@ impl<'w> Builder<'w> {
         if let Some(g) = &mut view.group_by {
             plan(self, g);
         }
+    }
+
+    /// The columns a view's rows can be kept in order by (`maintain.rs`):
+    /// its filter, group and sort keys, each a column of its table or a
+    /// hidden formula column computing it (a row sorts by what it shows:
+    /// its display column's text, read through the relation so that
+    /// recalculation follows a renamed row). `None` when a key reads a
+    /// parameter, or sorts by a list of rows or by a row whose display is
+    /// itself a row: such a view is evaluated when asked.
+    fn view_keys(&mut self, view: &crate::view::View) -> Option<crate::maintain::ViewKeys> {
+        let mut params = false;
+        for e in view
+            .filter
+            .iter()
+            .chain(view.group_by.iter())
+            .chain(view.sort.iter().map(|(e, _)| e))
+        {
+            e.walk(&mut |n| params |= matches!(n, Expr::Param(_)));
+        }
+        if params {
+            return None;
+        }
+        let table = view.table;
+        let column = |b: &mut Builder, e: &Expr| -> ColumnId {
+            match e {
+                Expr::Col(c) => *c,
+                other => {
+                    let mut e = other.clone();
+                    visit_filters_mut(&mut e, &mut |fx| b.plan_filter(table, fx));
+                    b.hidden_column(table, e)
+                }
+            }
+        };
+        let filter = view.filter.as_ref().map(|f| column(self, f));
+        let group = view.group_by.as_ref().map(|g| column(self, g));
+        let mut sort = Vec::with_capacity(view.sort.len());
+        for (e, descending) in &view.sort {
+            let key = match self.row_target(e)? {
+                None => column(self, e),
+                Some(target) => {
+                    let shown = self.data.table(target).display?;
+                    if self.row_target(&Expr::Col(shown))?.is_some() {
+                        return None;
+                    }
+                    // If(IsBlank(e), Blank, IfError(ToText(e.[Display]), "")):
+                    // what `display` shows of the row, and Blank as Blank.
+                    use crate::functions::Function as F;
+                    let call = |f: F, args: Vec<Expr>| Expr::Call(f, args.into_boxed_slice());
+                    let shows = call(
+                        F::IfError,
+                        vec![
+                            call(
+                                F::ToText,
+                                vec![Expr::Project {
+                                    target: Box::new(e.clone()),
+                                    col: shown,
+                                }],
+                            ),
+                            Expr::Lit(Value::from("")),
+                        ],
+                    );
+                    column(
+                        self,
+                        &call(
+                            F::If,
+                            vec![
+                                call(F::IsBlank, vec![e.clone()]),
+                                Expr::Lit(Value::Blank),
+                                shows,
+                            ],
+                        ),
+                    )
+                }
+            };
+            sort.push((key, *descending));
+        }
+        Some(crate::maintain::ViewKeys {
+            filter,
+            group,
+            sort,
+            group_order: view.group_order.clone(),
+        })
+    }
+
+    /// Whether a sort key is a column of rows: `Ok(Some(table))` for one row
+    /// of `table`, `Ok(None)` for no row; `None` for a list of rows or an
+    /// expression other than a column (whose values the view cannot know).
+    fn row_target(&self, e: &Expr) -> Option<Option<TableId>> {
+        let Expr::Col(c) = e else {
+            return Some(None).filter(|_| !self.may_give_rows(e));
+        };
+        let column = self.data.column(*c);
+        match (&column.kind, column.target) {
+            (_, Some((_, true))) => None,
+            (_, Some((t, false))) => Some(Some(t)),
+            _ => match self.states.get(c.index()) {
+                Some(BindState::Bound(_, StaticTy::Row(t))) => Some(Some(*t)),
+                Some(BindState::Bound(_, StaticTy::Rows(_))) => None,
+                _ => Some(None).filter(|_| column.row_table.is_none()),
+            },
+        }
+    }
+
+    /// Whether an expression other than a column may give rows (it reads a
+    /// column of rows, a row or a table).
+    fn may_give_rows(&self, e: &Expr) -> bool {
+        let mut rows = false;
+        e.walk(&mut |n| match n {
+            Expr::Col(c) | Expr::ItemCol { col: c, .. } | Expr::Project { col: c, .. } => {
+                rows |= self.data.column(*c).row_table.is_some()
+                    || self.data.column(*c).target.is_some();
+            }
+            Expr::ThisRow | Expr::Item { .. } | Expr::Table(_) | Expr::Filter(_) => rows = true,
+            _ => {}
+        });
+        rows
     }
 
     fn plan_filter(&mut self, table: TableId, fx: &mut FilterExpr) {

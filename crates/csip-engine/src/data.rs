@@ -4,6 +4,7 @@
 use crate::expr::Expr;
 use crate::ids::{ColumnId, LookupError, RowId, TableId, stamp_fits};
 use crate::index::{ColumnIndex, IndexId, IndexMode};
+use crate::maintain::Maintained;
 use crate::schema::ColumnSchema;
 use crate::store::Store;
 use crate::value::Value;
@@ -275,6 +276,9 @@ pub(crate) struct Data {
     /// For each column, the indexes over it.
     pub(crate) indexes_on: Arc<Vec<Vec<IndexId>>>,
     pub(crate) clock: Clock,
+    /// The views kept in order (`maintain.rs`), moved with every write of
+    /// a cell they are kept by.
+    pub(crate) maintained: Vec<Arc<Maintained>>,
 }
 
 impl Data {
@@ -377,17 +381,69 @@ impl Data {
     /// Stores a value in a live row's cell, keeping the column's indexes in
     /// step; returns the old value.
     pub(crate) fn write(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
+        let moving = self.watching(|m| m.keys.watches(c), self.columns[c.index()].table);
+        self.follow(&moving, r, false);
         let old = self.columns[c.index()].values.set(r.index(), value);
         for &i in &self.indexes_on[c.index()] {
             let ix = &mut self.indexes[i.0 as usize];
             ix.remove(r, &old);
             ix.insert(r, self.columns[c.index()].values.get(r.index()));
         }
+        self.follow(&moving, r, true);
         old
     }
 
-    /// Rebuilds a column's indexes from its values (after a full recalculation).
+    /// The maintained views of `table` (up to date) that `pick` picks.
+    fn watching(&self, pick: impl Fn(&Maintained) -> bool, table: TableId) -> Vec<usize> {
+        if self.maintained.is_empty() {
+            return Vec::new();
+        }
+        (0..self.maintained.len())
+            .filter(|&i| {
+                let m = &self.maintained[i];
+                m.table == table && !m.stale && pick(m)
+            })
+            .collect()
+    }
+
+    /// Takes a row out of its place in the maintained views `which` (before
+    /// its cells change), or puts it in (after).
+    fn follow(&mut self, which: &[usize], r: RowId, insert: bool) {
+        if which.is_empty() {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.maintained);
+        for &i in which {
+            let m = Arc::make_mut(&mut all[i]);
+            if insert {
+                m.insert(self, r);
+            } else {
+                m.remove(self, r);
+            }
+        }
+        self.maintained = all;
+    }
+
+    /// Puts in order again the maintained views that bulk writes left
+    /// behind (see [`Data::reindex_column`]).
+    pub(crate) fn refresh_maintained(&mut self) {
+        let mut all = std::mem::take(&mut self.maintained);
+        for m in &mut all {
+            if m.stale {
+                Arc::make_mut(m).rebuild(self);
+            }
+        }
+        self.maintained = all;
+    }
+
+    /// Rebuilds a column's indexes from its values (after a full
+    /// recalculation); the maintained views it keys are marked stale, for
+    /// [`Data::refresh_maintained`].
     pub(crate) fn reindex_column(&mut self, c: ColumnId) {
+        let table = self.columns[c.index()].table;
+        for i in self.watching(|m| m.keys.watches(c), table) {
+            Arc::make_mut(&mut self.maintained[i]).stale = true;
+        }
         let table = self.columns[c.index()].table;
         let values = &self.columns[c.index()].values;
         let order = self.tables[table.index()].order();
@@ -412,6 +468,10 @@ impl Data {
                     self.indexes[i.0 as usize].insert(row, &Value::Blank);
                 }
             }
+        }
+        if indexed {
+            let listing = self.watching(|_| true, t);
+            self.follow(&listing, row, true);
         }
         row
     }
@@ -460,11 +520,16 @@ impl Data {
                 .collect(),
             indexes_on: self.indexes_on.clone(),
             clock: self.clock,
+            maintained: Vec::new(),
         }
     }
 
-    /// Rebuilds every index from the cells.
+    /// Rebuilds every index from the cells (the maintained views are
+    /// marked stale, for [`Data::refresh_maintained`]).
     pub(crate) fn rebuild_indexes(&mut self) {
+        for m in &mut self.maintained {
+            Arc::make_mut(m).stale = true;
+        }
         for c in 0..self.columns.len() {
             if !self.indexes_on[c].is_empty() {
                 self.reindex_column(self.columns[c].id);
@@ -475,6 +540,8 @@ impl Data {
     /// Removes a live row from the order and from every index; its cells are
     /// returned (in `all_columns` order) and its slot left Blank and dead.
     pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> Vec<Value> {
+        let listing = self.watching(|_| true, t);
+        self.follow(&listing, r, false);
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
         let mut cells = Vec::with_capacity(cols.len());
         for c in cols {
@@ -508,6 +575,8 @@ impl Data {
             }
             self.columns[c.index()].values.set(r.index(), v);
         }
+        let listing = self.watching(|_| true, t);
+        self.follow(&listing, r, true);
     }
 
     /// Undoes [`Data::push_row`] of the last slot, and the dead slots pushed

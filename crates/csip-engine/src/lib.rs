@@ -107,6 +107,7 @@ mod index;
 mod json;
 #[cfg(feature = "files")]
 mod load;
+mod maintain;
 mod num;
 mod recalc;
 mod schema;

@@ -397,6 +397,7 @@ pub(crate) fn full(data: &mut Data, graph: &Graph) {
             data.reindex_column(col);
         }
     }
+    data.refresh_maintained();
 }
 
 /// The value of every cell of a column that is part of a cycle: names the cycle.

@@ -11,6 +11,7 @@ use crate::schema::{ParamSchema, ViewLayout};
 use crate::value::{Key, Value, sort_order, values_equal};
 use crate::workbook::Workbook;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// A bound view.
 #[derive(Clone, Debug)]
@@ -29,6 +30,9 @@ pub(crate) struct View {
     pub(crate) tiles: Vec<(String, Expr)>,
     pub(crate) include: Vec<usize>,
     pub(crate) comment: Option<String>,
+    /// The columns its rows can be kept in order by, when it can be
+    /// maintained (`maintain.rs`).
+    pub(crate) keys: Option<Arc<crate::maintain::ViewKeys>>,
 }
 
 /// A view evaluated: its rows, grouped, with the fields' values.
@@ -354,6 +358,9 @@ pub(crate) fn find_view<'t>(
 struct ViewReader<'a> {
     data: &'a Data,
     views: &'a [View],
+    /// Whether a maintained view is read from its order (else evaluated,
+    /// as the tests that hold the two equal do).
+    use_maintained: bool,
 }
 
 impl Workbook {
@@ -456,9 +463,9 @@ impl Workbook {
         let (index, values) = self.checked_view(name, params)?;
         let reader = self.reader();
         let view = &self.views[index];
-        let buckets = reader.order(view, &values, budget)?;
+        let buckets = reader.order(index, &values, budget)?;
         for b in &buckets {
-            for &row in &b.rows {
+            for row in b.rows.iter_from(0) {
                 let values = reader.fields(view, &values, row, budget);
                 each(b.key.as_ref(), &ViewRow { row, values })?;
             }
@@ -467,6 +474,63 @@ impl Workbook {
             }
         }
         Ok(view.fields.iter().map(|(n, _)| n.clone()).collect())
+    }
+
+    /// Keeps the view `name` in order from now on: its rows that pass the
+    /// filter, by group, each group sorted, moved as each commit changes
+    /// the cells they are kept by (and only those), so that a page of it
+    /// is read rather than evaluated: its counts at once, its rows from
+    /// their place. Clones of the workbook (readers' snapshots) share the
+    /// order copy-on-write. False, and nothing kept, for a view whose
+    /// filter, grouping or sort reads a parameter, or that sorts by a list
+    /// of rows: it is evaluated when asked (a filter on a relation by its
+    /// parameter reads the relation's index). A schema change drops what
+    /// is kept; keep it again after.
+    ///
+    /// ```
+    /// use csip_engine::{Clock, ColumnSchema, ColumnType, FormulaText, Schema, SortKey, TableSchema, Transaction, Value, ViewPage, ViewSchema, Workbook};
+    /// let mut big = ViewSchema::new("Big", "T");
+    /// big.filter = Some(FormulaText::new("[N] > 100"));
+    /// big.sort = vec![SortKey { field: "N".into(), descending: true }];
+    /// let schema = Schema::new()
+    ///     .with_table(TableSchema::new("T").with_column(ColumnSchema::data("N", ColumnType::Number)))
+    ///     .with_view(big);
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let (t, n) = (wb.table_id("T")?, wb.column_id(wb.table_id("T")?, "N")?);
+    /// let rows = wb.import(vec![(t, (1..=250).map(|i| vec![(n, Value::from(i))]).collect())])?.remove(0);
+    /// assert!(wb.maintain_view("Big")?);
+    /// wb.apply(Transaction::new().set(n, rows[0], 1000))?; // moves one row to the top
+    /// let page = wb.view_page("Big", &[], &ViewPage::first(2), &Default::default())?;
+    /// assert_eq!(page.row_count(), 151);
+    /// assert_eq!(page.rows().map(|r| r.row).collect::<Vec<_>>(), vec![rows[0], rows[249]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// No view of that name, or several.
+    pub fn maintain_view(&mut self, name: &str) -> Result<bool, ViewError> {
+        let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
+        if self.data.maintained.iter().any(|m| m.view == index) {
+            return Ok(true);
+        }
+        let view = &self.views[index];
+        let Some(keys) = view.keys.clone() else {
+            return Ok(false);
+        };
+        let kept = crate::maintain::Maintained::build(index, view.table, keys, &self.data);
+        self.data.maintained.push(Arc::new(kept));
+        Ok(true)
+    }
+
+    /// Whether the view `name` is kept in order ([`Workbook::maintain_view`]).
+    ///
+    /// # Errors
+    ///
+    /// No view of that name, or several.
+    pub fn is_maintained(&self, name: &str) -> Result<bool, ViewError> {
+        let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
+        Ok(self.data.maintained.iter().any(|m| m.view == index))
     }
 
     /// What the view `name` reads: see [`ViewReads`].
@@ -555,6 +619,7 @@ impl Workbook {
         ViewReader {
             data: &self.data,
             views: &self.views,
+            use_maintained: true,
         }
     }
 
@@ -603,23 +668,40 @@ fn stopped(view: &View, budget: &crate::Budget) -> Option<ViewError> {
     })
 }
 
-/// One group's rows in the view's order, before any field is evaluated.
-struct Bucket {
+/// One group's rows in the view's order, before any field is evaluated:
+/// listed by an evaluation, or those a maintained view keeps.
+struct Bucket<'a> {
     key: Option<Value>,
-    rows: Vec<RowId>,
+    rows: BucketRows<'a>,
 }
 
-impl ViewReader<'_> {
+enum BucketRows<'a> {
+    Listed(Vec<RowId>),
+    Kept(&'a crate::maintain::Rows),
+}
+
+impl BucketRows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            BucketRows::Listed(rows) => rows.len(),
+            BucketRows::Kept(rows) => rows.len(),
+        }
+    }
+
+    /// The rows from the `skip`th on.
+    fn iter_from(&self, skip: usize) -> Box<dyn Iterator<Item = RowId> + '_> {
+        match self {
+            BucketRows::Listed(rows) => Box::new(rows.iter().skip(skip).copied()),
+            BucketRows::Kept(rows) => Box::new(rows.iter_from(skip)),
+        }
+    }
+}
+
+impl<'a> ViewReader<'a> {
     /// What a view sorts by: rows by what they show (their display column), so
     /// people sort by name; everything else as itself.
     fn sort_key(&self, v: Value) -> Value {
-        match v {
-            Value::Row(..) => Value::from(display(self.data, &v)),
-            Value::List(items) if items.iter().any(|i| matches!(i, Value::Row(..))) => {
-                Value::from(display(self.data, &Value::List(items)))
-            }
-            other => other,
-        }
+        crate::maintain::sort_key(self.data, std::borrow::Cow::Owned(v)).into_owned()
     }
 
     /// The parameters' values, each converted to its parameter's type.
@@ -655,10 +737,21 @@ impl ViewReader<'_> {
     /// evaluated yet.
     fn order(
         &self,
-        view: &View,
+        index: usize,
         values: &[Value],
         budget: &crate::Budget,
-    ) -> Result<Vec<Bucket>, ViewError> {
+    ) -> Result<Vec<Bucket<'a>>, ViewError> {
+        let view = &self.views[index];
+        if let Some(kept) = self.maintained(index) {
+            return Ok(kept
+                .groups(self.data)
+                .into_iter()
+                .map(|g| Bucket {
+                    key: g.key,
+                    rows: BucketRows::Kept(g.rows),
+                })
+                .collect());
+        }
         let data = self.data;
         let table = view.table;
         struct Entry {
@@ -727,59 +820,51 @@ impl ViewReader<'_> {
         if view.group_by.is_none() {
             return Ok(vec![Bucket {
                 key: None,
-                rows: entries.into_iter().map(|e| e.row).collect(),
+                rows: BucketRows::Listed(entries.into_iter().map(|e| e.row).collect()),
             }]);
         }
-        let mut groups: Vec<Bucket> = view
+        // The declared groups first, then the others as their first rows
+        // come (see `maintain::Grouper`).
+        let mut grouper = crate::maintain::Grouper::new(&view.group_order);
+        let mut groups: Vec<(Option<Value>, Vec<RowId>)> = view
             .group_order
             .iter()
-            .map(|key| Bucket {
-                key: Some(key.clone()),
-                rows: Vec::new(),
-            })
+            .map(|key| (Some(key.clone()), Vec::new()))
             .collect();
         let ordered = groups.len();
-        // Groups by key (agreeing with `=`); a key with no hashable form
-        // (an error) is looked for one by one.
-        let mut by_key: rustc_hash::FxHashMap<Key, usize> = rustc_hash::FxHashMap::default();
-        for (i, g) in groups.iter().enumerate() {
-            if let Some(k) = g.key.as_ref().and_then(Key::from_value) {
-                by_key.entry(k).or_insert(i);
-            }
-        }
         for e in entries {
-            let key = Key::from_value(&e.group);
-            let at = match &key {
-                // The first group equal to it: its own key's, or that of
-                // a key Blank's rules make equal.
-                Some(k) => std::iter::once(k)
-                    .chain(k.blank_partners())
-                    .filter_map(|k| by_key.get(k).copied())
-                    .min(),
-                None => groups
-                    .iter()
-                    .position(|g| g.key.as_ref().is_some_and(|k| values_equal(k, &e.group))),
-            };
-            let at = match at {
-                Some(i) => i,
-                None => {
-                    groups.push(Bucket {
-                        key: Some(e.group.clone()),
-                        rows: Vec::new(),
-                    });
-                    if let Some(k) = key {
-                        by_key.insert(k, groups.len() - 1);
-                    }
-                    groups.len() - 1
-                }
-            };
-            groups[at].rows.push(e.row);
+            let (at, new) = grouper.get(&e.group);
+            if new {
+                groups.push((Some(e.group), Vec::new()));
+            }
+            groups[at].1.push(e.row);
         }
         groups[ordered..].sort_by(|a, b| {
-            let key = |g: &Bucket| self.sort_key(g.key.clone().unwrap_or(Value::Blank));
+            let key = |g: &(Option<Value>, Vec<RowId>)| {
+                self.sort_key(g.0.clone().unwrap_or(Value::Blank))
+            };
             sort_order(&key(a), &key(b))
         });
-        Ok(groups)
+        Ok(groups
+            .into_iter()
+            .map(|(key, rows)| Bucket {
+                key,
+                rows: BucketRows::Listed(rows),
+            })
+            .collect())
+    }
+
+    /// The view kept in order for `index`, when it is and the reader may
+    /// read it.
+    fn maintained(&self, index: usize) -> Option<&'a crate::maintain::Maintained> {
+        if !self.use_maintained {
+            return None;
+        }
+        self.data
+            .maintained
+            .iter()
+            .find(|m| m.view == index && !m.stale)
+            .map(|m| &**m)
     }
 
     /// The only rows a filter can pass, from an index, when one of its
@@ -852,7 +937,7 @@ impl ViewReader<'_> {
         budget: &crate::Budget,
     ) -> Result<ViewResult, ViewError> {
         let view = &self.views[index];
-        let buckets = self.order(view, values, budget)?;
+        let buckets = self.order(index, values, budget)?;
         let total = buckets.iter().map(|b| b.rows.len()).sum();
         let group_count = buckets.len();
         let groups = buckets
@@ -872,10 +957,9 @@ impl ViewReader<'_> {
                 offset: page.offset.min(b.rows.len()),
                 rows: b
                     .rows
-                    .iter()
-                    .skip(page.offset)
+                    .iter_from(page.offset)
                     .take(page.limit.unwrap_or(usize::MAX))
-                    .map(|&row| ViewRow {
+                    .map(|row| ViewRow {
                         row,
                         values: self.fields(view, values, row, budget),
                     })
