@@ -182,6 +182,7 @@ impl<'w> Builder<'w> {
                 indexes_on: Arc::default(),
                 clock,
                 maintained: Vec::new(),
+                tallies: Vec::new(),
             },
             table_names: HashMap::new(),
             column_names: Vec::new(),
@@ -924,6 +925,7 @@ impl<'w> Builder<'w> {
                 include: Vec::new(),
                 comment: vs.comment.clone(),
                 keys: None,
+                tile_plans: Vec::new(),
             });
             includes.push(vs.include.clone());
         }
@@ -1026,6 +1028,15 @@ impl<'w> Builder<'w> {
     /// evaluated on demand and not recalculated.
     fn plan_view(&mut self, view: &mut crate::view::View) {
         view.keys = self.view_keys(view).map(Arc::new);
+        view.tile_plans = (0..view.tiles.len())
+            .map(|i| {
+                let mut template = view.tiles[i].1.clone();
+                let mut tallies = Vec::new();
+                self.tally_in(&mut template, view.params.len(), &mut tallies);
+                (!tallies.is_empty())
+                    .then(|| Arc::new(crate::maintain::TilePlan { template, tallies }))
+            })
+            .collect();
         let plan = |b: &mut Builder, e: &mut Expr| {
             visit_filters_mut(e, &mut |fx| {
                 let (Expr::Table(u), Some(key)) = (&fx.source, &mut fx.key) else {
@@ -1138,6 +1149,109 @@ impl<'w> Builder<'w> {
             group,
             sort,
             group_order: view.group_order.clone(),
+        })
+    }
+
+    /// Replaces each aggregate in a tile's formula that can be tallied
+    /// (`maintain.rs`) by the parameter that will hold its value, after the
+    /// view's `params` and the tallies found before it.
+    fn tally_in(&mut self, e: &mut Expr, params: usize, out: &mut Vec<crate::maintain::TallySpec>) {
+        if let Some(spec) = self.tally_spec(e) {
+            if let Ok(slot) = u8::try_from(params + out.len()) {
+                out.push(spec);
+                *e = Expr::Param(slot);
+            }
+            return;
+        }
+        match e {
+            Expr::Neg(x) | Expr::Not(x) => self.tally_in(x, params, out),
+            Expr::Binary(_, l, r) => {
+                self.tally_in(l, params, out);
+                self.tally_in(r, params, out);
+            }
+            Expr::Call(_, args) => {
+                for a in args.iter_mut() {
+                    self.tally_in(a, params, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The tally an aggregate is kept as: `CountIf(T, p)`, or `Count`,
+    /// `Sum`, `Average`, `Min` or `Max` of `T.[c]` or of
+    /// `Filter(T, p).[c]`, where `p` reads only the item (no parameter,
+    /// no other predicate) and `c` holds one value per row.
+    fn tally_spec(&mut self, e: &Expr) -> Option<crate::maintain::TallySpec> {
+        use crate::expr::FilterMode;
+        use crate::functions::Function as F;
+        use crate::maintain::{TallyKind, TallySpec};
+        let predicate = |fx: &FilterExpr| -> Option<(TableId, Expr)> {
+            let Expr::Table(t) = fx.source else {
+                return None;
+            };
+            if !fx.conjuncts.iter().all(|c| bind::is_item_only(c, fx.level)) {
+                return None;
+            }
+            let mut conjuncts = fx.conjuncts.iter().map(|c| bind::to_row_scope(c, fx.level));
+            let first = conjuncts.next()?;
+            let all = conjuncts.fold(first, |l, r| {
+                Expr::Binary(csip_formula::BinaryOp::And, Box::new(l), Box::new(r))
+            });
+            Some((t, all))
+        };
+        let (table, per_row, kind) = match e {
+            Expr::Filter(fx) if fx.mode == FilterMode::CountIf => {
+                let (t, p) = predicate(fx)?;
+                (t, p, TallyKind::CountIf)
+            }
+            Expr::Call(f, args) if args.len() == 1 => {
+                let kind = match f {
+                    F::Count => TallyKind::Count,
+                    F::Sum => TallyKind::Sum,
+                    F::Average => TallyKind::Average,
+                    F::Min => TallyKind::Min,
+                    F::Max => TallyKind::Max,
+                    _ => return None,
+                };
+                let Expr::Project { target, col } = &args[0] else {
+                    return None;
+                };
+                if self.data.column(*col).is_multi_valued() {
+                    return None;
+                }
+                match &**target {
+                    Expr::Table(t) if self.data.column(*col).table == *t => {
+                        (*t, Expr::Col(*col), kind)
+                    }
+                    Expr::Filter(fx) if fx.mode == FilterMode::Filter => {
+                        let (t, p) = predicate(fx)?;
+                        if self.data.column(*col).table != t {
+                            return None;
+                        }
+                        let value = Expr::Call(
+                            F::If,
+                            vec![p, Expr::Col(*col), Expr::Lit(Value::Blank)].into_boxed_slice(),
+                        );
+                        (t, value, kind)
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        let column = match per_row {
+            Expr::Col(c) => c,
+            mut other => {
+                visit_filters_mut(&mut other, &mut |fx| self.plan_filter(table, fx));
+                self.hidden_column(table, other)
+            }
+        };
+        Some(TallySpec {
+            table,
+            column,
+            kind,
+            fallback: e.clone(),
         })
     }
 

@@ -4,7 +4,7 @@
 use crate::expr::Expr;
 use crate::ids::{ColumnId, LookupError, RowId, TableId, stamp_fits};
 use crate::index::{ColumnIndex, IndexId, IndexMode};
-use crate::maintain::Maintained;
+use crate::maintain::{Maintained, Tally};
 use crate::schema::ColumnSchema;
 use crate::store::Store;
 use crate::value::Value;
@@ -279,6 +279,9 @@ pub(crate) struct Data {
     /// The views kept in order (`maintain.rs`), moved with every write of
     /// a cell they are kept by.
     pub(crate) maintained: Vec<Arc<Maintained>>,
+    /// The tiles' aggregates kept from deltas (`maintain.rs`), moved with
+    /// every write of the column they add up.
+    pub(crate) tallies: Vec<Arc<Tally>>,
 }
 
 impl Data {
@@ -382,7 +385,9 @@ impl Data {
     /// step; returns the old value.
     pub(crate) fn write(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
         let moving = self.watching(|m| m.keys.watches(c), self.columns[c.index()].table);
+        let tallied = self.tallying(|t| t.column == c, self.columns[c.index()].table);
         self.follow(&moving, r, false);
+        self.tally(&tallied, r, false);
         let old = self.columns[c.index()].values.set(r.index(), value);
         for &i in &self.indexes_on[c.index()] {
             let ix = &mut self.indexes[i.0 as usize];
@@ -390,7 +395,34 @@ impl Data {
             ix.insert(r, self.columns[c.index()].values.get(r.index()));
         }
         self.follow(&moving, r, true);
+        self.tally(&tallied, r, true);
         old
+    }
+
+    /// The tallies of `table` (up to date) that `pick` picks.
+    fn tallying(&self, pick: impl Fn(&Tally) -> bool, table: TableId) -> Vec<usize> {
+        if self.tallies.is_empty() {
+            return Vec::new();
+        }
+        (0..self.tallies.len())
+            .filter(|&i| {
+                let t = &self.tallies[i];
+                t.table == table && !t.stale && pick(t)
+            })
+            .collect()
+    }
+
+    /// Takes a row's value out of the tallies `which` (before it changes),
+    /// or adds it (after).
+    fn tally(&mut self, which: &[usize], r: RowId, add: bool) {
+        if which.is_empty() {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.tallies);
+        for &i in which {
+            Arc::make_mut(&mut all[i]).follow(self, r, add);
+        }
+        self.tallies = all;
     }
 
     /// The maintained views of `table` (up to date) that `pick` picks.
@@ -434,6 +466,13 @@ impl Data {
             }
         }
         self.maintained = all;
+        let mut all = std::mem::take(&mut self.tallies);
+        for t in &mut all {
+            if t.stale {
+                Arc::make_mut(t).rebuild(self);
+            }
+        }
+        self.tallies = all;
     }
 
     /// Rebuilds a column's indexes from its values (after a full
@@ -443,6 +482,9 @@ impl Data {
         let table = self.columns[c.index()].table;
         for i in self.watching(|m| m.keys.watches(c), table) {
             Arc::make_mut(&mut self.maintained[i]).stale = true;
+        }
+        for i in self.tallying(|t| t.column == c, table) {
+            Arc::make_mut(&mut self.tallies[i]).stale = true;
         }
         let table = self.columns[c.index()].table;
         let values = &self.columns[c.index()].values;
@@ -521,6 +563,7 @@ impl Data {
             indexes_on: self.indexes_on.clone(),
             clock: self.clock,
             maintained: Vec::new(),
+            tallies: Vec::new(),
         }
     }
 
@@ -529,6 +572,9 @@ impl Data {
     pub(crate) fn rebuild_indexes(&mut self) {
         for m in &mut self.maintained {
             Arc::make_mut(m).stale = true;
+        }
+        for t in &mut self.tallies {
+            Arc::make_mut(t).stale = true;
         }
         for c in 0..self.columns.len() {
             if !self.indexes_on[c].is_empty() {
@@ -542,6 +588,8 @@ impl Data {
     pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> Vec<Value> {
         let listing = self.watching(|_| true, t);
         self.follow(&listing, r, false);
+        let tallied = self.tallying(|_| true, t);
+        self.tally(&tallied, r, false);
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
         let mut cells = Vec::with_capacity(cols.len());
         for c in cols {
@@ -577,6 +625,8 @@ impl Data {
         }
         let listing = self.watching(|_| true, t);
         self.follow(&listing, r, true);
+        let tallied = self.tallying(|_| true, t);
+        self.tally(&tallied, r, true);
     }
 
     /// Undoes [`Data::push_row`] of the last slot, and the dead slots pushed

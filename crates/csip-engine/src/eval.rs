@@ -930,6 +930,8 @@ impl<'a> EvalCtx<'a> {
 struct Total {
     sum: Decimal,
     count: usize,
+    /// The most decimals of a number fed (the sum shows as many).
+    scale: u32,
     problem: Option<Value>,
 }
 
@@ -943,6 +945,7 @@ impl Total {
                 Some(sum) => {
                     self.sum = sum;
                     self.count += 1;
+                    self.scale = self.scale.max(n.scale());
                 }
                 None => self.problem = Some(overflow()),
             },
@@ -962,7 +965,8 @@ impl Total {
         }
     }
 
-    fn finish(self, f: Function) -> Value {
+    fn finish(mut self, f: Function) -> Value {
+        self.sum = crate::num::with_scale(self.sum, self.scale);
         match (self.problem, f, self.count) {
             (Some(p), _, _) => p,
             (None, Function::Average, 0) => Value::Blank,

@@ -17,8 +17,10 @@
 
 use crate::data::Data;
 use crate::eval::{display, truthy};
+use crate::expr::Expr;
 use crate::ids::{ColumnId, RowId, TableId};
 use crate::value::{Key, Value, sort_order};
+use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -390,3 +392,240 @@ static NO_ROWS: Rows = Rows {
     chunks: Vec::new(),
     len: 0,
 };
+
+/// What a tile's aggregate is kept as: one column of one table, a value
+/// per row (the column itself, or a hidden formula column), tallied.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TallySpec {
+    pub(crate) table: TableId,
+    pub(crate) column: ColumnId,
+    pub(crate) kind: TallyKind,
+    /// The aggregate as written, evaluated when the tally cannot give it
+    /// (a value it cannot add: an error, text, a list; a sum near the
+    /// limits of a decimal).
+    pub(crate) fallback: Expr,
+}
+
+/// How a tally adds its rows' values up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TallyKind {
+    /// `CountIf(T, p)`: the rows whose value (the predicate) is true.
+    CountIf,
+    /// `Count(T.[c])`: the values that are not blank.
+    Count,
+    /// `Sum`, over the numbers (blanks skipped).
+    Sum,
+    /// `Average`, over the numbers (blanks skipped).
+    Average,
+    /// `Min`, over numbers or dates.
+    Min,
+    /// `Max`, over numbers or dates.
+    Max,
+}
+
+/// A tile whose aggregates are tallies: `template` is the tile's formula
+/// with each aggregate replaced by the parameter after the view's own
+/// (`Param(params + i)` reads tally `i`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TilePlan {
+    pub(crate) template: Expr,
+    pub(crate) tallies: Vec<TallySpec>,
+}
+
+/// A tile's aggregate kept from deltas: each write of a row's value takes
+/// the old value out and adds the new one.
+#[derive(Clone, Debug)]
+pub(crate) struct Tally {
+    /// The view, its tile, and the aggregate's place in the tile's plan.
+    pub(crate) view: usize,
+    pub(crate) tile: usize,
+    pub(crate) slot: usize,
+    pub(crate) table: TableId,
+    pub(crate) column: ColumnId,
+    kind: TallyKind,
+    /// Values counted: true (`CountIf`), not blank (`Count`), numbers
+    /// (`Sum`, `Average`), numbers and dates (`Min`, `Max`).
+    count: u64,
+    /// Dates among them (`Min`, `Max`: mixed with numbers, an error).
+    dates: u64,
+    /// Values the aggregate cannot take (an error or a type mismatch):
+    /// while there are any, it is evaluated instead.
+    bad: u64,
+    sum: Decimal,
+    /// The sum of the magnitudes: while it stays well inside a decimal,
+    /// no order of adding can overflow or round, so the sum is exact.
+    magnitude: Option<Decimal>,
+    /// How many numbers have each scale (a sum has the largest).
+    scales: [u32; 29],
+    /// `Min` and `Max`: the rows with a value, the extreme first (ties in
+    /// table order).
+    order: Option<Rows>,
+    pub(crate) stale: bool,
+}
+
+impl Tally {
+    pub(crate) fn build(
+        (view, tile, slot): (usize, usize, usize),
+        spec: &TallySpec,
+        data: &Data,
+    ) -> Tally {
+        let mut t = Tally {
+            view,
+            tile,
+            slot,
+            table: spec.table,
+            column: spec.column,
+            kind: spec.kind,
+            count: 0,
+            dates: 0,
+            bad: 0,
+            sum: Decimal::ZERO,
+            magnitude: Some(Decimal::ZERO),
+            scales: [0; 29],
+            order: None,
+            stale: false,
+        };
+        t.rebuild(data);
+        t
+    }
+
+    pub(crate) fn rebuild(&mut self, data: &Data) {
+        self.count = 0;
+        self.dates = 0;
+        self.bad = 0;
+        self.sum = Decimal::ZERO;
+        self.magnitude = Some(Decimal::ZERO);
+        self.scales = [0; 29];
+        let mut ordered = Vec::new();
+        for &row in data.table(self.table).order() {
+            let v = data.cell(self.column, row);
+            self.count_value(v, true);
+            if matches!(self.kind, TallyKind::Min | TallyKind::Max) && !v.is_blank() {
+                ordered.push(row);
+            }
+        }
+        if matches!(self.kind, TallyKind::Min | TallyKind::Max) {
+            ordered.sort_by(|a, b| self.compare(data, *a, *b));
+            self.order = Some(Rows::from_sorted(ordered));
+        }
+        self.stale = false;
+    }
+
+    /// The extreme first; equal values in table order.
+    fn compare(&self, data: &Data, a: RowId, b: RowId) -> Ordering {
+        let o = sort_order(data.cell(self.column, a), data.cell(self.column, b));
+        let o = if self.kind == TallyKind::Max {
+            o.reverse()
+        } else {
+            o
+        };
+        o.then(a.cmp(&b))
+    }
+
+    /// Counts a value in (or out).
+    fn count_value(&mut self, v: &Value, add: bool) {
+        let step = |n: &mut u64| {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        };
+        match self.kind {
+            TallyKind::CountIf => match truthy(v) {
+                Ok(true) => step(&mut self.count),
+                Ok(false) => {}
+                Err(_) => step(&mut self.bad),
+            },
+            TallyKind::Count => match v {
+                Value::List(_) => step(&mut self.bad),
+                v if v.is_blank() => {}
+                _ => step(&mut self.count),
+            },
+            TallyKind::Sum | TallyKind::Average => match v {
+                Value::Number(n) => {
+                    step(&mut self.count);
+                    let scale = n.scale().min(28) as usize;
+                    let at = &mut self.scales[scale];
+                    *at = if add { *at + 1 } else { at.saturating_sub(1) };
+                    let (sum, magnitude) = if add {
+                        (
+                            self.sum.checked_add(*n),
+                            self.magnitude.and_then(|m| m.checked_add(n.abs())),
+                        )
+                    } else {
+                        (
+                            self.sum.checked_sub(*n),
+                            self.magnitude.and_then(|m| m.checked_sub(n.abs())),
+                        )
+                    };
+                    self.magnitude = sum.and(magnitude);
+                    self.sum = sum.unwrap_or(Decimal::ZERO);
+                }
+                v if v.is_blank() => {}
+                _ => step(&mut self.bad),
+            },
+            TallyKind::Min | TallyKind::Max => match v {
+                Value::Number(_) => step(&mut self.count),
+                Value::Date(_) | Value::DateTime(_) => {
+                    step(&mut self.count);
+                    step(&mut self.dates);
+                }
+                v if v.is_blank() => {}
+                _ => step(&mut self.bad),
+            },
+        }
+    }
+
+    /// Takes a row's value out (before it changes) or adds it (after).
+    pub(crate) fn follow(&mut self, data: &Data, row: RowId, add: bool) {
+        let v = data.cell(self.column, row);
+        self.count_value(v, add);
+        if v.is_blank() {
+            return;
+        }
+        if let Some(mut order) = self.order.take() {
+            let before = |x: RowId| self.compare(data, x, row) == Ordering::Less;
+            if add {
+                order.insert(row, before);
+            } else {
+                order.remove(row, before);
+            }
+            self.order = Some(order);
+        }
+    }
+
+    /// The aggregate's value; `None` when it must be evaluated instead.
+    pub(crate) fn value(&self, data: &Data) -> Option<Value> {
+        if self.bad > 0 {
+            return None;
+        }
+        let count = || Value::Number(Decimal::from(self.count));
+        match self.kind {
+            TallyKind::CountIf | TallyKind::Count => Some(count()),
+            TallyKind::Sum | TallyKind::Average => {
+                let magnitude = self.magnitude?;
+                let scale = self.scales.iter().rposition(|n| *n > 0).unwrap_or(0);
+                // Well inside 28 digits at the largest scale: no sum of these
+                // numbers in any order rounds or overflows.
+                let limit =
+                    Decimal::from_i128_with_scale(10i128.pow(26), u32::try_from(scale).ok()?);
+                if magnitude >= limit {
+                    return None;
+                }
+                let sum = crate::num::with_scale(self.sum, u32::try_from(scale).ok()?);
+                if self.kind == TallyKind::Sum {
+                    return Some(Value::Number(sum));
+                }
+                if self.count == 0 {
+                    return Some(Value::Blank);
+                }
+                sum.checked_div(Decimal::from(self.count))
+                    .map(Value::Number)
+            }
+            TallyKind::Min | TallyKind::Max => {
+                if self.dates > 0 && self.dates < self.count {
+                    return None; // numbers and dates: the evaluation's error
+                }
+                let first = self.order.as_ref()?.first();
+                Some(first.map_or(Value::Blank, |r| data.cell(self.column, r).clone()))
+            }
+        }
+    }
+}

@@ -90,6 +90,17 @@ pub(crate) fn add(x: Decimal, y: Decimal) -> Option<Decimal> {
     x.checked_add(y)
 }
 
+/// `x` shown with `scale` decimals, when that keeps its value (else `x`
+/// as it is).
+pub(crate) fn with_scale(x: Decimal, scale: u32) -> Decimal {
+    if x.scale() == scale {
+        return x;
+    }
+    let mut scaled = x;
+    scaled.rescale(scale);
+    if scaled == x { scaled } else { x }
+}
+
 /// `x - y`, as `Decimal::checked_sub` gives it.
 #[inline]
 pub(crate) fn sub(x: Decimal, y: Decimal) -> Option<Decimal> {

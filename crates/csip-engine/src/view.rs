@@ -33,6 +33,8 @@ pub(crate) struct View {
     /// The columns its rows can be kept in order by, when it can be
     /// maintained (`maintain.rs`).
     pub(crate) keys: Option<Arc<crate::maintain::ViewKeys>>,
+    /// For each tile, its aggregates kept as tallies, when it has any.
+    pub(crate) tile_plans: Vec<Option<Arc<crate::maintain::TilePlan>>>,
 }
 
 /// A view evaluated: its rows, grouped, with the fields' values.
@@ -519,7 +521,15 @@ impl Workbook {
             return Ok(false);
         };
         let kept = crate::maintain::Maintained::build(index, view.table, keys, &self.data);
+        let mut tallies = Vec::new();
+        for (tile, plan) in view.tile_plans.iter().enumerate() {
+            for (slot, spec) in plan.iter().flat_map(|p| p.tallies.iter()).enumerate() {
+                let tally = crate::maintain::Tally::build((index, tile, slot), spec, &self.data);
+                tallies.push(Arc::new(tally));
+            }
+        }
         self.data.maintained.push(Arc::new(kept));
+        self.data.tallies.extend(tallies);
         Ok(true)
     }
 
@@ -917,6 +927,43 @@ impl<'a> ViewReader<'a> {
         None
     }
 
+    /// A tile's value: from its tallies where the view is maintained (an
+    /// aggregate a tally cannot give is evaluated), else evaluated.
+    fn tile(
+        &self,
+        index: usize,
+        tile: usize,
+        e: &Expr,
+        values: &[Value],
+        budget: &crate::Budget,
+    ) -> Value {
+        let plan = self.views[index]
+            .tile_plans
+            .get(tile)
+            .and_then(Option::as_ref);
+        if let (Some(plan), Some(_)) = (plan, self.maintained(index)) {
+            let tallies: Option<Vec<&crate::maintain::Tally>> = (0..plan.tallies.len())
+                .map(|slot| {
+                    self.data
+                        .tallies
+                        .iter()
+                        .find(|t| t.view == index && t.tile == tile && t.slot == slot && !t.stale)
+                        .map(|t| &**t)
+                })
+                .collect();
+            if let Some(tallies) = tallies {
+                let mut all = values.to_vec();
+                for (t, spec) in tallies.iter().zip(&plan.tallies) {
+                    all.push(t.value(self.data).unwrap_or_else(|| {
+                        EvalCtx::with_params(self.data, None, values, budget).eval(&spec.fallback)
+                    }));
+                }
+                return EvalCtx::with_params(self.data, None, &all, budget).eval(&plan.template);
+            }
+        }
+        EvalCtx::with_params(self.data, None, values, budget).eval(e)
+    }
+
     /// One row's fields.
     fn fields(
         &self,
@@ -970,12 +1017,8 @@ impl<'a> ViewReader<'a> {
         let tiles = view
             .tiles
             .iter()
-            .map(|(name, e)| {
-                (
-                    name.clone(),
-                    EvalCtx::with_params(self.data, None, values, budget).eval(e),
-                )
-            })
+            .enumerate()
+            .map(|(i, (name, e))| (name.clone(), self.tile(index, i, e, values, budget)))
             .collect();
         let included = view
             .include

@@ -149,14 +149,18 @@ pub(crate) fn call(f: Function, args: &[&Value], budget: &Budget) -> R<Value> {
 }
 
 /// The sum and count of the numbers among the items: blanks skipped, the
-/// first error returned, anything else a type mismatch.
+/// first error returned, anything else a type mismatch. The sum shows as
+/// many decimals as the number with the most (whatever the order of
+/// adding: a partial sum of zero does not drop them), so that a sum kept
+/// from deltas (`maintain.rs`) shows the same.
 fn total(args: &[&Value]) -> R<(Decimal, usize)> {
-    let (mut sum, mut count) = (Decimal::ZERO, 0usize);
+    let (mut sum, mut count, mut scale) = (Decimal::ZERO, 0usize, 0);
     for v in deep(args) {
         match v {
             Value::Number(n) => {
                 sum = crate::num::add(sum, *n).ok_or_else(overflow)?;
                 count += 1;
+                scale = scale.max(n.scale());
             }
             Value::Error(_) => return Err(v.clone()),
             v if v.is_blank() => {}
@@ -168,7 +172,7 @@ fn total(args: &[&Value]) -> R<(Decimal, usize)> {
             }
         }
     }
-    Ok((sum, count))
+    Ok((crate::num::with_scale(sum, scale), count))
 }
 
 /// `Max` / `Min` over numbers, or over dates and date-times.
