@@ -59,6 +59,62 @@ pub(crate) fn sort_key<'v>(data: &Data, v: Cow<'v, Value>) -> Cow<'v, Value> {
     }
 }
 
+/// Sorts rows (given in id order) as a view sorts them: by each key's
+/// value as [`sort_key`] gives it, descending where asked, then by id. Each
+/// key's distinct values are put in order once and every row is given its
+/// value's rank (values the order holds equal share one), so that sorting
+/// a million rows compares integers, not texts.
+pub(crate) fn sort_rows(data: &Data, rows: &mut [RowId], keys: &[(ColumnId, bool)]) {
+    if keys.is_empty() {
+        return;
+    }
+    let ranks: Vec<Vec<u32>> = keys
+        .iter()
+        .map(|&(column, descending)| {
+            let mut distinct: Vec<Cow<'_, Value>> = Vec::new();
+            let mut seen: FxHashMap<Key, u32> = FxHashMap::default();
+            let mut of_row: Vec<u32> = Vec::with_capacity(rows.len());
+            for &row in rows.iter() {
+                let v = sort_key(data, Cow::Borrowed(data.cell(column, row)));
+                let next = u32::try_from(distinct.len()).unwrap_or(u32::MAX);
+                let id = match Key::from_value(&v) {
+                    Some(k) => *seen.entry(k).or_insert_with(|| {
+                        distinct.push(v);
+                        next
+                    }),
+                    None => {
+                        distinct.push(v);
+                        next
+                    }
+                };
+                of_row.push(id);
+            }
+            let mut order: Vec<usize> = (0..distinct.len()).collect();
+            order.sort_by(|a, b| sort_order(&distinct[*a], &distinct[*b]));
+            let mut rank = vec![0u32; distinct.len()];
+            let mut r = 0u32;
+            for (i, &d) in order.iter().enumerate() {
+                if i > 0 && sort_order(&distinct[order[i - 1]], &distinct[d]) != Ordering::Equal {
+                    r += 1;
+                }
+                rank[d] = if descending { u32::MAX - r } else { r };
+            }
+            of_row.into_iter().map(|id| rank[id as usize]).collect()
+        })
+        .collect();
+    let mut at: Vec<usize> = (0..rows.len()).collect();
+    // Ties keep their place: the rows come in id order.
+    at.sort_by(|a, b| {
+        ranks
+            .iter()
+            .map(|r| r[*a].cmp(&r[*b]))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    let sorted: Vec<RowId> = at.iter().map(|&i| rows[i]).collect();
+    rows.copy_from_slice(&sorted);
+}
+
 /// Which group of a grouped view a row with this group value joins: the
 /// first declared group equal to it under `=`; else the group of values
 /// with its key (exactly); a value with no key (an error) joins the group
@@ -209,6 +265,16 @@ impl Rows {
     fn first(&self) -> Option<RowId> {
         self.chunks.first().and_then(|c| c.first().copied())
     }
+
+    /// The bytes its chunks hold (each counted in full, though snapshots
+    /// may share it).
+    fn heap_bytes(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| c.capacity() * std::mem::size_of::<RowId>() + 40)
+            .sum::<usize>()
+            + self.chunks.capacity() * std::mem::size_of::<usize>()
+    }
 }
 
 /// A view kept in order: the rows passing its filter, by group, each group
@@ -274,8 +340,7 @@ impl Maintained {
         self.groups = groups
             .into_iter()
             .map(|mut rows| {
-                // Rows are in id order already: a stable sort keeps ties so.
-                rows.sort_by(|a, b| self.compare(data, *a, *b));
+                sort_rows(data, &mut rows, &self.keys.sort);
                 Rows::from_sorted(rows)
             })
             .collect();
@@ -343,6 +408,18 @@ impl Maintained {
         let mut rows = std::mem::take(&mut self.groups[g]);
         rows.remove(row, |x| self.compare(data, x, row) == Ordering::Less);
         self.groups[g] = rows;
+    }
+
+    /// The bytes it holds: its rows' ids in their groups, and its groups'
+    /// keys.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let group = std::mem::size_of::<Rows>();
+        let key = std::mem::size_of::<Key>() + 2 * std::mem::size_of::<usize>();
+        self.groups
+            .iter()
+            .map(|g| g.heap_bytes() + group)
+            .sum::<usize>()
+            + self.grouper.by_key.capacity() * key
     }
 
     /// The groups in the view's order: the declared ones (even when empty),
@@ -505,7 +582,11 @@ impl Tally {
             }
         }
         if matches!(self.kind, TallyKind::Min | TallyKind::Max) {
-            ordered.sort_by(|a, b| self.compare(data, *a, *b));
+            sort_rows(
+                data,
+                &mut ordered,
+                &[(self.column, self.kind == TallyKind::Max)],
+            );
             self.order = Some(Rows::from_sorted(ordered));
         }
         self.stale = false;
@@ -513,7 +594,10 @@ impl Tally {
 
     /// The extreme first; equal values in table order.
     fn compare(&self, data: &Data, a: RowId, b: RowId) -> Ordering {
-        let o = sort_order(data.cell(self.column, a), data.cell(self.column, b));
+        let o = sort_order(
+            &sort_key(data, Cow::Borrowed(data.cell(self.column, a))),
+            &sort_key(data, Cow::Borrowed(data.cell(self.column, b))),
+        );
         let o = if self.kind == TallyKind::Max {
             o.reverse()
         } else {
@@ -589,6 +673,11 @@ impl Tally {
             }
             self.order = Some(order);
         }
+    }
+
+    /// The bytes it holds (`Min` and `Max`: its rows in order).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Tally>() + self.order.as_ref().map_or(0, Rows::heap_bytes)
     }
 
     /// The aggregate's value; `None` when it must be evaluated instead.

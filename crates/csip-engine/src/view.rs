@@ -513,24 +513,89 @@ impl Workbook {
     /// No view of that name, or several.
     pub fn maintain_view(&mut self, name: &str) -> Result<bool, ViewError> {
         let index = find_view(&self.views, |t| self.name_of_table(t), name, None)?;
-        if self.data.maintained.iter().any(|m| m.view == index) {
-            return Ok(true);
+        Ok(self.maintain(index))
+    }
+
+    /// Keeps every view that can be kept in order ([`Workbook::maintain_view`])
+    /// and is not yet; returns how many views are kept. Cheap when they all
+    /// are: a host calls it after each change that may have rebuilt the
+    /// workbook (a schema change).
+    pub fn maintain_views(&mut self) -> usize {
+        let mut missing: Vec<usize> = (0..self.views.len())
+            .filter(|&i| self.views[i].keys.is_some())
+            .filter(|&i| !self.data.maintained.iter().any(|m| m.view == i))
+            .collect();
+        // Each view is put in order on its own, on every core at once, the
+        // largest tables' first; each core takes the next view when done.
+        missing.sort_by_key(|&i| {
+            std::cmp::Reverse(self.data.table(self.views[i].table).order().len())
+        });
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (this, missing, next) = (&*self, &missing, &next);
+        let built: Vec<Kept> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..cores.min(missing.len()))
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&i) = missing.get(at) else {
+                                return done;
+                            };
+                            done.extend(this.kept(i));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        for kept in built {
+            self.keep(kept);
         }
+        self.data.maintained.len()
+    }
+
+    fn maintain(&mut self, index: usize) -> bool {
+        if self.data.maintained.iter().any(|m| m.view == index) {
+            return true;
+        }
+        match self.kept(index) {
+            Some(kept) => {
+                self.keep(kept);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A view put in order, with its tiles' tallies; `None` when it cannot
+    /// be kept.
+    fn kept(&self, index: usize) -> Option<Kept> {
         let view = &self.views[index];
-        let Some(keys) = view.keys.clone() else {
-            return Ok(false);
-        };
-        let kept = crate::maintain::Maintained::build(index, view.table, keys, &self.data);
+        let keys = view.keys.clone()?;
+        let order = crate::maintain::Maintained::build(index, view.table, keys, &self.data);
         let mut tallies = Vec::new();
         for (tile, plan) in view.tile_plans.iter().enumerate() {
             for (slot, spec) in plan.iter().flat_map(|p| p.tallies.iter()).enumerate() {
-                let tally = crate::maintain::Tally::build((index, tile, slot), spec, &self.data);
-                tallies.push(Arc::new(tally));
+                tallies.push(crate::maintain::Tally::build(
+                    (index, tile, slot),
+                    spec,
+                    &self.data,
+                ));
             }
         }
-        self.data.maintained.push(Arc::new(kept));
-        self.data.tallies.extend(tallies);
-        Ok(true)
+        Some(Kept { order, tallies })
+    }
+
+    fn keep(&mut self, kept: Kept) {
+        self.data.maintained.push(Arc::new(kept.order));
+        self.data
+            .tallies
+            .extend(kept.tallies.into_iter().map(Arc::new));
     }
 
     /// Whether the view `name` is kept in order ([`Workbook::maintain_view`]).
@@ -667,6 +732,12 @@ impl Workbook {
     }
 }
 
+/// A view put in order and its tiles' tallies, to keep.
+struct Kept {
+    order: crate::maintain::Maintained,
+    tallies: Vec<crate::maintain::Tally>,
+}
+
 /// The budget's limit, as the view's error, if it was reached.
 fn stopped(view: &View, budget: &crate::Budget) -> Option<ViewError> {
     budget.error().map(|e| ViewError::Limit {
@@ -753,6 +824,14 @@ impl<'a> ViewReader<'a> {
     ) -> Result<Vec<Bucket<'a>>, ViewError> {
         let view = &self.views[index];
         if let Some(kept) = self.maintained(index) {
+            // Read, not evaluated: but a budget already spent (a deadline
+            // passed, a cancel) stops it all the same.
+            if budget.step().is_err() {
+                return Err(stopped(view, budget).unwrap_or(ViewError::Limit {
+                    view: view.name.clone(),
+                    reason: String::new(),
+                }));
+            }
             return Ok(kept
                 .groups(self.data)
                 .into_iter()

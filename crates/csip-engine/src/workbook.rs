@@ -558,9 +558,40 @@ impl Workbook {
                 cells + heap + table.order().len() * 4 + table.slots() / 8,
             ));
         }
+        // What keeping views costs: their orders and tallies, and the hidden
+        // columns their keys and tallies read (counted in their tables too).
+        let mut keyed: Seen<ColumnId> = Seen::new();
+        for m in &self.data.maintained {
+            let k = &m.keys;
+            keyed.extend(
+                k.filter
+                    .iter()
+                    .chain(k.group.iter())
+                    .chain(k.sort.iter().map(|s| &s.0)),
+            );
+        }
+        keyed.extend(self.data.tallies.iter().map(|t| t.column));
+        let key_columns: usize = keyed
+            .into_iter()
+            .filter(|c| self.data.column(*c).is_hidden())
+            .map(|c| self.data.column(c).values.heap_bytes())
+            .sum();
         MemoryUsage {
             tables,
             indexes: self.data.indexes.iter().map(|i| i.heap_bytes()).sum(),
+            kept_views: self
+                .data
+                .maintained
+                .iter()
+                .map(|m| m.heap_bytes())
+                .sum::<usize>()
+                + self
+                    .data
+                    .tallies
+                    .iter()
+                    .map(|t| t.heap_bytes())
+                    .sum::<usize>(),
+            view_key_columns: key_columns,
         }
     }
 
@@ -638,12 +669,19 @@ pub struct MemoryUsage {
     pub tables: Vec<(String, usize, usize)>,
     /// The bytes the hash indexes hold.
     pub indexes: usize,
+    /// The bytes the views kept in order hold ([`Workbook::maintain_view`]):
+    /// their rows in order and their tiles' tallies.
+    pub kept_views: usize,
+    /// Of the tables' bytes, those of the hidden columns that kept views'
+    /// filters, groups, sorts and tallies read (computed keys, such as a
+    /// relation's display text to sort by).
+    pub view_key_columns: usize,
 }
 
 impl MemoryUsage {
     /// Everything.
     pub fn total(&self) -> usize {
-        self.tables.iter().map(|t| t.2).sum::<usize>() + self.indexes
+        self.tables.iter().map(|t| t.2).sum::<usize>() + self.indexes + self.kept_views
     }
 }
 

@@ -952,6 +952,15 @@ impl Store {
         &self.wb
     }
 
+    /// Keeps every view of the workbook that can be kept in order
+    /// ([`Workbook::maintain_views`]), so that a page of one is read, not
+    /// evaluated; returns how many are kept. A schema change (or a reload)
+    /// builds a new workbook that keeps none: a server calls this after
+    /// every change, which costs next to nothing while they are all kept.
+    pub fn maintain_views(&mut self) -> usize {
+        self.wb.maintain_views()
+    }
+
     /// The workbook, for reading after the file is no longer needed.
     pub fn into_workbook(self) -> Workbook {
         self.wb
