@@ -175,6 +175,13 @@ impl Table {
     }
 }
 
+/// The kept views and tallies (by their place in [`Data`]'s lists) that
+/// a change of one row moves.
+struct Followers {
+    views: Vec<usize>,
+    tallies: Vec<usize>,
+}
+
 /// What a column computes, if anything.
 #[derive(Clone, Debug)]
 pub(crate) enum ColumnKind {
@@ -382,78 +389,59 @@ impl Data {
     }
 
     /// Stores a value in a live row's cell, keeping the column's indexes in
-    /// step; returns the old value.
+    /// step (and the views kept in order and the tallies that follow it);
+    /// returns the old value.
     pub(crate) fn write(&mut self, c: ColumnId, r: RowId, value: Value) -> Value {
-        let moving = self.watching(|m| m.keys.watches(c), self.columns[c.index()].table);
-        let tallied = self.tallying(|t| t.column == c, self.columns[c.index()].table);
-        self.follow(&moving, r, false);
-        self.tally(&tallied, r, false);
+        let followers = self.followers(self.columns[c.index()].table, Some(c));
+        self.follow(&followers, r, false);
         let old = self.columns[c.index()].values.set(r.index(), value);
         for &i in &self.indexes_on[c.index()] {
             let ix = &mut self.indexes[i.0 as usize];
             ix.remove(r, &old);
             ix.insert(r, self.columns[c.index()].values.get(r.index()));
         }
-        self.follow(&moving, r, true);
-        self.tally(&tallied, r, true);
+        self.follow(&followers, r, true);
         old
     }
 
-    /// The tallies of `table` (up to date) that `pick` picks.
-    fn tallying(&self, pick: impl Fn(&Tally) -> bool, table: TableId) -> Vec<usize> {
-        if self.tallies.is_empty() {
-            return Vec::new();
+    /// The kept views and tallies of `table` (up to date) that a write of
+    /// `column` moves; of a row inserted or deleted (`None`), all of them.
+    fn followers(&self, table: TableId, column: Option<ColumnId>) -> Followers {
+        let views = self.maintained.iter().enumerate().filter(|(_, m)| {
+            m.table == table && !m.stale && column.is_none_or(|c| m.keys.watches(c))
+        });
+        let tallies =
+            self.tallies.iter().enumerate().filter(|(_, t)| {
+                t.table == table && !t.stale && column.is_none_or(|c| t.column == c)
+            });
+        Followers {
+            views: views.map(|(i, _)| i).collect(),
+            tallies: tallies.map(|(i, _)| i).collect(),
         }
-        (0..self.tallies.len())
-            .filter(|&i| {
-                let t = &self.tallies[i];
-                t.table == table && !t.stale && pick(t)
-            })
-            .collect()
     }
 
-    /// Takes a row's value out of the tallies `which` (before it changes),
-    /// or adds it (after).
-    fn tally(&mut self, which: &[usize], r: RowId, add: bool) {
-        if which.is_empty() {
-            return;
-        }
-        let mut all = std::mem::take(&mut self.tallies);
-        for &i in which {
-            Arc::make_mut(&mut all[i]).follow(self, r, add);
-        }
-        self.tallies = all;
-    }
-
-    /// The maintained views of `table` (up to date) that `pick` picks.
-    fn watching(&self, pick: impl Fn(&Maintained) -> bool, table: TableId) -> Vec<usize> {
-        if self.maintained.is_empty() {
-            return Vec::new();
-        }
-        (0..self.maintained.len())
-            .filter(|&i| {
-                let m = &self.maintained[i];
-                m.table == table && !m.stale && pick(m)
-            })
-            .collect()
-    }
-
-    /// Takes a row out of its place in the maintained views `which` (before
-    /// its cells change), or puts it in (after).
-    fn follow(&mut self, which: &[usize], r: RowId, insert: bool) {
-        if which.is_empty() {
-            return;
-        }
-        let mut all = std::mem::take(&mut self.maintained);
-        for &i in which {
-            let m = Arc::make_mut(&mut all[i]);
-            if insert {
-                m.insert(self, r);
-            } else {
-                m.remove(self, r);
+    /// Takes a row out of its place in the kept views and its value out of
+    /// the tallies (before its cells change), or puts them in (after).
+    fn follow(&mut self, followers: &Followers, r: RowId, add: bool) {
+        if !followers.views.is_empty() {
+            let mut all = std::mem::take(&mut self.maintained);
+            for &i in &followers.views {
+                let m = Arc::make_mut(&mut all[i]);
+                if add {
+                    m.insert(self, r);
+                } else {
+                    m.remove(self, r);
+                }
             }
+            self.maintained = all;
         }
-        self.maintained = all;
+        if !followers.tallies.is_empty() {
+            let mut all = std::mem::take(&mut self.tallies);
+            for &i in &followers.tallies {
+                Arc::make_mut(&mut all[i]).follow(self, r, add);
+            }
+            self.tallies = all;
+        }
     }
 
     /// Puts in order again the maintained views that bulk writes left
@@ -480,10 +468,11 @@ impl Data {
     /// [`Data::refresh_maintained`].
     pub(crate) fn reindex_column(&mut self, c: ColumnId) {
         let table = self.columns[c.index()].table;
-        for i in self.watching(|m| m.keys.watches(c), table) {
+        let followers = self.followers(table, Some(c));
+        for i in followers.views {
             Arc::make_mut(&mut self.maintained[i]).stale = true;
         }
-        for i in self.tallying(|t| t.column == c, table) {
+        for i in followers.tallies {
             Arc::make_mut(&mut self.tallies[i]).stale = true;
         }
         let table = self.columns[c.index()].table;
@@ -512,8 +501,8 @@ impl Data {
             }
         }
         if indexed {
-            let listing = self.watching(|_| true, t);
-            self.follow(&listing, row, true);
+            let followers = self.followers(t, None);
+            self.follow(&followers, row, true);
         }
         row
     }
@@ -586,10 +575,8 @@ impl Data {
     /// Removes a live row from the order and from every index; its cells are
     /// returned (in `all_columns` order) and its slot left Blank and dead.
     pub(crate) fn kill_row(&mut self, t: TableId, r: RowId) -> Vec<Value> {
-        let listing = self.watching(|_| true, t);
-        self.follow(&listing, r, false);
-        let tallied = self.tallying(|_| true, t);
-        self.tally(&tallied, r, false);
+        let followers = self.followers(t, None);
+        self.follow(&followers, r, false);
         let cols: Vec<ColumnId> = self.tables[t.index()].all_columns().collect();
         let mut cells = Vec::with_capacity(cols.len());
         for c in cols {
@@ -623,10 +610,8 @@ impl Data {
             }
             self.columns[c.index()].values.set(r.index(), v);
         }
-        let listing = self.watching(|_| true, t);
-        self.follow(&listing, r, true);
-        let tallied = self.tallying(|_| true, t);
-        self.tally(&tallied, r, true);
+        let followers = self.followers(t, None);
+        self.follow(&followers, r, true);
     }
 
     /// Undoes [`Data::push_row`] of the last slot, and the dead slots pushed
