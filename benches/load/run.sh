@@ -2,14 +2,16 @@
 # Load test of `csip serve` at portfolio scale with wrk (Debian's `wrk`
 # package): a synthetic portfolio of $ACCOUNTS accounts (default 10,000;
 # 1,000,000 metric rows) in a workbook file (or a copy of $DB), one CSM
-# token, and a default server (views kept until the workbook changes).
+# token, and a default server (views kept in order; answers cached until a
+# commit touches them).
 # At 16 and at 100 connections ($CONNECTIONS to choose others):
 #   the three dashboards' first page (Platform Health Dashboard, CSM
 #   Command Center for one CSM, Strategic Alignment Board for one
 #   account: views with a parameter), a page of rows, one metric edit;
 #   reads and writes from the same connections (10 % writes, mix.lua);
 # and reads and writes from two wrk processes at once (90 readers of the
-# CSM Command Center, 10 writers). Each run $DURATION seconds; p50, p95,
+# CSM Command Center, the dashboard or the board, 10 writers; and 100
+# writers beside 20 dashboard readers). Each run $DURATION seconds; p50, p95,
 # p99. Not part of CI. Usage: benches/load/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -100,6 +102,17 @@ cat "$work/writes"
 run "  metric write (10 connections, with 90 dashboard readers)" 10 write.lua > "$work/writes" &
 writer=$!
 run "  Platform Health Dashboard (90 connections, with 10 writers)" 90 view.lua "$platform"
+wait "$writer"
+cat "$work/writes"
+run "  metric write (10 connections, with 90 board readers)" 10 write.lua > "$work/writes" &
+writer=$!
+run "  Strategic Alignment Board (90 connections, with 10 writers)" 90 view.lua "$alignment"
+wait "$writer"
+cat "$work/writes"
+echo "-- two wrk processes at once: 100 writers, 20 dashboard readers"
+run "  metric write (100 connections, with 20 readers)" 100 write.lua > "$work/writes" &
+writer=$!
+run "  Platform Health Dashboard (20 connections, with 100 writers)" 20 view.lua "$platform"
 wait "$writer"
 cat "$work/writes"
 stop_server

@@ -42,11 +42,13 @@
 mod access;
 mod audit;
 mod codec;
+mod secret;
 mod snapshot;
 mod tokens;
 
 pub use access::{CSM_TABLES, Principal, Role, Unfit};
 pub use audit::AuditLog;
+pub use secret::Secret;
 pub use tokens::{TokenInfo, Tokens};
 
 /// How a [`Store`]'s workbook was built.
