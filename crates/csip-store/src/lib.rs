@@ -42,12 +42,17 @@
 mod access;
 mod audit;
 mod codec;
+mod outbox;
 mod secret;
 mod snapshot;
 mod tokens;
 
 pub use access::{CSM_TABLES, Principal, Role, Unfit};
 pub use audit::AuditLog;
+pub use outbox::{
+    Backoff, Entry as OutboxEntry, Outbox, OutboxMessage, Outcome, Pending, Settled,
+    Status as OutboxStatus,
+};
 pub use secret::Secret;
 pub use tokens::{TokenInfo, Tokens};
 
@@ -414,6 +419,7 @@ impl Store {
         .map_err(sql)?;
         tx.execute_batch(ROW_IDS_TABLE).map_err(sql)?;
         audit::add_commit_index(&tx).map_err(sql)?;
+        outbox::add_table(&tx).map_err(sql)?;
         tx.execute(
             "INSERT INTO csip_meta (key, value) VALUES ('format', ?1)",
             params![FORMAT.to_string()],
@@ -1024,6 +1030,27 @@ impl Store {
         actor: &str,
         at: NaiveDateTime,
     ) -> Result<ChangeSet, StoreError> {
+        self.commit_with_messages(tx, actor, at, |_, _| Vec::new())
+    }
+
+    /// [`Store::commit`], and the messages the write causes put in the
+    /// outbox ([`Outbox`]) in the same SQLite transaction: `messages` builds
+    /// them from the workbook as the commit left it and its change set, so
+    /// that they are in the file exactly when the write is (a message whose
+    /// key is already there is dropped). A transaction that changes nothing
+    /// commits nothing and leaves no message; one of schema changes leaves
+    /// none either.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Store::commit`].
+    pub fn commit_with_messages(
+        &mut self,
+        tx: Transaction,
+        actor: &str,
+        at: NaiveDateTime,
+        messages: impl FnOnce(&Workbook, &ChangeSet) -> Vec<OutboxMessage>,
+    ) -> Result<ChangeSet, StoreError> {
         // A transaction built against an older state of the file is not
         // applied to a newer one: reload, and let the caller rebuild it.
         if self.refresh()? {
@@ -1039,7 +1066,8 @@ impl Store {
             return Ok(changes);
         }
         self.generation += 1;
-        match self.persist(&changes, actor, at) {
+        let messages = messages(&self.wb, &changes);
+        match self.persist(&changes, actor, at, &messages) {
             Ok(()) => {
                 if let Some(log) = &mut self.changes {
                     log.push(changes.clone());
@@ -1068,10 +1096,12 @@ impl Store {
         changes: &ChangeSet,
         actor: &str,
         at: NaiveDateTime,
+        messages: &[OutboxMessage],
     ) -> rusqlite::Result<()> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let commit = write_commit(&tx, &self.wb, &self.layout, changes, actor, at)?;
+        outbox::enqueue(&tx, commit, at, messages)?;
         tx.commit()?;
         self.seen = commit;
         Ok(())
@@ -1091,17 +1121,21 @@ impl Store {
     /// transaction that changed nothing, the last commit's).
     pub fn commit_batch(
         &mut self,
-        batch: Vec<(Transaction, String, NaiveDateTime)>,
+        batch: Vec<impl Into<Submitted>>,
     ) -> Vec<Result<(ChangeSet, i64), StoreError>> {
+        let batch: Vec<Submitted> = batch.into_iter().map(Into::into).collect();
         if batch
             .iter()
-            .any(|(tx, _, _)| tx.ops().iter().any(|op| matches!(op, Op::Schema(_))))
+            .any(|s| s.tx.ops().iter().any(|op| matches!(op, Op::Schema(_))))
         {
             return batch
                 .into_iter()
-                .map(|(tx, actor, at)| {
-                    self.commit(tx, &actor, at)
-                        .map(|changes| (changes, self.seen))
+                .map(|s| {
+                    let messages = s.messages;
+                    self.commit_with_messages(s.tx, &s.actor, s.at, |wb, changes| {
+                        messages.map(|m| m(wb, changes)).unwrap_or_default()
+                    })
+                    .map(|changes| (changes, self.seen))
                 })
                 .collect();
         }
@@ -1137,7 +1171,13 @@ impl Store {
             (|| -> rusqlite::Result<()> {
                 let sql =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                for (tx, actor, at) in batch {
+                for Submitted {
+                    tx,
+                    actor,
+                    at,
+                    messages,
+                } in batch
+                {
                     match wb.apply(tx) {
                         Err(e) => answers.push(Err(e.into())),
                         Ok(changes) if changes.is_empty() => {
@@ -1145,6 +1185,9 @@ impl Store {
                         }
                         Ok(changes) => {
                             let commit = write_commit(&sql, wb, layout, &changes, &actor, at)?;
+                            if let Some(messages) = messages {
+                                outbox::enqueue(&sql, commit, at, &messages(wb, &changes))?;
+                            }
                             last = Some(commit);
                             if let Some(log) = log {
                                 log.push(changes.clone());
@@ -1177,6 +1220,45 @@ impl Store {
                     })
                     .collect()
             }
+        }
+    }
+}
+
+/// One transaction for [`Store::commit_batch`]: who sent it and when, and
+/// the messages it leaves in the outbox (see [`Store::commit_with_messages`]).
+pub struct Submitted {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Who sent it (the audit log's actor).
+    pub actor: String,
+    /// When.
+    pub at: NaiveDateTime,
+    /// The messages it causes, built from the workbook as it left it.
+    pub messages: Option<Messages>,
+}
+
+/// Builds the messages a commit causes from the workbook as it left it and
+/// its change set.
+pub type Messages = Box<dyn FnOnce(&Workbook, &ChangeSet) -> Vec<OutboxMessage> + Send>;
+
+impl std::fmt::Debug for Submitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submitted")
+            .field("tx", &self.tx)
+            .field("actor", &self.actor)
+            .field("at", &self.at)
+            .field("messages", &self.messages.is_some())
+            .finish()
+    }
+}
+
+impl From<(Transaction, String, NaiveDateTime)> for Submitted {
+    fn from((tx, actor, at): (Transaction, String, NaiveDateTime)) -> Submitted {
+        Submitted {
+            tx,
+            actor,
+            at,
+            messages: None,
         }
     }
 }
@@ -1328,7 +1410,7 @@ impl Store {
                 .collect(),
             ..ChangeSet::default()
         };
-        match self.persist(&changes, actor, at) {
+        match self.persist(&changes, actor, at, &[]) {
             Ok(()) => Ok(ids),
             Err(source) => Err(ImportError::Store(self.recover(source))),
         }
@@ -1481,6 +1563,7 @@ pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let mut conn = conn;
     tokens::add_token_columns(&mut conn).map_err(sql)?;
     audit::add_commit_index(&conn).map_err(sql)?;
+    outbox::add_table(&conn).map_err(sql)?;
     Ok(conn)
 }
 
