@@ -42,6 +42,7 @@
 mod access;
 mod audit;
 mod codec;
+mod config;
 mod outbox;
 mod secret;
 mod snapshot;
@@ -49,6 +50,9 @@ mod tokens;
 
 pub use access::{CSM_TABLES, Principal, Role, Unfit};
 pub use audit::AuditLog;
+pub use config::{
+    Config, ConfigError, OutboxConfig, SECRET_NAMES, SLACK_API_URL, Secrets, SlackConfig,
+};
 pub use outbox::{
     Backoff, Entry as OutboxEntry, Outbox, OutboxMessage, Outcome, Pending, Settled,
     Status as OutboxStatus,
