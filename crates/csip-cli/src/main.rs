@@ -124,6 +124,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The messages writes left for delivery (docs/outbox.md).
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Move a workbook file to new table files: added tables and columns are
     /// created, every row is kept; a change that would lose data is refused.
     Upgrade {
@@ -160,6 +165,10 @@ enum Command {
         /// until the workbook changes (for measuring).
         #[arg(long)]
         no_view_cache: bool,
+        /// The integrations' configuration file (`docs/configuration.md`);
+        /// else the file named by CSIP_CONFIG; else none.
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[command(flatten)]
         limits: stored::Limits,
         #[command(flatten)]
@@ -246,6 +255,32 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum OutboxCommand {
+    /// List the messages, newest first: status, attempts, last error.
+    List {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only these: pending, delivered or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Deliver the messages that are due now, once (what `csip serve` does
+    /// every second).
+    Send {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The integrations' configuration file; else CSIP_CONFIG; else none.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum TokenCommand {
     /// Issue a token for a People_Team member; it is printed once.
     Create {
@@ -303,6 +338,12 @@ fn main() -> ExitCode {
             raw,
             day,
         } => stored::export(&db, table.as_deref(), &out, computed, raw, today(&day)),
+        Command::Outbox { command } => match command {
+            OutboxCommand::List { db, status, limit } => outbox_list(&db, status.as_deref(), limit),
+            OutboxCommand::Send { db, config } => {
+                integrations(config).and_then(|settings| outbox_send(&db, settings))
+            }
+        },
         Command::Token { command } => match command {
             TokenCommand::Create { db, person, role } => stored::token(&db, &person, role),
             TokenCommand::List { db } => stored::token_list(&db),
@@ -321,14 +362,14 @@ fn main() -> ExitCode {
             db,
             addr,
             no_view_cache,
+            config,
             limits,
             day,
-        } => stored::serve(
-            &db,
-            &addr,
-            limits.config(day.today, !no_view_cache),
-            system_today(),
-        ),
+        } => integrations(config).and_then(|integrations| {
+            let mut server = limits.config(day.today, !no_view_cache);
+            server.integrations = integrations;
+            stored::serve(&db, &addr, server, system_today())
+        }),
         Command::View {
             name,
             params,
@@ -411,6 +452,86 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 /// The date of the machine's clock (UTC): the adapter's job, never the engine's.
+/// `csip outbox list`: a line per message.
+fn outbox_list(db: &std::path::Path, status: Option<&str>, limit: usize) -> Result<String, String> {
+    use csip_store::OutboxStatus;
+    let status = match status.map(str::trim) {
+        None => None,
+        Some("pending") => Some(OutboxStatus::Pending),
+        Some("delivered") => Some(OutboxStatus::Delivered),
+        Some("failed") => Some(OutboxStatus::Failed),
+        Some(other) => {
+            return Err(format!(
+                "error: no status `{other}`; give pending, delivered or failed"
+            ));
+        }
+    };
+    let outbox = csip_store::Outbox::open(db).map_err(|e| format!("error: {e}"))?;
+    let entries = outbox
+        .list(status, limit)
+        .map_err(|e| format!("error: {e}"))?;
+    if entries.is_empty() {
+        return Ok("the outbox holds no such message\n".to_string());
+    }
+    let mut out = String::new();
+    for e in entries {
+        let when = match e.status() {
+            OutboxStatus::Pending => format!("next attempt {}", e.next_attempt_at),
+            OutboxStatus::Delivered => {
+                format!("delivered {}", e.delivered_at.clone().unwrap_or_default())
+            }
+            _ => format!("failed {}", e.failed_at.clone().unwrap_or_default()),
+        };
+        out.push_str(&format!(
+            "{:>6}  {:<9}  {}:{}  {}  attempts {}  {}{}\n",
+            e.id,
+            e.status().name(),
+            e.transport,
+            e.address,
+            e.key,
+            e.attempts,
+            when,
+            e.last_error
+                .as_ref()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(out)
+}
+
+/// `csip outbox send`: one pass of the dispatcher.
+fn outbox_send(db: &std::path::Path, settings: csip_store::Config) -> Result<String, String> {
+    let mut dispatcher =
+        csip_server::Dispatcher::new(db, settings).map_err(|e| format!("error: {e}"))?;
+    if !dispatcher.speaks_slack() {
+        return Err("error: CSIP_SLACK_BOT_TOKEN is not set, so Slack messages cannot be sent; set it (docs/configuration.md)".into());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("error: {e}"))?;
+    let done = runtime
+        .block_on(dispatcher.deliver_due(usize::MAX))
+        .map_err(|e| format!("error: {e}"))?;
+    Ok(format!(
+        "sent {}, to be tried again {}, failed {}, left for another transport {}\n",
+        done.sent, done.retrying, done.failed, done.skipped
+    ))
+}
+
+/// The integrations' configuration: `--config`, else `CSIP_CONFIG`, else
+/// none; secrets from the environment (`docs/configuration.md`).
+fn integrations(config: Option<PathBuf>) -> Result<csip_store::Config, String> {
+    let path = config.or_else(|| {
+        std::env::var_os("CSIP_CONFIG")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    csip_store::Config::load(path.as_deref(), &|name| std::env::var(name).ok())
+        .map_err(|e| format!("error: {e}"))
+}
+
 fn system_today() -> NaiveDate {
     stored::system_now().date()
 }

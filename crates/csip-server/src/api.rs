@@ -813,9 +813,10 @@ pub(crate) async fn transactions(
                 Ok(tx)
             })
         };
-        let first = app2.commit_grouped(build, caller.person.clone(), &|wb, commit, changes| {
-            changes_json(wb, commit, changes, max_changes)
-        });
+        let answer = || -> crate::Answer {
+            Box::new(move |wb, commit, changes| changes_json(wb, commit, changes, max_changes))
+        };
+        let first = app2.commit_grouped(build, caller.person.clone(), answer(), None);
         // The store refuses transactions built before another process
         // committed to the file (csip import), and reloads: build this one
         // again, once, against the file as it now is.
@@ -826,9 +827,7 @@ pub(crate) async fn transactions(
                     caller.role.check(wb, &tx).map_err(ApiError::forbidden)?;
                     Ok(tx)
                 });
-                app2.commit_grouped(build, caller.person.clone(), &|wb, commit, changes| {
-                    changes_json(wb, commit, changes, max_changes)
-                })
+                app2.commit_grouped(build, caller.person.clone(), answer(), None)
             }
             other => other,
         }

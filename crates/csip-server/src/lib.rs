@@ -45,9 +45,12 @@ mod edge;
 mod error;
 mod input;
 mod json;
+mod outbox;
+mod slack;
 
 pub use error::ApiError;
 pub use json::to_json as value_to_json;
+pub use outbox::{Delivered, Dispatcher};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -104,6 +107,10 @@ pub struct Config {
     /// read it ([`Store::save_snapshot`]), so that the next start reads it
     /// instead of every row. On by default.
     pub snapshot_on_shutdown: bool,
+    /// The integrations' settings and secrets (`csip.toml`, the
+    /// environment; `docs/configuration.md`): `POST /slack/commands` is
+    /// served when the Slack signing secret is among them.
+    pub integrations: csip_store::Config,
 }
 
 impl Default for Config {
@@ -123,6 +130,7 @@ impl Default for Config {
             eval_limits: Limits::request(),
             evaluation_slots: None,
             snapshot_on_shutdown: true,
+            integrations: csip_store::Config::default(),
         }
     }
 }
@@ -162,8 +170,17 @@ pub struct App {
 pub(crate) struct Pending {
     pub(crate) build: Build,
     pub(crate) actor: String,
+    /// Writes its answer from the workbook the batch left.
+    pub(crate) json: Answer,
+    /// The messages it leaves in the outbox, in its commit's transaction.
+    pub(crate) messages: Option<csip_store::Messages>,
     pub(crate) answer: Arc<Mutex<Option<Committed>>>,
 }
+
+/// How a committed transaction's answer is written, from the workbook the
+/// batch left, the commit's id and its change set.
+pub(crate) type Answer =
+    Box<dyn Fn(&Workbook, i64, &csip_engine::ChangeSet) -> serde_json::Value + Send>;
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -381,14 +398,15 @@ impl App {
     /// Commits a client's transaction together with every other one waiting
     /// (group commit): the first writer to get the store builds and commits
     /// all that are queued, in order, in one SQLite transaction; the others
-    /// find their answer ready when they get it. `json` writes an answer
-    /// from the workbook as the batch left it. Blocks: call it from a
-    /// blocking thread.
+    /// find their answer ready when they get it. `json` writes each one's
+    /// answer from the workbook as the batch left it; `messages` are put in
+    /// the outbox with the commit. Blocks: call it from a blocking thread.
     pub(crate) fn commit_grouped(
         &self,
         build: Build,
         actor: String,
-        json: &dyn Fn(&Workbook, i64, &csip_engine::ChangeSet) -> serde_json::Value,
+        json: Answer,
+        messages: Option<csip_store::Messages>,
     ) -> Committed {
         let answer = Arc::new(Mutex::new(None));
         self.pending
@@ -397,6 +415,8 @@ impl App {
             .push(Pending {
                 build,
                 actor,
+                json,
+                messages,
                 answer: answer.clone(),
             });
         self.with_writer(|store| {
@@ -409,14 +429,19 @@ impl App {
             for job in jobs {
                 match (job.build)(store.workbook()) {
                     Ok(tx) => {
-                        built.push((tx, job.actor, now()));
-                        slots.push(job.answer);
+                        built.push(csip_store::Submitted {
+                            tx,
+                            actor: job.actor,
+                            at: now(),
+                            messages: job.messages,
+                        });
+                        slots.push((job.answer, job.json));
                     }
                     Err(e) => *job.answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(e)),
                 }
             }
             let results = store.commit_batch(built);
-            for (slot, result) in slots.iter().zip(results) {
+            for ((slot, json), result) in slots.iter().zip(results) {
                 let done = result
                     .map(|(changes, commit)| {
                         let body = json(store.workbook(), commit, &changes);
@@ -453,7 +478,53 @@ impl App {
                 self.clone(),
                 api::authenticate,
             ));
+        // Slack signs its requests instead of sending a token.
+        let routes = if self.slack_enabled() {
+            routes.route("/slack/commands", axum::routing::post(slack::commands))
+        } else {
+            routes
+        };
         answer_layers(routes).with_state(self.clone())
+    }
+
+    /// Delivers the outbox's messages until shutdown (a task of
+    /// [`serve_loading`]): Slack's with `CSIP_SLACK_BOT_TOKEN`; without it
+    /// they wait in the outbox, and the log says so once.
+    pub async fn deliver_outbox(&self) {
+        let path = self
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .path()
+            .to_path_buf();
+        let settings = self.config.integrations.clone();
+        let made = tokio::task::spawn_blocking(move || Dispatcher::new(&path, settings)).await;
+        match made {
+            Ok(Ok(dispatcher)) => {
+                if dispatcher.speaks_slack() {
+                    tracing::info!(target: "csip::outbox", "delivering the outbox's Slack messages");
+                } else {
+                    tracing::info!(target: "csip::outbox", "CSIP_SLACK_BOT_TOKEN is not set: Slack messages wait in the outbox");
+                }
+                dispatcher.run(self.shutdown.clone()).await;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "csip::outbox", error = %e, "the outbox's dispatcher did not start")
+            }
+            Err(e) => {
+                tracing::warn!(target: "csip::outbox", error = %e, "the outbox's dispatcher did not start")
+            }
+        }
+    }
+
+    /// Whether Slack's commands are served (`CSIP_SLACK_SIGNING_SECRET` is
+    /// set).
+    pub fn slack_enabled(&self) -> bool {
+        self.config
+            .integrations
+            .secrets
+            .get(slack::SIGNING_SECRET)
+            .is_some()
     }
 
     /// Housekeeping, every 30 seconds: reloads the workbook when another
@@ -601,6 +672,13 @@ pub async fn serve_loading(
                 let seconds = loaded_gate.started.elapsed().as_secs_f64();
                 let _ = loaded_gate.app.set((app.clone(), app.router()));
                 tracing::info!(target: "csip::edge", seconds, "the workbook is loaded; serving the API");
+                if app.slack_enabled() {
+                    tracing::info!(target: "csip::slack", "Slack commands are served at POST /slack/commands");
+                } else {
+                    tracing::info!(target: "csip::slack", "Slack is off: CSIP_SLACK_SIGNING_SECRET is not set");
+                }
+                let delivering = app.clone();
+                tokio::spawn(async move { delivering.deliver_outbox().await });
                 // Housekeeping, from now on.
                 loop {
                     tokio::time::sleep(Duration::from_secs(30)).await;

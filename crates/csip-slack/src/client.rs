@@ -117,8 +117,16 @@ impl WebApi {
     /// with `chat.postMessage`: a POST of `{"channel", "text", "blocks"}`
     /// to `{base_url}/chat.postMessage` with the bot token.
     pub async fn post_message(&self, channel: &str, message: &Message) -> Delivery {
+        self.post_body(&message.to_post_json(channel)).await
+    }
+
+    /// Posts a `chat.postMessage` body as it was built
+    /// ([`Message::to_post_json`]: its channel, text and blocks) and kept,
+    /// as the outbox keeps a message's payload; answers as
+    /// [`WebApi::post_message`].
+    pub async fn post_body(&self, body: &serde_json::Value) -> Delivery {
         let url = format!("{}/chat.postMessage", self.base_url);
-        let body = message.to_post_json(channel).to_string();
+        let body = body.to_string();
         let request = self
             .http
             .post(url)

@@ -37,9 +37,13 @@
 //! Block Kit JSON, escaping and Slack's limits; `client.rs` the Web API
 //! client and how an answer becomes a [`Delivery`].
 //!
+//! `reply.rs` reads the answers from a snapshot of the workbook: who is
+//! asking, which account is meant, an account's health.
+//!
 //! **Architecture invariants:** no server, no clock (the caller passes the
-//! time), no access to the workbook or the store beyond
-//! [`csip_store::Secret`], and no other adapter. A secret is read through
+//! time), nothing of the store beyond [`csip_store::Secret`], no other
+//! adapter; the workbook is read (a snapshot the caller gives), never
+//! written: the server commits. A secret is read through
 //! `Secret::expose` in exactly two places: the HMAC key and the
 //! `Authorization` header; no error, [`Delivery`] or `Debug` output holds
 //! one. Nothing here logs.
@@ -50,6 +54,7 @@ pub mod blocks;
 pub mod client;
 pub mod command;
 pub mod form;
+pub mod reply;
 pub mod signature;
 
 pub use blocks::{Block, Message, Mrkdwn, ResponseType};
