@@ -11,7 +11,8 @@
 #   reads and writes from the same connections (10 % writes, mix.lua);
 # and reads and writes from two wrk processes at once (90 readers of the
 # CSM Command Center, the dashboard or the board, 10 writers; and 100
-# writers beside 20 dashboard readers). Each run $DURATION seconds; p50, p95,
+# writers beside 20 dashboard readers); and Slack's signed slash commands
+# (slack.lua). Each run $DURATION seconds; p50, p95,
 # p99. Not part of CI. Usage: benches/load/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -45,7 +46,7 @@ token="$("$csip" token create --db "$db" --person "$csm" --role csm | head -1)"
 
 start_server() { # extra serve flags...
   # Access logs on (as served), to a file.
-  "$csip" serve --db "$db" --addr 127.0.0.1:0 --today "$today" "$@" > "$work/serve.log" 2>> "$work/access.log" &
+  "$csip" serve --db "$db" --addr 127.0.0.1:0 --today "$today" --config "$config" "$@" > "$work/serve.log" 2>> "$work/access.log" &
   server=$!
   for _ in $(seq 1 300); do grep -q "listening on" "$work/serve.log" && break; sleep 1; done
   url="$(sed -n 's/.*listening on //p' "$work/serve.log")"
@@ -58,6 +59,11 @@ start_server() { # extra serve flags...
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
 
 export CSIP_LOAD_DIR="$here" CSIP_TOKEN="$token" CSIP_METRICS=$((accounts * 100))
+# Slack's commands are served (signed requests, slack.lua); no bot token,
+# so the updates' confirmations wait in the outbox.
+export CSIP_SLACK_SIGNING_SECRET="load-test-signing-secret"
+config="$work/csip.toml"
+printf '[slack]\nupdates_channel = "#cs-updates"\n' > "$config"
 run() { # name connections script [path]
   local name="$1" c="$2" script="$3"
   printf '%-58s ' "$name"
@@ -115,5 +121,20 @@ writer=$!
 run "  Platform Health Dashboard (20 connections, with 100 writers)" 20 view.lua "$platform"
 wait "$writer"
 cat "$work/writes"
+# Slack: signed /mulesoft-health of one account by its CSM, and a mix with
+# 10 % /mulesoft-update of one of its metrics (each a commit, and a message
+# in the outbox).
+people="$(curl -s -H "Authorization: Bearer $token" "$url/api/v1/tables/People_Team/rows?limit=1")"
+export CSIP_SLACK_USER="$(printf '%s' "$people" | python3 -c 'import json, sys; print(json.load(sys.stdin)["rows"][0]["values"]["Slack_User_ID"])')"
+metrics="$(curl -s -H "Authorization: Bearer $token" "$url/api/v1/tables/Platform_Health_Metrics/rows?limit=1")"
+export CSIP_SLACK_ACCOUNT="$(printf '%s' "$metrics" | python3 -c 'import json, sys; print(json.load(sys.stdin)["rows"][0]["values"]["Account"]["name"])')"
+export CSIP_SLACK_METRIC="$(printf '%s' "$metrics" | python3 -c 'import json, sys; print(json.load(sys.stdin)["rows"][0]["values"]["Metric_Name"])')"
+for c in $connection_counts; do
+  echo "-- Slack, $c connections (signed requests; $CSIP_SLACK_ACCOUNT by $CSIP_SLACK_USER)"
+  export CSIP_SLACK_UPDATE_SHARE=0
+  run "/mulesoft-health" "$c" slack.lua
+  export CSIP_SLACK_UPDATE_SHARE=0.1
+  run "/mulesoft-health and 10 % /mulesoft-update" "$c" slack.lua
+done
 stop_server
 echo "server log: $(wc -l < "$work/access.log") lines, $(grep -c -E ' (ERROR|WARN) ' "$work/access.log" || true) errors or warnings"

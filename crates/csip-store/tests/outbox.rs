@@ -268,3 +268,41 @@ fn a_message_committed_before_a_crash_is_there_after_it() {
     let outbox = Outbox::open(&f.path).unwrap();
     assert_eq!(outbox.due(at(12, 0, 0), 10).unwrap()[0].key, "c-1");
 }
+
+/// The one window where a message goes out twice (`docs/outbox.md`): a
+/// dispatcher that handed a message to its transport and was killed before
+/// it settled it leaves it due, and the next dispatcher sends it again.
+/// Settled, it is never due again.
+#[test]
+fn a_message_sent_but_not_settled_before_a_kill_is_due_again() {
+    let mut f = fixture();
+    let (arr, gard) = (f.arr, f.gard);
+    f.store
+        .commit_with_messages(
+            Transaction::new().set(arr, gard, 9),
+            "kari",
+            at(13, 0, 0),
+            |_, _| vec![message("w-1", "twice?")],
+        )
+        .unwrap();
+    let first = Outbox::open(&f.path).unwrap();
+    let taken = first.due(at(13, 0, 0), 10).unwrap();
+    assert_eq!(taken.len(), 1);
+    // The transport took it here; the dispatcher dies before `settle`.
+    drop(first);
+    let second = Outbox::open(&f.path).unwrap();
+    let again = second.due(at(13, 0, 1), 10).unwrap();
+    assert_eq!(again.iter().map(|p| &p.key).collect::<Vec<_>>(), ["w-1"]);
+    let settled = second
+        .settle(
+            again[0].id,
+            &Outcome::Delivered,
+            at(13, 0, 1),
+            &Backoff::default(),
+            0.5,
+        )
+        .unwrap();
+    assert_eq!(settled, Settled::Delivered);
+    assert!(second.due(at(23, 0, 0), 10).unwrap().is_empty());
+    assert_eq!(second.list(None, 10).unwrap()[0].attempts, 1);
+}
