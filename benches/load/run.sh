@@ -136,5 +136,8 @@ for c in $connection_counts; do
   export CSIP_SLACK_UPDATE_SHARE=0.1
   run "/mulesoft-health and 10 % /mulesoft-update" "$c" slack.lua
 done
+# Each committed /mulesoft-update left one confirmation in the outbox (a
+# refused one would have answered 200 too, ephemerally, and left none).
+echo "outbox: $("$csip" outbox list --db "$db" --status pending --limit 100000000 | grep -c 'slack:#cs-updates') confirmations waiting (no bot token in this run)"
 stop_server
 echo "server log: $(wc -l < "$work/access.log") lines, $(grep -c -E ' (ERROR|WARN) ' "$work/access.log" || true) errors or warnings"

@@ -108,6 +108,8 @@ end
 function init(args)
   math.randomseed(seed or 1)
   n = 0
+  -- Trigger ids unique across runs: the outbox drops a repeated one.
+  run = os.time()
 end
 
 function request()
@@ -123,7 +125,7 @@ function request()
   local body = "token=x&team_id=T1&team_domain=t&channel_id=C1&channel_name=cs&user_id=" .. encode(user)
     .. "&user_name=load&command=" .. encode(command) .. "&text=" .. encode(text)
     .. "&response_url=" .. encode("http://127.0.0.1:9/response")
-    .. "&trigger_id=" .. string.format("load.%d.%d.%d", seed or 1, n, math.random(1, 1000000000))
+    .. "&trigger_id=" .. string.format("load.%d.%d.%d", run, seed or 1, n)
   local stamp = tostring(os.time())
   local signature = "v0=" .. hex(hmac_sha256(secret, "v0:" .. stamp .. ":" .. body))
   return wrk.format("POST", "/slack/commands", {
