@@ -85,7 +85,8 @@ fn serve(db: &Path, dir: &Path, slack_url: Option<&str>, bot_token: bool) -> Ser
     let config = dir.join("csip.toml");
     std::fs::write(
         &config,
-        "[slack]\nupdates_channel = \"#cs-updates\"\n\n[outbox]\npoll_ms = 100\n",
+        // Ingrid Solheim (an SE, no CSM) is an admin here.
+        "[slack]\nupdates_channel = \"#cs-updates\"\nadmins = [\"U02ISOLH06\"]\n\n[outbox]\npoll_ms = 100\n",
     )
     .unwrap();
     let log = tempfile::NamedTempFile::new_in(dir)
@@ -372,6 +373,22 @@ fn signed_commands_answer_forged_ones_are_refused_and_updates_reach_the_channel(
         "{answer}"
     );
     assert_eq!(last_commit(&s), before + 1);
+    // A member the configuration names as an admin writes, whatever their role.
+    let (_, answer) = signed(
+        &s,
+        &form(
+            "/mulesoft-update",
+            "\"Gard AS\" \"Quote API availability\" 14",
+            "U02ISOLH06",
+            "t-admin",
+        ),
+    );
+    let text = answer["text"].as_str().unwrap();
+    assert!(
+        text.contains("set to 14") && text.contains("(by Ingrid Solheim)"),
+        "{answer}"
+    );
+    assert_eq!(last_commit(&s), before + 2);
     // Help, and the sync that is not configured.
     let (_, answer) = signed(&s, &form("/mulesoft-health", "", "U02KNORD01", "t-h"));
     assert!(
