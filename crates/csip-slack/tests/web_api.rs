@@ -580,3 +580,22 @@ async fn a_web_api_answer_that_is_not_json_is_retried() {
         }
     );
 }
+
+/// Slack's Web API is https: the client speaks TLS (rustls), so an https
+/// base that nothing answers is a connection failure to retry, not a
+/// scheme the client cannot use.
+#[tokio::test]
+async fn an_https_base_is_spoken_to_over_tls() {
+    let client = WebApi::new(
+        "https://127.0.0.1:1".to_string(),
+        Secret::new(TOKEN),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    match client.post_message("#c", &Message::in_channel("hi")).await {
+        Delivery::Retry { reason, .. } => {
+            assert!(!reason.contains("scheme"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
