@@ -67,29 +67,45 @@ fn folded(s: &str) -> String {
 /// The message to answer with: no such account (and the nearest name), or
 /// a workbook without Account_Master.
 pub fn find_account(wb: &Workbook, text: &str) -> Result<RowId, Message> {
-    let no_table = || Message::ephemeral("This workbook has no Account_Master table.");
-    let accounts = wb.table_id("Account_Master").map_err(|_| no_table())?;
-    let name = wb
-        .column_id(accounts, "Account_Name")
-        .map_err(|_| no_table())?;
+    lookup_account(wb, text).ok_or_else(|| account_miss(wb, text))
+}
+
+/// The account a text names, by Account_Name or Account_ID (case and
+/// spacing aside): the name as written from the display column's index,
+/// else a scan that folds case and spaces.
+fn lookup_account(wb: &Workbook, text: &str) -> Option<RowId> {
+    let accounts = wb.table_id("Account_Master").ok()?;
+    if let Some(&r) = wb.find_rows(accounts, text.trim()).ok()?.iter().min() {
+        return Some(r);
+    }
+    let name = wb.column_id(accounts, "Account_Name").ok()?;
     let id = wb.column_id(accounts, "Account_ID").ok();
     let wanted = folded(text);
-    let rows = wb.rows(accounts).map_err(|_| no_table())?;
     let text_of = |c: ColumnId, r: RowId| wb.value(c, r).map(|v| wb.display(v)).unwrap_or_default();
-    if let Some(r) = rows.iter().copied().find(|r| {
+    wb.rows(accounts).ok()?.iter().copied().find(|r| {
         folded(&text_of(name, *r)) == wanted
             || id.is_some_and(|c| folded(&text_of(c, *r)) == wanted)
-    }) {
-        return Ok(r);
-    }
-    let nearest = nearest(rows.iter().map(|r| text_of(name, *r)), &wanted);
-    Err(Message::ephemeral(match nearest {
+    })
+}
+
+/// The answer to a text that names no account: the nearest name, when one
+/// is near.
+fn account_miss(wb: &Workbook, text: &str) -> Message {
+    let Ok(accounts) = wb.table_id("Account_Master") else {
+        return Message::ephemeral("This workbook has no Account_Master table.");
+    };
+    let names = wb
+        .rows(accounts)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| wb.display(&Value::Row(accounts, *r)));
+    Message::ephemeral(match nearest(names, &folded(text)) {
         Some(n) => format!("There is no account “{}”. Did you mean “{n}”?", text.trim()),
         None => format!(
             "There is no account “{}”. Give its name (Gard AS) or its ID (ACC-00001).",
             text.trim()
         ),
-    }))
+    })
 }
 
 /// An account's name (Account_Master's display column).
@@ -403,27 +419,27 @@ pub fn plan_update(
             .unwrap_or_default()
     };
     let splits: Vec<crate::command::UpdateSplit> = update.splits().collect();
-    let mut first_account_miss: Option<Message> = None;
-    let mut found: Option<(RowId, &crate::command::UpdateSplit)> = None;
+    // The first split whose account and metric both exist; else the first
+    // whose account does (its metric is new, or a near miss).
+    let mut found: Option<(RowId, &crate::command::UpdateSplit, Option<RowId>)> = None;
     for split in &splits {
-        match find_account(wb, &split.account) {
-            Ok(account) => {
-                let exists = metrics_of(account)
-                    .into_iter()
-                    .any(|r| folded(&name_of(r)) == folded(&split.metric));
-                if exists {
-                    found = Some((account, split));
-                    break;
-                }
-                found.get_or_insert((account, split));
-            }
-            Err(m) => {
-                first_account_miss.get_or_insert(m);
-            }
+        let Some(account) = lookup_account(wb, &split.account) else {
+            continue;
+        };
+        let metric = metrics_of(account)
+            .into_iter()
+            .find(|r| folded(&name_of(*r)) == folded(&split.metric));
+        if metric.is_some() {
+            found = Some((account, split, metric));
+            break;
         }
+        found.get_or_insert((account, split, None));
     }
-    let Some((account, split)) = found else {
-        return Err(first_account_miss.unwrap_or_else(usage));
+    let Some((account, split, metric)) = found else {
+        // Only then is the nearest name looked for, and once.
+        return Err(splits
+            .first()
+            .map_or_else(usage, |s| account_miss(wb, &s.account)));
     };
     let value = match wb.parse_text(value_col, &split.value) {
         Ok(v @ Value::Number(_)) => v,
@@ -434,11 +450,6 @@ pub fn plan_update(
             )));
         }
     };
-    let own = metrics_of(account);
-    let metric = own
-        .iter()
-        .copied()
-        .find(|r| folded(&name_of(*r)) == folded(&split.metric));
     let now_value = Value::DateTime(now);
     if let Some(m) = metric {
         let mut tx = csip_engine::Transaction::new().set(value_col, m, value.clone());
@@ -453,7 +464,10 @@ pub fn plan_update(
             value,
         });
     }
-    let near = nearest(own.iter().map(|r| name_of(*r)), &folded(&split.metric));
+    let near = nearest(
+        metrics_of(account).into_iter().map(name_of),
+        &folded(&split.metric),
+    );
     let name = account_name(wb, account);
     if let Some(near) = near {
         return Err(Message::ephemeral(format!(
