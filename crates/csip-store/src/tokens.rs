@@ -1,7 +1,8 @@
 //! API tokens: issued to People_Team members, kept as SHA-256 hashes,
 //! checked on every request, listed and revoked on the file.
 
-use crate::{BUSY_TIMEOUT, Principal, Role, Store, StoreError, open_conn, quote, stored_schema};
+use crate::sqlite::{BUSY_TIMEOUT, open_conn, quote, stored_schema};
+use crate::{Principal, Role, Store, StoreError};
 use csip_engine::{Clock, NaiveDateTime, TableId, Workbook};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
