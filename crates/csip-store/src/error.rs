@@ -54,7 +54,7 @@ pub enum StoreError {
     /// A schema upgrade that would lose data; nothing was changed.
     #[error("{0}")]
     Upgrade(String),
-    /// A write of a batch the file refused ([`Store::commit_batch`]):
+    /// A write of a batch the file refused ([`Store::commit_batch`](crate::Store::commit_batch)):
     /// nothing of the batch was kept; the message says why.
     #[error("{0}")]
     NotWritten(String),
@@ -89,7 +89,7 @@ pub enum StoreError {
     },
 }
 
-/// A load error without its file, for [`Workbook::restore_with`]; the
+/// A load error without its file, for [`Workbook::restore_with`](csip_engine::Workbook::restore_with); the
 /// store fills in the path.
 impl From<LoadError> for StoreError {
     fn from(e: LoadError) -> StoreError {
