@@ -82,11 +82,22 @@ impl Drop for Served {
 }
 
 fn serve(db: &Path, dir: &Path, slack_url: Option<&str>, bot_token: bool) -> Served {
+    serve_with(db, dir, slack_url, bot_token, "")
+}
+
+/// [`serve`], with more `[slack]` keys.
+fn serve_with(
+    db: &Path,
+    dir: &Path,
+    slack_url: Option<&str>,
+    bot_token: bool,
+    slack_keys: &str,
+) -> Served {
     let config = dir.join("csip.toml");
     std::fs::write(
         &config,
         // Ingrid Solheim (an SE, no CSM) is an admin here.
-        "[slack]\nupdates_channel = \"#cs-updates\"\nadmins = [\"U02ISOLH06\"]\n\n[outbox]\npoll_ms = 100\n",
+        format!("[slack]\nupdates_channel = \"#cs-updates\"\nadmins = [\"U02ISOLH06\"]\n{slack_keys}\n[outbox]\npoll_ms = 100\n"),
     )
     .unwrap();
     let log = tempfile::NamedTempFile::new_in(dir)
@@ -153,6 +164,11 @@ fn unix_now() -> i64 {
 
 /// A slash command's form body, as Slack encodes it.
 fn form(command: &str, text: &str, user: &str, trigger: &str) -> String {
+    form_to(command, text, user, trigger, "http://127.0.0.1:9/response")
+}
+
+/// [`form`], with this `response_url`.
+fn form_to(command: &str, text: &str, user: &str, trigger: &str, response_url: &str) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -169,7 +185,7 @@ fn form(command: &str, text: &str, user: &str, trigger: &str) -> String {
         enc(user),
         enc(command),
         enc(text),
-        enc("http://127.0.0.1:9/response"),
+        enc(response_url),
         enc(trigger)
     )
 }
@@ -476,4 +492,81 @@ fn a_message_committed_before_a_kill_is_delivered_after_the_restart() {
         .unwrap();
     assert_eq!(delivered.len(), 1);
     drop(s2);
+}
+
+#[test]
+fn a_write_slower_than_the_answer_follows_through_the_response_url() {
+    let wb = pilot();
+    let slack = fake_slack();
+    // Every write counts as slow: answered at once, its outcome posted later.
+    let s = serve_with(
+        &wb.db,
+        wb.dir.path(),
+        Some(&slack.url),
+        false,
+        "answer_within_ms = 0\n",
+    );
+    let before = last_commit(&s);
+    let update = form_to(
+        "/mulesoft-update",
+        "\"Gard AS\" \"Quote API availability\" 42",
+        "U02KNORD01",
+        "t-slow",
+        &format!("{}/commands/T1/1/secret-hook", slack.url),
+    );
+    let (status, answer) = signed(&s, &update);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["response_type"], "ephemeral", "{answer}");
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Writing that now"),
+        "{answer}"
+    );
+    let waited = Instant::now();
+    let followed = loop {
+        if let Some(p) = slack.received.lock().unwrap().first().cloned() {
+            break p;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "no follow-up reached the response_url"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        followed.0, "",
+        "a response_url is posted to without the token"
+    );
+    let text = followed.1["text"].as_str().unwrap();
+    assert!(
+        text.contains("Quote API availability set to 42") && text.contains("health score"),
+        "{}",
+        followed.1
+    );
+    assert_eq!(last_commit(&s), before + 1, "written once");
+    // A mistake is still answered at once, not followed up.
+    let (_, answer) = signed(
+        &s,
+        &form_to(
+            "/mulesoft-update",
+            "\"Gard AS\" \"Quote API availability\" lots",
+            "U02KNORD01",
+            "t-slow-2",
+            &format!("{}/commands/T1/2/secret-hook", slack.url),
+        ),
+    );
+    assert!(
+        !answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("Writing that now"),
+        "{answer}"
+    );
+    let log = s.log.clone();
+    drop(s);
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains("secret-hook"), "a response_url in the log");
+    assert_eq!(slack.received.lock().unwrap().len(), 1);
 }

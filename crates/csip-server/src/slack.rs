@@ -3,13 +3,16 @@
 //! on the raw bytes before anything is read (401 otherwise, with one
 //! warning line), the caller found in People_Team by their Slack user id,
 //! and the command answered from the latest snapshot, in the HTTP answer
-//! (Slack waits 3 s for it).
+//! (Slack waits 3 s for it). A `/mulesoft-update` whose write takes longer
+//! than `slack.answer_within_ms` is answered "working on it", and its
+//! outcome follows through the command's `response_url`.
 
 use crate::App;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use csip_engine::Workbook;
+use csip_slack::client::{Delivery, WebApi};
 use csip_slack::{Command, Message, SlashCommand, Update, reply};
 use csip_store::Role;
 use std::sync::{Arc, Mutex};
@@ -159,25 +162,75 @@ async fn update(app: &App, slash: &SlashCommand, member: reply::Member, update: 
         });
     let app2 = app.clone();
     let actor = member.name.clone();
-    let committed = tokio::task::spawn_blocking(move || {
-        app2.commit_grouped(
-            build,
-            actor,
-            Box::new(|_, _, _| serde_json::Value::Null),
-            messages,
-        )
-    })
-    .await;
-    match committed {
-        Ok(Ok((changes, commit, _))) => {
-            tracing::info!(target: "csip::write", person = %member.name, commit, via = "slack", "metric updated");
-            let plan = kept.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match plan {
-                Some(plan) => reply::updated(&app.snapshot().wb, &plan, &changes, &member.name),
-                None => Message::ephemeral("Done."),
+    let mut finished = tokio::spawn(async move {
+        let writer = app2.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            writer.commit_grouped(
+                build,
+                actor,
+                Box::new(|_, _, _| serde_json::Value::Null),
+                messages,
+            )
+        })
+        .await;
+        match committed {
+            Ok(Ok((changes, commit, _))) => {
+                tracing::info!(target: "csip::write", person = %member.name, commit, via = "slack", "metric updated");
+                let plan = kept.lock().unwrap_or_else(|p| p.into_inner()).take();
+                match plan {
+                    Some(plan) => {
+                        reply::updated(&app2.snapshot().wb, &plan, &changes, &member.name)
+                    }
+                    None => Message::ephemeral("Done."),
+                }
+            }
+            Ok(Err(e)) => Message::ephemeral(format!("Nothing was written: {}", e.message)),
+            Err(e) => Message::ephemeral(format!("Nothing was written: {e}")),
+        }
+    });
+    match tokio::time::timeout(integrations.slack.answer_within, &mut finished).await {
+        Ok(Ok(message)) => message,
+        Ok(Err(e)) => Message::ephemeral(format!("Nothing was written: {e}")),
+        Err(_) => {
+            // Slack gives up after 3 s: answer now, and the outcome later.
+            let response_url = slash.response_url.clone();
+            tokio::spawn(async move {
+                let message = finished
+                    .await
+                    .unwrap_or_else(|e| Message::ephemeral(format!("Nothing was written: {e}")));
+                follow_up(&response_url, &message).await;
+            });
+            Message::ephemeral("Writing that now; the outcome follows here in a moment.")
+        }
+    }
+}
+
+/// Posts a command's outcome to its `response_url`, trying a few times
+/// when Slack asks to wait (it takes 5 posts to one URL in 30 minutes).
+async fn follow_up(response_url: &str, message: &Message) {
+    let slack = match WebApi::responder(std::time::Duration::from_secs(10)) {
+        Ok(slack) => slack,
+        Err(e) => {
+            tracing::warn!(target: "csip::slack", reason = %e, "a command's outcome could not be posted");
+            return;
+        }
+    };
+    let mut wait = std::time::Duration::from_secs(1);
+    for attempt in 1..=3 {
+        match slack.respond(response_url, message).await {
+            Delivery::Sent => return,
+            Delivery::Retry { after, reason } if attempt < 3 => {
+                tracing::info!(target: "csip::slack", %reason, attempt, "a command's outcome will be posted again");
+                tokio::time::sleep(after.unwrap_or(wait)).await;
+                wait *= 2;
+            }
+            Delivery::Retry { reason, .. } => {
+                tracing::warn!(target: "csip::slack", %reason, "a command's outcome could not be posted");
+            }
+            Delivery::Failed { code } => {
+                tracing::warn!(target: "csip::slack", %code, "a command's outcome could not be posted");
+                return;
             }
         }
-        Ok(Err(e)) => Message::ephemeral(format!("Nothing was written: {}", e.message)),
-        Err(e) => Message::ephemeral(format!("Nothing was written: {e}")),
     }
 }

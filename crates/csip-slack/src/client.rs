@@ -71,7 +71,8 @@ pub enum ClientError {
 #[derive(Debug, Clone)]
 pub struct WebApi {
     base_url: String,
-    token: Secret,
+    /// `None` for a client of response URLs only ([`WebApi::responder`]).
+    token: Option<Secret>,
     http: reqwest::Client,
 }
 
@@ -97,19 +98,34 @@ impl WebApi {
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return Err(ClientError::BadUrl { url: base_url });
         }
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // A redirect would carry the token elsewhere; Slack sends none.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|error| ClientError::Http {
-                reason: describe(&error),
-            })?;
         Ok(WebApi {
             base_url,
-            token,
-            http,
+            token: Some(token),
+            http: http_client(timeout)?,
+        })
+    }
+
+    /// A client that only answers slash commands through their
+    /// `response_url` ([`WebApi::respond`]), which needs no token; it
+    /// posts no message ([`WebApi::post_body`] answers `not_authed`, as
+    /// Slack would, without a request).
+    ///
+    /// ```
+    /// use csip_slack::client::{Delivery, WebApi};
+    /// use csip_slack::Message;
+    /// use std::time::Duration;
+    /// let slack = WebApi::responder(Duration::from_secs(10))?;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let posted = slack.post_message("#cs", &Message::ephemeral("hi")).await;
+    /// assert_eq!(posted, Delivery::Failed { code: "not_authed".into() });
+    /// # });
+    /// # Ok::<(), csip_slack::client::ClientError>(())
+    /// ```
+    pub fn responder(timeout: Duration) -> Result<WebApi, ClientError> {
+        Ok(WebApi {
+            base_url: SLACK_API_URL.to_string(),
+            token: None,
+            http: http_client(timeout)?,
         })
     }
 
@@ -125,12 +141,17 @@ impl WebApi {
     /// as the outbox keeps a message's payload; answers as
     /// [`WebApi::post_message`].
     pub async fn post_body(&self, body: &serde_json::Value) -> Delivery {
+        let Some(token) = &self.token else {
+            return Delivery::Failed {
+                code: "not_authed".into(),
+            };
+        };
         let url = format!("{}/chat.postMessage", self.base_url);
         let body = body.to_string();
         let request = self
             .http
             .post(url)
-            .bearer_auth(self.token.expose())
+            .bearer_auth(token.expose())
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
             .body(body);
         match request.send().await {
@@ -224,9 +245,25 @@ impl WebApi {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        let token = self.token.expose();
-        (plain && (token.is_empty() || !text.contains(token))).then(|| text.to_string())
+        let leaks = self
+            .token
+            .as_ref()
+            .is_some_and(|token| !token.expose().is_empty() && text.contains(token.expose()));
+        (plain && !leaks).then(|| text.to_string())
     }
+}
+
+/// An HTTP client with `timeout` (connecting included) that follows no
+/// redirect: one would carry the token elsewhere, and Slack sends none.
+fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| ClientError::Http {
+            reason: describe(&error),
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

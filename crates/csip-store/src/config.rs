@@ -68,6 +68,9 @@ pub struct Config {
     pub secrets: Secrets,
 }
 
+/// The longest `slack.answer_within_ms` taken: Slack waits 3 s.
+const MAX_ANSWER_WITHIN_MS: u64 = 2800;
+
 /// Slack's settings (`[slack]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -81,6 +84,10 @@ pub struct SlackConfig {
     /// The least time between two messages to one channel (Slack allows
     /// about one a second).
     pub channel_interval: Duration,
+    /// How long a slash command's write may take before it is answered
+    /// "working on it" and its outcome follows through the command's
+    /// `response_url` (Slack waits 3 s for an answer).
+    pub answer_within: Duration,
 }
 
 impl Default for SlackConfig {
@@ -90,6 +97,7 @@ impl Default for SlackConfig {
             updates_channel: None,
             admins: Vec::new(),
             channel_interval: Duration::from_secs(1),
+            answer_within: Duration::from_millis(2500),
         }
     }
 }
@@ -149,6 +157,7 @@ struct SlackFile {
     #[serde(default)]
     admins: Vec<String>,
     channel_interval_ms: Option<u64>,
+    answer_within_ms: Option<u64>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -211,6 +220,16 @@ impl Config {
         };
         let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let defaults = Config::default();
+        if let (Some(path), Some(ms)) = (path, file.slack.answer_within_ms)
+            && ms > MAX_ANSWER_WITHIN_MS
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "slack.answer_within_ms = {ms} is too long: Slack gives up on an answer after 3 s; give at most {MAX_ANSWER_WITHIN_MS}"
+                ),
+            });
+        }
         let backoff = crate::Backoff {
             first: file
                 .outbox
@@ -252,6 +271,10 @@ impl Config {
                     .slack
                     .channel_interval_ms
                     .map_or(defaults.slack.channel_interval, Duration::from_millis),
+                answer_within: file
+                    .slack
+                    .answer_within_ms
+                    .map_or(defaults.slack.answer_within, Duration::from_millis),
             },
             outbox: OutboxConfig {
                 backoff,
@@ -346,6 +369,21 @@ mod tests {
         std::fs::write(&path, "[slack]\nupdate_channel = \"#x\"\n").unwrap();
         let e = Config::load(Some(&path), &no_env).unwrap_err().to_string();
         assert!(e.contains("update_channel") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn an_answer_slower_than_slack_waits_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("csip.toml");
+        std::fs::write(&path, "[slack]\nanswer_within_ms = 3000\n").unwrap();
+        let e = Config::load(Some(&path), &no_env).unwrap_err().to_string();
+        assert!(
+            e.contains("answer_within_ms = 3000") && e.contains("2800"),
+            "{e}"
+        );
+        std::fs::write(&path, "[slack]\nanswer_within_ms = 0\n").unwrap();
+        let c = Config::load(Some(&path), &no_env).unwrap();
+        assert_eq!(c.slack.answer_within, Duration::ZERO);
     }
 
     #[test]
