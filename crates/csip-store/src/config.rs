@@ -10,11 +10,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The secrets csip reads, by the environment variable that holds each.
-pub const SECRET_NAMES: [&str; 4] = [
+pub const SECRET_NAMES: [&str; 7] = [
     "CSIP_SLACK_SIGNING_SECRET",
     "CSIP_SLACK_BOT_TOKEN",
     "CSIP_ANYPOINT_CLIENT_ID",
     "CSIP_ANYPOINT_CLIENT_SECRET",
+    "CSIP_IMAP_PASSWORD",
+    "CSIP_TABLEAU_TOKEN_NAME",
+    "CSIP_TABLEAU_TOKEN_SECRET",
 ];
 
 /// Slack's Web API, unless configured otherwise.
@@ -66,6 +69,9 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The secrets found (environment first, then the secrets file).
     pub secrets: Secrets,
+    /// The file's text, for an adapter to read its own section from
+    /// ([`Config::section`]).
+    text: Option<String>,
 }
 
 /// The longest `slack.answer_within_ms` taken: Slack waits 3 s.
@@ -137,6 +143,14 @@ impl Secrets {
     }
 }
 
+/// A file that is no configuration: what toml said, with its place.
+fn invalid(path: &Path, e: &toml::de::Error) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    }
+}
+
 /// The file as written (every key optional; unknown keys refused).
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +161,10 @@ struct File {
     outbox: OutboxFile,
     #[serde(default)]
     secrets: SecretsFile,
+    /// Read by `csip-ingest` ([`Config::section`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    ingest: Option<toml::Value>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -205,17 +223,15 @@ impl Config {
         path: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let file: File = match path {
-            None => File::default(),
+        let (file, text): (File, Option<String>) = match path {
+            None => (File::default(), None),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.to_path_buf(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    message: e.to_string().trim().replace('\n', " "),
-                })?
+                let file = toml::from_str(&text).map_err(|e| invalid(path, &e))?;
+                (file, Some(text))
             }
         };
         let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
@@ -259,6 +275,7 @@ impl Config {
         }
         Ok(Config {
             source: path.map(Path::to_path_buf),
+            text,
             slack: SlackConfig {
                 api_url: set("CSIP_SLACK_API_URL")
                     .or(file.slack.api_url)
@@ -284,6 +301,42 @@ impl Config {
                     .map_or(defaults.outbox.poll, Duration::from_millis),
             },
             secrets: Secrets(secrets),
+        })
+    }
+
+    /// An adapter's own section of the file (`[ingest]`, say), read into
+    /// its type: the file is read as a `D` whose one field is the section
+    /// (other sections ignored), so that a mistake in the section is told
+    /// with its line and column. Without a file, `D` from an empty one.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize, Debug)]
+    /// struct Doc { #[serde(default)] ingest: Ingest }
+    /// #[derive(serde::Deserialize, Default, Debug)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct Ingest { max_bytes: Option<u64> }
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("csip.toml");
+    /// std::fs::write(&path, "[ingest]\nmax_bytes = 1000\n")?;
+    /// let config = csip_store::Config::load(Some(&path), &|_| None)?;
+    /// assert_eq!(config.section::<Doc>()?.ingest.max_bytes, Some(1000));
+    /// std::fs::write(&path, "[ingest]\nmax_byte = 1000\n")?;
+    /// let config = csip_store::Config::load(Some(&path), &|_| None)?;
+    /// assert!(config.section::<Doc>().unwrap_err().to_string().contains("line 2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The section does not fit `D` (an unknown key, a wrong type).
+    pub fn section<D: serde::de::DeserializeOwned>(&self) -> Result<D, ConfigError> {
+        let text = self.text.as_deref().unwrap_or("");
+        toml::from_str(text).map_err(|e| match &self.source {
+            Some(path) => invalid(path, &e),
+            None => ConfigError::Invalid {
+                path: PathBuf::from("(no configuration file)"),
+                message: e.to_string().trim().replace('\n', " "),
+            },
         })
     }
 }
