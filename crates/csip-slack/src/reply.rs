@@ -5,6 +5,7 @@
 
 use crate::blocks::{Block, Message, Mrkdwn};
 use csip_engine::{ColumnId, RowId, TableId, Value, Workbook};
+use csip_workbook::lookup::{self, fold, nearest};
 
 /// A People_Team member, found by their Slack user id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,14 +51,6 @@ pub fn not_a_member(user_id: &str) -> Message {
     ))
 }
 
-/// Names compared as people type them: case, and runs of spaces, aside.
-fn folded(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
 /// The account a command names, by Account_Name or Account_ID (case and
 /// spacing aside); else the ephemeral answer that says what to fix, with
 /// the nearest name when one is near.
@@ -67,39 +60,16 @@ fn folded(s: &str) -> String {
 /// The message to answer with: no such account (and the nearest name), or
 /// a workbook without Account_Master.
 pub fn find_account(wb: &Workbook, text: &str) -> Result<RowId, Message> {
-    lookup_account(wb, text).ok_or_else(|| account_miss(wb, text))
-}
-
-/// The account a text names, by Account_Name or Account_ID (case and
-/// spacing aside): the name as written from the display column's index,
-/// else a scan that folds case and spaces.
-fn lookup_account(wb: &Workbook, text: &str) -> Option<RowId> {
-    let accounts = wb.table_id("Account_Master").ok()?;
-    if let Some(&r) = wb.find_rows(accounts, text.trim()).ok()?.iter().min() {
-        return Some(r);
-    }
-    let name = wb.column_id(accounts, "Account_Name").ok()?;
-    let id = wb.column_id(accounts, "Account_ID").ok();
-    let wanted = folded(text);
-    let text_of = |c: ColumnId, r: RowId| wb.value(c, r).map(|v| wb.display(v)).unwrap_or_default();
-    wb.rows(accounts).ok()?.iter().copied().find(|r| {
-        folded(&text_of(name, *r)) == wanted
-            || id.is_some_and(|c| folded(&text_of(c, *r)) == wanted)
-    })
+    lookup::find_account(wb, text).ok_or_else(|| account_miss(wb, text))
 }
 
 /// The answer to a text that names no account: the nearest name, when one
 /// is near.
 fn account_miss(wb: &Workbook, text: &str) -> Message {
-    let Ok(accounts) = wb.table_id("Account_Master") else {
+    if wb.table_id("Account_Master").is_err() {
         return Message::ephemeral("This workbook has no Account_Master table.");
-    };
-    let names = wb
-        .rows(accounts)
-        .unwrap_or_default()
-        .iter()
-        .map(|r| wb.display(&Value::Row(accounts, *r)));
-    Message::ephemeral(match nearest(names, &folded(text)) {
+    }
+    Message::ephemeral(match lookup::nearest_account(wb, text) {
         Some(n) => format!("There is no account “{}”. Did you mean “{n}”?", text.trim()),
         None => format!(
             "There is no account “{}”. Give its name (Gard AS) or its ID (ACC-00001).",
@@ -113,45 +83,6 @@ pub fn account_name(wb: &Workbook, account: RowId) -> String {
     wb.table_id("Account_Master")
         .map(|t| wb.display(&Value::Row(t, account)))
         .unwrap_or_default()
-}
-
-/// The candidate nearest to `wanted` (folded), if it is near: at most a
-/// quarter of its letters (at least one, at most three) different.
-pub fn nearest(candidates: impl Iterator<Item = String>, wanted: &str) -> Option<String> {
-    let limit = (wanted.chars().count() / 4).clamp(1, 3);
-    candidates
-        .filter_map(|c| {
-            let d = distance(&folded(&c), wanted, limit)?;
-            Some((d, c))
-        })
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))
-        .map(|(_, c)| c)
-}
-
-/// The edit distance of two texts (by characters), if at most `limit`.
-fn distance(a: &str, b: &str, limit: usize) -> Option<usize> {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > limit {
-        return None;
-    }
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        let mut best = row[0];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-            best = best.min(next);
-        }
-        if best > limit {
-            return None;
-        }
-    }
-    row.last().copied().filter(|d| *d <= limit)
 }
 
 /// The usage text, for `help`, an empty text and an unknown command.
@@ -349,14 +280,6 @@ mod tests {
             assert!(json.contains(part), "{part}: {json}");
         }
     }
-
-    #[test]
-    fn the_edit_distance_stops_past_its_limit() {
-        assert_eq!(distance("gard as", "gard ab", 1), Some(1));
-        assert_eq!(distance("kitten", "sitting", 3), Some(3));
-        assert_eq!(distance("kitten", "sitting", 2), None);
-        assert_eq!(distance("", "abc", 3), Some(3));
-    }
 }
 
 /// A `/mulesoft-update` read against the workbook: the transaction that
@@ -423,12 +346,12 @@ pub fn plan_update(
     // whose account does (its metric is new, or a near miss).
     let mut found: Option<(RowId, &crate::command::UpdateSplit, Option<RowId>)> = None;
     for split in &splits {
-        let Some(account) = lookup_account(wb, &split.account) else {
+        let Some(account) = lookup::find_account(wb, &split.account) else {
             continue;
         };
         let metric = metrics_of(account)
             .into_iter()
-            .find(|r| folded(&name_of(*r)) == folded(&split.metric));
+            .find(|r| fold(&name_of(*r)) == fold(&split.metric));
         if metric.is_some() {
             found = Some((account, split, metric));
             break;
@@ -466,7 +389,7 @@ pub fn plan_update(
     }
     let near = nearest(
         metrics_of(account).into_iter().map(name_of),
-        &folded(&split.metric),
+        &fold(&split.metric),
     );
     let name = account_name(wb, account);
     if let Some(near) = near {
@@ -485,7 +408,7 @@ pub fn plan_update(
     let like = wb.rows(metrics).ok().and_then(|rows| {
         rows.iter()
             .copied()
-            .find(|r| folded(&name_of(*r)) == folded(&split.metric))
+            .find(|r| fold(&name_of(*r)) == fold(&split.metric))
     });
     let mut values = vec![
         (account_col, Value::Row(accounts, account)),
@@ -496,24 +419,7 @@ pub fn plan_update(
         values.push((c, now_value));
     }
     if let Some(like) = like {
-        for c in [
-            "Metric_Category",
-            "Target_Value",
-            "Warning_Threshold",
-            "Critical_Threshold",
-            "Higher_Is_Better",
-            "Unit",
-        ] {
-            let Some(c) = column(wb, metrics, c) else {
-                continue;
-            };
-            if let Ok(v) = wb.value(c, like)
-                && !v.is_blank()
-                && wb.column_schema(c).is_ok_and(|s| s.formula.is_none())
-            {
-                values.push((c, v.clone()));
-            }
-        }
+        values.extend(lookup::metric_settings(wb, like));
     }
     Ok(UpdatePlan {
         tx: csip_engine::Transaction::new().insert(metrics, values),

@@ -5,6 +5,8 @@
 //!
 //! This crate holds data, not logic: the engine reads the files
 //! ([`csip_engine::schema_from_files`], [`csip_engine::Workbook::import_files`]).
+//! The one exception is [`lookup`]: how every adapter finds an account or
+//! a metric by the name a person or a report gives.
 //!
 //! ```
 //! let wb = csip_workbook::pilot(csip_workbook::sample_today())?;
@@ -15,6 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod lookup;
 pub mod synth;
 
 use csip_engine::{Clock, FileError, LoadError, NaiveDate, Schema, SourceFile, Workbook};
