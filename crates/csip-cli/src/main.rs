@@ -17,6 +17,7 @@
 //! else is the engine's.
 
 mod csvio;
+mod ingest;
 mod progress;
 mod stored;
 mod synth;
@@ -123,6 +124,46 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Ingest the daily metrics report (docs/ingest.md): upsert its rows into
+    /// Platform_Health_Metrics in one commit, all or nothing — a bad row
+    /// rejects the report, naming every bad row's line.
+    Ingest {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The report: CSV (`,` `;` or tab), or the webhook's JSON (.json).
+        #[arg(required_unless_present_any = ["eml", "maildir", "imap", "tableau"])]
+        file: Option<PathBuf>,
+        /// csv or json; by default from the file's extension.
+        #[arg(long)]
+        format: Option<String>,
+        /// The report's CSV attachment of these e-mails (.eml).
+        #[arg(long, num_args = 1.., conflicts_with_all = ["file", "maildir", "imap", "tableau"])]
+        eml: Vec<PathBuf>,
+        /// Every new message of this maildir folder (its new/), each moved to
+        /// cur/ once its report is committed or rejected.
+        #[arg(long, conflicts_with_all = ["file", "imap", "tableau"])]
+        maildir: Option<PathBuf>,
+        /// Every unseen message of the IMAP mailbox of [ingest.imap] (password
+        /// in CSIP_IMAP_PASSWORD), each marked seen once handled.
+        #[arg(long, conflicts_with_all = ["file", "tableau"])]
+        imap: bool,
+        /// The Tableau view of [ingest.tableau] (CSIP_TABLEAU_TOKEN_NAME and
+        /// CSIP_TABLEAU_TOKEN_SECRET).
+        #[arg(long, conflicts_with = "file")]
+        tableau: bool,
+        /// The mapping of csip.toml's [ingest.mappings] to read it with.
+        #[arg(long)]
+        mapping: Option<String>,
+        /// The integrations' configuration file; else CSIP_CONFIG; else none.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who the audit log records as the writer (default: cli:$USER).
+        #[arg(long = "as")]
+        who: Option<String>,
+        #[command(flatten)]
+        day: Day,
     },
     /// The messages writes left for delivery (docs/outbox.md).
     Outbox {
@@ -338,6 +379,39 @@ fn main() -> ExitCode {
             raw,
             day,
         } => stored::export(&db, table.as_deref(), &out, computed, raw, today(&day)),
+        Command::Ingest {
+            db,
+            file,
+            format,
+            eml,
+            maildir,
+            imap,
+            tableau,
+            mapping,
+            config,
+            who,
+            day,
+        } => integrations(config).and_then(|config| {
+            let source = match (file, maildir) {
+                (Some(file), _) => ingest::Source::File(file),
+                (None, Some(dir)) => ingest::Source::Maildir(dir),
+                (None, None) if !eml.is_empty() => ingest::Source::Eml(eml),
+                (None, None) if imap => ingest::Source::Imap,
+                (None, None) => {
+                    let _ = tableau;
+                    ingest::Source::Tableau
+                }
+            };
+            ingest::ingest(ingest::Request {
+                db,
+                source,
+                mapping,
+                format,
+                config,
+                who,
+                today: today(&day),
+            })
+        }),
         Command::Outbox { command } => match command {
             OutboxCommand::List { db, status, limit } => outbox_list(&db, status.as_deref(), limit),
             OutboxCommand::Send { db, config } => {

@@ -18,7 +18,7 @@ pub(crate) fn system_now() -> NaiveDateTime {
 }
 
 /// Who the command line writes as, for the audit log.
-fn actor(given: Option<&str>) -> String {
+pub(crate) fn actor(given: Option<&str>) -> String {
     match given {
         Some(a) => a.to_string(),
         None => format!(
