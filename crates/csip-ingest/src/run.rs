@@ -99,9 +99,10 @@ impl Run {
         self.finish(wb, self.plan(wb, report, settings))
     }
 
-    /// The report planned against `wb`, its data source the mapping's or
-    /// the source kind's.
-    fn plan<'r>(
+    /// The report planned against `wb` (its data source the mapping's or
+    /// the source kind's), for a caller that checks the upsert (a token's
+    /// role) before [`Run::finish`] adds the log row.
+    pub fn plan<'r>(
         &self,
         wb: &Workbook,
         report: Result<&Report, &'r IngestError>,
@@ -115,8 +116,8 @@ impl Run {
         report.map(|r| r.plan(wb, settings.mapping.create_metrics, self.at, &data_source))
     }
 
-    /// The transaction of a planned report and its log row.
-    fn finish(
+    /// The transaction of a planned report ([`Run::plan`]) and its log row.
+    pub fn finish(
         &self,
         wb: &Workbook,
         planned: Result<Result<Plan, Rejected>, &IngestError>,

@@ -68,12 +68,30 @@ fn content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The whole body, within the size limit and the body timeout.
 async fn read(config: &Config, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    bytes(
+        config,
+        headers,
+        body,
+        config.body_limit,
+        "send fewer operations per transaction",
+    )
+    .await
+}
+
+/// The whole body, at most `limit` bytes (else 413 with `what_to_do`),
+/// within the body timeout.
+pub(crate) async fn bytes(
+    config: &Config,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    what_to_do: &str,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "the request body is larger than this service accepts ({} bytes); send fewer operations per transaction",
-                config.body_limit
+                "the request body is larger than this service accepts ({limit} bytes); {what_to_do}"
             ),
         )
     };
@@ -81,10 +99,10 @@ async fn read(config: &Config, headers: &HeaderMap, body: Body) -> Result<Bytes,
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > config.body_limit as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let limited = http_body_util::Limited::new(body, config.body_limit);
+    let limited = http_body_util::Limited::new(body, limit);
     match tokio::time::timeout(config.body_timeout, limited.collect()).await {
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,

@@ -43,6 +43,7 @@
 mod api;
 mod edge;
 mod error;
+mod ingest;
 mod input;
 mod json;
 mod outbox;
@@ -472,6 +473,7 @@ impl App {
             .route("/api/v1/transactions", post(api::transactions))
             .route("/api/v1/eval", post(api::eval))
             .route("/api/v1/audit", get(api::audit))
+            .route("/api/v1/ingest/metrics", post(ingest::metrics))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(
