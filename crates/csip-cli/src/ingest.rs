@@ -51,12 +51,20 @@ pub(crate) fn ingest(request: Request) -> Result<String, String> {
                 Some("csv") => Format::Csv,
                 Some("json") => Format::Json,
                 Some(other) => return Err(format!("error: --format {other}: give csv or json")),
-                None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) => Format::Json,
+                None if path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+                {
+                    Format::Json
+                }
                 None => Format::Csv,
             };
             let bytes = read_file(path, settings.limits.max_bytes)?;
             let mut store = open(&request.db, request.today)?;
-            let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             let run = Run::new(SourceKind::File, &name, system_now());
             one(&mut store, &bytes, format, &settings, &run, &who, &name)
         }
@@ -100,7 +108,9 @@ pub(crate) fn one(
         }
         match step {
             Step::Reading { done, total } => {
-                let b = shown.get_or_insert_with(|| bar(total, "reading {bar:40} {bytes}/{total_bytes} {msg}"));
+                let b = shown.get_or_insert_with(|| {
+                    bar(total, "reading {bar:40} {bytes}/{total_bytes} {msg}")
+                });
                 b.set_position(done);
             }
             Step::Checking => {
@@ -152,27 +162,253 @@ pub(crate) fn describe(name: &str, s: &Summary, took: String) -> String {
             "Health score moved for {} accounts: {}{}.\n",
             s.health_moved.len(),
             shown.join(", "),
-            if s.health_moved.len() > 10 { ", …" } else { "" }
+            if s.health_moved.len() > 10 {
+                ", …"
+            } else {
+                ""
+            }
         ));
     }
     if !c.extra_columns.is_empty() {
-        out.push_str(&format!("Columns ignored: {}.\n", c.extra_columns.join(", ")));
+        out.push_str(&format!(
+            "Columns ignored: {}.\n",
+            c.extra_columns.join(", ")
+        ));
     }
     out
 }
 
 /// The e-mail and Tableau sources.
 mod sources {
-    use super::{Request, Source};
-    use csip_ingest::{IngestConfig, Settings};
+    use super::{Request, Source, one, read_file};
+    use crate::stored::{open, system_now};
+    use csip_ingest::mail::{Found, HandleError, Handled, MailError, MailRules, csv_attachment};
+    use csip_ingest::{
+        Format, IngestConfig, IngestError, Run, Settings, SourceKind, already_ingested,
+    };
+    use csip_store::Store;
+    use std::fmt::Write as _;
+    use std::time::Duration;
 
     pub(super) fn ingest(
         source: &Source,
-        _request: &Request,
-        _section: &IngestConfig,
-        _settings: &Settings,
-        _who: &str,
+        request: &Request,
+        section: &IngestConfig,
+        settings: &Settings,
+        who: &str,
     ) -> Result<String, String> {
-        Err(format!("error: {source:?} is not built into this csip"))
+        match source {
+            Source::File(_) => Err("error: a file is not a mail or Tableau source".into()),
+            Source::Eml(paths) => eml(paths, request, section, who),
+            Source::Maildir(dir) => maildir(dir, request, section, who),
+            Source::Imap => imap(request, section, who),
+            Source::Tableau => tableau(request, section, settings, who),
+        }
+    }
+
+    /// The mail rules, and the settings a message's report is read with
+    /// (`--mapping`, else the rules', else the default).
+    fn mail_settings(
+        request: &Request,
+        section: &IngestConfig,
+    ) -> Result<(MailRules, Settings), String> {
+        let rules = section.mail.clone().unwrap_or_default();
+        let mapping = request.mapping.as_deref().or(rules.mapping.as_deref());
+        let settings = section
+            .settings(&request.config, mapping)
+            .map_err(|e| format!("error: {e}"))?;
+        Ok((rules, settings))
+    }
+
+    /// One message: its report committed (or recognised as committed
+    /// before), or its failure logged; a line for the summary.
+    fn handle(
+        store: &mut Store,
+        found: Result<Found, MailError>,
+        name: &str,
+        settings: &Settings,
+        who: &str,
+        lines: &mut String,
+    ) -> Result<Handled, HandleError> {
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                // No report in it: the failed run is logged, the message set aside.
+                let reason = e.to_string();
+                let run = Run::new(SourceKind::Mail, name, system_now());
+                let error = IngestError::Source {
+                    reason: reason.clone(),
+                };
+                let prepared = run.finish(store.workbook(), Err(&error));
+                store
+                    .commit(prepared.tx, who, run.at)
+                    .map_err(|e| HandleError(e.to_string()))?;
+                let _ = writeln!(lines, "{name}: set aside: {reason}");
+                return Ok(Handled::Rejected { reason });
+            }
+        };
+        let label = if found.subject.is_empty() {
+            name.to_string()
+        } else {
+            found.subject.clone()
+        };
+        let run = Run::keyed(SourceKind::Mail, &label, &found.key, system_now());
+        if let Some(status) = already_ingested(store.workbook(), &run.key) {
+            let _ = writeln!(lines, "{name}: already ingested ({status}), not again");
+            return Ok(Handled::Committed);
+        }
+        let bytes = &found.attachment.bytes;
+        match csip_ingest::ingest(store, bytes, Format::Csv, settings, &run, who, &mut |_| {}) {
+            Ok(summary) => {
+                lines.push_str(&super::describe(
+                    &format!("{name} ({})", found.attachment.name),
+                    &summary,
+                    format!("{} ms", run_ms(&run)),
+                ));
+                Ok(Handled::Committed)
+            }
+            Err(IngestError::Store(e)) => Err(HandleError(e.to_string())),
+            Err(e) => {
+                let _ = writeln!(lines, "{name}: rejected: {e}");
+                Ok(Handled::Rejected {
+                    reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+                })
+            }
+        }
+    }
+
+    fn run_ms(run: &Run) -> i64 {
+        (system_now() - run.at).num_milliseconds().max(0)
+    }
+
+    fn eml(
+        paths: &[std::path::PathBuf],
+        request: &Request,
+        section: &IngestConfig,
+        who: &str,
+    ) -> Result<String, String> {
+        let (rules, settings) = mail_settings(request, section)?;
+        let mut store = open(&request.db, request.today)?;
+        let mut lines = String::new();
+        let mut failed = false;
+        for path in paths {
+            let name = path.display().to_string();
+            let raw = read_file(path, settings.limits.max_bytes)?;
+            match csv_attachment(&raw, &rules) {
+                Err(MailError::NotMatching { reason }) => {
+                    failed = true;
+                    let _ = writeln!(lines, "{name}: not a report by [ingest.mail]: {reason}");
+                }
+                found => {
+                    let handled = handle(&mut store, found, &name, &settings, who, &mut lines)
+                        .map_err(|e| format!("{lines}error: {name}: {e}"))?;
+                    failed |= matches!(handled, Handled::Rejected { .. });
+                }
+            }
+        }
+        if failed { Err(lines) } else { Ok(lines) }
+    }
+
+    fn maildir(
+        dir: &std::path::Path,
+        request: &Request,
+        section: &IngestConfig,
+        who: &str,
+    ) -> Result<String, String> {
+        let (rules, settings) = mail_settings(request, section)?;
+        let mut store = open(&request.db, request.today)?;
+        let mut lines = String::new();
+        let summary = csip_ingest::maildir::process(dir, &rules, &mut |path, found| {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            handle(&mut store, found, &name, &settings, who, &mut lines)
+        })
+        .map_err(|e| format!("{lines}error: {e}"))?;
+        let _ = writeln!(
+            lines,
+            "{}: {} reports committed, {} rejected, {} messages not ours left in new/.",
+            dir.display(),
+            summary.committed,
+            summary.rejected.len(),
+            summary.skipped
+        );
+        Ok(lines)
+    }
+
+    fn imap(request: &Request, section: &IngestConfig, who: &str) -> Result<String, String> {
+        let Some(config) = &section.imap else {
+            return Err(
+                "error: --imap needs [ingest.imap] in csip.toml (url, user); see docs/ingest.md"
+                    .into(),
+            );
+        };
+        let Some(password) = request.config.secrets.get("CSIP_IMAP_PASSWORD") else {
+            return Err(
+                "error: --imap needs the password in CSIP_IMAP_PASSWORD (or the secrets file)"
+                    .into(),
+            );
+        };
+        let (rules, settings) = mail_settings(request, section)?;
+        let mut store = open(&request.db, request.today)?;
+        let mut lines = String::new();
+        let summary = csip_ingest::imap::process(config, password, &rules, &mut |uid, found| {
+            handle(
+                &mut store,
+                found,
+                &format!("message {uid}"),
+                &settings,
+                who,
+                &mut lines,
+            )
+        })
+        .map_err(|e| format!("{lines}error: {e}"))?;
+        let _ = writeln!(
+            lines,
+            "{}: {} reports committed, {} rejected, {} messages not ours left unseen.",
+            config.url,
+            summary.committed,
+            summary.rejected.len(),
+            summary.skipped
+        );
+        Ok(lines)
+    }
+
+    fn tableau(
+        request: &Request,
+        section: &IngestConfig,
+        settings: &Settings,
+        who: &str,
+    ) -> Result<String, String> {
+        let Some(config) = section.tableau.clone() else {
+            return Err("error: --tableau needs [ingest.tableau] in csip.toml (server, version, site, view); see docs/ingest.md".into());
+        };
+        let config = config.with_env_override(&|name| std::env::var(name).ok());
+        let secrets = &request.config.secrets;
+        let (Some(name), Some(secret)) = (
+            secrets.get(csip_ingest::tableau::TOKEN_NAME_ENV),
+            secrets.get(csip_ingest::tableau::TOKEN_SECRET_ENV),
+        ) else {
+            return Err("error: --tableau needs a personal access token in CSIP_TABLEAU_TOKEN_NAME and CSIP_TABLEAU_TOKEN_SECRET (or the secrets file)".into());
+        };
+        let settings = match (&request.mapping, &config.mapping) {
+            (None, Some(mapping)) => section
+                .settings(&request.config, Some(mapping))
+                .map_err(|e| format!("error: {e}"))?,
+            _ => settings.clone(),
+        };
+        let s = crate::progress::spinner(format!(
+            "pulling the view {} from {}",
+            config.view, config.server
+        ));
+        let csv =
+            csip_ingest::tableau::fetch_view_csv(&config, name, secret, Duration::from_secs(60));
+        s.finish_and_clear();
+        let csv = csv.map_err(|e| format!("error: {e}"))?;
+        let mut store = open(&request.db, request.today)?;
+        let label = format!("Tableau view {}", config.view);
+        let run = Run::new(SourceKind::Tableau, &label, system_now());
+        one(&mut store, &csv, Format::Csv, &settings, &run, who, &label)
     }
 }

@@ -1,6 +1,8 @@
 //! Metric ingestion end to end: `csip ingest` on a real file, and
 //! `POST /api/v1/ingest/metrics` on a real `csip serve`.
 
+#![allow(clippy::unwrap_used)] // tests may panic
+
 mod common;
 
 use common::{Server, TODAY, csip, pilot};

@@ -10,7 +10,8 @@
 //! row gathered) → [`Run::prepare`] (the upsert and its Automation_Logs
 //! row, or the failure's row alone) → one commit, with the Slack
 //! notification put in the outbox in the same transaction
-//! ([`Run::messages`]). [`ingest`] does all of it on a [`Store`].
+//! ([`Run::messages`]). [`ingest`] does all of it on a
+//! [`Store`](csip_store::Store).
 //!
 //! ```
 //! use csip_ingest::{ingest, Format, Run, Settings, SourceKind};
@@ -115,6 +116,12 @@ pub enum IngestError {
         /// Why, and what to set.
         reason: String,
     },
+    /// The source holds no report (an e-mail with no CSV attachment, say).
+    #[error("{reason}")]
+    Source {
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Rows that cannot be ingested.
     #[error("{0}")]
     Rejected(Rejected),
@@ -180,9 +187,8 @@ impl fmt::Display for Rejected {
         let n = self.bad.len();
         write!(
             f,
-            "{n} of the report's {} rows cannot be ingested{}; nothing was written. Fix {} and send the whole report again:",
+            "{n} of the report's {} rows cannot be ingested; nothing was written. Fix {} and send the whole report again:",
             self.rows,
-            if n == 1 { "" } else { "" },
             if n == 1 { "it" } else { "them" }
         )?;
         for b in self.bad.iter().take(BAD_ROWS_TOLD) {

@@ -51,8 +51,9 @@ pub struct Mapping {
     /// thresholds, unit and category of the same metric on another account).
     #[serde(default)]
     pub create_metrics: bool,
-    /// Platform_Health_Metrics.Data_Source of the metrics written; default
-    /// by the source (`Webhook` for the webhook, else `Tableau Report`).
+    /// Platform_Health_Metrics.Data_Source of the metrics the report
+    /// creates (an existing metric keeps its own); default by the source
+    /// (`Webhook` for the webhook, else `Tableau Report`).
     pub data_source: Option<String>,
 }
 

@@ -267,9 +267,6 @@ impl Report {
                     if let Some(c) = m.measured {
                         tx = tx.set(c, r, measured);
                     }
-                    if let Some((c, v)) = &source {
-                        tx = tx.set(*c, r, v.clone());
-                    }
                 }
                 Target::New(account, metric) => {
                     created += 1;

@@ -280,6 +280,7 @@ fn read_csv(
         read: 0,
     };
     let mut record = csv::StringRecord::new();
+    let mut lines = Lines::new(text);
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -287,10 +288,10 @@ fn read_csv(
                 if record.iter().all(|c| c.trim().is_empty()) {
                     continue; // a blank line
                 }
-                if cells.read % 65_536 == 0 {
+                if cells.read.is_multiple_of(65_536) {
                     progress(record.position().map_or(0, csv::Position::byte));
                 }
-                let line = record.position().map_or(0, csv::Position::line);
+                let line = lines.at(record.position().map_or(0, csv::Position::byte));
                 let at = |f: Field| {
                     cells
                         .columns
@@ -302,7 +303,7 @@ fn read_csv(
                 cells.push(line, row);
             }
             Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
+                let line = lines.at(e.position().map_or(0, csv::Position::byte));
                 return Err(IngestError::NotCsv {
                     reason: format!("line {line}: {e}"),
                 });
@@ -311,6 +312,48 @@ fn read_csv(
     }
     progress(text.len() as u64);
     Ok(cells.done())
+}
+
+/// Line numbers of records, counted from the text's newlines (the `csv`
+/// crate's own count is off by one per CRLF line), for offsets that only
+/// grow.
+struct Lines<'t> {
+    text: &'t [u8],
+    byte: usize,
+    line: u64,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Lines<'t> {
+        Lines {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record at byte `offset` (after a CRLF, the `csv`
+    /// crate's offset is the LF's: the record starts past it).
+    fn at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while self
+            .text
+            .get(offset)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            offset += 1;
+        }
+        if offset > self.byte {
+            self.line += self.text[self.byte..offset]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.byte = offset;
+        }
+        self.line
+    }
 }
 
 fn read_json(text: &str, mapping: &Mapping) -> Result<Report, IngestError> {
@@ -380,4 +423,31 @@ fn read_json(text: &str, mapping: &Mapping) -> Result<Report, IngestError> {
         cells.push(i as u64 + 1, row.each_ref().map(String::as_str));
     }
     Ok(cells.done())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(csv: &str) -> Vec<u64> {
+        let report = read(
+            csv.as_bytes(),
+            Format::Csv,
+            &Mapping::default(),
+            Limits::default(),
+        )
+        .unwrap();
+        report.rows.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn rows_are_told_by_the_line_they_start_on() {
+        let lf = "Account,Metric Name,Current Value\na,m,1\nb,\"two\nlines\",2\nc,m,3\n";
+        assert_eq!(lines_of(lf), [2, 3, 5]);
+        assert_eq!(lines_of(&lf.replace('\n', "\r\n")), [2, 3, 5]);
+        assert_eq!(
+            lines_of("Account,Metric Name,Current Value\r\n\r\na,m,1\r\n"),
+            [3]
+        );
+    }
 }

@@ -2,6 +2,8 @@
 //! and that a report with any bad row writes nothing but its failed run's
 //! log row — checked by reopening the file.
 
+#![allow(clippy::unwrap_used)] // tests may panic
+
 use csip_engine::{Clock, NaiveDateTime, Value, Workbook};
 use csip_ingest::{
     Format, IngestError, Limits, Mapping, Run, Settings, SourceKind, already_ingested, ingest,
@@ -151,12 +153,13 @@ fn a_report_upserts_its_metrics_logs_the_run_and_tells_slack() {
 
     let store = open(&file.path);
     let wb = store.workbook();
+    // An existing metric keeps its Data_Source.
     assert_eq!(
         metric(wb, "Gard AS", "Broker API p95 latency"),
         Some((
             "1450".into(),
             "2026-11-24T06:00:00".into(),
-            "Tableau Report".into()
+            "Anypoint Monitoring".into()
         ))
     );
     // No time in the file: the time of ingestion.

@@ -3,12 +3,14 @@
 //! changed, the rows it inserted and deleted, an audit row per cell — and
 //! what a batch of commits is made of.
 
+use crate::OutboxMessage;
 use crate::codec::Codec;
-use crate::{OutboxMessage, TableLayout, insert_row, note_row_ids};
+use crate::sqlite::{ColumnLayout, TableLayout, insert_row, note_row_ids};
 use csip_engine::{
     ChangeSet, ColumnId, NaiveDateTime, RowId, TableId, Transaction, Value, Workbook,
 };
 use rusqlite::params;
+use std::collections::HashMap;
 
 /// One transaction for [`Store::commit_batch`](crate::Store::commit_batch): who sent it and when, and
 /// the messages it leaves in the outbox (see [`Store::commit_with_messages`](crate::Store::commit_with_messages)).
@@ -112,22 +114,34 @@ pub(crate) fn write_commit(
                 note_row_ids(tx, wb, t)?;
             }
         }
+        // Each data column's layout, found once per commit rather than once
+        // per cell (an ingestion writes millions); a row's cells changed
+        // one after another are written by one UPDATE.
+        let mut columns: HashMap<ColumnId, Option<(&TableLayout, &ColumnLayout)>> = HashMap::new();
+        let mut pending = RowUpdate::default();
         for change in &changes.changes {
             let (column, row) = (change.cell.column, change.cell.row);
-            if wb.is_formula(column).unwrap_or(false) || inserted.contains(&(change.table, row)) {
+            let found = *columns.entry(column).or_insert_with(|| {
+                if wb.is_formula(column).unwrap_or(false) {
+                    return None;
+                }
+                let t = layout(change.table)?;
+                Some((t, t.columns.iter().find(|c| c.column == column)?))
+            });
+            let Some((t, c)) = found else {
+                continue;
+            };
+            if inserted.contains(&(change.table, row)) {
                 continue;
             }
             if !wb.contains_row(change.table, row) {
                 continue; // the row is deleted below
             }
-            let Some(t) = layout(change.table) else {
-                continue;
-            };
-            let Some(c) = t.columns.iter().find(|c| c.column == column) else {
-                continue;
-            };
-            tx.prepare_cached(&c.update_sql)?
-                .execute(params![c.codec.encode(&change.new), row.get()])?;
+            if !pending.is_for(t.table, row) {
+                pending.write(tx)?;
+                pending.start(t, row);
+            }
+            pending.set(c, c.codec.encode(&change.new));
             let old = change
                 .old
                 .as_ref()
@@ -138,6 +152,7 @@ pub(crate) fn write_commit(
                 .map(|v| audit_text(wb, c.codec, v));
             log(t, row, &c.name, old, new)?;
         }
+        pending.write(tx)?;
         for deleted in &changes.deleted {
             let Some(t) = layout(deleted.table) else {
                 continue;
@@ -154,6 +169,65 @@ pub(crate) fn write_commit(
             params![cells, commit],
         )?;
         Ok(commit)
+    }
+}
+
+/// The changed cells of one row, written as one UPDATE.
+#[derive(Default)]
+struct RowUpdate<'l> {
+    target: Option<(&'l TableLayout, RowId)>,
+    cells: Vec<(&'l ColumnLayout, rusqlite::types::Value)>,
+}
+
+impl<'l> RowUpdate<'l> {
+    fn is_for(&self, table: TableId, row: RowId) -> bool {
+        self.target
+            .is_some_and(|(t, r)| t.table == table && r == row)
+    }
+
+    fn start(&mut self, t: &'l TableLayout, row: RowId) {
+        self.target = Some((t, row));
+        self.cells.clear();
+    }
+
+    /// A cell of the row; a column set twice keeps its last value.
+    fn set(&mut self, c: &'l ColumnLayout, value: rusqlite::types::Value) {
+        match self.cells.iter_mut().find(|(k, _)| k.column == c.column) {
+            Some(cell) => cell.1 = value,
+            None => self.cells.push((c, value)),
+        }
+    }
+
+    /// Writes the row's cells (one column: its own cached statement).
+    fn write(&mut self, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        let Some((t, row)) = self.target.take() else {
+            return Ok(());
+        };
+        let id = rusqlite::types::Value::Integer(i64::from(row.get()));
+        if let [(c, value)] = self.cells.as_slice() {
+            tx.prepare_cached(&c.update_sql)?
+                .execute(params![value, id])?;
+        } else {
+            let sets: Vec<String> = self
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(i, (c, _))| format!("{} = ?{}", crate::sqlite::quote(&c.name), i + 1))
+                .collect();
+            let sql = format!(
+                "UPDATE {} SET {} WHERE row_id = ?{}",
+                crate::sqlite::quote(&t.name),
+                sets.join(", "),
+                self.cells.len() + 1
+            );
+            let mut values: Vec<&rusqlite::types::Value> =
+                self.cells.iter().map(|(_, v)| v).collect();
+            values.push(&id);
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(values))?;
+        }
+        self.cells.clear();
+        Ok(())
     }
 }
 
