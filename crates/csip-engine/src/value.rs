@@ -678,7 +678,13 @@ mod tests {
     #[test]
     fn dates_print_as_chrono_writes_them() {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        for d in [day(2026, 11, 24), day(1, 1, 1), day(9999, 12, 31), day(-5, 3, 1), day(12_345, 6, 7)] {
+        for d in [
+            day(2026, 11, 24),
+            day(1, 1, 1),
+            day(9999, 12, 31),
+            day(-5, 3, 1),
+            day(12_345, 6, 7),
+        ] {
             assert_eq!(date_to_text(d), d.format("%Y-%m-%d").to_string());
             for t in [
                 NaiveTime::MIN,
@@ -686,7 +692,10 @@ mod tests {
                 NaiveTime::from_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap(),
             ] {
                 let at = d.and_time(t);
-                assert_eq!(datetime_to_text(at), at.format("%Y-%m-%dT%H:%M:%S").to_string());
+                assert_eq!(
+                    datetime_to_text(at),
+                    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+                );
             }
         }
     }
