@@ -60,6 +60,45 @@ impl Metrics {
     }
 }
 
+/// An account's metrics by name: as written, and folded (built on the
+/// first name not found as written).
+struct Names {
+    exact: HashMap<std::sync::Arc<str>, RowId>,
+    folded: Option<HashMap<String, RowId>>,
+}
+
+impl Names {
+    /// Where two rows share a name, the first (lowest id) is found.
+    fn of(wb: &Workbook, m: &Metrics, accounts: TableId, account: RowId) -> Names {
+        let mut exact: HashMap<std::sync::Arc<str>, RowId> = HashMap::new();
+        for (c, r) in wb.references_to(accounts, account) {
+            if c != m.account {
+                continue;
+            }
+            if let Ok(Value::Text(name)) = wb.value(m.name, r) {
+                let slot = exact.entry(name.clone()).or_insert(r);
+                *slot = (*slot).min(r);
+            }
+        }
+        Names {
+            exact,
+            folded: None,
+        }
+    }
+
+    fn folded(&mut self) -> &HashMap<String, RowId> {
+        let exact = &self.exact;
+        self.folded.get_or_insert_with(|| {
+            let mut folded: HashMap<String, RowId> = HashMap::new();
+            for (k, r) in exact {
+                let slot = folded.entry(fold(k)).or_insert(*r);
+                *slot = (*slot).min(*r);
+            }
+            folded
+        })
+    }
+}
+
 /// Which metric a row writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Target {
@@ -107,7 +146,7 @@ impl Report {
         let mut account_of: HashMap<u32, Option<RowId>> = HashMap::new();
         let mut searched = 0usize;
         // Each account's metrics, by folded name, for the accounts named.
-        let mut metrics_of: HashMap<RowId, HashMap<String, RowId>> = HashMap::new();
+        let mut metrics_of: HashMap<RowId, Names> = HashMap::new();
         let mut folded_metric: HashMap<u32, String> = HashMap::new();
         let mut seen: HashMap<Target, (u64, Option<Value>)> =
             HashMap::with_capacity(self.rows.len());
@@ -137,35 +176,25 @@ impl Report {
                 });
                 continue;
             };
-            let known = metrics_of.entry(account).or_insert_with(|| {
-                wb.references_to(accounts.table(), account)
-                    .into_iter()
-                    .filter(|(c, _)| *c == m.account)
-                    .map(|(_, r)| {
-                        let name = wb
-                            .value(m.name, r)
-                            .map(|v| wb.display(v))
-                            .unwrap_or_default();
-                        (fold(&name), r)
-                    })
-                    .collect()
-            });
-            let folded = folded_metric
-                .entry(row.metric)
-                .or_insert_with(|| fold(self.text(row.metric)));
-            let target = match known.get(folded.as_str()) {
-                Some(&r) => Target::Existing(r),
+            let known = metrics_of
+                .entry(account)
+                .or_insert_with(|| Names::of(wb, &m, accounts.table(), account));
+            let metric_text = self.text(row.metric);
+            let found = match known.exact.get(metric_text.trim()) {
+                Some(&r) => Some(r),
+                None => {
+                    let folded = folded_metric
+                        .entry(row.metric)
+                        .or_insert_with(|| fold(metric_text));
+                    known.folded().get(folded.as_str()).copied()
+                }
+            };
+            let target = match found {
+                Some(r) => Target::Existing(r),
                 None => {
                     let name = self.text(row.metric);
                     let account_name = wb.display(&Value::Row(accounts.table(), account));
-                    let near = nearest(
-                        known.values().map(|r| {
-                            wb.value(m.name, *r)
-                                .map(|v| wb.display(v))
-                                .unwrap_or_default()
-                        }),
-                        folded,
-                    );
+                    let near = nearest(known.exact.keys().map(|k| k.to_string()), &fold(name));
                     if let Some(near) = near {
                         bad.push(BadRow {
                             line: row.line,

@@ -158,6 +158,8 @@ pub fn read_with(
 /// Reads the cells of one row into `report`.
 struct Cells<'m> {
     mapping: &'m Mapping,
+    /// The last time read, and its text.
+    last_time: Option<(String, NaiveDateTime)>,
     columns: Columns,
     texts: Interner,
     rows: Vec<Row>,
@@ -200,8 +202,19 @@ impl Cells<'_> {
         let measured = if measured_text.is_empty() {
             None
         } else {
-            match datetime(measured_text, self.mapping.dates) {
-                Ok(at) => Some(at),
+            // A report's rows usually share one time: read it once.
+            let known = self
+                .last_time
+                .as_ref()
+                .filter(|(t, _)| t == measured_text)
+                .map(|(_, at)| *at);
+            match known.map_or_else(|| datetime(measured_text, self.mapping.dates), Ok) {
+                Ok(at) => {
+                    if known.is_none() {
+                        self.last_time = Some((measured_text.to_string(), at));
+                    }
+                    Some(at)
+                }
                 Err(reason) => {
                     ok = false;
                     self.bad.push(BadRow {
@@ -273,6 +286,7 @@ fn read_csv(
         Columns::find(headers, mapping).map_err(|reason| IngestError::Columns { reason })?;
     let mut cells = Cells {
         mapping,
+        last_time: None,
         columns,
         texts: Interner::default(),
         rows: Vec::new(),
@@ -400,6 +414,7 @@ fn read_json(text: &str, mapping: &Mapping) -> Result<Report, IngestError> {
         .map_err(|reason| IngestError::Columns { reason })?;
     let mut cells = Cells {
         mapping,
+        last_time: None,
         columns,
         texts: Interner::default(),
         rows: Vec::new(),

@@ -427,6 +427,8 @@ pub fn ingest(
     let planned = run.plan(store.workbook(), report.as_ref(), settings);
     run.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let Prepared { tx, verdict } = run.finish(store.workbook(), planned);
+    // The report's rows are in the transaction now: only its error is kept.
+    let refused = report.err();
     let counts = match &verdict {
         Verdict::Ingested(c) => Some(c.clone()),
         _ => None,
@@ -447,6 +449,6 @@ pub fn ingest(
     match verdict {
         Verdict::Ingested(counts) => Ok(Summary::of(counts, store.workbook(), &changes)),
         Verdict::Rejected(rejected) => Err(IngestError::Rejected(rejected)),
-        Verdict::Refused(_) => Err(report.err().unwrap_or(IngestError::Empty)),
+        Verdict::Refused(_) => Err(refused.unwrap_or(IngestError::Empty)),
     }
 }

@@ -62,6 +62,13 @@ pub struct Number {
 ///
 /// Why the text is no number, in words for the report's author.
 pub fn number(text: &str, mark: DecimalMark) -> Result<Number, String> {
+    // Most cells are plain (`-12.5`): read as they are.
+    if let Some(value) = plain(text, mark) {
+        return Ok(Number {
+            value,
+            percent: false,
+        });
+    }
     let mut s = text.trim_matches(is_space);
     let mut negative = false;
     if let Some(inner) = s.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
@@ -137,6 +144,22 @@ pub fn number(text: &str, mark: DecimalMark) -> Result<Number, String> {
     let value = Decimal::from_str(&digits)
         .map_err(|_| format!("“{}” is too large or too precise a number", text.trim()))?;
     Ok(Number { value, percent })
+}
+
+/// A number written plainly: digits, an optional leading `-`, and with the
+/// decimal point `.`, an optional fraction after one.
+fn plain(text: &str, mark: DecimalMark) -> Option<Decimal> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) if mark == DecimalMark::Point => (w, Some(f)),
+        Some(_) => return None,
+        None => (digits, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+        return None;
+    }
+    Decimal::from_str(text).ok()
 }
 
 fn is_space(c: char) -> bool {
