@@ -119,8 +119,10 @@ fn once(db: &Path, report: &Path) -> Result<String, String> {
 fn peer(db: &Path, report: &Path) -> Result<String, String> {
     let sql = |e: rusqlite::Error| e.to_string();
     let mut conn = rusqlite::Connection::open(db).map_err(sql)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql)?;
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS peer_metric ON \"Platform_Health_Metrics\" (\"Account\", \"Metric_Name\");
          CREATE INDEX IF NOT EXISTS peer_account ON \"Account_Master\" (\"Account_Name\");",
@@ -168,7 +170,10 @@ fn peer(db: &Path, report: &Path) -> Result<String, String> {
         }
     }
     tx.commit().map_err(sql)?;
-    Ok(format!("peer {rows} {:.3}", started.elapsed().as_secs_f64()))
+    Ok(format!(
+        "peer {rows} {:.3}",
+        started.elapsed().as_secs_f64()
+    ))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
