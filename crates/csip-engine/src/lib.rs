@@ -150,6 +150,6 @@ pub use value::{ErrorKind, EvalError, FromFloatError, Value, compare, values_equ
 pub use view::{
     ViewError, ViewGroup, ViewInfo, ViewLink, ViewPage, ViewReads, ViewResult, ViewRow,
 };
-pub use workbook::{MemoryUsage, Workbook};
+pub use workbook::{MemoryUsage, PreparedFormula, Workbook};
 #[cfg(feature = "files")]
 pub use write::{SchemaWriteError, SchemaWriteProblem};

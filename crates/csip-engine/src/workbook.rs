@@ -95,6 +95,13 @@ pub(crate) fn fold(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// A formula bound to a workbook's ids ([`Workbook::prepare`]).
+#[derive(Clone, Debug)]
+pub struct PreparedFormula {
+    expr: Expr,
+    table: Option<TableId>,
+}
+
 impl Workbook {
     /// Binds a schema into an empty workbook whose clock reads `clock`.
     ///
@@ -411,6 +418,69 @@ impl Workbook {
         let expr = self.bind_formula(formula, row.map(|(t, _)| t))?;
         let value = EvalCtx::new(&self.data, row, budget).eval(&expr);
         Ok(budget.error().unwrap_or(value))
+    }
+
+    /// A formula parsed and bound once, to be evaluated on many rows of
+    /// `table` ([`Workbook::eval_prepared`]): what an automation does with
+    /// its condition over every account.
+    ///
+    /// ```
+    /// use csip_engine::{Budget, Clock, ColumnSchema, ColumnType, Schema, TableSchema, Value, Workbook};
+    /// let schema = Schema::new().with_table(
+    ///     TableSchema::new("Accounts")
+    ///         .with_column(ColumnSchema::data("Name", ColumnType::Text))
+    ///         .with_column(ColumnSchema::data("Health", ColumnType::Number)),
+    /// );
+    /// let mut wb = Workbook::new(&schema, Clock::on(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()))?;
+    /// let t = wb.table_id("Accounts")?;
+    /// let (name, health) = (wb.column_id(t, "Name")?, wb.column_id(t, "Health")?);
+    /// wb.import(vec![(t, vec![
+    ///     vec![(name, Value::from("Gard AS")), (health, Value::from(63))],
+    ///     vec![(name, Value::from("Helix")), (health, Value::from(88))],
+    /// ])])?;
+    /// let low = wb.prepare("[Health] < 70", Some(t))?;
+    /// let at_risk: Vec<_> = wb.rows(t)?.iter()
+    ///     .filter(|&&r| wb.eval_prepared(&low, Some(r), &Budget::default()) == Value::Bool(true))
+    ///     .collect();
+    /// assert_eq!(at_risk.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The formula does not parse or bind, as [`Workbook::eval`].
+    pub fn prepare(
+        &self,
+        formula: &str,
+        table: Option<TableId>,
+    ) -> Result<PreparedFormula, FormulaError> {
+        Ok(PreparedFormula {
+            expr: self.bind_formula(formula, table)?,
+            table,
+        })
+    }
+
+    /// Evaluates a prepared formula on `row` of its table (or on no row)
+    /// under `budget`; a row that is not there is a `#not found` error
+    /// value. A formula prepared before the schema changed may name columns
+    /// that are gone: those read as errors, never as other columns.
+    pub fn eval_prepared(
+        &self,
+        formula: &PreparedFormula,
+        row: Option<RowId>,
+        budget: &crate::Budget,
+    ) -> Value {
+        let row = match (formula.table, row) {
+            (Some(t), Some(r)) => {
+                if let Err(e) = self.data.checked_row(t, r) {
+                    return Value::error(ErrorKind::NotFound, e.to_string());
+                }
+                Some((t, r))
+            }
+            _ => None,
+        };
+        let value = EvalCtx::new(&self.data, row, budget).eval(&formula.expr);
+        budget.error().unwrap_or(value)
     }
 
     /// Parses and binds a formula to be evaluated on rows of `table` (or on no
