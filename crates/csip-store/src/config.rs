@@ -165,6 +165,10 @@ struct File {
     #[serde(default)]
     #[allow(dead_code)]
     ingest: Option<toml::Value>,
+    /// Read by `csip-automations` ([`Config::section`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    automations: Option<toml::Value>,
 }
 
 #[derive(serde::Deserialize, Default)]

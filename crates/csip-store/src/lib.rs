@@ -45,6 +45,8 @@ mod codec;
 mod commit_log;
 mod config;
 mod error;
+mod lease;
+mod export;
 mod open;
 mod outbox;
 mod secret;
@@ -61,6 +63,10 @@ pub use config::{
     Config, ConfigError, OutboxConfig, SECRET_NAMES, SLACK_API_URL, Secrets, SlackConfig,
 };
 pub use error::{ImportError, StoreError};
+pub use export::{
+    CSV_ROW_ID, CsvOptions, csv_columns, escape_csv_cell, unescape_csv_cell, write_table_csv,
+    write_table_csv_with_progress,
+};
 pub use open::{OpenPhase, OpenProgress};
 pub use outbox::{
     Backoff, Entry as OutboxEntry, Outbox, OutboxMessage, Outcome, Pending, Settled,

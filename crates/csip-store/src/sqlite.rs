@@ -163,6 +163,7 @@ pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     tokens::add_token_columns(&mut conn).map_err(sql)?;
     audit::add_commit_index(&conn).map_err(sql)?;
     outbox::add_table(&conn).map_err(sql)?;
+    crate::lease::add_table(&conn).map_err(sql)?;
     Ok(conn)
 }
 
@@ -257,6 +258,7 @@ pub(crate) fn create_store_tables(conn: &Connection, files: &[SourceFile]) -> ru
     conn.execute_batch(ROW_IDS_TABLE)?;
     audit::add_commit_index(conn)?;
     outbox::add_table(conn)?;
+    crate::lease::add_table(conn)?;
     conn.execute(
         "INSERT INTO csip_meta (key, value) VALUES ('format', ?1)",
         params![FORMAT.to_string()],
