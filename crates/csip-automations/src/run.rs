@@ -659,7 +659,7 @@ impl Automations {
                             }
                         }
                     }
-                    counts.push(format!("{sent} messages"));
+                    counts.push(format!("{sent} messages to {channel}"));
                 }
                 Action::Backup => match &self.settings.backup {
                     None => problems.push("no backup target configured".into()),

@@ -16,6 +16,7 @@
 //! The binary reads files, the clock and arguments, and prints; everything
 //! else is the engine's.
 
+mod automations;
 mod csvio;
 mod ingest;
 mod progress;
@@ -165,6 +166,12 @@ enum Command {
         #[command(flatten)]
         day: Day,
     },
+    /// The blueprint's automations (docs/automations.md): run what is due,
+    /// or list each rule's next and last run.
+    Automations {
+        #[command(subcommand)]
+        command: AutomationsCommand,
+    },
     /// The messages writes left for delivery (docs/outbox.md).
     Outbox {
         #[command(subcommand)]
@@ -296,6 +303,38 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum AutomationsCommand {
+    /// Run every slot due (each rule's latest since its last run; missed
+    /// ones coalesced), and the change rules over every row: each run one
+    /// commit with its log row, never twice.
+    Run {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Run as of this time (RFC 3339, e.g. 2026-12-07T08:00:00+01:00);
+        /// now by default.
+        #[arg(long)]
+        at: Option<String>,
+        /// Only this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// The integrations' configuration file; else CSIP_CONFIG; else none.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Each rule (per time zone): its next slot in UTC and local time, its
+    /// last run and status.
+    List {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The integrations' configuration file; else CSIP_CONFIG; else none.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum OutboxCommand {
     /// List the messages, newest first: status, attempts, last error.
     List {
@@ -412,6 +451,18 @@ fn main() -> ExitCode {
                 today: today(&day),
             })
         }),
+        Command::Automations { command } => match command {
+            AutomationsCommand::Run {
+                db,
+                at,
+                rule,
+                config,
+            } => integrations(config)
+                .and_then(|config| automations::run(&db, &config, at.as_deref(), rule.as_deref())),
+            AutomationsCommand::List { db, config } => {
+                integrations(config).and_then(|config| automations::list(&db, &config))
+            }
+        },
         Command::Outbox { command } => match command {
             OutboxCommand::List { db, status, limit } => outbox_list(&db, status.as_deref(), limit),
             OutboxCommand::Send { db, config } => {

@@ -164,6 +164,10 @@ pub struct App {
     /// Transactions waiting for the writer: whoever holds the store next
     /// commits all of them in one SQLite transaction (one sync).
     pending: Arc<Mutex<Vec<Pending>>>,
+    /// The blueprint's automations: change rules run after each commit,
+    /// scheduled ones by [`App::run_automations`]; none when the rules do
+    /// not load (the log says why).
+    automations: Option<Arc<csip_automations::Automations>>,
 }
 
 /// A transaction a client sent, waiting for the writer: how to build it
@@ -344,7 +348,9 @@ impl App {
             seconds = started.elapsed().as_secs_f64(),
             "views kept in order"
         );
+        let automations = load_automations(&store, &config);
         Ok(App {
+            automations,
             tokens: Arc::new(csip_store::Tokens::open(store.path())?),
             audit: Arc::new(csip_store::AuditLog::open(store.path())?),
             current: Arc::new(RwLock::new(Arc::new(Snapshot::of(&store)))),
@@ -382,9 +388,26 @@ impl App {
         let before = store.generation();
         let out = f(&mut store);
         if store.generation() != before {
+            let mut changes = store.take_changes();
+            // Change rules see what the commits changed; their own commits
+            // join the change sets readers are told of.
+            if let (Some(automations), Some(seen)) = (&self.automations, &changes) {
+                let fired = automations.on_changes(&mut store, seen, now().and_utc());
+                for r in &fired {
+                    tracing::info!(target: "csip::automations", rule = %r.slot.rule, outcome = ?r.outcome, "change rule ran");
+                }
+                if !fired.is_empty() {
+                    changes = match (changes.take(), store.take_changes()) {
+                        (Some(mut a), Some(b)) => {
+                            a.extend(b);
+                            Some(a)
+                        }
+                        _ => None,
+                    };
+                }
+            }
             // A schema change builds a workbook that keeps no view.
             store.maintain_views();
-            let changes = store.take_changes();
             let snapshot = Arc::new(Snapshot::of(&store));
             // Before readers see the new state: the answers of views the
             // commits did not touch carry over to it.
@@ -516,6 +539,48 @@ impl App {
             Err(e) => {
                 tracing::warn!(target: "csip::outbox", error = %e, "the outbox's dispatcher did not start")
             }
+        }
+    }
+
+    /// Runs the scheduled automations until shutdown (a task of
+    /// [`serve_loading`]): every 30 seconds, while this process holds the
+    /// file's `automations` lease (one scheduler per file, however many
+    /// servers), each due slot once; at the first pass, the change rules
+    /// over every row (a change missed while nothing ran).
+    pub async fn run_automations(&self) {
+        let Some(automations) = self.automations.clone() else {
+            return;
+        };
+        let holder = format!("pid {} started {}", std::process::id(), now());
+        let mut first = true;
+        loop {
+            let (app, automations, holder) = (self.clone(), automations.clone(), holder.clone());
+            let catch_up = std::mem::take(&mut first);
+            let _ = tokio::task::spawn_blocking(move || {
+                app.with_writer(|store| {
+                    let at = now();
+                    match store.lease("automations", &holder, at, at + chrono::TimeDelta::seconds(90)) {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => {
+                            tracing::warn!(target: "csip::automations", error = %e, "the scheduler's lease could not be taken");
+                            return;
+                        }
+                    }
+                    let mut reports = automations.run_due(store, at.and_utc(), None);
+                    if catch_up {
+                        reports.extend(automations.check_all(store, at.and_utc()));
+                    }
+                    for r in reports {
+                        tracing::info!(target: "csip::automations", rule = %r.slot.rule, slot = %r.slot.at, outcome = ?r.outcome, "automation ran");
+                    }
+                });
+            })
+            .await;
+            if self.shutdown.is_cancelled() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
         }
     }
 
@@ -681,6 +746,8 @@ pub async fn serve_loading(
                 }
                 let delivering = app.clone();
                 tokio::spawn(async move { delivering.deliver_outbox().await });
+                let scheduling = app.clone();
+                tokio::spawn(async move { scheduling.run_automations().await });
                 // Housekeeping, from now on.
                 loop {
                     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -818,6 +885,40 @@ async fn finish(app: App, deadline: tokio::time::Instant) {
     // The last handle: the store is dropped, its SQLite connections closed
     // (dropping a 1,000-account workbook takes 80 ms in a debug build).
     drop(app);
+}
+
+/// The automations of `config` on `store`'s workbook, or none (and why, in
+/// the log) when their rules or settings do not load.
+fn load_automations(store: &Store, config: &Config) -> Option<Arc<csip_automations::Automations>> {
+    let section = match csip_automations::AutomationsConfig::load(&config.integrations) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(target: "csip::automations", error = %e, "automations are off");
+            return None;
+        }
+    };
+    let rules = section
+        .rules()
+        .and_then(|rules| rules.check(store.workbook()).map(|()| rules));
+    let rules = match rules {
+        Ok(rules) => rules,
+        Err(errors) => {
+            for e in errors {
+                tracing::warn!(target: "csip::automations", error = %e, "a rule does not load; automations are off");
+            }
+            return None;
+        }
+    };
+    match section.settings(store.path()) {
+        Ok(settings) => {
+            tracing::info!(target: "csip::automations", rules = rules.rules.len(), "automations loaded");
+            Some(Arc::new(csip_automations::Automations::new(rules, settings)))
+        }
+        Err(e) => {
+            tracing::warn!(target: "csip::automations", error = %e, "automations are off");
+            None
+        }
+    }
 }
 
 /// The machine's time, UTC: the adapter's job, never the engine's.

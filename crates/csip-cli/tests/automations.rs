@@ -1,0 +1,156 @@
+//! `csip automations run` on a real workbook file: a second run as of the
+//! same time changes nothing, and the runs' messages, committed before any
+//! delivery (as if the process had been killed right after its commits),
+//! are delivered once by the next dispatcher, never twice.
+
+#![allow(clippy::unwrap_used)] // tests (and the local Slack) may panic
+
+mod common;
+
+use common::csip;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+/// A local Slack Web API: `{"ok": true}` to every post; keeps the channels.
+fn slack() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            kept.lock()
+                .unwrap()
+                .push(json["channel"].as_str().unwrap_or_default().to_string());
+            let answer = r#"{"ok":true,"ts":"1.1"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+fn export(db: &std::path::Path, dir: &std::path::Path, table: &str) -> String {
+    let out = dir.join(format!("export-{}", std::process::id()));
+    let o = csip(&[
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        table,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join(format!("{table}.csv"))).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+    text
+}
+
+#[test]
+fn a_second_run_at_the_same_time_changes_nothing_and_messages_go_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("csip.db");
+    let o = csip(&[
+        "init",
+        "--db",
+        db.to_str().unwrap(),
+        "--sample",
+        "--today",
+        "2026-11-30",
+    ]);
+    assert!(o.status.success());
+    let config = dir.path().join("csip.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\nchannel_interval_ms = 0\n\n[automations.channels]\nalerts = \"#customer-success-alerts\"\nplatform_health = \"#platform-health\"\n\n[automations.backup]\ndir = \"{}\"\n",
+            dir.path().join("backups").display()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let o = csip(&[
+            "automations",
+            "run",
+            "--db",
+            db.to_str().unwrap(),
+            "--at",
+            "2026-11-30T08:00:00+01:00",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let first = run();
+    assert!(
+        first.contains("Renewal Risk Detector (Europe/Oslo) 2026-11-30T07:00Z: Success"),
+        "{first}"
+    );
+    let (tasks, logs) = (
+        export(&db, dir.path(), "Tasks"),
+        export(&db, dir.path(), "Automation_Logs"),
+    );
+    let second = run();
+    assert!(second.contains("nothing due"), "{second}");
+    assert_eq!(export(&db, dir.path(), "Tasks"), tasks);
+    assert_eq!(export(&db, dir.path(), "Automation_Logs"), logs);
+
+    // The messages are in the outbox, committed with the runs; none sent.
+    // (A past day: a message is due from its commit's time.)
+    let outbox = csip_store::Outbox::open(&db).unwrap();
+    let pending = outbox
+        .list(Some(csip_store::OutboxStatus::Pending), 1000)
+        .unwrap()
+        .len();
+    assert!(pending >= 3, "{pending}");
+    let (url, seen) = slack();
+    let send = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_csip"))
+            .args([
+                "outbox",
+                "send",
+                "--db",
+                db.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .env("CSIP_SLACK_API_URL", &url)
+            .env("CSIP_SLACK_BOT_TOKEN", "xoxb-automations-test")
+            .env_remove("CSIP_CONFIG")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    send();
+    assert_eq!(seen.lock().unwrap().len(), pending);
+    send();
+    assert_eq!(seen.lock().unwrap().len(), pending, "delivered once");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|c| c == "#customer-success-alerts")
+    );
+}
