@@ -336,3 +336,124 @@ fn fifty_edits_to_one_api_make_one_risk_and_one_alert() {
     assert_eq!(commit(&mut store, "8", 62).len(), 1);
     assert_eq!(count(store.workbook(), "Risk_Register"), risks_before + 2);
 }
+
+#[test]
+fn a_condition_that_errs_is_logged_with_its_rows_and_the_others_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = pilot_file(dir.path(), csip_workbook::sample_today());
+    // Gard AS's health score is 63: this condition divides by zero there.
+    let text = r#"
+[[rules]]
+name = "Renewal Risk Detector"
+schedule = "0 8 * * *"
+time_zone = "UTC"
+table = "Account_Master"
+condition = '1 / ([Health_Score] - 63) > 0'
+
+[[rules.actions]]
+insert = "Tasks"
+values = { Title = '"check " & [Account_Name]', Account = 'thisRow', Source = '"Renewal Risk Detector"' }
+"#;
+    let rules = Rules::read("test.toml", text).unwrap();
+    rules.check(store.workbook()).unwrap();
+    let automations = Automations::new(rules, settings(dir.path()));
+    let reports = automations.run_due(
+        &mut store,
+        Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap(),
+        None,
+    );
+    let Outcome::Ran { status, .. } = &reports[0].outcome else {
+        panic!("{reports:?}")
+    };
+    assert_eq!(status, "Partial");
+    let wb = store.workbook();
+    let t = wb.table_id("Automation_Logs").unwrap();
+    let details = wb.column_id(t, "Details").unwrap();
+    let last = *wb.rows(t).unwrap().iter().max().unwrap();
+    let text = wb.display(wb.value(details, last).unwrap());
+    assert!(text.contains("Gard AS: the condition erred"), "{text}");
+}
+
+#[test]
+fn bad_rules_are_told_at_their_place() {
+    let wb = csip_workbook::pilot(csip_workbook::sample_today()).unwrap();
+    let text = "[[rules]]\nname = \"x\"\nschedule = \"0 8 * * *\"\ntime_zone = \"Europe/Olso\"\ntable = \"Account_Master\"\n";
+    let e = Rules::read("r.toml", text).unwrap_err();
+    assert!(
+        e[0].to_string().starts_with("r.toml:3:12") && e[0].to_string().contains("Europe/Oslo"),
+        "{}",
+        e[0]
+    );
+    let text = "[[rules]]\nname = \"x\"\non_change = \"Health_Status\"\ntable = \"API_Portfolio\"\ncondition = '[Nope] > 1'\n\n[[rules.actions]]\ninsert = \"Tasks\"\nvalues = { Is_Overdue = 'true' }\n";
+    let rules = Rules::read("r.toml", text).unwrap();
+    let e = rules.check(&wb).unwrap_err();
+    let all: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert!(
+        all.iter()
+            .any(|e| e.starts_with("r.toml:5:13") && e.contains("Nope")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.contains("“Is_Overdue” is a formula column")),
+        "{all:?}"
+    );
+}
+
+/// A job of another adapter (as the Anypoint sync's will be): it commits
+/// its log row with the key it is given.
+#[derive(Debug)]
+struct Nightly(csip_automations::schedule::Schedule);
+
+impl csip_automations::Job for Nightly {
+    fn name(&self) -> &str {
+        "Daily Anypoint Sync"
+    }
+    fn schedule(&self) -> &csip_automations::schedule::Schedule {
+        &self.0
+    }
+    fn run(&self, store: &mut Store, slot: DateTime<Utc>, key: &str) -> Result<String, String> {
+        let tx = csip_automations::log_row(
+            store.workbook(),
+            Transaction::new(),
+            self.name(),
+            key,
+            slot.naive_utc(),
+            "Success",
+            0,
+            "synced",
+            "",
+            1,
+        );
+        store
+            .commit(tx, "job", slot.naive_utc())
+            .map_err(|e| e.to_string())?;
+        Ok("synced".into())
+    }
+}
+
+#[test]
+fn a_registered_job_runs_once_per_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = pilot_file(dir.path(), csip_workbook::sample_today());
+    let mut automations = automations(&store, dir.path());
+    automations.register(std::sync::Arc::new(Nightly(
+        csip_automations::schedule::Schedule::new("0 1 * * *", "UTC").unwrap(),
+    )));
+    let at = Utc.with_ymd_and_hms(2026, 11, 24, 1, 30, 0).unwrap();
+    let first = automations.run_due(&mut store, at, Some("Daily Anypoint Sync"));
+    assert_eq!(first.len(), 1);
+    assert!(
+        automations
+            .run_due(&mut store, at, Some("Daily Anypoint Sync"))
+            .is_empty()
+    );
+    let logged = logs(store.workbook());
+    assert_eq!(
+        logged
+            .iter()
+            .filter(|l| l.0 == "Daily Anypoint Sync" && l.1.ends_with("2026-11-24T01:00:00Z"))
+            .count(),
+        1
+    );
+}
