@@ -1,6 +1,8 @@
 //! Rows as CSV files, both ways: the header names columns, a cell is its
 //! displayed text (what [`Workbook::parse_text`] reads back).
 //!
+//! Writing one table is [`csip_store::write_table_csv`] (shared with the
+//! weekly backup); here are the files, the progress bar and the reading.
 //! Three rules keep a file safe to open and faithful to read back:
 //! - a cell that a spreadsheet would run as a formula (it begins with `=`,
 //!   `+`, `-`, `@`, a tab or a carriage return: OWASP's CSV-injection rule)
@@ -13,69 +15,14 @@
 //!   opened, instead of swallowing the rest of the file into one cell.
 
 use crate::progress::bar;
-use csip_engine::{ColumnId, ColumnType, RowId, RowsWithIds, TableId, Value, Workbook};
-use indicatif::ProgressBar;
-use std::borrow::Cow;
+use csip_engine::{ColumnId, RowId, RowsWithIds, TableId, Workbook};
+pub(crate) use csip_store::escape_csv_cell as escape;
+use csip_store::{CSV_ROW_ID as ROW_ID, csv_columns as columns, unescape_csv_cell as unescape};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The header of the column that carries row ids.
-pub(crate) const ROW_ID: &str = "row_id";
-
 /// How rows are written.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct WriteOptions {
-    /// Add the formula columns.
-    pub(crate) computed: bool,
-    /// Start each row with its id, in a column `row_id`.
-    pub(crate) row_ids: bool,
-    /// Write every cell as it is: no `'` before formula-looking text.
-    pub(crate) raw: bool,
-}
-
-/// The first characters that make a spreadsheet read a cell as a formula.
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// Whether `text` is escaped on the way out: it begins, after any `'`,
-/// with a formula character. (Counting the `'`s in makes escaping one-to-one:
-/// `'=x` is written `''=x` and read back as `'=x`.)
-fn needs_escape(text: &str) -> bool {
-    text.trim_start_matches('\'')
-        .starts_with(|c: char| FORMULA_START.contains(&c))
-}
-
-/// A cell's text as written: `'` before formula-looking text.
-pub(crate) fn escape(text: String) -> String {
-    if needs_escape(&text) {
-        format!("'{text}")
-    } else {
-        text
-    }
-}
-
-/// A cell's text as read: the `'` that [`escape`] added, dropped.
-fn unescape(field: &str) -> Cow<'_, str> {
-    match field.strip_prefix('\'') {
-        Some(rest) if needs_escape(rest) => Cow::Borrowed(rest),
-        _ => Cow::Borrowed(field),
-    }
-}
-
-/// The columns a CSV file of `table` carries: its data columns, and its
-/// formula columns too when `computed`; never buttons.
-pub(crate) fn columns(wb: &Workbook, table: TableId, computed: bool) -> Vec<ColumnId> {
-    wb.columns(table)
-        .unwrap_or_default()
-        .iter()
-        .copied()
-        .filter(|c| {
-            (computed || !wb.is_formula(*c).unwrap_or(false))
-                && wb
-                    .column_schema(*c)
-                    .is_ok_and(|s| !matches!(s.ty, ColumnType::Button))
-        })
-        .collect()
-}
+pub(crate) type WriteOptions = csip_store::CsvOptions;
 
 /// Writes `DIR/<Table>.csv` for each table (its data columns, and its
 /// formula columns when `options.computed`), with one progress bar over all
@@ -100,63 +47,16 @@ pub(crate) fn write_tables(
     for &t in tables {
         bar.set_message(wb.table_name(t).unwrap_or_default().to_string());
         let path = out.join(format!("{}.csv", wb.table_name(t).unwrap_or_default()));
-        write_table(
-            wb,
-            t,
-            &columns(wb, t, options.computed),
-            options,
-            &path,
-            &bar,
-        )?;
-        written.push((path, wb.rows(t).unwrap_or_default().len()));
+        let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+        let mut file = std::fs::File::create(&path).map_err(|e| fail(&e))?;
+        let rows = csip_store::write_table_csv_with_progress(wb, t, &mut file, options, &mut |n| {
+            bar.inc(n as u64)
+        })
+        .map_err(|e| fail(&e))?;
+        written.push((path, rows));
     }
     bar.finish_and_clear();
     Ok(written)
-}
-
-/// Writes the live rows of `table` to `path`.
-fn write_table(
-    wb: &Workbook,
-    table: TableId,
-    columns: &[ColumnId],
-    options: WriteOptions,
-    path: &Path,
-    bar: &ProgressBar,
-) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    let mut writer = csv::Writer::from_path(path).map_err(|e| fail(&e))?;
-    let ids = options.row_ids.then_some(ROW_ID);
-    writer
-        .write_record(
-            ids.into_iter().chain(
-                columns
-                    .iter()
-                    .map(|c| wb.column_name(*c).unwrap_or_default()),
-            ),
-        )
-        .map_err(|e| fail(&e))?;
-    let mut record = Vec::with_capacity(columns.len() + 1);
-    let rows = wb.rows(table).unwrap_or_default();
-    for (i, &row) in rows.iter().enumerate() {
-        record.clear();
-        if options.row_ids {
-            record.push(row.get().to_string());
-        }
-        record.extend(columns.iter().map(|c| {
-            let value = wb.value(*c, row).unwrap_or(&Value::Blank);
-            let text = wb.display(value);
-            if options.raw || matches!(value, Value::Number(_)) {
-                text
-            } else {
-                escape(text)
-            }
-        }));
-        writer.write_record(&record).map_err(|e| fail(&e))?;
-        if i % 4096 == 0 {
-            bar.inc(4096.min(rows.len() - i) as u64);
-        }
-    }
-    writer.flush().map_err(|e| fail(&e))
 }
 
 /// The rows of a CSV file for a table (each with the id its `row_id` cell
@@ -281,7 +181,7 @@ pub(crate) fn read_table(
         let mut values = Vec::with_capacity(columns.len());
         for (c, field) in columns.iter().zip(record.iter()) {
             let Some(c) = c else { continue };
-            match wb.parse_text(*c, &unescape(field)) {
+            match wb.parse_text(*c, unescape(field)) {
                 Ok(v) if v.is_blank() => {}
                 Ok(v) => values.push((*c, v)),
                 Err(m) => problems.push(format!(
@@ -350,26 +250,6 @@ fn unclosed_quote(mut input: impl Read) -> std::io::Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formula_looking_text_is_escaped_one_to_one() {
-        for (text, written) in [
-            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-            ("+47 22 00 00 00", "'+47 22 00 00 00"),
-            ("-- see notes", "'-- see notes"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("\tcmd", "'\tcmd"),
-            ("\rcmd", "'\rcmd"),
-            ("'=x", "''=x"),
-            ("'quoted'", "'quoted'"),
-            ("Gard AS", "Gard AS"),
-            ("a=b", "a=b"),
-            ("", ""),
-        ] {
-            assert_eq!(escape(text.to_string()), written, "{text:?}");
-            assert_eq!(unescape(written), text, "{written:?}");
-        }
-    }
 
     #[test]
     fn an_unclosed_quote_is_found_where_it_opened() {

@@ -213,6 +213,10 @@ enum Command {
         /// until the workbook changes (for measuring).
         #[arg(long)]
         no_view_cache: bool,
+        /// Run no automations (docs/automations.md): neither the scheduled
+        /// rules nor those on change.
+        #[arg(long)]
+        no_automations: bool,
         /// The integrations' configuration file (`docs/configuration.md`);
         /// else the file named by CSIP_CONFIG; else none.
         #[arg(long)]
@@ -487,12 +491,14 @@ fn main() -> ExitCode {
             db,
             addr,
             no_view_cache,
+            no_automations,
             config,
             limits,
             day,
         } => integrations(config).and_then(|integrations| {
             let mut server = limits.config(day.today, !no_view_cache);
             server.integrations = integrations;
+            server.automations = !no_automations;
             stored::serve(&db, &addr, server, system_today())
         }),
         Command::View {

@@ -154,3 +154,71 @@ fn a_second_run_at_the_same_time_changes_nothing_and_messages_go_out_once() {
             .any(|c| c == "#customer-success-alerts")
     );
 }
+
+#[test]
+fn csip_serve_runs_the_automations_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("csip.db");
+    assert!(
+        csip(&[
+            "init",
+            "--db",
+            db.to_str().unwrap(),
+            "--sample",
+            "--today",
+            common::TODAY
+        ])
+        .status
+        .success()
+    );
+    // Without --no-automations: at start the due slots of the last day run,
+    // and the change rules over every row.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_csip"))
+        .args([
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+            "--today",
+            common::TODAY,
+        ])
+        .env("CSIP_LOG", "warn")
+        .env_remove("CSIP_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let logged = || {
+        let store =
+            csip_store::Store::open(&db, csip_engine::Clock::on(csip_workbook::sample_today()))
+                .unwrap();
+        let wb = store.workbook();
+        let t = wb.table_id("Automation_Logs").unwrap();
+        let key = wb.column_id(t, "Run_Key").unwrap();
+        let keys: Vec<String> = wb
+            .rows(t)
+            .unwrap()
+            .iter()
+            .map(|&r| wb.display(wb.value(key, r).unwrap()))
+            .collect();
+        keys
+    };
+    let before = logged().len();
+    let started = std::time::Instant::now();
+    let mut keys = logged();
+    while !keys.iter().any(|k| k.starts_with("API Health Critical/")) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no automation ran: {keys:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        keys = logged();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let runs = keys.len() - before;
+    assert!(runs >= 1, "{keys:?}");
+    // Every key once.
+    let unique: std::collections::BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len());
+}

@@ -115,6 +115,7 @@ fn serve_with(
             "127.0.0.1:0",
             "--today",
             TODAY,
+            "--no-automations",
         ])
         .args(["--config", config.to_str().unwrap()])
         .env("CSIP_LOG", "info")

@@ -112,6 +112,9 @@ pub struct Config {
     /// environment; `docs/configuration.md`): `POST /slack/commands` is
     /// served when the Slack signing secret is among them.
     pub integrations: csip_store::Config,
+    /// Run the automations (`docs/automations.md`): the change rules after
+    /// each commit and the scheduled ones. On by default.
+    pub automations: bool,
 }
 
 impl Default for Config {
@@ -132,6 +135,7 @@ impl Default for Config {
             evaluation_slots: None,
             snapshot_on_shutdown: true,
             integrations: csip_store::Config::default(),
+            automations: true,
         }
     }
 }
@@ -890,6 +894,10 @@ async fn finish(app: App, deadline: tokio::time::Instant) {
 /// The automations of `config` on `store`'s workbook, or none (and why, in
 /// the log) when their rules or settings do not load.
 fn load_automations(store: &Store, config: &Config) -> Option<Arc<csip_automations::Automations>> {
+    if !config.automations {
+        tracing::info!(target: "csip::automations", "automations are off (--no-automations)");
+        return None;
+    }
     let section = match csip_automations::AutomationsConfig::load(&config.integrations) {
         Ok(s) => s,
         Err(e) => {
@@ -912,7 +920,9 @@ fn load_automations(store: &Store, config: &Config) -> Option<Arc<csip_automatio
     match section.settings(store.path()) {
         Ok(settings) => {
             tracing::info!(target: "csip::automations", rules = rules.rules.len(), "automations loaded");
-            Some(Arc::new(csip_automations::Automations::new(rules, settings)))
+            Some(Arc::new(csip_automations::Automations::new(
+                rules, settings,
+            )))
         }
         Err(e) => {
             tracing::warn!(target: "csip::automations", error = %e, "automations are off");

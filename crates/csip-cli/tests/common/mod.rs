@@ -88,6 +88,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--today",
                 TODAY,
+                // Their own commits would be counted with the tests' (tests/automations.rs runs them).
+                "--no-automations",
             ])
             .args(flags)
             .env("CSIP_LOG", "warn") // access logs would flood the test output
