@@ -329,6 +329,14 @@ impl Automations {
     /// row whose formula errs is left out and named in the log (status
     /// Partial); other rules are never stopped.
     pub fn run(&self, store: &mut Store, slot: Slot) -> Report {
+        // Another process (a second scheduler) may have run it: read the
+        // file's last commits first.
+        if let Err(e) = store.refresh() {
+            return Report {
+                outcome: Outcome::NotCommitted(e.to_string()),
+                slot,
+            };
+        }
         if already_logged(store.workbook(), &slot.key).is_some() {
             return Report {
                 slot,

@@ -457,3 +457,26 @@ fn a_registered_job_runs_once_per_slot() {
         1
     );
 }
+
+#[test]
+fn two_schedulers_on_one_file_run_each_slot_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = pilot_file(dir.path(), csip_workbook::sample_today());
+    let path = store.path().to_path_buf();
+    drop(store);
+    let open =
+        || Store::open(&path, csip_engine::Clock::on(csip_workbook::sample_today())).unwrap();
+    let (mut a, mut b) = (open(), open());
+    let automations = automations(&a, dir.path());
+    let at = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+    // Both see the same slots due; A runs them first.
+    let due_b = automations.due(b.workbook(), at, None);
+    let ran_a = automations.run_due(&mut a, at, None);
+    assert!(!ran_a.is_empty() && due_b.len() == ran_a.len());
+    for slot in due_b {
+        assert_eq!(automations.run(&mut b, slot).outcome, Outcome::AlreadyDone);
+    }
+    let keys: Vec<String> = logs(open().workbook()).into_iter().map(|l| l.1).collect();
+    let unique: BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len(), "{keys:?}");
+}
