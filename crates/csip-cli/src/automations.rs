@@ -18,7 +18,10 @@ pub(crate) fn load(
     let rules = section.rules().map_err(|e| errors(&e))?;
     rules.check(wb).map_err(|e| errors(&e))?;
     let settings = section.settings(db).map_err(|e| format!("error: {e}"))?;
-    Ok(Automations::new(rules, settings))
+    let mut automations = Automations::new(rules, settings);
+    let daily = csip_server::AnypointDaily::new(config).map_err(|e| format!("error: {e}"))?;
+    automations.register(std::sync::Arc::new(daily));
+    Ok(automations)
 }
 
 fn errors(e: &[csip_automations::RuleError]) -> String {

@@ -16,6 +16,7 @@
 //! The binary reads files, the clock and arguments, and prints; everything
 //! else is the engine's.
 
+mod anypoint;
 mod automations;
 mod csvio;
 mod ingest;
@@ -172,6 +173,11 @@ enum Command {
         #[command(subcommand)]
         command: AutomationsCommand,
     },
+    /// The Anypoint Platform (docs/anypoint.md).
+    Anypoint {
+        #[command(subcommand)]
+        command: AnypointCommand,
+    },
     /// The messages writes left for delivery (docs/outbox.md).
     Outbox {
         #[command(subcommand)]
@@ -301,6 +307,31 @@ enum Command {
         /// The generator's seed; the same seed gives the same files.
         #[arg(long)]
         seed: Option<u64>,
+        #[command(flatten)]
+        day: Day,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AnypointCommand {
+    /// Sync an account's APIs (and metrics) from its Anypoint organization:
+    /// one commit, or nothing when nothing changed.
+    Sync {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The account, by Account_Name or Account_ID.
+        #[arg(long)]
+        account: String,
+        /// APIs Only, APIs + Metrics or Full Sync.
+        #[arg(long, default_value = "Full Sync")]
+        scope: String,
+        /// The integrations' configuration file; else CSIP_CONFIG; else none.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who the audit log records as the writer (default: cli:$USER).
+        #[arg(long = "as")]
+        who: Option<String>,
         #[command(flatten)]
         day: Day,
     },
@@ -455,6 +486,18 @@ fn main() -> ExitCode {
                 today: today(&day),
             })
         }),
+        Command::Anypoint { command } => match command {
+            AnypointCommand::Sync {
+                db,
+                account,
+                scope,
+                config,
+                who,
+                day,
+            } => integrations(config).and_then(|config| {
+                anypoint::sync(&db, &account, &scope, &config, who.as_deref(), today(&day))
+            }),
+        },
         Command::Automations { command } => match command {
             AutomationsCommand::Run {
                 db,

@@ -45,11 +45,13 @@ mod edge;
 mod error;
 mod ingest;
 mod input;
+mod jobs;
 mod json;
 mod outbox;
 mod slack;
 
 pub use error::ApiError;
+pub use jobs::AnypointDaily;
 pub use json::to_json as value_to_json;
 pub use outbox::{Delivered, Dispatcher};
 

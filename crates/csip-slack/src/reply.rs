@@ -78,12 +78,7 @@ fn account_miss(wb: &Workbook, text: &str) -> Message {
     })
 }
 
-/// An account's name (Account_Master's display column).
-pub fn account_name(wb: &Workbook, account: RowId) -> String {
-    wb.table_id("Account_Master")
-        .map(|t| wb.display(&Value::Row(t, account)))
-        .unwrap_or_default()
-}
+pub use csip_workbook::lookup::account_name;
 
 /// The usage text, for `help`, an empty text and an unknown command.
 pub fn usage() -> Message {

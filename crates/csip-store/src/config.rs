@@ -169,6 +169,10 @@ struct File {
     #[serde(default)]
     #[allow(dead_code)]
     automations: Option<toml::Value>,
+    /// Read by `csip-anypoint` ([`Config::section`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    anypoint: Option<toml::Value>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -385,7 +389,15 @@ fn read_secrets(path: &Path) -> Result<BTreeMap<String, Secret>, ConfigError> {
     })?;
     let mut out = BTreeMap::new();
     for (name, value) in table {
-        if !SECRET_NAMES.contains(&name.as_str()) {
+        // Anypoint's credentials may be per organization:
+        // `"CSIP_ANYPOINT_CLIENT_ID.<org id>"`.
+        let per_org = ["CSIP_ANYPOINT_CLIENT_ID.", "CSIP_ANYPOINT_CLIENT_SECRET."]
+            .iter()
+            .any(|p| {
+                name.strip_prefix(p)
+                    .is_some_and(|org| !org.trim().is_empty())
+            });
+        if !SECRET_NAMES.contains(&name.as_str()) && !per_org {
             return Err(invalid(format!(
                 "`{name}` is not a secret csip reads; the names: {}",
                 SECRET_NAMES.join(", ")

@@ -5,8 +5,9 @@
 //!
 //! This crate holds data, not logic: the engine reads the files
 //! ([`csip_engine::schema_from_files`], [`csip_engine::Workbook::import_files`]).
-//! The one exception is [`lookup`]: how every adapter finds an account or
-//! a metric by the name a person or a report gives.
+//! The exceptions are [`lookup`] — how every adapter finds an account or a
+//! metric by the name a person or a report gives — and [`log`], the
+//! Automation_Logs row every automated run writes.
 //!
 //! ```
 //! let wb = csip_workbook::pilot(csip_workbook::sample_today())?;
@@ -17,6 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod log;
 pub mod lookup;
 pub mod synth;
 

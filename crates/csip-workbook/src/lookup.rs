@@ -98,6 +98,13 @@ pub fn find_account(wb: &Workbook, text: &str) -> Option<RowId> {
     })
 }
 
+/// An account's name (Account_Master's display column).
+pub fn account_name(wb: &Workbook, account: RowId) -> String {
+    wb.table_id("Account_Master")
+        .map(|t| wb.display(&Value::Row(t, account)))
+        .unwrap_or_default()
+}
+
 /// The account name nearest to `text`, for a "did you mean".
 pub fn nearest_account(wb: &Workbook, text: &str) -> Option<String> {
     let accounts = wb.table_id("Account_Master").ok()?;
