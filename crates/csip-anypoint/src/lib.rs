@@ -9,7 +9,7 @@ pub mod run;
 pub mod sync;
 
 pub use client::{Client, Credentials, Settings};
-pub use run::{Synced, daily, sync_account, syncable_accounts};
+pub use run::{Fetched, Synced, apply, daily, fetch, sync_account, syncable_accounts};
 pub use sync::{Scope, Summary};
 
 /// The client credentials of organization `org`: those of the secrets file

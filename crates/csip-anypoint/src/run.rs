@@ -80,7 +80,37 @@ pub fn sync_account(
     automation: &str,
     channel: Option<&str>,
 ) -> Result<Synced, RunError> {
-    let wb = store.workbook();
+    let fetched = fetch(store.workbook(), client, account, scope, now)?;
+    apply(store, fetched, actor, automation, channel)
+}
+
+/// What Anypoint answered for an account, before it is written.
+#[derive(Debug)]
+pub struct Fetched {
+    account: String,
+    name: String,
+    scope: Scope,
+    now: DateTime<Utc>,
+    assets: Vec<crate::client::Asset>,
+    metrics: Option<crate::client::Metrics>,
+    requests: u64,
+    retries: u64,
+}
+
+/// The network half of a sync: the account found in `wb` (a snapshot is
+/// enough: nothing is written), its assets and, for a scope with metrics,
+/// their last 30 days — with no lock on the workbook held.
+///
+/// # Errors
+///
+/// The account is unknown or has no organization id, or Anypoint failed.
+pub fn fetch(
+    wb: &Workbook,
+    client: &mut Client,
+    account: &str,
+    scope: Scope,
+    now: DateTime<Utc>,
+) -> Result<Fetched, RunError> {
     let row = csip_workbook::lookup::find_account(wb, account).ok_or_else(|| {
         RunError::Account(match csip_workbook::lookup::nearest_account(wb, account) {
             Some(n) => format!("there is no account “{account}”; did you mean “{n}”?"),
@@ -94,24 +124,59 @@ pub fn sync_account(
         ))
     })?;
     let before = client.stats();
-    // The network first, with no lock on the workbook.
     let assets = client.assets(&org)?;
-    let days = 30;
     let metrics = if scope.metrics() {
         let ids: Vec<String> = assets.iter().map(|a| a.asset_id.clone()).collect();
-        Some(client.metrics(&org, &ids, now - Duration::days(days.into()), now)?)
+        Some(client.metrics(&org, &ids, now - Duration::days(DAYS.into()), now)?)
     } else {
         None
     };
     let after = client.stats();
-    let (requests, retries) = (
-        after.requests - before.requests,
-        after.retries - before.retries,
-    );
+    Ok(Fetched {
+        account: account.to_string(),
+        name,
+        scope,
+        now,
+        assets,
+        metrics,
+        requests: after.requests - before.requests,
+        retries: after.retries - before.retries,
+    })
+}
+
+/// The days of metrics a sync reads.
+const DAYS: u32 = 30;
+
+/// The writing half of a sync: what was fetched planned against `store`'s
+/// workbook as it is now, and committed with its log row (`automation`)
+/// and message — or nothing when nothing changed.
+///
+/// # Errors
+///
+/// The account was removed meanwhile, the workbook lacks what the sync
+/// writes, or the file could not be written.
+pub fn apply(
+    store: &mut Store,
+    fetched: Fetched,
+    actor: &str,
+    automation: &str,
+    channel: Option<&str>,
+) -> Result<Synced, RunError> {
+    let Fetched {
+        account,
+        name,
+        scope,
+        now,
+        assets,
+        metrics,
+        requests,
+        retries,
+    } = fetched;
+    let days = DAYS;
     // Planned against the workbook as it is now (the file may have moved on).
     store.refresh()?;
     let wb = store.workbook();
-    let Some(row) = csip_workbook::lookup::find_account(wb, account) else {
+    let Some(row) = csip_workbook::lookup::find_account(wb, &account) else {
         return Err(RunError::Account(format!(
             "{name} was removed during the sync"
         )));

@@ -3,7 +3,7 @@
 //! every retry path; a repeated sync writes nothing; a failure leaves the
 //! account as it was; the daily run over several accounts.
 
-#![allow(clippy::unwrap_used)] // tests may panic
+#![allow(clippy::unwrap_used, dead_code, unreachable_pub)] // tests may panic; the fake is shared
 
 mod fake;
 

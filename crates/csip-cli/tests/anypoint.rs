@@ -84,3 +84,52 @@ fn csip_anypoint_sync_writes_an_accounts_apis_once() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("CSIP_ANYPOINT_CLIENT_ID"));
 }
+
+mod common;
+
+#[test]
+fn the_sync_button_runs_as_a_job_through_the_api() {
+    let wb = common::pilot();
+    let anypoint = fake::FakeAnypoint::start();
+    anypoint.add_org(GARD);
+    anypoint.set_assets(GARD, fake::catalogue(GARD, 30, 5).assets);
+    let base = anypoint.base_url();
+    let server = common::Server::start_env(
+        &wb.db,
+        &[],
+        &[
+            ("CSIP_ANYPOINT_URL", base.as_str()),
+            ("CSIP_ANYPOINT_CLIENT_ID", fake::CLIENT_ID),
+            ("CSIP_ANYPOINT_CLIENT_SECRET", fake::CLIENT_SECRET),
+        ],
+    );
+    let (status, actions) = server.get("/api/v1/actions", Some(&wb.viewer));
+    assert_eq!(status, 200);
+    assert_eq!(
+        actions["actions"][0]["button"]["column"],
+        "Sync_from_Anypoint"
+    );
+    let body = serde_json::json!({"account": "Gard AS", "scope": "APIs Only"});
+    let (status, _) = server.post("/api/v1/actions/sync-from-anypoint", &wb.viewer, &body);
+    assert_eq!(status, 403, "a viewer reads only");
+    let (status, started) = server.post("/api/v1/actions/sync-from-anypoint", &wb.csm, &body);
+    assert_eq!(status, 202, "{started}");
+    let id = started["job"]["id"].as_u64().unwrap();
+    let began = std::time::Instant::now();
+    let job = loop {
+        let (_, job) = server.get(&format!("/api/v1/jobs/{id}"), Some(&wb.csm));
+        if job["job"]["status"] != "running" {
+            break job;
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(60),
+            "{job}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(job["job"]["status"], "done", "{job}");
+    assert_eq!(job["job"]["result"]["apis_synced"], 30, "{job}");
+    assert_eq!(job["job"]["result"]["new"], 30, "{job}");
+    let (status, _) = server.get("/api/v1/jobs/999", Some(&wb.csm));
+    assert_eq!(status, 404);
+}

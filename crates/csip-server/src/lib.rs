@@ -40,6 +40,7 @@
 //! per core runs at a time; one that cannot start within its time limit is
 //! 503. A view's answer is kept until the snapshot's generation moves.
 
+mod actions;
 mod api;
 mod edge;
 mod error;
@@ -174,6 +175,8 @@ pub struct App {
     /// scheduled ones by [`App::run_automations`]; none when the rules do
     /// not load (the log says why).
     automations: Option<Arc<csip_automations::Automations>>,
+    /// Actions started through the API or Slack, while they run and after.
+    jobs: Arc<actions::Jobs>,
 }
 
 /// A transaction a client sent, waiting for the writer: how to build it
@@ -357,6 +360,7 @@ impl App {
         let automations = load_automations(&store, &config);
         Ok(App {
             automations,
+            jobs: Arc::default(),
             tokens: Arc::new(csip_store::Tokens::open(store.path())?),
             audit: Arc::new(csip_store::AuditLog::open(store.path())?),
             current: Arc::new(RwLock::new(Arc::new(Snapshot::of(&store)))),
@@ -503,6 +507,9 @@ impl App {
             .route("/api/v1/eval", post(api::eval))
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/ingest/metrics", post(ingest::metrics))
+            .route("/api/v1/actions", get(actions::list))
+            .route("/api/v1/actions/{action}", post(actions::run))
+            .route("/api/v1/jobs/{id}", get(actions::job))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(

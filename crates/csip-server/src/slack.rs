@@ -81,11 +81,31 @@ pub(crate) async fn commands(
             Err(m) => m,
         },
         Command::Sync { account, scope } => match reply::find_account(wb, &account) {
-            Ok(row) => Message::ephemeral(format!(
-                "The Anypoint sync is not configured on this server, so {} ({}) was not synced.",
-                reply::account_name(wb, row),
-                scope.name()
-            )),
+            Ok(row) => {
+                let name = reply::account_name(wb, row);
+                let scope: csip_anypoint::Scope = scope
+                    .name()
+                    .parse()
+                    .unwrap_or(csip_anypoint::Scope::FullSync);
+                match crate::actions::start_sync(
+                    &app,
+                    &name,
+                    scope,
+                    &member.name,
+                    Some(slash.response_url.clone()),
+                ) {
+                    Ok(job) => Message::ephemeral(format!(
+                        "Syncing {name} from Anypoint ({}); the outcome follows here (job {}).",
+                        scope.name(),
+                        job.id
+                    )),
+                    Err(e) => Message::ephemeral(format!(
+                        "{name} ({}) was not synced: {}",
+                        scope.name(),
+                        e.message
+                    )),
+                }
+            }
             Err(m) => m,
         },
         Command::Update { args } => update(&app, &slash, member, args).await,
@@ -207,7 +227,7 @@ async fn update(app: &App, slash: &SlashCommand, member: reply::Member, update: 
 
 /// Posts a command's outcome to its `response_url`, trying a few times
 /// when Slack asks to wait (it takes 5 posts to one URL in 30 minutes).
-async fn follow_up(response_url: &str, message: &Message) {
+pub(crate) async fn follow_up(response_url: &str, message: &Message) {
     let slack = match WebApi::responder(std::time::Duration::from_secs(10)) {
         Ok(slack) => slack,
         Err(e) => {

@@ -79,6 +79,11 @@ impl Server {
 
     /// `csip serve` with more flags (`--header-timeout 1`, ...).
     pub fn start_with(db: &Path, flags: &[&str]) -> Server {
+        Server::start_env(db, flags, &[])
+    }
+
+    /// `csip serve` with more flags and environment variables.
+    pub fn start_env(db: &Path, flags: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_csip"))
             .args([
                 "serve",
@@ -92,6 +97,7 @@ impl Server {
                 "--no-automations",
             ])
             .args(flags)
+            .envs(env.iter().copied())
             .env("CSIP_LOG", "warn") // access logs would flood the test output
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
