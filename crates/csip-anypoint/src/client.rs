@@ -956,13 +956,13 @@ impl Client {
     /// # use csip_store::Secret;
     /// # let credentials = Credentials { client_id: Secret::new("id"), client_secret: Secret::new("s") };
     /// let mut client = Client::new(Settings::default(), credentials)?;
-    /// let to = chrono::Utc::now();
+    /// let to: chrono::DateTime<chrono::Utc> = "2026-03-01T00:00:00Z".parse()?; // the caller's clock
     /// let apis = vec!["orders-api".to_string()];
     /// let metrics = client.metrics("1d2e3f4a-0000-4000-8000-000000000001", &apis, to - chrono::Duration::days(30), to)?;
     /// if let Some(m) = metrics.per_api.get("orders-api") {
     ///     println!("{} a month, {:?}% errors", m.monthly_volume(30), m.error_rate_percent());
     /// }
-    /// # Ok::<(), csip_anypoint::client::AnypointError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
@@ -1370,7 +1370,7 @@ impl Client {
 
     /// Waits `delay`, unless that would pass the deadline.
     fn sleep(&self, delay: Duration, what: &str) -> Result<(), AnypointError> {
-        if false {
+        if Instant::now() + delay.min(LONGEST) >= self.deadline {
             return Err(AnypointError::Deadline {
                 reached: what.to_string(),
             });

@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-pub mod fake;
+mod fake;
 
 use chrono::{DateTime, Duration as Days, TimeZone, Utc};
 use csip_anypoint::client::{AnypointError, Client, Credentials, MetricsSource, Settings};

@@ -106,8 +106,8 @@ fn the_sync_button_runs_as_a_job_through_the_api() {
     let (status, actions) = server.get("/api/v1/actions", Some(&wb.viewer));
     assert_eq!(status, 200);
     assert_eq!(
-        actions["actions"][0]["button"]["column"],
-        "Sync_from_Anypoint"
+        actions["actions"][0]["buttons"][0],
+        serde_json::json!({"table": "Account_Master", "column": "Sync_from_Anypoint"})
     );
     let body = serde_json::json!({"account": "Gard AS", "scope": "APIs Only"});
     let (status, _) = server.post("/api/v1/actions/sync-from-anypoint", &wb.viewer, &body);

@@ -79,6 +79,7 @@ pub(crate) struct RawColumn {
     max: Option<toml::Value>,
     decimals: Option<u32>,
     comment: Option<String>,
+    action: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -227,6 +228,18 @@ pub(crate) fn column_of(
     column.decimals = rc.decimals;
     column.comment = rc.comment.clone();
     column.declared = Some(origin(c.span().start));
+    if let Some(action) = &rc.action {
+        if column.ty != ColumnType::Button {
+            return Err(at(
+                c.span(),
+                format!(
+                    "column `{}`: only a button column runs an action; make it type = \"button\" or drop `action`",
+                    rc.name
+                ),
+            ));
+        }
+        column.action = Some(action.trim().to_string());
+    }
     column.default = match &rc.default {
         Some(v) => {
             Some(cell_value(v).map_err(|m| at(c.span(), format!("column `{}`: {m}", rc.name)))?)

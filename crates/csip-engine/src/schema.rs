@@ -236,6 +236,9 @@ pub struct ColumnSchema {
     pub decimals: Option<u32>,
     /// Where the column is declared in a file, so that problems point there.
     pub declared: Option<SourceOrigin>,
+    /// The named action a button column runs (`sync-from-anypoint`): a
+    /// service offers it as `POST /api/v1/actions/{action}` with the row.
+    pub action: Option<String>,
 }
 
 /// Where a piece of text (a formula) sits in a source file.
@@ -569,6 +572,7 @@ impl ColumnSchema {
             origin: None,
             decimals: None,
             declared: None,
+            action: None,
         }
     }
 

@@ -91,13 +91,35 @@ impl Jobs {
     }
 }
 
-/// `GET /api/v1/actions`.
-pub(crate) async fn list() -> axum::Json<Json> {
+/// The button columns of the workbook bound to an action: (table, column, action).
+fn buttons(wb: &csip_engine::Workbook) -> Vec<(String, String, String)> {
+    let schema = wb.schema();
+    schema
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.columns
+                .iter()
+                .filter_map(|c| Some((t.name.clone(), c.name.clone(), c.action.clone()?)))
+        })
+        .collect()
+}
+
+/// `GET /api/v1/actions`: the actions this service runs, each with the
+/// button columns bound to it in the workbook's table files.
+pub(crate) async fn list(State(app): State<App>) -> axum::Json<Json> {
+    let snapshot = app.snapshot();
+    let bound = buttons(&snapshot.wb);
+    let buttons: Vec<Json> = bound
+        .iter()
+        .filter(|(_, _, a)| a == ANYPOINT_SYNC)
+        .map(|(t, c, _)| json!({"table": t, "column": c}))
+        .collect();
     axum::Json(json!({"actions": [{
         "name": ANYPOINT_SYNC,
-        "button": {"table": "Account_Master", "column": "Sync_from_Anypoint"},
+        "buttons": buttons,
         "parameters": {
-            "account": "the account: Account_Name or Account_ID",
+            "account": "the account: Account_Name or Account_ID (the button's row)",
             "scope": "APIs Only, APIs + Metrics or Full Sync (default Full Sync)"
         },
         "role": "csm or admin",
@@ -135,10 +157,17 @@ pub(crate) async fn run(
     headers: HeaderMap,
     raw: Body,
 ) -> Result<Response, ApiError> {
-    if action != ANYPOINT_SYNC {
+    let bound = buttons(&app.snapshot().wb);
+    if !bound.iter().any(|(_, _, a)| *a == action) {
         return Err(ApiError::not_found(format!(
-            "there is no action `{action}`; the actions are {ANYPOINT_SYNC} (GET /api/v1/actions)"
+            "no button of this workbook runs the action `{action}`; GET /api/v1/actions lists them (a file made before buttons named actions needs `csip upgrade`)"
         )));
+    }
+    if action != ANYPOINT_SYNC {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("this service does not run the action `{action}` yet; it runs {ANYPOINT_SYNC}"),
+        ));
     }
     if caller.role == Role::Viewer {
         return Err(ApiError::forbidden(format!(

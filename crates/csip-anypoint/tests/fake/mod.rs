@@ -30,6 +30,7 @@
 //! An organization it was not given is a 404.
 
 #![allow(dead_code)] // each test file uses a part of it
+#![allow(unreachable_pub)] // `mod fake;` or `pub mod fake;`, as a test file likes
 
 use chrono::{DateTime, Utc};
 use csip_anypoint::client::{Credentials, MetricsSource, Settings};

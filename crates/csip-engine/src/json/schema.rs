@@ -101,6 +101,8 @@ struct ColumnSchemaDef {
     origin: Option<crate::schema::SourceOrigin>,
     #[serde(skip)]
     declared: Option<crate::schema::SourceOrigin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<String>,
 }
 
 /// A type is its table-file name; one that carries more is an object with
