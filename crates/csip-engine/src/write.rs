@@ -272,6 +272,9 @@ impl Writer<'_> {
         if let Some(formula) = &c.formula {
             self.line("formula", &formula_text(formula));
         }
+        if let Some(action) = &c.action {
+            self.line("action", &basic(action));
+        }
         if let Some(comment) = &c.comment {
             self.line("comment", &basic(comment));
         }
