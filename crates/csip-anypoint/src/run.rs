@@ -270,16 +270,27 @@ pub fn syncable_accounts(wb: &Workbook) -> Vec<String> {
         .collect()
 }
 
+/// How the daily run reaches the workbook: reads on a snapshot (or the
+/// store), writes through the writer — so that the network, between them,
+/// holds no lock.
+pub trait Access {
+    /// Runs `f` on the workbook as it is now.
+    fn read(&self, f: &mut dyn FnMut(&Workbook));
+    /// Runs `f` with the writer's store.
+    fn write(&self, f: &mut dyn FnMut(&mut Store));
+}
+
 /// The daily run at `slot`, keyed `key`: a Full Sync of every active
 /// account with an organization id (credentials by organization from
-/// `credentials_of`), each its own commit; then the run's log row with the
-/// key, whatever happened to each account. The message of the log row.
+/// `credentials_of`), each account fetched with no lock and committed on
+/// its own; then the run's log row with the key, whatever happened to each
+/// account. The message of the log row.
 ///
 /// # Errors
 ///
 /// The log row could not be written.
 pub fn daily(
-    store: &mut Store,
+    access: &dyn Access,
     settings: &Settings,
     credentials_of: &dyn Fn(&str) -> Option<Credentials>,
     slot: DateTime<Utc>,
@@ -287,13 +298,16 @@ pub fn daily(
     channel: Option<&str>,
 ) -> Result<String, String> {
     let started = std::time::Instant::now();
-    let accounts = syncable_accounts(store.workbook());
+    let mut accounts = Vec::new();
+    access.read(&mut |wb| accounts = syncable_accounts(wb));
     let (mut ok, mut failed, mut details) = (0usize, 0usize, String::new());
     for account in &accounts {
-        let wb = store.workbook();
-        let org = csip_workbook::lookup::find_account(wb, account)
-            .and_then(|r| organization(wb, r))
-            .unwrap_or_default();
+        let mut org = String::new();
+        access.read(&mut |wb| {
+            org = csip_workbook::lookup::find_account(wb, account)
+                .and_then(|r| organization(wb, r))
+                .unwrap_or_default();
+        });
         let Some(credentials) = credentials_of(&org) else {
             failed += 1;
             details.push_str(&format!(
@@ -301,20 +315,34 @@ pub fn daily(
             ));
             continue;
         };
-        let result = Client::new(settings.clone(), credentials)
-            .map_err(RunError::from)
-            .and_then(|mut client| {
-                sync_account(
-                    store,
-                    &mut client,
-                    account,
-                    Scope::FullSync,
-                    slot,
-                    "automation:Daily Anypoint Sync",
-                    DAILY,
-                    channel,
-                )
-            });
+        let mut fetched = None;
+        match Client::new(settings.clone(), credentials) {
+            Err(e) => fetched = Some(Err(RunError::from(e))),
+            Ok(mut client) => access.read(&mut |wb| {
+                fetched = Some(fetch(wb, &mut client, account, Scope::FullSync, slot));
+            }),
+        }
+        let result = match fetched {
+            Some(Ok(f)) => {
+                let mut f = Some(f);
+                let mut applied = None;
+                access.write(&mut |store| {
+                    if let Some(f) = f.take() {
+                        applied = Some(apply(
+                            store,
+                            f,
+                            "automation:Daily Anypoint Sync",
+                            DAILY,
+                            channel,
+                        ));
+                    }
+                });
+                applied
+                    .unwrap_or_else(|| Err(RunError::Account(format!("{account} was not written"))))
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(RunError::Account(format!("{account} was not fetched"))),
+        };
         match result {
             Ok(s) => {
                 ok += 1;
@@ -331,21 +359,26 @@ pub fn daily(
         (0, _) => "Failed",
         _ => "Partial",
     };
-    let message = format!("{} accounts synced, {failed} failed", ok);
-    let tx = log_row(
-        store.workbook(),
-        Transaction::new(),
-        DAILY,
-        key,
-        slot.naive_utc(),
-        status,
-        accounts.len(),
-        &message,
-        &details,
-        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    );
-    store
-        .commit(tx, "automation:Daily Anypoint Sync", slot.naive_utc())
-        .map_err(|e| e.to_string())?;
+    let message = format!("{ok} accounts synced, {failed} failed");
+    let mut written = Err("the log row was not written".to_string());
+    access.write(&mut |store| {
+        let tx = log_row(
+            store.workbook(),
+            Transaction::new(),
+            DAILY,
+            key,
+            slot.naive_utc(),
+            status,
+            accounts.len(),
+            &message,
+            &details,
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        written = store
+            .commit(tx, "automation:Daily Anypoint Sync", slot.naive_utc())
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    });
+    written?;
     Ok(message)
 }

@@ -310,7 +310,7 @@ fn the_daily_run_syncs_each_account_and_one_failure_stops_none() {
     let credentials = anypoint.credentials();
     let helix_before = apis(store.workbook(), "Helix Health Partners");
     let message = csip_anypoint::daily(
-        &mut store,
+        &Held(std::cell::RefCell::new(&mut store)),
         &settings,
         &|org| (org != "c3f2e5d4-0000-4000-8000-000000sakura").then(|| credentials.clone()),
         now(),
@@ -335,4 +335,17 @@ fn the_daily_run_syncs_each_account_and_one_failure_stops_none() {
         })
         .unwrap();
     assert_eq!(wb.display(wb.value(status, run).unwrap()), "Partial");
+}
+
+/// The store, held by the test, as the daily run reads and writes.
+struct Held<'s>(std::cell::RefCell<&'s mut Store>);
+
+impl csip_anypoint::run::Access for Held<'_> {
+    fn read(&self, f: &mut dyn FnMut(&Workbook)) {
+        f(self.0.borrow().workbook());
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut Store)) {
+        f(&mut self.0.borrow_mut());
+    }
 }

@@ -34,7 +34,8 @@ pub mod schedule;
 
 pub use rules::{RuleError, Rules};
 pub use run::{
-    Automations, Job, Listing, Outcome, Report, Settings, Slot, already_logged, log_row,
+    Access, Automations, Held, Job, Listing, Outcome, Report, Settings, Slot, already_logged,
+    log_row,
 };
 
 use std::collections::BTreeMap;

@@ -16,6 +16,38 @@ pub use csip_workbook::log::{already_logged, log_row};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// How a job reaches the workbook: reads on the workbook as it is now,
+/// writes through the writer — so that its slow part (the network) holds
+/// no lock. `csip serve` reads a snapshot and writes through its writer;
+/// [`Held`] is one store held by the caller.
+pub trait Access {
+    /// Runs `f` on the workbook as it is now.
+    fn read(&self, f: &mut dyn FnMut(&Workbook));
+    /// Runs `f` with the writer's store.
+    fn write(&self, f: &mut dyn FnMut(&mut Store));
+}
+
+/// [`Access`] to one store the caller holds (the CLI, tests).
+#[derive(Debug)]
+pub struct Held<'s>(std::cell::RefCell<&'s mut Store>);
+
+impl<'s> Held<'s> {
+    /// Access to `store`.
+    pub fn new(store: &'s mut Store) -> Held<'s> {
+        Held(std::cell::RefCell::new(store))
+    }
+}
+
+impl Access for Held<'_> {
+    fn read(&self, f: &mut dyn FnMut(&Workbook)) {
+        f(self.0.borrow().workbook());
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut Store)) {
+        f(&mut self.0.borrow_mut());
+    }
+}
+
 /// A scheduled job an adapter registers (the Anypoint sync's daily run):
 /// the scheduler decides when, and the job does its work and commits it
 /// with its Automation_Logs row ([`log_row`], keyed by `key`) in one
@@ -25,13 +57,13 @@ pub trait Job: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
     /// When it runs.
     fn schedule(&self) -> &Schedule;
-    /// Runs the slot `slot` (keyed `key`) on `store`: the message of its
-    /// log row.
+    /// Runs the slot `slot` (keyed `key`) through `access`: the message of
+    /// its log row.
     ///
     /// # Errors
     ///
     /// Why it failed; the scheduler logs it as a failed run.
-    fn run(&self, store: &mut Store, slot: DateTime<Utc>, key: &str) -> Result<String, String>;
+    fn run(&self, access: &dyn Access, slot: DateTime<Utc>, key: &str) -> Result<String, String>;
 }
 
 /// What the runs need from `csip.toml` (`[automations]`).
@@ -235,6 +267,15 @@ impl Automations {
                 }
             }
         }
+        due.extend(self.due_jobs(wb, now, only));
+        due.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.rule.cmp(&b.rule)));
+        due
+    }
+
+    /// The registered jobs' runs due at `now` (see [`Automations::due`]).
+    pub fn due_jobs(&self, wb: &Workbook, now: DateTime<Utc>, only: Option<&str>) -> Vec<Slot> {
+        let wanted = |name: &str| only.is_none_or(|o| o.trim().eq_ignore_ascii_case(name));
+        let mut due = Vec::new();
         for job in self.jobs.iter().filter(|j| wanted(j.name())) {
             let last = last_logged(wb, job.name()).map(|(at, _)| at);
             if let Some(d) = job.schedule().due(last, now) {
@@ -265,6 +306,74 @@ impl Automations {
             .collect()
     }
 
+    /// Runs the due slots of rules only (not jobs) on `store`: what a
+    /// server does under its writer, the jobs' slow work kept out of it
+    /// ([`Automations::run_due_jobs`]).
+    pub fn run_due_rules(
+        &self,
+        store: &mut Store,
+        now: DateTime<Utc>,
+        only: Option<&str>,
+    ) -> Vec<Report> {
+        let jobs: BTreeSet<&str> = self.jobs.iter().map(|j| j.name()).collect();
+        let slots = self.due(store.workbook(), now, only);
+        slots
+            .into_iter()
+            .filter(|s| !jobs.contains(s.rule.as_str()))
+            .map(|slot| self.run(store, slot))
+            .collect()
+    }
+
+    /// Runs the due slots of the registered jobs through `access`.
+    pub fn run_due_jobs(
+        &self,
+        access: &dyn Access,
+        now: DateTime<Utc>,
+        only: Option<&str>,
+    ) -> Vec<Report> {
+        let mut slots = Vec::new();
+        access.read(&mut |wb| slots = self.due_jobs(wb, now, only));
+        slots
+            .into_iter()
+            .map(|slot| self.run_job(access, slot))
+            .collect()
+    }
+
+    /// One slot of a job: nothing if its key is logged; else the job, and a
+    /// failed run's log row when it fails.
+    fn run_job(&self, access: &dyn Access, slot: Slot) -> Report {
+        let mut done = false;
+        access.write(&mut |store| {
+            let _ = store.refresh();
+            done = already_logged(store.workbook(), &slot.key).is_some();
+        });
+        if done {
+            return Report {
+                slot,
+                outcome: Outcome::AlreadyDone,
+            };
+        }
+        let Some(job) = self.jobs.iter().find(|j| j.name() == slot.rule) else {
+            return Report {
+                outcome: Outcome::NotCommitted(format!("there is no job “{}”", slot.rule)),
+                slot,
+            };
+        };
+        let outcome = match job.run(access, slot.at, &slot.key) {
+            Ok(message) => Outcome::Ran {
+                status: "Success".into(),
+                records: 0,
+                message,
+            },
+            Err(e) => {
+                let mut outcome = Outcome::NotCommitted(e.clone());
+                access.write(&mut |store| outcome = self.log_failure(store, &slot, &e));
+                outcome
+            }
+        };
+        Report { slot, outcome }
+    }
+
     /// Runs one slot: nothing if its key is logged already; else the rule's
     /// rows found (as of the slot's local date: `Today()` in its zone), its
     /// actions built, and the effects, the messages and the log row
@@ -286,16 +395,8 @@ impl Automations {
                 outcome: Outcome::AlreadyDone,
             };
         }
-        if let Some(job) = self.jobs.iter().find(|j| j.name() == slot.rule) {
-            let outcome = match job.run(store, slot.at, &slot.key) {
-                Ok(message) => Outcome::Ran {
-                    status: "Success".into(),
-                    records: 0,
-                    message,
-                },
-                Err(e) => self.log_failure(store, &slot, &e),
-            };
-            return Report { slot, outcome };
+        if self.jobs.iter().any(|j| j.name() == slot.rule) {
+            return self.run_job(&Held::new(store), slot);
         }
         let Some(rule) = self.rules.get(&slot.rule) else {
             return Report {

@@ -412,23 +412,32 @@ impl csip_automations::Job for Nightly {
     fn schedule(&self) -> &csip_automations::schedule::Schedule {
         &self.0
     }
-    fn run(&self, store: &mut Store, slot: DateTime<Utc>, key: &str) -> Result<String, String> {
-        let tx = csip_automations::log_row(
-            store.workbook(),
-            Transaction::new(),
-            self.name(),
-            key,
-            slot.naive_utc(),
-            "Success",
-            0,
-            "synced",
-            "",
-            1,
-        );
-        store
-            .commit(tx, "job", slot.naive_utc())
-            .map_err(|e| e.to_string())?;
-        Ok("synced".into())
+    fn run(
+        &self,
+        access: &dyn csip_automations::Access,
+        slot: DateTime<Utc>,
+        key: &str,
+    ) -> Result<String, String> {
+        let mut done = Err(String::new());
+        access.write(&mut |store| {
+            let tx = csip_automations::log_row(
+                store.workbook(),
+                Transaction::new(),
+                self.name(),
+                key,
+                slot.naive_utc(),
+                "Success",
+                0,
+                "synced",
+                "",
+                1,
+            );
+            done = store
+                .commit(tx, "job", slot.naive_utc())
+                .map(|_| "synced".to_string())
+                .map_err(|e| e.to_string());
+        });
+        done
     }
 }
 

@@ -3,8 +3,8 @@
 //! the automations' scheduler.
 
 use chrono::{DateTime, Utc};
-use csip_automations::Job;
 use csip_automations::schedule::Schedule;
+use csip_automations::{Access, Job};
 use csip_store::Store;
 
 /// The `Daily Anypoint Sync` at 01:00 UTC: a Full Sync of every active
@@ -47,14 +47,41 @@ impl Job for AnypointDaily {
         &self.schedule
     }
 
-    fn run(&self, store: &mut Store, slot: DateTime<Utc>, key: &str) -> Result<String, String> {
+    fn run(&self, access: &dyn Access, slot: DateTime<Utc>, key: &str) -> Result<String, String> {
         csip_anypoint::daily(
-            store,
+            &Bridge(access),
             &self.settings,
             &|org| csip_anypoint::credentials(&self.secrets, org),
             slot,
             key,
             self.channel.as_deref(),
         )
+    }
+}
+
+/// The scheduler's access, as the Anypoint sync reads and writes.
+struct Bridge<'a>(&'a dyn Access);
+
+impl csip_anypoint::run::Access for Bridge<'_> {
+    fn read(&self, f: &mut dyn FnMut(&csip_engine::Workbook)) {
+        self.0.read(f);
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut Store)) {
+        self.0.write(f);
+    }
+}
+
+/// The service's access: reads on the latest snapshot, writes through the
+/// writer (each write a short hold of it).
+pub(crate) struct Served<'a>(pub(crate) &'a crate::App);
+
+impl Access for Served<'_> {
+    fn read(&self, f: &mut dyn FnMut(&csip_engine::Workbook)) {
+        f(&self.0.snapshot().wb);
+    }
+
+    fn write(&self, f: &mut dyn FnMut(&mut Store)) {
+        self.0.with_writer(|store| f(store));
     }
 }

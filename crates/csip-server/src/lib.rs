@@ -570,24 +570,31 @@ impl App {
             let (app, automations, holder) = (self.clone(), automations.clone(), holder.clone());
             let catch_up = std::mem::take(&mut first);
             let _ = tokio::task::spawn_blocking(move || {
-                app.with_writer(|store| {
-                    let at = now();
+                let at = now();
+                let held = app.with_writer(|store| {
                     match store.lease("automations", &holder, at, at + chrono::TimeDelta::seconds(90)) {
                         Ok(true) => {}
-                        Ok(false) => return,
+                        Ok(false) => return false,
                         Err(e) => {
                             tracing::warn!(target: "csip::automations", error = %e, "the scheduler's lease could not be taken");
-                            return;
+                            return false;
                         }
                     }
-                    let mut reports = automations.run_due(store, at.and_utc(), None);
+                    let mut reports = automations.run_due_rules(store, at.and_utc(), None);
                     if catch_up {
                         reports.extend(automations.check_all(store, at.and_utc()));
                     }
                     for r in reports {
                         tracing::info!(target: "csip::automations", rule = %r.slot.rule, slot = %r.slot.at, outcome = ?r.outcome, "automation ran");
                     }
+                    true
                 });
+                // Jobs (the Anypoint sync) do their network with no lock.
+                if held {
+                    for r in automations.run_due_jobs(&jobs::Served(&app), at.and_utc(), None) {
+                        tracing::info!(target: "csip::automations", job = %r.slot.rule, slot = %r.slot.at, outcome = ?r.outcome, "job ran");
+                    }
+                }
             })
             .await;
             if self.shutdown.is_cancelled() {
