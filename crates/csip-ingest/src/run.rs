@@ -186,32 +186,18 @@ impl Run {
         message: &str,
         details: Option<&str>,
     ) -> Transaction {
-        let Ok(logs) = wb.table_id("Automation_Logs") else {
-            return tx;
-        };
-        let mut values = Vec::new();
-        let mut put = |name: &str, v: Value| {
-            if let Ok(c) = wb.column_id(logs, name) {
-                values.push((c, v));
-            }
-        };
-        put("Automation", Value::from(AUTOMATION));
-        put("Run_At", Value::DateTime(self.at));
-        put("Status", Value::from(status));
-        put(
-            "Records_Processed",
-            Value::from(i64::try_from(records).unwrap_or(i64::MAX)),
-        );
-        put("Message", Value::from(message));
-        if let Some(d) = details {
-            put("Details", Value::from(d));
-        }
-        put(
-            "Duration_ms",
-            Value::from(i64::try_from(self.duration_ms).unwrap_or(i64::MAX)),
-        );
-        put("Run_Key", Value::from(self.key.as_str()));
-        tx.insert(logs, values)
+        csip_workbook::log::log_row(
+            wb,
+            tx,
+            AUTOMATION,
+            &self.key,
+            self.at,
+            status,
+            records,
+            message,
+            details.unwrap_or(""),
+            self.duration_ms,
+        )
     }
 
     /// The Slack notification of an ingested batch, for the outbox: the
@@ -381,17 +367,7 @@ pub enum Step {
 /// Whether a run with that key is already in Automation_Logs, and how it
 /// ended (`Success`, `Failed`).
 pub fn already_ingested(wb: &Workbook, key: &str) -> Option<String> {
-    let logs = wb.table_id("Automation_Logs").ok()?;
-    let key_col = wb.column_id(logs, "Run_Key").ok()?;
-    let status = wb.column_id(logs, "Status").ok();
-    wb.rows(logs).ok()?.iter().find_map(|&r| {
-        matches!(wb.value(key_col, r), Ok(Value::Text(k)) if &**k == key).then(|| {
-            status
-                .and_then(|c| wb.value(c, r).ok())
-                .map(|v| wb.display(v))
-                .unwrap_or_default()
-        })
-    })
+    csip_workbook::log::already_logged(wb, key)
 }
 
 /// Ingests a report into `store` in one commit by `actor`: read, checked,
