@@ -64,7 +64,7 @@ fn once(db: &Path, report: &Path) -> Result<String, String> {
         .plan(store.workbook(), false, now, "Tableau Report")
         .map_err(|e| e.to_string())?;
     let check = started.elapsed().as_secs_f64();
-    let rows = plan.rows;
+    let rows = plan.counts.rows;
     // The engine alone: the same transaction applied to a copy of the
     // workbook (copy-on-write), nothing written.
     let engine = if std::env::var_os("INGEST_ENGINE_ALONE").is_some() {

@@ -540,6 +540,7 @@ impl Automations {
         let mut messages: Vec<OutboxMessage> = Vec::new();
         let mut counts: Vec<String> = Vec::new();
         let mut backup_note = String::new();
+        let mut exported = 0usize;
         for (i, action) in rule.actions.iter().enumerate() {
             let scope_rows =
                 |scope: &Scope, problems: &mut Vec<String>| -> (Option<TableId>, Vec<RowId>) {
@@ -730,7 +731,8 @@ impl Automations {
                                     manifest.tables.len(),
                                     manifest.tables.iter().map(|t| t.rows).sum::<u64>()
                                 );
-                                counts.push(format!("{} tables exported", manifest.tables.len()));
+                                exported = manifest.tables.len();
+                                counts.push(format!("{exported} tables exported"));
                             }
                             Err(e) => return self.log_failure(store, slot, &e.to_string()),
                         }
@@ -768,9 +770,8 @@ impl Automations {
             details.push_str(&format!("\n… and {} more", problems.len() - 100));
         }
         let duration = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let records = rows
-            .len()
-            .max(usize::from(!counts.is_empty() && rows.is_empty()));
+        // Rows acted on; a backup counts the tables it exported.
+        let records = rows.len() + exported;
         let tx = log_row(
             wb,
             tx,

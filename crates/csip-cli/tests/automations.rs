@@ -8,48 +8,7 @@
 mod common;
 
 use common::csip;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-
-/// A local Slack Web API: `{"ok": true}` to every post; keeps the channels.
-fn slack() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let kept = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let mut length = 0usize;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            kept.lock()
-                .unwrap()
-                .push(json["channel"].as_str().unwrap_or_default().to_string());
-            let answer = r#"{"ok":true,"ts":"1.1"}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    (url, seen)
-}
 
 fn export(db: &std::path::Path, dir: &std::path::Path, table: &str) -> String {
     let out = dir.join(format!("export-{}", std::process::id()));
@@ -125,7 +84,8 @@ fn a_second_run_at_the_same_time_changes_nothing_and_messages_go_out_once() {
         .unwrap()
         .len();
     assert!(pending >= 3, "{pending}");
-    let (url, seen) = slack();
+    let slack = common::fake_slack();
+    let (url, seen) = (slack.url.clone(), slack.received.clone());
     let send = || {
         let o = Command::new(env!("CARGO_BIN_EXE_csip"))
             .args([
@@ -151,7 +111,7 @@ fn a_second_run_at_the_same_time_changes_nothing_and_messages_go_out_once() {
         seen.lock()
             .unwrap()
             .iter()
-            .any(|c| c == "#customer-success-alerts")
+            .any(|(_, body)| body["channel"] == "#customer-success-alerts")
     );
 }
 

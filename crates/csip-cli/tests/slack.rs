@@ -7,65 +7,16 @@
 
 mod common;
 
-use common::{TODAY, pilot};
+use common::{TODAY, fake_slack, pilot};
 use csip_store::Secret;
 use serde_json::Value as Json;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5-test";
 const BOT_TOKEN: &str = "xoxb-test-1234-secret-token";
-
-/// A local Slack Web API: answers every `POST /chat.postMessage` with
-/// `{"ok": true}` and keeps what it received (authorization header, body).
-struct FakeSlack {
-    url: String,
-    received: Arc<Mutex<Vec<(String, Json)>>>,
-}
-
-fn fake_slack() -> FakeSlack {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let received: Arc<Mutex<Vec<(String, Json)>>> = Arc::default();
-    let kept = received.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut length, mut auth, mut line) = (0usize, String::new(), String::new());
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                let lower = h.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("authorization:") {
-                    auth = h["authorization:".len()..].trim().to_string();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
-            kept.lock().unwrap().push((auth, json));
-            let answer = r#"{"ok":true,"channel":"C0UPDATES","ts":"1700000000.000100"}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    FakeSlack { url, received }
-}
 
 /// `csip serve` with Slack's variables, its log in a file.
 struct Served {

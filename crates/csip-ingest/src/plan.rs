@@ -19,18 +19,8 @@ const NEAREST_SEARCHES: usize = 100;
 pub struct Plan {
     /// The upsert of every row, in one transaction.
     pub tx: Transaction,
-    /// Rows in the report.
-    pub rows: usize,
-    /// Metrics set (existing rows of Platform_Health_Metrics).
-    pub updated: usize,
-    /// Metrics created.
-    pub created: usize,
-    /// Rows that repeat another with the same value, written once.
-    pub repeated: usize,
-    /// Accounts the report names.
-    pub accounts: usize,
-    /// The report's columns no field took, ignored.
-    pub extra_columns: Vec<String>,
+    /// How many rows do what.
+    pub counts: crate::Counts,
 }
 
 /// The columns of Platform_Health_Metrics a report writes.
@@ -324,12 +314,14 @@ impl Report {
         }
         Ok(Plan {
             tx,
-            rows: self.read,
-            updated,
-            created,
-            repeated,
-            accounts: metrics_of.len(),
-            extra_columns: self.columns.extra.clone(),
+            counts: crate::Counts {
+                rows: self.read,
+                updated,
+                created,
+                repeated,
+                accounts: metrics_of.len(),
+                extra_columns: self.columns.extra.clone(),
+            },
         })
     }
 }

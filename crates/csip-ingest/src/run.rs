@@ -123,8 +123,7 @@ impl Run {
         planned: Result<Result<Plan, Rejected>, &IngestError>,
     ) -> Prepared {
         match planned {
-            Ok(Ok(plan)) => {
-                let counts = Counts::of(&plan);
+            Ok(Ok(Plan { tx, counts })) => {
                 let message = format!(
                     "{} metrics processed from {} ({} updated, {} created)",
                     counts.updated + counts.created,
@@ -132,7 +131,7 @@ impl Run {
                     counts.updated,
                     counts.created
                 );
-                let tx = self.log(wb, plan.tx, "Success", counts.rows, &message, None);
+                let tx = self.log(wb, tx, "Success", counts.rows, &message, None);
                 Prepared {
                     tx,
                     verdict: Verdict::Ingested(counts),
@@ -297,19 +296,6 @@ pub struct Counts {
     pub accounts: usize,
     /// The report's columns ignored.
     pub extra_columns: Vec<String>,
-}
-
-impl Counts {
-    fn of(plan: &Plan) -> Counts {
-        Counts {
-            rows: plan.rows,
-            updated: plan.updated,
-            created: plan.created,
-            repeated: plan.repeated,
-            accounts: plan.accounts,
-            extra_columns: plan.extra_columns.clone(),
-        }
-    }
 }
 
 /// An ingested report: its counts, the commit, and what it moved.
