@@ -104,6 +104,19 @@ fn tile(wb: &Workbook, v: &ViewResult, name: &str) -> String {
     wb.display(value)
 }
 
+/// A sample value of a report view's parameter other than `user` and
+/// `account`: the QBR's date range, the ROI's period.
+fn report_param(name: &str) -> Option<(&'static str, Value)> {
+    let day = |d| Value::Date(csip_engine::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+    Some(match name {
+        "from" => ("from", day("2026-09-01")),
+        "to" => ("to", day("2026-11-24")),
+        "period" => ("period", Value::from("All Time")),
+        "include_in_progress" => ("include_in_progress", Value::Bool(true)),
+        _ => return None,
+    })
+}
+
 // ---- the list of views ----------------------------------------------------------
 
 #[test]
@@ -134,6 +147,7 @@ fn every_view_is_listed_and_tested_here() {
         "Strategic_Objectives/At Risk",
         "Strategic_Objectives/High Impact",
         "Strategic_Objectives/Strategic Alignment Board",
+        "Strategic_Objectives/QBR Objectives",
         "MuleSoft_Capabilities/All Capabilities",
         "MuleSoft_Capabilities/By Gap Status",
         "MuleSoft_Capabilities/Critical Gaps",
@@ -141,43 +155,54 @@ fn every_view_is_listed_and_tested_here() {
         "Value_Streams/All Value Streams",
         "Value_Streams/By Business Value",
         "Value_Streams/High Impact",
+        "Value_Streams/QBR Value Streams",
         "API_Portfolio/All APIs",
         "API_Portfolio/By Health Status",
         "API_Portfolio/Critical APIs",
         "API_Portfolio/Unhealthy APIs",
         "API_Portfolio/By Business Value",
         "API_Portfolio/API Heat Map",
+        "API_Portfolio/QBR APIs",
         "Platform_Health_Metrics/All Metrics",
         "Platform_Health_Metrics/By Health Status",
         "Platform_Health_Metrics/Critical Metrics",
         "Platform_Health_Metrics/Alerts",
         "Platform_Health_Metrics/Platform Health Dashboard",
+        "Platform_Health_Metrics/QBR Metrics",
         "Initiatives/All Initiatives",
         "Initiatives/By Status",
         "Initiatives/By Priority",
         "Initiatives/In Progress",
         "Initiatives/Overdue",
         "Initiatives/High ROI",
+        "Initiatives/QBR Initiatives",
+        "Initiatives/QBR Plan",
+        "Initiatives/Platform ROI",
         "Risk_Register/All Risks",
         "Risk_Register/By Risk Level",
         "Risk_Register/Critical & High",
         "Risk_Register/Open Risks",
+        "Risk_Register/QBR Risks",
         "Stakeholder_Outcomes/All Outcomes",
         "Stakeholder_Outcomes/By Status",
         "Stakeholder_Outcomes/Achieved",
+        "Stakeholder_Outcomes/QBR Outcomes",
         "Engagement_Log/All Engagements",
         "Engagement_Log/By Account",
         "Engagement_Log/Recent",
         "Engagement_Log/QBRs",
+        "Engagement_Log/QBR Engagements",
         "Account_Master_History/By Account",
+        "Account_Master_History/QBR Health History",
         "Platform_Health_Metrics_History/By Metric",
         "Tasks/Open Tasks",
         "Tasks/My Tasks",
         "Tasks/Overdue Tasks",
+        "Tasks/QBR Open Tasks",
         "Automation_Logs/Recent Runs",
         "Automation_Logs/Failures",
     ];
-    assert_eq!(wb.views().len(), 60);
+    assert_eq!(wb.views().len(), 72);
     assert_eq!(listed, expected);
 }
 
@@ -192,7 +217,9 @@ fn no_view_shows_an_error_value() {
             .map(|p| match p.name.as_str() {
                 "user" => ("user", Value::from("Kari Nordmann")),
                 "account" => ("account", Value::from("Gard AS")),
-                other => panic!("view `{name}` takes an unexpected parameter `{other}`"),
+                other => report_param(other).unwrap_or_else(|| {
+                    panic!("view `{name}` takes an unexpected parameter `{other}`")
+                }),
             })
             .collect();
         let v = show_with(&wb, &name, &params);
@@ -2091,13 +2118,11 @@ fn a_commit_that_does_not_touch_what_a_view_reads_leaves_its_answer_as_it_was() 
             let params = v
                 .params
                 .iter()
-                .map(|p| {
-                    let value = if p.name == "user" {
-                        Value::Row(people, kari)
-                    } else {
-                        Value::Row(accounts, gard)
-                    };
-                    (if p.name == "user" { "user" } else { "account" }, value)
+                .map(|p| match p.name.as_str() {
+                    "user" => ("user", Value::Row(people, kari)),
+                    "account" => ("account", Value::Row(accounts, gard)),
+                    other => report_param(other)
+                        .unwrap_or_else(|| panic!("an unexpected parameter `{other}`")),
                 })
                 .collect();
             (qualified, params)
@@ -2152,5 +2177,200 @@ fn a_commit_that_does_not_touch_what_a_view_reads_leaves_its_answer_as_it_was() 
     assert!(
         kept > 1000 && touched > 100,
         "kept {kept}, touched {touched}"
+    );
+}
+
+// ---- the report views (the QBR deck, the Platform ROI) ------------------------------
+
+/// The Platform ROI view's initiatives and sums for an account, a period and
+/// whether initiatives in progress count.
+fn roi(
+    wb: &Workbook,
+    account: &str,
+    period: &str,
+    in_progress: bool,
+) -> (Vec<String>, Vec<String>) {
+    let v = show_with(
+        wb,
+        "Platform ROI",
+        &[
+            ("account", Value::from(account)),
+            ("period", Value::from(period)),
+            ("include_in_progress", Value::Bool(in_progress)),
+        ],
+    );
+    let names = column(wb, &v, "Initiative_Name");
+    let sums = ["Investment_USD", "Annual_Benefit_USD"]
+        .iter()
+        .map(|f| {
+            let i = v.fields.iter().position(|x| x == f).unwrap();
+            let total: rust_decimal::Decimal = v
+                .rows()
+                .filter_map(|r| match &r.values[i] {
+                    Value::Number(n) => Some(*n),
+                    _ => None,
+                })
+                .sum();
+            total.to_string()
+        })
+        .collect();
+    (names, sums)
+}
+
+#[test]
+fn platform_roi_counts_completed_initiatives_active_in_the_period_and_in_progress_ones_when_asked()
+{
+    let wb = pilot();
+    // Today is 2026-11-24: this quarter from 2026-10-01, this year from 2026-01-01,
+    // the last 12 months from 2025-11-24.
+    // Gard: two in progress (War Risk Quoting 420,000 / 1,142,000; Broker portal
+    // 650,000 / 900,000), one not started (never counted).
+    assert_eq!(
+        roi(&wb, "Gard AS", "All Time", false),
+        (vec![], vec!["0".into(), "0".into()])
+    );
+    assert_eq!(
+        roi(&wb, "Gard AS", "This Quarter", true),
+        (
+            vec![
+                "Broker portal modernization".into(),
+                "War Risk Quoting API launch".into()
+            ],
+            vec!["1070000".into(), "2042000".into()]
+        )
+    );
+    // Helix: prior authorization completed 2026-09-30 (in this year, not this quarter);
+    // the referral exchange in progress.
+    assert_eq!(
+        roi(&wb, "Helix Health Partners", "This Year", false),
+        (
+            vec!["Prior authorization automation".into()],
+            vec!["300000".into(), "1250000".into()]
+        )
+    );
+    assert_eq!(
+        roi(&wb, "Helix Health Partners", "This Quarter", false).0,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        roi(&wb, "Helix Health Partners", "This Quarter", true).0,
+        vec!["Referral exchange rollout".to_string()]
+    );
+    assert_eq!(
+        roi(&wb, "Helix Health Partners", "Last 12 Months", true).1,
+        vec!["1200000".to_string(), "4030000".into()]
+    );
+    // Sakura: one initiative, on hold: nothing to count.
+    assert_eq!(
+        roi(&wb, "Sakura Retail Group", "All Time", true).0,
+        Vec::<String>::new()
+    );
+    // A period the view does not know is refused, not read as all time.
+    assert!(
+        wb.view(
+            "Platform ROI",
+            &[
+                ("account", Value::from("Gard AS")),
+                ("period", Value::from("Next Year"))
+            ]
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn the_roi_figures_are_the_account_columns_formulas_over_the_sums_written_back() {
+    // The ROI report writes the view's sums to the account; the workbook's
+    // formulas give the figures. Worked by hand for Gard, all time, in progress
+    // counted: I = 1,070,000, B = 2,042,000.
+    let mut wb = pilot();
+    let t = wb.table_id("Account_Master").unwrap();
+    let gard = wb.find_rows(t, "Gard AS").unwrap()[0];
+    let col = |wb: &Workbook, name| wb.column_id(t, name).unwrap();
+    let tx = Transaction::new()
+        .set(col(&wb, "ROI_Investment_USD"), gard, Value::from(1_070_000))
+        .set(
+            col(&wb, "ROI_Annual_Benefit_USD"),
+            gard,
+            Value::from(2_042_000),
+        );
+    wb.apply(tx).unwrap();
+    let shown = |name| {
+        wb.format_value(
+            Some(col(&wb, name)),
+            &wb.value(col(&wb, name), gard).unwrap(),
+        )
+    };
+    // (B − I) / I × 100 = 90.84…
+    assert_eq!(shown("Platform_ROI_Percent"), "90.8 %");
+    // I / (B / 12) = 6.2879…
+    assert_eq!(shown("Platform_Payback_Months"), "6.3");
+    // (3B − I) / I × 100 = 472.52…
+    assert_eq!(shown("Platform_ROI_3yr_Percent"), "472.5 %");
+    // B/1.1 + B/1.21 + B/1.331 − I = 4,008,151.7655…
+    assert_eq!(shown("Platform_NPV_USD"), "4,008,151.77");
+}
+
+#[test]
+fn the_qbr_views_read_one_account_in_the_date_range() {
+    let wb = pilot();
+    let day = |d| Value::Date(csip_engine::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap());
+    let range = |account: &str, from, to| {
+        vec![
+            ("account", Value::from(account)),
+            ("from", day(from)),
+            ("to", day(to)),
+        ]
+    };
+    let history = show_with(
+        &wb,
+        "QBR Health History",
+        &range("Gard AS", "2026-10-01", "2026-10-31"),
+    );
+    assert_eq!(history.total, 31);
+    assert_eq!(column(&wb, &history, "Date")[0], "2026-10-01");
+    assert_eq!(
+        show_with(
+            &wb,
+            "QBR Health History",
+            &range("Gard AS", "2027-01-01", "2027-03-31")
+        )
+        .total,
+        0
+    );
+    let engagements = show_with(
+        &wb,
+        "QBR Engagements",
+        &range("Gard AS", "2026-01-01", "2026-12-31"),
+    );
+    assert!(engagements.total > 0);
+    for name in [
+        "QBR Objectives",
+        "QBR Outcomes",
+        "QBR Value Streams",
+        "QBR Initiatives",
+        "QBR Plan",
+        "QBR Metrics",
+        "QBR APIs",
+        "QBR Risks",
+        "QBR Open Tasks",
+    ] {
+        let gard = for_account(&wb, name, "Gard AS");
+        let all: usize = ["Gard AS", "Helix Health Partners", "Sakura Retail Group"]
+            .iter()
+            .map(|a| for_account(&wb, name, a).total)
+            .sum();
+        assert!(gard.total <= all, "{name}");
+    }
+    // The plan is what is not done: Gard's two initiatives in progress and the one not started.
+    assert_eq!(for_account(&wb, "QBR Plan", "Gard AS").total, 3);
+    assert_eq!(
+        tile(
+            &wb,
+            &for_account(&wb, "QBR APIs", "Gard AS"),
+            "APIs in production"
+        )
+        .is_empty(),
+        false
     );
 }
