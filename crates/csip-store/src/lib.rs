@@ -46,6 +46,7 @@ mod commit_log;
 mod config;
 mod error;
 mod export;
+mod files;
 mod lease;
 mod open;
 mod outbox;
@@ -67,6 +68,7 @@ pub use export::{
     CSV_ROW_ID, CsvOptions, csv_columns, escape_csv_cell, unescape_csv_cell, write_table_csv,
     write_table_csv_with_progress,
 };
+pub use files::{Files, NewFile, StoredFile, file_id, link as file_link};
 pub use open::{OpenPhase, OpenProgress};
 pub use outbox::{
     Backoff, Entry as OutboxEntry, Outbox, OutboxMessage, Outcome, Pending, Settled,
@@ -357,6 +359,26 @@ impl Store {
         at: NaiveDateTime,
         messages: impl FnOnce(&Workbook, &ChangeSet) -> Vec<OutboxMessage>,
     ) -> Result<ChangeSet, StoreError> {
+        self.commit_with_files(tx, actor, at, Vec::new(), messages)
+    }
+
+    /// [`Store::commit_with_messages`], and `files` kept in the file area
+    /// ([`Files`]) in the same SQLite transaction: a row that links a file
+    /// ([`NewFile::link`]) is never written without it. The files are kept
+    /// only when the transaction changes something (a file already there,
+    /// the same bytes, is kept as it was).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Store::commit`].
+    pub fn commit_with_files(
+        &mut self,
+        tx: Transaction,
+        actor: &str,
+        at: NaiveDateTime,
+        files: Vec<NewFile>,
+        messages: impl FnOnce(&Workbook, &ChangeSet) -> Vec<OutboxMessage>,
+    ) -> Result<ChangeSet, StoreError> {
         // A transaction built against an older state of the file is not
         // applied to a newer one: reload, and let the caller rebuild it.
         if self.refresh()? {
@@ -373,7 +395,7 @@ impl Store {
         }
         self.generation += 1;
         let messages = messages(&self.wb, &changes);
-        match self.persist(&changes, actor, at, &messages) {
+        match self.persist(&changes, actor, at, &messages, &files) {
             Ok(()) => {
                 if let Some(log) = &mut self.changes {
                     log.push(changes.clone());
@@ -403,11 +425,13 @@ impl Store {
         actor: &str,
         at: NaiveDateTime,
         messages: &[OutboxMessage],
+        files: &[NewFile],
     ) -> rusqlite::Result<()> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let commit = write_commit(&tx, &self.wb, &self.layout, changes, actor, at)?;
         outbox::enqueue(&tx, commit, at, messages)?;
+        files::store(&tx, commit, actor, at, files)?;
         tx.commit()?;
         self.seen = commit;
         Ok(())
@@ -569,7 +593,7 @@ impl Store {
                 .collect(),
             ..ChangeSet::default()
         };
-        match self.persist(&changes, actor, at, &[]) {
+        match self.persist(&changes, actor, at, &[], &[]) {
             Ok(()) => Ok(ids),
             Err(source) => Err(ImportError::Store(self.recover(source))),
         }

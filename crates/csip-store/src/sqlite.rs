@@ -164,6 +164,7 @@ pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     audit::add_commit_index(&conn).map_err(sql)?;
     outbox::add_table(&conn).map_err(sql)?;
     crate::lease::add_table(&conn).map_err(sql)?;
+    crate::files::add_table(&conn).map_err(sql)?;
     Ok(conn)
 }
 
@@ -259,6 +260,7 @@ pub(crate) fn create_store_tables(conn: &Connection, files: &[SourceFile]) -> ru
     audit::add_commit_index(conn)?;
     outbox::add_table(conn)?;
     crate::lease::add_table(conn)?;
+    crate::files::add_table(conn)?;
     conn.execute(
         "INSERT INTO csip_meta (key, value) VALUES ('format', ?1)",
         params![FORMAT.to_string()],
