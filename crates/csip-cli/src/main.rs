@@ -17,6 +17,7 @@
 //! else is the engine's.
 
 mod anypoint;
+mod reports;
 mod automations;
 mod csvio;
 mod ingest;
@@ -177,6 +178,71 @@ enum Command {
     Anypoint {
         #[command(subcommand)]
         command: AnypointCommand,
+    },
+    /// The Generate QBR Deck button (docs/reports.md): an account's QBR as a
+    /// .pptx and/or .pdf, written to --out, kept in the workbook file and
+    /// listed in the account's Attachments; e-mailed through the outbox with --email.
+    Qbr {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The account, by Account_Name or Account_ID.
+        #[arg(long)]
+        account: String,
+        /// The first day of the range (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_day)]
+        from: NaiveDate,
+        /// Its last day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_day)]
+        to: NaiveDate,
+        /// Add the appendix with the account's metric table.
+        #[arg(long)]
+        appendix: bool,
+        /// pptx, pdf or both.
+        #[arg(long, default_value = "both")]
+        format: String,
+        /// The folder to write the files to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// E-mail the files to this address (repeat for more).
+        #[arg(long)]
+        email: Vec<String>,
+        /// Who the audit log records as the writer (default: cli:$USER).
+        #[arg(long = "as")]
+        who: Option<String>,
+        #[command(flatten)]
+        day: Day,
+    },
+    /// The Calculate Platform ROI button (docs/reports.md): an account's ROI
+    /// for a period, printed, written as a PDF to --out, its sums written back
+    /// to the account and the PDF listed in its Attachments.
+    Roi {
+        /// The workbook file.
+        #[arg(long)]
+        db: PathBuf,
+        /// The account, by Account_Name or Account_ID.
+        #[arg(long)]
+        account: String,
+        /// This Quarter, This Year, Last 12 Months or All Time.
+        #[arg(long, default_value = "This Year")]
+        period: String,
+        /// Count initiatives still in progress (completed ones always count).
+        #[arg(long)]
+        include_in_progress: bool,
+        /// The folder to write the PDF to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Print the figures as JSON (the button's summary).
+        #[arg(long)]
+        json: bool,
+        /// E-mail the PDF to this address (repeat for more).
+        #[arg(long)]
+        email: Vec<String>,
+        /// Who the audit log records as the writer (default: cli:$USER).
+        #[arg(long = "as")]
+        who: Option<String>,
+        #[command(flatten)]
+        day: Day,
     },
     /// The messages writes left for delivery (docs/outbox.md).
     Outbox {
@@ -486,6 +552,54 @@ fn main() -> ExitCode {
                 today: today(&day),
             })
         }),
+        Command::Qbr {
+            db,
+            account,
+            from,
+            to,
+            appendix,
+            format,
+            out,
+            email,
+            who,
+            day,
+        } => reports::qbr(
+            &reports::Common {
+                db: &db,
+                out: &out,
+                email: &email,
+                who: who.as_deref(),
+                today: today(&day),
+            },
+            &account,
+            from,
+            to,
+            appendix,
+            &format,
+        ),
+        Command::Roi {
+            db,
+            account,
+            period,
+            include_in_progress,
+            out,
+            json,
+            email,
+            who,
+            day,
+        } => reports::roi(
+            &reports::Common {
+                db: &db,
+                out: &out,
+                email: &email,
+                who: who.as_deref(),
+                today: today(&day),
+            },
+            &account,
+            &period,
+            include_in_progress,
+            json,
+        ),
         Command::Anypoint { command } => match command {
             AnypointCommand::Sync {
                 db,
@@ -678,8 +792,8 @@ fn outbox_list(db: &std::path::Path, status: Option<&str>, limit: usize) -> Resu
 fn outbox_send(db: &std::path::Path, settings: csip_store::Config) -> Result<String, String> {
     let mut dispatcher =
         csip_server::Dispatcher::new(db, settings).map_err(|e| format!("error: {e}"))?;
-    if !dispatcher.speaks_slack() {
-        return Err("error: CSIP_SLACK_BOT_TOKEN is not set, so Slack messages cannot be sent; set it (docs/configuration.md)".into());
+    if !dispatcher.speaks_slack() && !dispatcher.speaks_email() {
+        return Err("error: neither CSIP_SLACK_BOT_TOKEN nor an [email] host and sender is set, so no message can be sent; set them (docs/configuration.md)".into());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -144,7 +144,10 @@ mod tests {
         assert_eq!(shorten("abcdef", 5), "abcd…");
         assert_eq!(shorten("日本語のテキスト", 7), "日本語…");
         let long = "x".repeat(200);
-        assert_eq!(unicode_width::UnicodeWidthStr::width(shorten(&long, 40).as_str()), 40);
+        assert_eq!(
+            unicode_width::UnicodeWidthStr::width(shorten(&long, 40).as_str()),
+            40
+        );
         assert_eq!(shorten("  padded  ", 10), "padded");
     }
 }

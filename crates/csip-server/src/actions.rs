@@ -3,9 +3,9 @@
 //! (role-checked like a write) as a job, answered at once with 202 and the
 //! job; `GET /api/v1/jobs/{id}` reports how it is going and how it ended.
 //! `GET /api/v1/actions` lists the actions and the button columns bound to
-//! them. The one action today is the Anypoint sync (Account_Master's
-//! `Sync_from_Anypoint` button): the network half runs with no lock, the
-//! commit through the writer.
+//! them: the Anypoint sync (Account_Master's `Sync_from_Anypoint` button:
+//! the network half runs with no lock, the commit through the writer) and
+//! the report buttons (`reports.rs`).
 
 use crate::App;
 use crate::error::ApiError;
@@ -27,16 +27,16 @@ pub(crate) const ANYPOINT_SYNC: &str = "sync-from-anypoint";
 #[derive(Clone, Debug, serde::Serialize)]
 pub(crate) struct Job {
     pub(crate) id: u64,
-    action: String,
-    by: String,
+    pub(crate) action: String,
+    pub(crate) by: String,
     /// `running`, `done` or `failed`.
-    status: &'static str,
+    pub(crate) status: &'static str,
     /// What it is doing now, or did.
-    progress: String,
-    started: String,
-    finished: Option<String>,
-    result: Option<Json>,
-    error: Option<String>,
+    pub(crate) progress: String,
+    pub(crate) started: String,
+    pub(crate) finished: Option<String>,
+    pub(crate) result: Option<Json>,
+    pub(crate) error: Option<String>,
 }
 
 /// The jobs of this process (kept while it runs; the last 1,000).
@@ -47,7 +47,7 @@ pub(crate) struct Jobs {
 }
 
 impl Jobs {
-    fn start(&self, action: &str, by: &str) -> Job {
+    pub(crate) fn start(&self, action: &str, by: &str) -> Job {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let job = Job {
             id,
@@ -71,7 +71,7 @@ impl Jobs {
         job
     }
 
-    fn update(&self, id: u64, f: impl FnOnce(&mut Job)) {
+    pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut Job)) {
         if let Some(job) = self
             .jobs
             .lock()
@@ -110,20 +110,48 @@ fn buttons(wb: &csip_engine::Workbook) -> Vec<(String, String, String)> {
 pub(crate) async fn list(State(app): State<App>) -> axum::Json<Json> {
     let snapshot = app.snapshot();
     let bound = buttons(&snapshot.wb);
-    let buttons: Vec<Json> = bound
-        .iter()
-        .filter(|(_, _, a)| a == ANYPOINT_SYNC)
-        .map(|(t, c, _)| json!({"table": t, "column": c}))
-        .collect();
-    axum::Json(json!({"actions": [{
-        "name": ANYPOINT_SYNC,
-        "buttons": buttons,
-        "parameters": {
-            "account": "the account: Account_Name or Account_ID (the button's row)",
-            "scope": "APIs Only, APIs + Metrics or Full Sync (default Full Sync)"
+    let buttons = |action: &str| -> Vec<Json> {
+        bound
+            .iter()
+            .filter(|(_, _, a)| a == action)
+            .map(|(t, c, _)| json!({"table": t, "column": c}))
+            .collect()
+    };
+    axum::Json(json!({"actions": [
+        {
+            "name": ANYPOINT_SYNC,
+            "buttons": buttons(ANYPOINT_SYNC),
+            "parameters": {
+                "account": "the account: Account_Name or Account_ID (the button's row)",
+                "scope": "APIs Only, APIs + Metrics or Full Sync (default Full Sync)"
+            },
+            "role": "csm or admin",
         },
-        "role": "csm or admin",
-    }]}))
+        {
+            "name": crate::reports::GENERATE_QBR,
+            "buttons": buttons(crate::reports::GENERATE_QBR),
+            "parameters": {
+                "account": "the account: Account_Name or Account_ID (the button's row)",
+                "from": "the first day of the range, YYYY-MM-DD",
+                "to": "its last day, YYYY-MM-DD",
+                "appendix": "true to add the metric table (default false)",
+                "format": "pptx, pdf or both (default both)",
+                "email": "addresses to e-mail the files to (optional)"
+            },
+            "role": "csm or admin",
+        },
+        {
+            "name": crate::reports::CALCULATE_ROI,
+            "buttons": buttons(crate::reports::CALCULATE_ROI),
+            "parameters": {
+                "account": "the account: Account_Name or Account_ID (the button's row)",
+                "period": "This Quarter, This Year, Last 12 Months or All Time (default This Year)",
+                "include_in_progress": "true to count initiatives in progress (default false)",
+                "email": "addresses to e-mail the PDF to (optional)"
+            },
+            "role": "csm or admin",
+        },
+    ]}))
 }
 
 /// `GET /api/v1/jobs/{id}`.
@@ -163,10 +191,12 @@ pub(crate) async fn run(
             "no button of this workbook runs the action `{action}`; GET /api/v1/actions lists them (a file made before buttons named actions needs `csip upgrade`)"
         )));
     }
-    if action != ANYPOINT_SYNC {
+    if ![ANYPOINT_SYNC, crate::reports::GENERATE_QBR, crate::reports::CALCULATE_ROI]
+        .contains(&action.as_str())
+    {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("this service does not run the action `{action}` yet; it runs {ANYPOINT_SYNC}"),
+            format!("this service does not run the action `{action}`; GET /api/v1/actions lists what it runs"),
         ));
     }
     if caller.role == Role::Viewer {
@@ -175,14 +205,19 @@ pub(crate) async fn run(
             caller.person
         )));
     }
-    let params: SyncParams = crate::input::json(&app.config, &headers, raw).await?;
-    let scope: csip_anypoint::Scope = params
-        .scope
-        .as_deref()
-        .unwrap_or("Full Sync")
-        .parse()
-        .map_err(ApiError::bad_request)?;
-    let job = start_sync(&app, &params.account, scope, &caller.person, None)?;
+    let job = if action == ANYPOINT_SYNC {
+        let params: SyncParams = crate::input::json(&app.config, &headers, raw).await?;
+        let scope: csip_anypoint::Scope = params
+            .scope
+            .as_deref()
+            .unwrap_or("Full Sync")
+            .parse()
+            .map_err(ApiError::bad_request)?;
+        start_sync(&app, &params.account, scope, &caller.person, None)?
+    } else {
+        let params: Json = crate::input::json(&app.config, &headers, raw).await?;
+        crate::reports::start(&app, &action, params, &caller.person)?
+    };
     let location = format!("/api/v1/jobs/{}", job.id);
     let mut response = (StatusCode::ACCEPTED, axum::Json(json!({"job": job}))).into_response();
     if let Ok(v) = location.parse() {

@@ -49,6 +49,7 @@ mod input;
 mod jobs;
 mod json;
 mod outbox;
+mod reports;
 mod slack;
 
 pub use error::ApiError;
@@ -155,6 +156,8 @@ pub struct App {
     tokens: Arc<csip_store::Tokens>,
     /// The audit log, read without the writer.
     audit: Arc<csip_store::AuditLog>,
+    /// The file area (generated reports), read without the writer.
+    files: Arc<csip_store::Files>,
     config: Arc<Config>,
     views: Arc<Mutex<ViewCache>>,
     /// One evaluation (of a view or a formula) per slot at a time, given
@@ -363,6 +366,7 @@ impl App {
             jobs: Arc::default(),
             tokens: Arc::new(csip_store::Tokens::open(store.path())?),
             audit: Arc::new(csip_store::AuditLog::open(store.path())?),
+            files: Arc::new(csip_store::Files::open(store.path())?),
             current: Arc::new(RwLock::new(Arc::new(Snapshot::of(&store)))),
             store: Arc::new(Mutex::new(store)),
             config: Arc::new(config),
@@ -510,6 +514,8 @@ impl App {
             .route("/api/v1/actions", get(actions::list))
             .route("/api/v1/actions/{action}", post(actions::run))
             .route("/api/v1/jobs/{id}", get(actions::job))
+            .route("/api/v1/files/{id}", get(reports::download))
+            .route("/api/v1/files/{id}/{name}", get(reports::download_named))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
             .layer(axum::middleware::from_fn_with_state(
@@ -543,6 +549,11 @@ impl App {
                     tracing::info!(target: "csip::outbox", "delivering the outbox's Slack messages");
                 } else {
                     tracing::info!(target: "csip::outbox", "CSIP_SLACK_BOT_TOKEN is not set: Slack messages wait in the outbox");
+                }
+                if dispatcher.speaks_email() {
+                    tracing::info!(target: "csip::outbox", "delivering the outbox's e-mails");
+                } else {
+                    tracing::info!(target: "csip::outbox", "no [email] host and sender: e-mails wait in the outbox");
                 }
                 dispatcher.run(self.shutdown.clone()).await;
             }

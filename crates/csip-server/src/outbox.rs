@@ -1,6 +1,7 @@
 //! The outbox's dispatcher (`docs/outbox.md`): the messages that are due,
 //! each handed to its transport (Slack's `chat.postMessage`, at most one
-//! per channel per `channel_interval`) and settled — delivered, retried,
+//! per channel per `channel_interval`; e-mail over SMTP, with the files
+//! it attaches read from the file area) and settled — delivered, retried,
 //! failed. `csip serve` runs it as a task; `csip outbox send` once.
 
 use csip_slack::{Delivery, WebApi};
@@ -22,11 +23,13 @@ pub struct Delivered {
     pub skipped: usize,
 }
 
-/// Delivers messages to Slack from a workbook file's outbox.
+/// Delivers messages to Slack and e-mail from a workbook file's outbox.
 #[derive(Debug)]
 pub struct Dispatcher {
     outbox: Arc<Outbox>,
     slack: Option<WebApi>,
+    mail: Option<csip_reports::mail::Mailer>,
+    files: Arc<csip_store::Files>,
     settings: csip_store::Config,
     /// When each channel was last posted to.
     last_post: HashMap<String, Instant>,
@@ -34,8 +37,9 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher of the outbox of the file `path`, with the
-    /// integrations' settings; Slack messages need `CSIP_SLACK_BOT_TOKEN`
-    /// (without it they stay in the outbox).
+    /// integrations' settings; Slack messages need `CSIP_SLACK_BOT_TOKEN`,
+    /// e-mails an `[email]` host and sender (without them they stay in the
+    /// outbox).
     ///
     /// # Errors
     ///
@@ -53,9 +57,13 @@ impl Dispatcher {
             ),
             None => None,
         };
+        let mail_settings = csip_reports::mail::settings(&settings, &|n| std::env::var(n).ok())?;
+        let mail = csip_reports::mail::Mailer::new(&mail_settings, &settings.secrets)?;
         Ok(Dispatcher {
             outbox: Arc::new(outbox),
             slack,
+            mail,
+            files: Arc::new(csip_store::Files::open(path).map_err(|e| e.to_string())?),
             settings,
             last_post: HashMap::new(),
         })
@@ -64,6 +72,11 @@ impl Dispatcher {
     /// Whether it can deliver Slack messages (it has a bot token).
     pub fn speaks_slack(&self) -> bool {
         self.slack.is_some()
+    }
+
+    /// Whether it can deliver e-mails (an SMTP server and a sender are configured).
+    pub fn speaks_email(&self) -> bool {
+        self.mail.is_some()
     }
 
     /// Delivers every message due now, at most `limit`, oldest first.
@@ -80,28 +93,35 @@ impl Dispatcher {
             .map_err(|e| e.to_string())?;
         let mut done = Delivered::default();
         for message in due {
-            let Some(slack) = self.slack.as_ref().filter(|_| message.transport == "slack") else {
-                done.skipped += 1;
-                continue;
-            };
-            // Slack allows about one message a second per channel.
-            let interval = self.settings.slack.channel_interval;
-            if let Some(last) = self.last_post.get(&message.address) {
-                let wait = interval.saturating_sub(last.elapsed());
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
+            let outcome = match (message.transport.as_str(), &self.slack, &self.mail) {
+                ("slack", Some(slack), _) => {
+                    // Slack allows about one message a second per channel.
+                    let interval = self.settings.slack.channel_interval;
+                    if let Some(last) = self.last_post.get(&message.address) {
+                        let wait = interval.saturating_sub(last.elapsed());
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                    let delivery = slack.post_body(&message.payload).await;
+                    self.last_post
+                        .insert(message.address.clone(), Instant::now());
+                    match delivery {
+                        Delivery::Sent => Outcome::Delivered,
+                        Delivery::Retry { after, reason } => Outcome::Retry {
+                            after,
+                            error: reason,
+                        },
+                        Delivery::Failed { code } => Outcome::Failed { error: code },
+                    }
                 }
-            }
-            let delivery = slack.post_body(&message.payload).await;
-            self.last_post
-                .insert(message.address.clone(), Instant::now());
-            let outcome = match delivery {
-                Delivery::Sent => Outcome::Delivered,
-                Delivery::Retry { after, reason } => Outcome::Retry {
-                    after,
-                    error: reason,
-                },
-                Delivery::Failed { code } => Outcome::Failed { error: code },
+                (csip_reports::keep::EMAIL, _, Some(mail)) => {
+                    mail.send(&message.payload, &self.files).await
+                }
+                _ => {
+                    done.skipped += 1;
+                    continue;
+                }
             };
             let (outbox, backoff) = (self.outbox.clone(), self.settings.outbox.backoff);
             let (id, now) = (message.id, crate::now());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The secrets csip reads, by the environment variable that holds each.
-pub const SECRET_NAMES: [&str; 7] = [
+pub const SECRET_NAMES: [&str; 9] = [
     "CSIP_SLACK_SIGNING_SECRET",
     "CSIP_SLACK_BOT_TOKEN",
     "CSIP_ANYPOINT_CLIENT_ID",
@@ -18,6 +18,8 @@ pub const SECRET_NAMES: [&str; 7] = [
     "CSIP_IMAP_PASSWORD",
     "CSIP_TABLEAU_TOKEN_NAME",
     "CSIP_TABLEAU_TOKEN_SECRET",
+    "CSIP_SMTP_USERNAME",
+    "CSIP_SMTP_PASSWORD",
 ];
 
 /// Slack's Web API, unless configured otherwise.
@@ -173,6 +175,10 @@ struct File {
     #[serde(default)]
     #[allow(dead_code)]
     anypoint: Option<toml::Value>,
+    /// Read by `csip-reports` ([`Config::section`]): the SMTP server reports are e-mailed through.
+    #[serde(default)]
+    #[allow(dead_code)]
+    email: Option<toml::Value>,
 }
 
 #[derive(serde::Deserialize, Default)]
