@@ -111,7 +111,7 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     let server = Server::start(&wb.db);
     let (status, row) = server.get("/api/v1/tables/Account_Master/rows/1", Some(&wb.viewer));
     assert_eq!(status, 200, "{row}");
-    let attachments = row["row"]["values"]["Attachments"].to_string();
+    let attachments = row["values"]["Attachments"].to_string();
     assert_eq!(attachments.matches("/api/v1/files/").count(), 3, "{attachments}");
     assert!(row.to_string().contains("90.8"), "{row}");
     // Any token that reads the account downloads them.
@@ -194,7 +194,7 @@ fn the_report_buttons_run_as_jobs_through_the_service() {
     let (status, body) = server.post(
         "/api/v1/actions/calculate-platform-roi",
         &wb.csm,
-        &json!({"account": "Gard", "period": "This Year"}),
+        &json!({"account": "Gard AB", "period": "This Year"}),
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("did you mean"), "{body}");
@@ -243,7 +243,7 @@ fn the_report_buttons_run_as_jobs_through_the_service() {
     assert_eq!(result["figures"]["payback_months"].to_string(), "2.9");
     // The account now lists both files and holds the ROI's sums.
     let (_, row) = server.get("/api/v1/tables/Account_Master/rows/2", Some(&wb.viewer));
-    assert_eq!(row["row"]["values"]["Attachments"].as_array().unwrap().len(), 2, "{row}");
+    assert_eq!(row["values"]["Attachments"].as_array().unwrap().len(), 2, "{row}");
     // A file that is not there is a 404, not an error.
     let (status, _) = server.get("/api/v1/files/0123456789abcdef0123456789abcdef", Some(&wb.viewer));
     assert_eq!(status, 404);

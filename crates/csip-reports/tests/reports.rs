@@ -188,7 +188,7 @@ fn the_gard_qbr_shows_its_figures_and_names_what_has_no_data() {
     // An unknown account says which it might be.
     let e = csip_reports::qbr::document(
         &wb,
-        &QbrRequest::new("Gard SA", day("2026-09-01"), day("2026-11-24")),
+        &QbrRequest::new("Gard AB", day("2026-09-01"), day("2026-11-24")),
         at(),
     )
     .unwrap_err();
