@@ -17,11 +17,11 @@
 //! else is the engine's.
 
 mod anypoint;
-mod reports;
 mod automations;
 mod csvio;
 mod ingest;
 mod progress;
+mod reports;
 mod stored;
 mod synth;
 mod table;
@@ -985,6 +985,22 @@ fn sample_params(wb: &Workbook, params: &[csip_engine::ParamSchema]) -> Vec<(Str
     params
         .iter()
         .filter_map(|p| {
+            // The report views' range, period and switch.
+            let today = wb.clock().today;
+            match &p.ty {
+                csip_engine::ColumnType::Date if p.name == "from" => {
+                    let from = today.checked_sub_days(chrono::Days::new(90))?;
+                    return Some((p.name.clone(), Value::Date(from)));
+                }
+                csip_engine::ColumnType::Date => return Some((p.name.clone(), Value::Date(today))),
+                csip_engine::ColumnType::Select(options) => {
+                    return Some((p.name.clone(), Value::from(options.first()?.as_str())));
+                }
+                csip_engine::ColumnType::Checkbox => {
+                    return Some((p.name.clone(), Value::Bool(true)));
+                }
+                _ => {}
+            }
             let (target, _) = p.ty.target()?;
             let t = wb.table_id(target).ok()?;
             let row = if target.eq_ignore_ascii_case("People_Team") {

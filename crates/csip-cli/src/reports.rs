@@ -44,10 +44,14 @@ pub(crate) fn qbr(
     s.finish_and_clear();
     let qbr = made.map_err(|e| format!("error: {e}"))?;
     let made_in = started.elapsed();
-    let email = email(common.email, &format!("Quarterly Business Review: {}", qbr.account), &format!(
-        "The Quarterly Business Review of {} for {from} to {to} is attached.",
-        qbr.account
-    ));
+    let email = email(
+        common.email,
+        &format!("Quarterly Business Review: {}", qbr.account),
+        &format!(
+            "The Quarterly Business Review of {} for {from} to {to} is attached.",
+            qbr.account
+        ),
+    );
     let mut out = written(common.out, &qbr.files)?;
     let kept = keep(
         &mut store,
@@ -88,11 +92,15 @@ pub(crate) fn roi(
     s.finish_and_clear();
     let (roi, write_back, file) = made.map_err(|e| format!("error: {e}"))?;
     let made_in = started.elapsed();
-    let email = email(common.email, &format!("Platform ROI: {}", roi.account), &format!(
-        "The Platform ROI of {} for {} is attached.",
-        roi.account,
-        roi.period_text()
-    ));
+    let email = email(
+        common.email,
+        &format!("Platform ROI: {}", roi.account),
+        &format!(
+            "The Platform ROI of {} for {} is attached.",
+            roi.account,
+            roi.period_text()
+        ),
+    );
     let files = [file];
     let mut out = written(common.out, &files)?;
     let kept = keep(
@@ -160,8 +168,13 @@ fn written(out: &Path, files: &[ReportFile]) -> Result<String, String> {
 
 fn kept_lines(kept: &Kept, email: &[String]) -> String {
     let mut out = match kept.commit {
-        Some(c) => format!("Kept in the workbook file as commit {c}, listed in the account's Attachments:\n"),
-        None => "Already kept in the workbook file (the same files were listed); nothing written:\n".into(),
+        Some(c) => format!(
+            "Kept in the workbook file as commit {c}, listed in the account's Attachments:\n"
+        ),
+        None => {
+            "Already kept in the workbook file (the same files were listed); nothing written:\n"
+                .into()
+        }
     };
     for (_, link) in &kept.files {
         out.push_str(&format!("  {link}\n"));

@@ -57,7 +57,7 @@ fn demo_prints_the_portfolio_and_every_view() {
         .lines()
         .filter(|l| l.contains('/') && l.trim_end().ends_with(char::is_numeric))
         .count();
-    assert_eq!(views, 60, "{text}");
+    assert_eq!(views, 72, "{text}");
 }
 
 #[test]

@@ -49,7 +49,10 @@ impl Smtp {
             .expect("python3 -m aiosmtpd (pip install aiosmtpd; .ci/run does)");
         let waited = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(waited.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
+            assert!(
+                waited.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Smtp {
@@ -83,22 +86,55 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     let db = wb.db.to_str().unwrap();
     let out = wb.dir.path().join("reports");
     let o = csip(&[
-        "qbr", "--db", db, "--account", "gard as", "--from", "2026-09-01", "--to", TODAY,
-        "--format", "both", "--out", out.to_str().unwrap(), "--email", "cfo@gard.example",
-        "--as", "kari@example.com", "--today", TODAY,
+        "qbr",
+        "--db",
+        db,
+        "--account",
+        "gard as",
+        "--from",
+        "2026-09-01",
+        "--to",
+        TODAY,
+        "--format",
+        "both",
+        "--out",
+        out.to_str().unwrap(),
+        "--email",
+        "cfo@gard.example",
+        "--as",
+        "kari@example.com",
+        "--today",
+        TODAY,
     ]);
     let said = text(&o);
     assert!(o.status.success(), "{said}");
     let pptx = out.join("QBR Gard AS 2026-09-01 to 2026-11-24.pptx");
     let pdf = out.join("QBR Gard AS 2026-09-01 to 2026-11-24.pdf");
     assert!(pptx.exists() && pdf.exists(), "{said}");
-    assert!(said.contains("listed in the account's Attachments"), "{said}");
-    assert!(said.contains("E-mail to cfo@gard.example put in the outbox"), "{said}");
+    assert!(
+        said.contains("listed in the account's Attachments"),
+        "{said}"
+    );
+    assert!(
+        said.contains("E-mail to cfo@gard.example put in the outbox"),
+        "{said}"
+    );
 
     // The ROI: its figures printed as JSON, its sums written back.
     let o = csip(&[
-        "roi", "--db", db, "--account", "ACC-00001", "--period", "all time",
-        "--include-in-progress", "--json", "--out", out.to_str().unwrap(), "--today", TODAY,
+        "roi",
+        "--db",
+        db,
+        "--account",
+        "ACC-00001",
+        "--period",
+        "all time",
+        "--include-in-progress",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+        "--today",
+        TODAY,
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let roi: Json = serde_json::from_slice(&o.stdout).unwrap();
@@ -112,7 +148,11 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     let (status, row) = server.get("/api/v1/tables/Account_Master/rows/1", Some(&wb.viewer));
     assert_eq!(status, 200, "{row}");
     let attachments = row["values"]["Attachments"].to_string();
-    assert_eq!(attachments.matches("/api/v1/files/").count(), 3, "{attachments}");
+    assert_eq!(
+        attachments.matches("/api/v1/files/").count(),
+        3,
+        "{attachments}"
+    );
     assert!(row.to_string().contains("90.8"), "{row}");
     // Any token that reads the account downloads them.
     let response = reqwest::blocking::Client::new()
@@ -123,7 +163,10 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
     assert!(response.bytes().unwrap().starts_with(b"%PDF"));
-    let anonymous = reqwest::blocking::Client::new().get(server.url(&link)).send().unwrap();
+    let anonymous = reqwest::blocking::Client::new()
+        .get(server.url(&link))
+        .send()
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
     drop(server);
 
@@ -140,7 +183,14 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     .unwrap();
     let send = || {
         let o = Command::new(env!("CARGO_BIN_EXE_csip"))
-            .args(["outbox", "send", "--db", db, "--config", config.to_str().unwrap()])
+            .args([
+                "outbox",
+                "send",
+                "--db",
+                db,
+                "--config",
+                config.to_str().unwrap(),
+            ])
             .env_remove("CSIP_SLACK_BOT_TOKEN")
             .output()
             .unwrap();
@@ -154,9 +204,17 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     }
     let mail = smtp.received();
     assert_eq!(mail.len(), 1);
-    assert!(mail[0].contains("Subject: Quarterly Business Review: Gard AS"), "{}", mail[0]);
+    assert!(
+        mail[0].contains("Subject: Quarterly Business Review: Gard AS"),
+        "{}",
+        mail[0]
+    );
     assert!(mail[0].contains("cfo@gard.example"));
-    assert!(mail[0].contains("QBR Gard AS 2026-09-01 to 2026-11-24.pptx"), "{}", &mail[0][..2000.min(mail[0].len())]);
+    assert!(
+        mail[0].contains("QBR Gard AS 2026-09-01 to 2026-11-24.pptx"),
+        "{}",
+        &mail[0][..2000.min(mail[0].len())]
+    );
     assert!(mail[0].contains("application/pdf"));
     assert!(send().contains("sent 0"));
     assert_eq!(smtp.received().len(), 1);
@@ -220,14 +278,22 @@ fn the_report_buttons_run_as_jobs_through_the_service() {
     assert_eq!(status, 202, "{job}");
     let done = finished(&job);
     assert_eq!(done["job"]["status"], "done", "{done}");
-    let url = done["job"]["result"]["files"][0]["url"].as_str().unwrap().to_string();
+    let url = done["job"]["result"]["files"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deck = reqwest::blocking::Client::new()
         .get(server.url(&url))
         .bearer_auth(&wb.viewer)
         .send()
         .unwrap();
     assert_eq!(deck.status(), 200);
-    assert!(deck.headers()["content-disposition"].to_str().unwrap().contains("QBR Helix Health Partners"));
+    assert!(
+        deck.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("QBR Helix Health Partners")
+    );
     assert!(deck.bytes().unwrap().starts_with(b"PK"));
 
     let (status, job) = server.post(
@@ -243,8 +309,15 @@ fn the_report_buttons_run_as_jobs_through_the_service() {
     assert_eq!(result["figures"]["payback_months"].to_string(), "2.9");
     // The account now lists both files and holds the ROI's sums.
     let (_, row) = server.get("/api/v1/tables/Account_Master/rows/2", Some(&wb.viewer));
-    assert_eq!(row["values"]["Attachments"].as_array().unwrap().len(), 2, "{row}");
+    assert_eq!(
+        row["values"]["Attachments"].as_array().unwrap().len(),
+        2,
+        "{row}"
+    );
     // A file that is not there is a 404, not an error.
-    let (status, _) = server.get("/api/v1/files/0123456789abcdef0123456789abcdef", Some(&wb.viewer));
+    let (status, _) = server.get(
+        "/api/v1/files/0123456789abcdef0123456789abcdef",
+        Some(&wb.viewer),
+    );
     assert_eq!(status, 404);
 }

@@ -52,7 +52,7 @@ const MARGIN: f64 = 12.0;
 /// serif's digits and lower case, so that estimates err on the wide side).
 const EM_PER_COLUMN: f64 = 0.56;
 /// Longest category label before it is shortened, in columns.
-const MAX_LABEL_COLUMNS: usize = 24;
+const MAX_LABEL_COLUMNS: usize = 36;
 
 /// The chart as an SVG document of `width` × `height` pixels (its
 /// coordinates in [`RES`]ths of a pixel, so that slices and lines are
@@ -186,8 +186,8 @@ fn draw_axes_chart(root: &Area<'_>, canvas: &Canvas, chart: &Chart, mut top: f64
         let shown: Vec<String> = labels.iter().map(|l| shorten(l, cols)).collect();
         (shown, LABEL_PX * 1.7, 1)
     } else {
-        // Upright labels take at most a third of the height.
-        let cols = columns_in(canvas.height * 0.3, LABEL_PX).clamp(3, 18);
+        // Upright labels take at most 38 % of the height.
+        let cols = columns_in(canvas.height * 0.38, LABEL_PX).clamp(3, 22);
         let shown: Vec<String> = labels.iter().map(|l| shorten(l, cols)).collect();
         let tallest = shown
             .iter()
@@ -198,7 +198,7 @@ fn draw_axes_chart(root: &Area<'_>, canvas: &Canvas, chart: &Chart, mut top: f64
         (shown, tallest + 10.0, every)
     };
     let bottom = (canvas.height - MARGIN - label_height).max(top + 20.0);
-    let to_y = |v: f64| axis.to_pixel(v, top, bottom);
+    let to_y = |v: f64| axis.y_of(v, top, bottom);
 
     // Grid and tick labels.
     for (tick, label) in axis.ticks().iter().zip(&tick_labels) {
@@ -508,7 +508,7 @@ impl ValueAxis {
             (lo, hi) = (0.0, 1.0);
         }
         let magnitude = lo.abs().max(hi.abs());
-        if !(hi - lo > magnitude * 1e-9) || hi - lo < f64::MIN_POSITIVE * 1e6 {
+        if hi - lo <= magnitude * 1e-9 || hi - lo < f64::MIN_POSITIVE * 1e6 {
             // A flat range: pad it (keeping zero as an end when it is one).
             let pad = if magnitude > 1e-200 {
                 magnitude * 0.1
@@ -556,7 +556,7 @@ impl ValueAxis {
     }
 
     /// The y pixel of `v` between `top` (at `hi`) and `bottom` (at `lo`).
-    fn to_pixel(&self, v: f64, top: f64, bottom: f64) -> f64 {
+    fn y_of(&self, v: f64, top: f64, bottom: f64) -> f64 {
         let span = self.hi - self.lo;
         let t = if span > 0.0 {
             ((v - self.lo) / span).clamp(0.0, 1.0)

@@ -346,7 +346,7 @@ const PREAMBLE: &str = r##"
 )
 
 #let title-block(title, subtitle, footer) = {
-  block(width: 100%, below: 6pt, text(size: 22pt, weight: "bold", fill: accent, title))
+  block(width: 100%, below: 11pt, text(size: 22pt, weight: "bold", fill: accent, title))
   if subtitle != "" {
     block(width: 100%, above: 4pt, below: 4pt, text(size: 13pt, fill: muted, subtitle))
   }
@@ -370,20 +370,28 @@ const PREAMBLE: &str = r##"
 
 #let bullets(items) = list(..items)
 
-#let figures(items) = grid(
-  columns: (1fr,) * calc.max(1, calc.min(items.len(), 4)),
-  gutter: 7pt,
-  inset: 9pt,
-  fill: luma(246),
-  stroke: 0.6pt + hairline,
-  ..items.map(((label, value, detail)) => {
-    block(below: 5pt, text(size: 17pt, weight: "bold", fill: accent, value))
-    block(above: 0pt, below: 0pt, text(size: 9pt, fill: ink, label))
-    if detail != "" {
-      block(above: 4pt, text(size: 8pt, fill: muted, detail))
-    }
-  }),
-)
+// Key figures as tiles, at most four a row, the rows balanced (five as
+// three and two, six as three and three); cells past the last tile get
+// neither fill nor frame.
+#let figures(items) = {
+  let count = items.len()
+  let per-row = if count <= 4 { calc.max(1, count) } else { calc.ceil(count / calc.ceil(count / 4)) }
+  let tile(x, y) = y * per-row + x < count
+  grid(
+    columns: (1fr,) * per-row,
+    gutter: 7pt,
+    inset: 9pt,
+    fill: (x, y) => if tile(x, y) { luma(246) },
+    stroke: (x, y) => if tile(x, y) { 0.6pt + hairline },
+    ..items.map(((label, value, detail)) => {
+      block(below: 5pt, text(size: 17pt, weight: "bold", fill: accent, value))
+      block(above: 0pt, below: 0pt, text(size: 9pt, fill: ink, label))
+      if detail != "" {
+        block(above: 4pt, text(size: 8pt, fill: muted, detail))
+      }
+    }),
+  )
+}
 
 #let report-table(columns, numeric, rows) = {
   set text(size: 8.5pt)

@@ -2,7 +2,7 @@
 //! with native tables and native charts, so that whoever presents it can
 //! still edit the numbers in PowerPoint, Keynote or LibreOffice.
 //!
-//! This is our small writer over the [`pptx`](::pptx) crate: everything
+//! This is our small writer over the [`pptx`] crate: everything
 //! that crate knows of stays in this file, and what the rest of the crate
 //! sees is [`write_deck`] and [`DeckError`], so that the crate can be
 //! replaced without touching a report.
@@ -17,16 +17,19 @@
 //!   they have more than six columns), charts, and the message of an empty
 //!   block in an italic grey box where its chart or table would have been.
 //! - Nothing leaves its box: every title, label and cell is cut with
-//!   [`shorten`] to what its box holds at its font size (estimated from
-//!   the box width, with a wide average character so that a substituted
-//!   font fits too), a paragraph to six lines, a bullet to two.
-//! - What does not fit goes on to a next slide titled "<title>
+//!   [`shorten`] to what its box holds at its font size, a paragraph to
+//!   six lines, a bullet to two. Widths are estimated character by
+//!   character with DejaVu Sans's widths, which LibreOffice draws in place
+//!   of the theme's Calibri and which are wider, so that a text that fits
+//!   one fits both; boxes are as high as their lines need.
+//! - What does not fit goes on to a next slide titled "*title*
 //!   (continued)": a table carries on with its heading row repeated (at
 //!   most ten rows a slide; it starts on a slide of its own when fewer than
 //!   five of its rows would fit under what is above it), bullets and tiles
 //!   carry on item by item, and a chart that does not have 2.8 inches left
 //!   starts a next slide. A chart that ends a slide grows into the room
-//!   left under it.
+//!   left under it; a chart with nothing to draw (no categories, no
+//!   values) is shown as an empty block saying so.
 //! - A section's notes become the speaker notes of its first slide.
 //!
 //! The same document gives the same bytes: the package's parts are written
@@ -40,6 +43,7 @@ use ::pptx::chart::data::CategoryChartData;
 use ::pptx::core_properties::CoreProperties;
 use ::pptx::dml::color::ColorFormat;
 use ::pptx::dml::fill::FillFormat;
+use ::pptx::dml::line::LineFormat;
 use ::pptx::enums::chart::XlChartType;
 use ::pptx::enums::shapes::{PpPlaceholderType, PresetGeometry};
 use ::pptx::enums::text::{MsoVerticalAnchor, PpParagraphAlignment};
@@ -111,12 +115,23 @@ pub fn write_deck(doc: &Document) -> Result<Vec<u8>, DeckError> {
     if !notes.is_empty() {
         write_notes(&mut prs, &notes)?;
     }
+    set_app_properties(&mut prs, total, notes.len())?;
 
     let bytes = prs.to_bytes().at("writing the package")?;
     Ok(normalize_zip(&bytes).unwrap_or(bytes))
 }
 
-/// Why a deck could not be written.
+/// Why a deck could not be written: the writer underneath failed. Its
+/// message says at which step and why.
+///
+/// ```
+/// use csip_reports::pptx::{DeckError, write_deck};
+///
+/// fn deck_or_message(doc: &csip_reports::doc::Document) -> Result<Vec<u8>, String> {
+///     write_deck(doc).map_err(|e: DeckError| e.to_string())
+/// }
+/// assert!(deck_or_message(&Default::default()).is_ok());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeckError {
@@ -181,6 +196,8 @@ const SUBTITLE_PT: f64 = 20.0;
 const TEXT_PT: f64 = 16.0;
 const SMALL_PT: f64 = 12.0;
 const FOOTER_PT: f64 = 10.0;
+const EMPTY_PT: f64 = 14.0;
+const CHART_TITLE_PT: f64 = 14.0;
 const MAX_TEXT_LINES: usize = 6;
 const MAX_BULLET_LINES: usize = 2;
 const BULLET_INDENT: f64 = 0.3;
@@ -423,8 +440,12 @@ impl<'a> Planner<'a> {
     fn block(&mut self, block: &'a Block) {
         match block {
             Block::Text(text) => {
-                                let (text, lines) =
-                    fit_lines(&clean(text), BODY_W - 2.0 * INSET_X, TEXT_PT, MAX_TEXT_LINES);
+                let (text, lines) = fit_lines(
+                    &clean(text),
+                    BODY_W - 2.0 * INSET_X,
+                    TEXT_PT,
+                    MAX_TEXT_LINES,
+                );
                 if text.is_empty() {
                     return;
                 }
@@ -443,7 +464,7 @@ impl<'a> Planner<'a> {
                 }
             }
             Block::Table(table) => self.table(table),
-                        Block::Chart(chart) if ChartData::from_chart(chart).is_none() => {
+            Block::Chart(chart) if ChartData::from_chart(chart).is_none() => {
                 let title = chart_title(chart, BODY_W);
                 let message = if title.is_empty() {
                     "No data to chart.".to_string()
@@ -459,7 +480,7 @@ impl<'a> Planner<'a> {
                 let h = CHART_H.min(self.room());
                 self.place(h, Kind::Chart(chart));
             }
-                        Block::Empty(message) => self.empty(&clean(message)),
+            Block::Empty(message) => self.empty(&clean(message)),
         }
     }
 
@@ -468,15 +489,13 @@ impl<'a> Planner<'a> {
         self.place(EMPTY_H, Kind::Empty(text));
     }
 
-
     fn bullets(&mut self, items: &[String]) {
-                let inner = BODY_W - 2.0 * INSET_X - BULLET_INDENT;
-
+        let inner = BODY_W - 2.0 * INSET_X - BULLET_INDENT;
         let pad = 2.0 * INSET_Y + 0.05;
         let mut group: Vec<String> = Vec::new();
         let mut group_h = pad;
         for item in items {
-                        let (text, lines) = fit_lines(&clean(item), inner, TEXT_PT, MAX_BULLET_LINES);
+            let (text, lines) = fit_lines(&clean(item), inner, TEXT_PT, MAX_BULLET_LINES);
             if text.is_empty() {
                 continue;
             }
@@ -518,7 +537,7 @@ impl<'a> Planner<'a> {
             } else {
                 0
             };
-            let wanted = remaining.min(MIN_TABLE_ROWS_UNDER).max(1);
+            let wanted = remaining.clamp(1, MIN_TABLE_ROWS_UNDER);
             if fit < wanted && !self.page_is_empty() {
                 self.new_page();
                 continue;
@@ -544,10 +563,10 @@ impl<'a> Planner<'a> {
 
     fn finish(mut self) -> Vec<Page<'a>> {
         for page in &mut self.pages {
-            if let Some(last) = page.items.last_mut() {
-                if matches!(last.kind, Kind::Chart(_)) {
-                    last.h = (BODY_BOTTOM - last.y).max(last.h);
-                }
+            if let Some(last) = page.items.last_mut()
+                && matches!(last.kind, Kind::Chart(_))
+            {
+                last.h = (BODY_BOTTOM - last.y).max(last.h);
             }
         }
         self.pages
@@ -571,11 +590,17 @@ fn column_widths(table: &Table, cols: usize, size: f64) -> Vec<f64> {
     let pad = 2.0 * CELL_MARGIN_X + 0.06;
     let natural: Vec<f64> = (0..cols)
         .map(|c| {
-                        let head = table.columns.get(c).map_or(0.0, |h| text_w(&clean(h), size, true));
+            let head = table
+                .columns
+                .get(c)
+                .map_or(0.0, |h| text_w(&clean(h), size, true));
             let body = table
                 .rows
                 .iter()
-                .map(|r| r.get(c).map_or(0.0, |cell| text_w(&clean(cell), size, false)))
+                .map(|r| {
+                    r.get(c)
+                        .map_or(0.0, |cell| text_w(&clean(cell), size, false))
+                })
                 .fold(0.0, f64::max);
             (head.max(body) + pad).max(MIN_COL_W)
         })
@@ -737,8 +762,7 @@ impl<'p> SlideWriter<'p> {
             PresetGeometry::Rect,
         );
         shape.fill = Some(solid(fill));
-        shape.line =
-            line.map(|c| ::pptx::dml::line::LineFormat::solid(ColorFormat::Rgb(c), Emu(9525)));
+        shape.line = line.map(|c| LineFormat::solid(ColorFormat::Rgb(c), Emu(9525)));
         shape.text_frame = tf;
         self.shape(shape)
     }
@@ -772,8 +796,8 @@ impl<'p> SlideWriter<'p> {
             None,
             None,
         )?;
-        let per_line = fit_chars(w - 2.0 * INSET_X, DECK_TITLE_PT, true);
-        let title = shorten_lines(&clean(&doc.title), per_line, 2);
+        let line = (w - 2.0 * INSET_X) * WRAP_FILL;
+        let title = fit(&clean(&doc.title), 2.0 * line, DECK_TITLE_PT, true);
         self.title(
             PpPlaceholderType::CenterTitle,
             Bx {
@@ -791,8 +815,7 @@ impl<'p> SlideWriter<'p> {
                 MsoVerticalAnchor::Bottom,
             ),
         )?;
-        let per_line = fit_chars(w - 2.0 * INSET_X, SUBTITLE_PT, false);
-        let subtitle = shorten_lines(&clean(&doc.subtitle), per_line, 2);
+        let (subtitle, _) = fit_lines(&clean(&doc.subtitle), w - 2.0 * INSET_X, SUBTITLE_PT, 2);
         if !subtitle.is_empty() {
             self.text_box(
                 "Subtitle",
@@ -812,10 +835,7 @@ impl<'p> SlideWriter<'p> {
                 ),
             )?;
         }
-        let footer = shorten(
-            &clean(&doc.footer),
-            fit_chars(w - 2.0 * INSET_X, SMALL_PT, false),
-        );
+        let footer = fit(&clean(&doc.footer), w - 2.0 * INSET_X, SMALL_PT, false);
         if !footer.is_empty() {
             self.text_box(
                 "Footer",
@@ -839,13 +859,18 @@ impl<'p> SlideWriter<'p> {
     }
 
     fn page(&mut self, page: &Page<'_>, number: usize, total: usize) -> Result<(), DeckError> {
-        let per_line = fit_chars(BODY_W - 2.0 * INSET_X, TITLE_PT, false);
+        let inner = BODY_W - 2.0 * INSET_X;
         let title = if page.continued {
             const MORE: &str = " (continued)";
-            let base = shorten(&page.title, per_line.saturating_sub(MORE.len()).max(1));
+            let base = fit(
+                &page.title,
+                inner - text_w(MORE, TITLE_PT, false),
+                TITLE_PT,
+                false,
+            );
             format!("{base}{MORE}")
         } else {
-            shorten(&page.title, per_line)
+            fit(&page.title, inner, TITLE_PT, false)
         };
         self.title(
             PpPlaceholderType::Title,
@@ -970,11 +995,11 @@ impl<'p> SlideWriter<'p> {
             // The value as large as its tile allows, from 28 pt down to 18 pt.
             let value_pt = [28.0, 24.0, 20.0, 18.0]
                 .into_iter()
-                .find(|&pt| width_of(&value) <= fit_chars(inner, pt, true))
+                .find(|&pt| text_w(&value, pt, true) <= inner)
                 .unwrap_or(18.0);
-            let value = shorten(&value, fit_chars(inner, value_pt, true));
-            let label = shorten(&clean(&figure.label), fit_chars(inner, SMALL_PT, true));
-            let detail = shorten(&clean(&figure.detail), fit_chars(inner, 11.0, false));
+            let value = fit(&value, inner, value_pt, true);
+            let label = fit(&clean(&figure.label), inner, SMALL_PT, true);
+            let detail = fit(&clean(&figure.detail), inner, 11.0, false);
             let mut paragraphs = vec![
                 para(
                     &value,
@@ -1060,19 +1085,13 @@ impl<'p> SlideWriter<'p> {
                 let inner = widths[c] - 2.0 * CELL_MARGIN_X;
                 let (text, style) = if r == 0 {
                     let text = table.columns.get(c).map(|h| clean(h)).unwrap_or_default();
-                    (
-                        shorten(&text, fit_chars(inner, size, true)),
-                        Style::new(size, INK).bold(),
-                    )
+                    (fit(&text, inner, size, true), Style::new(size, INK).bold())
                 } else {
                     let text = source
                         .and_then(|s| s.get(c))
                         .map(|v| clean(v))
                         .unwrap_or_default();
-                    (
-                        shorten(&text, fit_chars(inner, size, false)),
-                        Style::new(size, INK),
-                    )
+                    (fit(&text, inner, size, false), Style::new(size, INK))
                 };
                 let mut tf = frame(
                     vec![para(&text, style, align(c))],
@@ -1128,7 +1147,7 @@ impl<'p> SlideWriter<'p> {
             Some(frame(
                 vec![para(
                     message,
-                    Style::new(14.0, MUTED).italic(),
+                    Style::new(EMPTY_PT, MUTED).italic(),
                     PpParagraphAlignment::Center,
                 )],
                 MsoVerticalAnchor::Middle,
@@ -1137,39 +1156,9 @@ impl<'p> SlideWriter<'p> {
     }
 
     fn chart(&mut self, b: Bx, chart: &Chart) -> Result<(), DeckError> {
-        let title_chars = fit_chars(b.w - 0.6, 14.0, true);
-        let title = clean(&chart.title);
-        let unit = clean(&chart.unit);
-        let title = if unit.is_empty() {
-            shorten(&title, title_chars)
-        } else {
-            let unit = shorten(&unit, 16);
-            let base = shorten(
-                &title,
-                title_chars.saturating_sub(width_of(&unit) + 3).max(1),
-            );
-            if base.is_empty() {
-                unit
-            } else {
-                format!("{base} ({unit})")
-            }
-        };
         let Some(data) = ChartData::from_chart(chart) else {
-            let message = if title.is_empty() {
-                "No data to chart.".to_string()
-            } else {
-                shorten(
-                    &format!("{title}: no data to chart."),
-                    fit_chars(b.w - 0.2, 14.0, false),
-                )
-            };
-            return self.empty(
-                Bx {
-                    h: EMPTY_H.min(b.h),
-                    ..b
-                },
-                &message,
-            );
+            // Planned as an empty block, so not reached.
+            return Ok(());
         };
         let mut cd = CategoryChartData::new();
         for category in &data.categories {
@@ -1195,6 +1184,7 @@ impl<'p> SlideWriter<'p> {
         } else {
             b
         };
+        let title = chart_title(chart, b.w);
         self.prs
             .add_chart_to_slide(
                 &self.slide,
@@ -1210,10 +1200,10 @@ impl<'p> SlideWriter<'p> {
         // The writer draws a plain chart; give it our look.
         let chart_part = last_target(self.prs, &self.slide.partname, REL_CHART)?;
         let workbook = last_target(self.prs, &chart_part, REL_PACKAGE)?;
-        if let Some(part) = self.prs.package_mut().part_mut(&workbook) {
-            if let Some(normal) = normalize_zip(&part.blob) {
-                part.blob = normal;
-            }
+        if let Some(part) = self.prs.package_mut().part_mut(&workbook)
+            && let Some(normal) = normalize_zip(&part.blob)
+        {
+            part.blob = normal;
         }
         let workbook_rel = self
             .prs
@@ -1235,6 +1225,29 @@ impl<'p> SlideWriter<'p> {
             .map_err(|_| template_error("made a chart that is not UTF-8"))?;
         part.blob = style_chart(xml, chart.kind, &title, &data, &workbook_rel).into_bytes();
         Ok(())
+    }
+}
+
+/// A chart's title with its unit, cut to one line of a frame `frame_w`
+/// inches wide.
+fn chart_title(chart: &Chart, frame_w: f64) -> String {
+    let inner = frame_w - 1.0;
+    let title = clean(&chart.title);
+    let unit = fit(&clean(&chart.unit), 2.0, CHART_TITLE_PT, true);
+    if unit.is_empty() {
+        return fit(&title, inner, CHART_TITLE_PT, true);
+    }
+    let unit = format!(" ({unit})");
+    let base = fit(
+        &title,
+        inner - text_w(&unit, CHART_TITLE_PT, true),
+        CHART_TITLE_PT,
+        true,
+    );
+    if base.is_empty() {
+        unit.trim_start().to_string()
+    } else {
+        format!("{base}{unit}")
     }
 }
 
@@ -1497,10 +1510,10 @@ fn style_chart(
     }
 
     // Legend: below for several series, right of a pie; none for one series.
-    if let (Some(start), Some(end)) = (xml.find("<c:legend>"), xml.find("</c:legend>")) {
-        if start < end {
-            xml.replace_range(start..end + "</c:legend>".len(), "");
-        }
+    if let (Some(start), Some(end)) = (xml.find("<c:legend>"), xml.find("</c:legend>"))
+        && start < end
+    {
+        xml.replace_range(start..end + "</c:legend>".len(), "");
     }
     xml = xml.replace("<c:plotVisOnly val=\"1\"/>", "");
     let legend = match kind {
@@ -1626,6 +1639,27 @@ fn set_up_presentation(prs: &mut Presentation, doc: &Document) -> Result<(), Dec
     props.set_revision("1");
     prs.set_core_properties(&props)
         .at("writing the document properties")
+}
+
+/// The application properties: ours, rather than the template's (which
+/// name another program, a 4:3 show and no slides).
+fn set_app_properties(
+    prs: &mut Presentation,
+    slides: usize,
+    notes: usize,
+) -> Result<(), DeckError> {
+    let uri = PackURI::new("/docProps/app.xml").at("naming the application properties")?;
+    if let Some(part) = prs.package_mut().part_mut(&uri) {
+        part.blob = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+             <Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties\" \
+             xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes\">\
+             <Application>CSIP</Application><PresentationFormat>Widescreen</PresentationFormat>\
+             <Slides>{slides}</Slides><Notes>{notes}</Notes><HiddenSlides>0</HiddenSlides></Properties>"
+        )
+        .into_bytes();
+    }
+    Ok(())
 }
 
 /// Multiplies the number after each `prefix` by `num / den`.

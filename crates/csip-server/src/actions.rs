@@ -191,12 +191,18 @@ pub(crate) async fn run(
             "no button of this workbook runs the action `{action}`; GET /api/v1/actions lists them (a file made before buttons named actions needs `csip upgrade`)"
         )));
     }
-    if ![ANYPOINT_SYNC, crate::reports::GENERATE_QBR, crate::reports::CALCULATE_ROI]
-        .contains(&action.as_str())
+    if ![
+        ANYPOINT_SYNC,
+        crate::reports::GENERATE_QBR,
+        crate::reports::CALCULATE_ROI,
+    ]
+    .contains(&action.as_str())
     {
         return Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("this service does not run the action `{action}`; GET /api/v1/actions lists what it runs"),
+            format!(
+                "this service does not run the action `{action}`; GET /api/v1/actions lists what it runs"
+            ),
         ));
     }
     if caller.role == Role::Viewer {

@@ -55,7 +55,9 @@ enum Asked {
 
 fn day(field: &str, text: &str) -> Result<csip_engine::NaiveDate, ApiError> {
     csip_engine::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_request(format!("`{field}` is `{text}`, not a date; write YYYY-MM-DD"))
+        ApiError::bad_request(format!(
+            "`{field}` is `{text}`, not a date; write YYYY-MM-DD"
+        ))
     })
 }
 
@@ -125,7 +127,9 @@ pub(crate) fn start(app: &App, action: &str, params: Json, by: &str) -> Result<J
     let (id, worker, by) = (job.id, app.clone(), by.to_string());
     tokio::spawn(async move {
         let jobs = worker.jobs.clone();
-        jobs.update(id, |j| j.progress = "reading the workbook and writing the report".into());
+        jobs.update(id, |j| {
+            j.progress = "reading the workbook and writing the report".into()
+        });
         let done = tokio::task::spawn_blocking(move || run(&worker, id, asked, &to, &by)).await;
         let finished = crate::now().format("%Y-%m-%dT%H:%M:%S").to_string();
         jobs.update(id, |j| {
@@ -165,7 +169,14 @@ fn run(app: &App, id: u64, asked: Asked, to: &[String], by: &str) -> Result<Json
                 qbr.account, request.from, request.to
             );
             let result = json!({"account": qbr.account, "from": request.from.to_string(), "to": request.to.to_string()});
-            (qbr.row, qbr.files, csip_engine::Transaction::new(), result, subject, body)
+            (
+                qbr.row,
+                qbr.files,
+                csip_engine::Transaction::new(),
+                result,
+                subject,
+                body,
+            )
         }
         Asked::Roi(request) => {
             let (roi, tx, file) = csip_reports::roi::generate(&snapshot.wb, &request, at)
@@ -180,7 +191,8 @@ fn run(app: &App, id: u64, asked: Asked, to: &[String], by: &str) -> Result<Json
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    app.jobs.update(id, |j| j.progress = "keeping the files".into());
+    app.jobs
+        .update(id, |j| j.progress = "keeping the files".into());
     let email = (!to.is_empty()).then(|| Email {
         to: to.to_vec(),
         subject,
@@ -232,7 +244,8 @@ async fn serve(app: &App, id: &str) -> Result<Response, ApiError> {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let (info, bytes) = found.ok_or_else(|| ApiError::not_found(format!("there is no file {id}")))?;
+    let (info, bytes) =
+        found.ok_or_else(|| ApiError::not_found(format!("there is no file {id}")))?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&info.media_type) {
@@ -242,7 +255,13 @@ async fn serve(app: &App, id: &str) -> Result<Response, ApiError> {
     let ascii: String = info
         .name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = csip_store::file_link("", &info.name)
         .rsplit('/')
