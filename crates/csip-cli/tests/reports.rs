@@ -15,6 +15,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The SMTP password the dispatcher is given; it must show up nowhere.
+const SMTP_PASSWORD: &str = "smtp-pass-7d1c9e0b5a";
+
 fn text(o: &std::process::Output) -> String {
     format!(
         "{}{}",
@@ -192,9 +195,12 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
                 config.to_str().unwrap(),
             ])
             .env_remove("CSIP_SLACK_BOT_TOKEN")
+            .env("CSIP_SMTP_USERNAME", "reports")
+            .env("CSIP_SMTP_PASSWORD", SMTP_PASSWORD)
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o));
+        assert!(!text(&o).contains(SMTP_PASSWORD));
         text(&o)
     };
     assert!(send().contains("sent 1"));
@@ -218,6 +224,11 @@ fn csip_qbr_and_roi_write_keep_list_and_email_the_reports() {
     assert!(mail[0].contains("application/pdf"));
     assert!(send().contains("sent 0"));
     assert_eq!(smtp.received().len(), 1);
+    // The password reached neither the message nor the outbox's record of it.
+    assert!(!mail[0].contains(SMTP_PASSWORD));
+    let o = csip(&["outbox", "list", "--db", db]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains(SMTP_PASSWORD));
 }
 
 #[test]

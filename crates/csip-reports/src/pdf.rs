@@ -309,11 +309,29 @@ fn literal(text: &str) -> String {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
             c if c.is_control() => out.push(' '),
+            // The embedded fonts have no emoji: a status's "🔴 Critical"
+            // prints as "Critical", never as an empty box.
+            c if is_emoji(c) => {
+                while chars.peek().is_some_and(|&n| is_emoji(n) || n == ' ') {
+                    chars.next();
+                }
+            }
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// Whether `c` is an emoji, or joins or styles one (the zero-width joiner,
+/// variation selectors, skin tones), which none of the embedded fonts draws.
+fn is_emoji(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1F000..=0x1FAFF // pictographs, emoticons, symbols, flags' letters, skin tones
+        | 0x2600..=0x27BF // dingbats and miscellaneous symbols (⚪, ✅)
+        | 0x2B00..=0x2BFF // arrows and shapes (⬆, ⭐)
+        | 0xFE00..=0xFE0F // variation selectors
+        | 0x200D)
 }
 
 /// The fixed part of the source: page set-up and the functions that the
@@ -348,10 +366,10 @@ const PREAMBLE: &str = r##"
 #let title-block(title, subtitle, footer) = {
   block(width: 100%, below: 11pt, text(size: 22pt, weight: "bold", fill: accent, title))
   if subtitle != "" {
-    block(width: 100%, above: 4pt, below: 4pt, text(size: 13pt, fill: muted, subtitle))
+    block(width: 100%, above: 11pt, below: 6pt, text(size: 13pt, fill: muted, subtitle))
   }
   if footer != "" {
-    block(width: 100%, above: 4pt, text(size: 8.5pt, fill: muted, footer))
+    block(width: 100%, above: 7pt, text(size: 8.5pt, fill: muted, footer))
   }
   line(length: 100%, stroke: 0.8pt + hairline)
   v(4pt)
@@ -442,6 +460,14 @@ const PREAMBLE: &str = r##"
 mod tests {
     use super::*;
     use crate::doc::{ChartKind, Section, Series};
+
+    #[test]
+    fn emoji_are_left_out_with_the_space_after_them() {
+        assert_eq!(super::literal("🔴 Critical"), "\"Critical\"");
+        assert_eq!(super::literal("⚪ Not Started"), "\"Not Started\"");
+        assert_eq!(super::literal("→ Stable"), "\"→ Stable\"");
+        assert_eq!(super::literal("a 👩‍💻 b"), "\"a b\"");
+    }
 
     #[test]
     fn literals_escape_what_typst_reads() {
