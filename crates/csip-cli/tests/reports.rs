@@ -3,7 +3,7 @@
 //! same through `csip serve`'s actions (a job, then the file's download URL,
 //! for any token; a viewer may not run them), and the e-mail through the
 //! outbox to a real SMTP server (aiosmtpd, from PyPI, which `.ci/run`
-//! installs) that keeps what it receives in a maildir.
+//! installs) that wants a login and keeps what it receives in a maildir.
 
 #![allow(clippy::unwrap_used)] // tests may panic
 
@@ -33,6 +33,27 @@ struct Smtp {
     maildir: std::path::PathBuf,
 }
 
+/// The SMTP server: aiosmtpd's Mailbox handler (a maildir), requiring a
+/// login as `reports` with [`SMTP_PASSWORD`] (over plain text: a local test).
+const SERVER: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+port, maildir, password = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
+
+def authenticate(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b"reports" and data.password == password
+    return AuthResult(success=ok)
+
+controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port,
+                        authenticator=authenticate, auth_required=True, auth_require_tls=False)
+controller.start()
+while True:
+    time.sleep(3600)
+"#;
+
 impl Smtp {
     fn start(dir: &Path) -> Smtp {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -42,14 +63,14 @@ impl Smtp {
             .port();
         let maildir = dir.join("maildir");
         let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", SERVER])
+            .arg(port.to_string())
             .arg(&maildir)
+            .arg(SMTP_PASSWORD)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 -m aiosmtpd (pip install aiosmtpd; .ci/run does)");
+            .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run does)");
         let waited = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
