@@ -5,7 +5,7 @@
 //! page set-up and small functions (a title block, key-figure tiles, a
 //! table with a repeated header, a chart, a notes box), then one call per
 //! section and block. Every text of the document enters the source only as
-//! a typst *string literal* (see [`literal`]), never as markup, so that no
+//! a typst *string literal* (see `literal`), never as markup, so that no
 //! name or note (`#let x = 1`, `$x$`, `*bold*`, `]`, a backslash) can be
 //! read as code or markup: it prints as it is.
 //!
