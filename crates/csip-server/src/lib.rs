@@ -51,6 +51,7 @@ mod json;
 mod outbox;
 mod reports;
 mod slack;
+mod ui;
 
 pub use error::ApiError;
 pub use jobs::AnypointDaily;
@@ -180,6 +181,9 @@ pub struct App {
     automations: Option<Arc<csip_automations::Automations>>,
     /// Actions started through the API or Slack, while they run and after.
     jobs: Arc<actions::Jobs>,
+    /// The dashboards' sessions and the store's generation as published,
+    /// which wakes their live pages (`ui/`).
+    ui: Arc<ui::Shared>,
 }
 
 /// A transaction a client sent, waiting for the writer: how to build it
@@ -362,6 +366,7 @@ impl App {
         );
         let automations = load_automations(&store, &config);
         Ok(App {
+            ui: Arc::new(ui::Shared::new(store.generation())),
             automations,
             jobs: Arc::default(),
             tokens: Arc::new(csip_store::Tokens::open(store.path())?),
@@ -428,7 +433,9 @@ impl App {
             if let Ok(mut views) = self.views.lock() {
                 views.advance(snapshot.generation, changes.as_deref(), &snapshot.wb);
             }
+            let generation = snapshot.generation;
             *self.current.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+            self.ui.published(generation);
         }
         out
     }
@@ -528,7 +535,10 @@ impl App {
         } else {
             routes
         };
-        answer_layers(routes).with_state(self.clone())
+        // The dashboards answer in HTML, with layers of their own.
+        answer_layers(routes)
+            .merge(ui::router())
+            .with_state(self.clone())
     }
 
     /// Delivers the outbox's messages until shutdown (a task of
