@@ -216,14 +216,27 @@ fn slug(text: &str) -> String {
 }
 
 fn view(wb: &Workbook, name: &str, params: &[(&str, Value)]) -> Result<ViewResult, ApiError> {
-    wb.view_page(
-        name,
-        params,
-        &ViewPage::first(ROWS_SHOWN),
-        &csip_engine::Budget::default(),
-    )
-    .map_err(|e| ApiError::internal(format!("the view `{name}` failed: {e}")))
+    view_paged(wb, name, params, &ViewPage::first(ROWS_SHOWN))
 }
+
+fn view_paged(
+    wb: &Workbook,
+    name: &str,
+    params: &[(&str, Value)],
+    page: &ViewPage,
+) -> Result<ViewResult, ApiError> {
+    wb.view_page(name, params, page, &csip_engine::Budget::default())
+        .map_err(|e| ApiError::internal(format!("the view `{name}` failed: {e}")))
+}
+
+/// What the Platform Health Dashboard shows of a portfolio: the metrics,
+/// at most this many per health status (the worst statuses first)…
+const DASHBOARD_METRICS: usize = 50;
+/// …and of the heat map, this many accounts with at most this many APIs
+/// each: a portfolio of 10,000 accounts would otherwise be a page of
+/// megabytes. The rest is counted, and read through the REST views.
+const HEATMAP_ACCOUNTS: usize = 25;
+const HEATMAP_APIS: usize = 20;
 
 fn table_col(wb: &Workbook, table: &str, column: &str) -> Result<ColumnId, ApiError> {
     let t = wb
@@ -280,6 +293,11 @@ fn view_table(ctx: &Ctx, v: &ViewResult, id: &str, caption: &str) -> Markup {
                     @if g.count > g.rows.len() {
                         tr { td colspan=(v.fields.len()) { "… and " (g.count - g.rows.len()) " more" } }
                     }
+                }
+                @if v.group_count > v.groups.len() {
+                    tr { td colspan=(v.fields.len()) {
+                        "… and " (v.group_count - v.groups.len()) " more groups (GET /api/v1/views/" (caption) " pages through them)"
+                    } }
                 }
                 @if v.total == 0 {
                     tr { td colspan=(v.fields.len()) { "None." } }
@@ -846,7 +864,12 @@ fn alignment_page(ctx: &Ctx, asked: Option<&str>) -> Result<Rendered, ApiError> 
 
 fn platform_health_page(ctx: &Ctx) -> Result<Rendered, ApiError> {
     let wb = ctx.wb;
-    let v = view(wb, "Platform Health Dashboard", &[])?;
+    let v = view_paged(
+        wb,
+        "Platform Health Dashboard",
+        &[],
+        &ViewPage::first(DASHBOARD_METRICS),
+    )?;
     let kpis = html! {
         section id="kpis" hx-swap-oob="true" aria-label="Key figures" {
             @for (name, value) in &v.tiles {
@@ -895,7 +918,9 @@ fn platform_health_page(ctx: &Ctx) -> Result<Rendered, ApiError> {
             .iter()
             .map(|(k, val)| (k.as_str(), val.clone()))
             .collect();
-        let included = view(wb, &link.name, &params)?;
+        let mut page = ViewPage::first(HEATMAP_APIS);
+        page.group_limit = Some(HEATMAP_ACCOUNTS);
+        let included = view_paged(wb, &link.name, &params, &page)?;
         pieces.push(Piece::Fixed(html! { h2 { (link.name) } }));
         pieces.push(Piece::Live(Fragment::whole(
             "heatmap",
