@@ -7,7 +7,7 @@
 use crate::progress::{seconds, spinner};
 use crate::stored::{actor, open, system_now};
 use csip_engine::{NaiveDate, Transaction};
-use csip_reports::keep::{Email, Kept, keep};
+use csip_reports::keep::{Kept, keep};
 use csip_reports::roi::{Period, RoiRequest};
 use csip_reports::{Format, ReportFile, qbr::QbrRequest};
 use std::path::Path;
@@ -44,14 +44,7 @@ pub(crate) fn qbr(
     s.finish_and_clear();
     let qbr = made.map_err(|e| format!("error: {e}"))?;
     let made_in = started.elapsed();
-    let email = email(
-        common.email,
-        &format!("Quarterly Business Review: {}", qbr.account),
-        &format!(
-            "The Quarterly Business Review of {} for {from} to {to} is attached.",
-            qbr.account
-        ),
-    );
+    let email = qbr.email(&request, common.email);
     let mut out = written(common.out, &qbr.files)?;
     let kept = keep(
         &mut store,
@@ -92,15 +85,7 @@ pub(crate) fn roi(
     s.finish_and_clear();
     let (roi, write_back, file) = made.map_err(|e| format!("error: {e}"))?;
     let made_in = started.elapsed();
-    let email = email(
-        common.email,
-        &format!("Platform ROI: {}", roi.account),
-        &format!(
-            "The Platform ROI of {} for {} is attached.",
-            roi.account,
-            roi.period_text()
-        ),
-    );
+    let email = roi.email(common.email);
     let files = [file];
     let mut out = written(common.out, &files)?;
     let kept = keep(
@@ -140,14 +125,6 @@ pub(crate) fn roi(
     }
     out.push_str(&kept_lines(&kept, common.email));
     Ok(out)
-}
-
-fn email(to: &[String], subject: &str, body: &str) -> Option<Email> {
-    (!to.is_empty()).then(|| Email {
-        to: to.to_vec(),
-        subject: subject.to_string(),
-        body: body.to_string(),
-    })
 }
 
 /// Writes the files into `out` (created when missing); a line per file.

@@ -21,6 +21,17 @@ pub struct Email {
     pub body: String,
 }
 
+impl Email {
+    /// An e-mail to `to`, or `None` when the list is empty.
+    pub fn to(to: &[String], subject: String, body: String) -> Option<Email> {
+        (!to.is_empty()).then(|| Email {
+            to: to.to_vec(),
+            subject,
+            body,
+        })
+    }
+}
+
 /// The outbox transport that e-mails go through ([`crate::mail`] delivers them).
 pub const EMAIL: &str = "email";
 
@@ -151,10 +162,10 @@ pub fn plausible_address(text: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && text.len() <= 254
+        && text.matches('@').count() == 1
         && !text
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\@".contains(c) && c != '@')
-        && text.matches('@').count() == 1
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
 }
 
 #[cfg(test)]

@@ -48,6 +48,21 @@ pub struct Qbr {
     pub files: Vec<ReportFile>,
 }
 
+impl Qbr {
+    /// The e-mail that sends this QBR of `request` to `to` (`None` when
+    /// nobody is named).
+    pub fn email(&self, request: &QbrRequest, to: &[String]) -> Option<crate::keep::Email> {
+        crate::keep::Email::to(
+            to,
+            format!("Quarterly Business Review: {}", self.account),
+            format!(
+                "The Quarterly Business Review of {} for {} to {} is attached.",
+                self.account, request.from, request.to
+            ),
+        )
+    }
+}
+
 /// The QBR of `request` as the files `format` asks for.
 ///
 /// # Errors

@@ -50,9 +50,11 @@ impl Period {
         }
     }
 
-    /// Its first day on `today`, for the report's heading (the view's
-    /// `Switch()` decides which initiatives count; a test holds the two
-    /// together). `None` for all time.
+    /// Its first day on `today`, for the report's heading only: which
+    /// initiatives count is decided by the view's `Switch()`, which says the
+    /// same in a formula (both are tested against the same days:
+    /// `first_days_of_periods` here, the workbook's `Platform ROI` tests).
+    /// `None` for all time.
     pub fn first_day(self, today: NaiveDate) -> Option<NaiveDate> {
         use chrono::Datelike;
         match self {
@@ -416,6 +418,21 @@ impl Roi {
             Some(from) => format!("{} ({from} to {})", self.period.name(), self.to),
             None => format!("{} (to {})", self.period.name(), self.to),
         }
+    }
+}
+
+impl Roi {
+    /// The e-mail that sends this report to `to` (`None` when nobody is named).
+    pub fn email(&self, to: &[String]) -> Option<crate::keep::Email> {
+        crate::keep::Email::to(
+            to,
+            format!("Platform ROI: {}", self.account),
+            format!(
+                "The Platform ROI of {} for {} is attached.",
+                self.account,
+                self.period_text()
+            ),
+        )
     }
 }
 

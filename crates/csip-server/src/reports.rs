@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use csip_reports::keep::{Email, keep};
+use csip_reports::keep::keep;
 use csip_reports::roi::{Period, RoiRequest};
 use csip_reports::{Format, ReportFile, qbr::QbrRequest};
 use serde_json::{Value as Json, json};
@@ -159,45 +159,30 @@ fn run(app: &App, id: u64, asked: Asked, to: &[String], by: &str) -> Result<Json
     let snapshot = app.snapshot();
     let at = crate::now();
     let started = std::time::Instant::now();
-    let (row, files, also, mut result, subject, body) = match asked {
+    let (row, files, also, mut result, email) = match asked {
         Asked::Qbr(request, format) => {
             let qbr = csip_reports::qbr::generate(&snapshot.wb, &request, format, at)
                 .map_err(|e| e.to_string())?;
-            let subject = format!("Quarterly Business Review: {}", qbr.account);
-            let body = format!(
-                "The Quarterly Business Review of {} for {} to {} is attached.",
-                qbr.account, request.from, request.to
-            );
+            let email = qbr.email(&request, to);
             let result = json!({"account": qbr.account, "from": request.from.to_string(), "to": request.to.to_string()});
             (
                 qbr.row,
                 qbr.files,
                 csip_engine::Transaction::new(),
                 result,
-                subject,
-                body,
+                email,
             )
         }
         Asked::Roi(request) => {
             let (roi, tx, file) = csip_reports::roi::generate(&snapshot.wb, &request, at)
                 .map_err(|e| e.to_string())?;
-            let subject = format!("Platform ROI: {}", roi.account);
-            let body = format!(
-                "The Platform ROI of {} for {} is attached.",
-                roi.account,
-                roi.period_text()
-            );
-            (roi.row, vec![file], tx, roi.to_json(), subject, body)
+            let email = roi.email(to);
+            (roi.row, vec![file], tx, roi.to_json(), email)
         }
     };
     let seconds = started.elapsed().as_secs_f64();
     app.jobs
         .update(id, |j| j.progress = "keeping the files".into());
-    let email = (!to.is_empty()).then(|| Email {
-        to: to.to_vec(),
-        subject,
-        body,
-    });
     let kept = app
         .with_writer(|store| keep(store, row, &files, also, email.as_ref(), by, at))
         .map_err(|e| e.to_string())?;

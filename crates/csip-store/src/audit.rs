@@ -1,25 +1,22 @@
 //! The audit log: one entry per data cell a commit wrote (a whole row for an
 //! insert or a delete), read by position or by commit.
 
-use crate::{AuditEntry, StoreError, open_conn};
+use crate::{AuditEntry, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 /// Reads a workbook file's audit log on a connection of its own, so that a
 /// service answers audit reads without waiting for its writer.
 #[derive(Debug)]
 pub struct AuditLog {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    conn: crate::sqlite::SideConn,
 }
 
 impl AuditLog {
     /// Opens the file's audit log.
     pub fn open(path: &Path) -> Result<AuditLog, StoreError> {
         Ok(AuditLog {
-            path: path.to_path_buf(),
-            conn: Mutex::new(open_conn(path)?),
+            conn: crate::sqlite::SideConn::open(path)?,
         })
     }
 
@@ -31,11 +28,7 @@ impl AuditLog {
         limit: usize,
         commit: Option<i64>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        entries(&conn, after, limit, commit).map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
+        self.conn.with(|c| entries(c, after, limit, commit))
     }
 }
 

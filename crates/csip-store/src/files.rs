@@ -8,12 +8,11 @@
 //!
 //! [`Store::commit_with_files`]: crate::Store::commit_with_files
 
-use crate::{StoreError, open_conn};
+use crate::StoreError;
 use csip_engine::{NaiveDateTime, RowId};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 const TABLE: &str = "CREATE TABLE IF NOT EXISTS csip_files (
     id TEXT PRIMARY KEY,
@@ -195,8 +194,7 @@ pub struct StoredFile {
 /// ```
 #[derive(Debug)]
 pub struct Files {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    conn: crate::sqlite::SideConn,
 }
 
 const COLUMNS: &str = "id, name, media_type, size, table_name, row_id, created_at, created_by";
@@ -222,17 +220,12 @@ impl Files {
     /// The file is not a workbook file, or SQLite cannot open it.
     pub fn open(path: &Path) -> Result<Files, StoreError> {
         Ok(Files {
-            path: path.to_path_buf(),
-            conn: Mutex::new(open_conn(path)?),
+            conn: crate::sqlite::SideConn::open(path)?,
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn).map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
+        self.conn.with(f)
     }
 
     /// A file and its bytes by its id; `None` when there is none.

@@ -101,7 +101,6 @@ use csip_engine::{
 use rusqlite::Connection;
 use sqlite::{
     TableLayout, configure, create_table, insert_row, last_commit, layout_of, note_row_ids,
-    open_conn,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

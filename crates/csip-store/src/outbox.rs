@@ -10,11 +10,10 @@
 //!
 //! [`Store::commit_with_messages`]: crate::Store::commit_with_messages
 
-use crate::{StoreError, open_conn};
+use crate::StoreError;
 use csip_engine::NaiveDateTime;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::Duration;
 
 /// The outbox's table, created in a file written before it.
@@ -304,8 +303,7 @@ impl Entry {
 /// ```
 #[derive(Debug)]
 pub struct Outbox {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    conn: crate::sqlite::SideConn,
 }
 
 impl Outbox {
@@ -316,17 +314,12 @@ impl Outbox {
     /// The file is not a workbook file, or SQLite cannot open it.
     pub fn open(path: &Path) -> Result<Outbox, StoreError> {
         Ok(Outbox {
-            path: path.to_path_buf(),
-            conn: Mutex::new(open_conn(path)?),
+            conn: crate::sqlite::SideConn::open(path)?,
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn).map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })
+        self.conn.with(f)
     }
 
     /// The messages due at `now` (pending, their next attempt not later),

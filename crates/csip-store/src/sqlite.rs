@@ -113,6 +113,36 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)
 }
 
+/// A connection of its own on a workbook file, for a reader beside the
+/// store (the outbox's dispatcher, the audit log, the file area): its
+/// queries' SQLite errors come back naming the file.
+#[derive(Debug)]
+pub(crate) struct SideConn {
+    path: std::path::PathBuf,
+    conn: std::sync::Mutex<Connection>,
+}
+
+impl SideConn {
+    pub(crate) fn open(path: &Path) -> Result<SideConn, StoreError> {
+        Ok(SideConn {
+            path: path.to_path_buf(),
+            conn: std::sync::Mutex::new(open_conn(path)?),
+        })
+    }
+
+    /// Runs `f` on the connection (one caller at a time).
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
 pub(crate) fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::NotAWorkbook {
